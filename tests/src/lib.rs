@@ -1,1 +1,4 @@
 //! placeholder
+
+pub mod http;
+pub mod tls;

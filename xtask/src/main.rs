@@ -1,1 +1,33 @@
-fn main() {}
+//! `cargo xtask`: the project's chores.
+//!
+//! - `cargo xtask ci`: formatting, lints, docs and every test, as CI runs them.
+//! - `cargo xtask demo`: a tour of `huggingface-cli` against the bundled local Hub.
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod ci;
+mod demo;
+mod workspace;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("demo") => demo::run(),
+        _ => {
+            eprintln!("usage: cargo xtask <ci|demo>");
+            eprintln!("  ci     fmt check, clippy -D warnings, docs, and all tests");
+            eprintln!("  demo   start the local Hub and show huggingface-cli at work");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

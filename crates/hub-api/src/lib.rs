@@ -1,1 +1,63 @@
-//! placeholder
+//! The Hugging Face Hub's HTTP client and API.
+//!
+//! [`HubClient`] is the one client every request of the workspace goes
+//! through: one connection pool, the user agent, the token (sent only to the
+//! endpoint's own origin, never across a redirect to another host), retries
+//! with backoff on transient failures, a hand-written redirect policy, and the
+//! mapping of the Hub's error responses (`X-Error-Code`, `X-Error-Message`,
+//! `X-Request-Id`) into [`Error`] variants such as [`Error::RepoNotFound`].
+//! On top of it sit the Hub's read API: [`HubClient::whoami`],
+//! [`HubClient::repo_info`], [`HubClient::list_repo_tree`],
+//! [`HubClient::list_models`] and [`HubClient::file_metadata`].
+//!
+//! It sits on `hub-url` (ids, revisions, endpoints, configuration) and below
+//! `hub-cache`, `hub-lfs` and the CLI.
+//!
+//! ```no_run
+//! use hub_api::HubClient;
+//! use hub_url::{HubConfig, RepoId};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = HubConfig::from_env()?;
+//! let client = HubClient::from_config(&config)?;
+//! let repo = RepoId::new("openai-community/gpt2")?;
+//! let info = client.model_info(&repo, None, false)?;
+//! for file in &info.siblings {
+//!     println!("{}", file.rfilename);
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod client;
+mod error;
+mod error_response;
+mod file_metadata;
+mod list_repos;
+mod pagination;
+mod proxy;
+mod redirect;
+mod repo_info;
+mod repo_tree;
+mod request;
+mod retry;
+mod target;
+mod tls;
+mod token_file;
+mod user_agent;
+mod whoami;
+
+pub use client::{HubClient, HubClientBuilder};
+pub use error::{Error, Result, UnauthorizedReason};
+pub use file_metadata::{FileMetadata, normalize_etag};
+pub use list_repos::ListReposOptions;
+pub use pagination::{Paginated, next_link};
+pub use redirect::{MAX_REDIRECTS, RedirectPolicy, origin, resolve_location};
+pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};
+pub use repo_tree::{ListTreeOptions, RepoTreeEntry};
+pub use request::{HubRequest, HubResponse, Method};
+pub use retry::RetryPolicy;
+pub use target::RequestTarget;
+pub use token_file::{read_token_file, resolve_token};
+pub use user_agent::{HF_HUB_VERSION, RUST_VERSION, user_agent};
+pub use whoami::{AccessTokenInfo, AuthInfo, OrgMembership, WhoAmI};

@@ -1,0 +1,37 @@
+//! The commands of `huggingface-cli`.
+
+mod download;
+mod env;
+mod whoami;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// The Hugging Face Hub from the command line.
+#[derive(Debug, Parser)]
+#[command(name = "huggingface-cli", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show who you are logged in as.
+    Whoami(whoami::WhoamiArgs),
+    /// Print the environment: versions, paths and settings.
+    Env(env::EnvArgs),
+    /// Download files of a repo into the cache (or a folder) and print their path.
+    Download(download::DownloadArgs),
+}
+
+impl Cli {
+    /// Runs the chosen command.
+    pub(crate) fn run(self) -> Result<()> {
+        match self.command {
+            Command::Whoami(args) => whoami::run(args),
+            Command::Env(args) => env::run(args),
+            Command::Download(args) => download::run(args),
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! [`HubClient`]: the one HTTP client every request goes through.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hub_url::{Endpoint, HubConfig, ProxySettings, Token};
+
+use crate::error::{Error, Result};
+use crate::error_response::{ErrorResponse, parse_retry_after};
+use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, origin, resolve_location};
+use crate::request::{HubRequest, HubResponse, Method};
+use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
+use crate::token_file::resolve_token;
+use crate::user_agent::user_agent;
+
+/// The Hub client: one connection pool, the token, the user agent, retries,
+/// the redirect policy and error mapping, for every request.
+///
+/// Cheap to clone; clones share the connection pool.
+#[derive(Clone)]
+pub struct HubClient {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    agent: ureq::Agent,
+    endpoint: Endpoint,
+    endpoint_origin: String,
+    token: Option<Token>,
+    user_agent: String,
+    retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for HubClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HubClient")
+            .field("endpoint", &self.inner.endpoint)
+            .field("token", &self.inner.token)
+            .field("user_agent", &self.inner.user_agent)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`HubClient`]; every setting has the Python client's default.
+#[derive(Debug, Clone)]
+pub struct HubClientBuilder {
+    endpoint: Endpoint,
+    token: Option<Token>,
+    library_name: Option<String>,
+    library_version: Option<String>,
+    user_agent_extra: Vec<(String, String)>,
+    telemetry_disabled: bool,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    retry: RetryPolicy,
+    ca_bundle: Option<PathBuf>,
+    proxy: ProxySettings,
+}
+
+impl Default for HubClientBuilder {
+    fn default() -> Self {
+        HubClientBuilder {
+            endpoint: Endpoint::default(),
+            token: None,
+            library_name: None,
+            library_version: None,
+            user_agent_extra: Vec::new(),
+            telemetry_disabled: false,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(10),
+            retry: RetryPolicy::default(),
+            ca_bundle: None,
+            proxy: ProxySettings::default(),
+        }
+    }
+}
+
+impl HubClientBuilder {
+    /// Everything the configuration says: endpoint, token (`HF_TOKEN`, else the
+    /// token file), timeouts, CA bundle and proxies.
+    pub fn from_config(config: &HubConfig) -> Result<Self> {
+        Ok(HubClientBuilder {
+            endpoint: config.endpoint.clone(),
+            token: resolve_token(config)?,
+            telemetry_disabled: config.disable_telemetry,
+            connect_timeout: config.etag_timeout.max(Duration::from_secs(1)),
+            read_timeout: config.download_timeout,
+            ca_bundle: config.ca_bundle.clone(),
+            proxy: config.proxy.clone(),
+            ..Default::default()
+        })
+    }
+
+    /// The Hub to talk to.
+    pub fn endpoint(mut self, endpoint: Endpoint) -> Self {
+        self.endpoint = endpoint;
+        self
+    }
+
+    /// The token sent to the endpoint (and only to it).
+    pub fn token(mut self, token: Option<Token>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// The library named first in the user agent (`candle/0.9`).
+    pub fn library(mut self, name: &str, version: &str) -> Self {
+        self.library_name = Some(name.to_string());
+        self.library_version = Some(version.to_string());
+        self
+    }
+
+    /// Appends `; key/value` to the user agent.
+    pub fn user_agent_part(mut self, key: &str, value: &str) -> Self {
+        self.user_agent_extra.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// How long to wait for a connection.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long one read may wait for data.
+    pub fn read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// The retry policy.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Trust exactly the certificates of this PEM bundle instead of the platform's.
+    pub fn ca_bundle(mut self, path: Option<PathBuf>) -> Self {
+        self.ca_bundle = path;
+        self
+    }
+
+    /// The proxies to use.
+    pub fn proxy(mut self, proxy: ProxySettings) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<HubClient> {
+        let user_agent = user_agent(
+            self.library_name.as_deref(),
+            self.library_version.as_deref(),
+            &self.user_agent_extra,
+            self.telemetry_disabled,
+        );
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .user_agent(user_agent.as_str())
+            .timeout_connect(Some(self.connect_timeout))
+            .timeout_per_read(Some(self.read_timeout))
+            .tls_config(crate::tls::tls_config(self.ca_bundle.as_deref())?)
+            .proxy(crate::proxy::proxy_for(&self.proxy, self.endpoint.is_https())?)
+            .build();
+        let endpoint_origin = origin(self.endpoint.as_str()).ok_or_else(|| Error::Config {
+            reason: format!("the endpoint {} has no origin", self.endpoint),
+        })?;
+        Ok(HubClient {
+            inner: Arc::new(ClientInner {
+                agent: ureq::Agent::new_with_config(config),
+                endpoint: self.endpoint,
+                endpoint_origin,
+                token: self.token,
+                user_agent,
+                retry: self.retry,
+            }),
+        })
+    }
+}
+
+impl HubClient {
+    /// A builder with the defaults.
+    pub fn builder() -> HubClientBuilder {
+        HubClientBuilder::default()
+    }
+
+    /// A client configured from `config` (see [`HubClientBuilder::from_config`]).
+    pub fn from_config(config: &HubConfig) -> Result<HubClient> {
+        HubClientBuilder::from_config(config)?.build()
+    }
+
+    /// The endpoint.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.inner.endpoint
+    }
+
+    /// The token, if any.
+    pub fn token(&self) -> Option<&Token> {
+        self.inner.token.as_ref()
+    }
+
+    /// The user agent sent with every request.
+    pub fn user_agent(&self) -> &str {
+        &self.inner.user_agent
+    }
+
+    /// The same client (same pool) with another token.
+    pub fn with_token(&self, token: Option<Token>) -> HubClient {
+        HubClient {
+            inner: Arc::new(ClientInner {
+                agent: self.inner.agent.clone(),
+                endpoint: self.inner.endpoint.clone(),
+                endpoint_origin: self.inner.endpoint_origin.clone(),
+                token,
+                user_agent: self.inner.user_agent.clone(),
+                retry: self.inner.retry,
+            }),
+        }
+    }
+
+    /// Sends a request: follows redirects by the request's policy (the token
+    /// goes only to the endpoint's origin), retries transient failures of
+    /// idempotent requests, and turns error statuses into typed errors.
+    pub fn send(&self, request: &HubRequest) -> Result<HubResponse> {
+        let mut url = request.url.clone();
+        let mut method = request.method;
+        let mut body = request.body.as_deref();
+        let mut redirects = 0;
+        let mut attempt = 0;
+        loop {
+            let sent_token = self.authorizes(&url);
+            let response = match self.send_once(method, &url, &request.headers, body, sent_token) {
+                Ok(response) => response,
+                Err(error) => {
+                    let retry = request.is_retryable() && is_retryable_transport(&error);
+                    if let Some(wait) = retry.then(|| self.inner.retry.delay(attempt, None)).flatten() {
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                        continue;
+                    }
+                    return Err(Error::Transport { url, source: Box::new(error) });
+                }
+            };
+            let status = response.status().as_u16();
+            if is_redirect(status) {
+                let location = response
+                    .headers()
+                    .get("location")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|l| resolve_location(&url, l));
+                let Some(next) = location else {
+                    return Err(Error::Redirect { url: request.url.clone() });
+                };
+                if request.redirects == RedirectPolicy::SameOriginOnly && origin(&next) != origin(&url) {
+                    return Ok(HubResponse::new(url, response));
+                }
+                redirects += 1;
+                if redirects > MAX_REDIRECTS {
+                    return Err(Error::Redirect { url: request.url.clone() });
+                }
+                if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
+                    method = Method::Get;
+                    body = None;
+                }
+                url = next;
+                continue;
+            }
+            if status >= 400 {
+                if request.is_retryable() && is_retryable_status(status) {
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_retry_after);
+                    if let Some(wait) = self.inner.retry.delay(attempt, retry_after) {
+                        drop(response);
+                        std::thread::sleep(wait);
+                        attempt += 1;
+                        continue;
+                    }
+                }
+                let error = ErrorResponse::read(&url, response);
+                return Err(error.into_error(&request.target, self.inner.endpoint.as_str(), sent_token));
+            }
+            return Ok(HubResponse::new(url, response));
+        }
+    }
+
+    /// Whether the token goes with a request to this URL: only to the endpoint's own origin.
+    fn authorizes(&self, url: &str) -> bool {
+        self.inner.token.is_some() && origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
+    }
+
+    fn send_once(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(String, String)],
+        body: Option<&[u8]>,
+        with_token: bool,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url);
+        for (name, value) in headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        if method == Method::Head {
+            builder = builder.header("accept-encoding", "identity");
+        }
+        if let Some(token) = self.inner.token.as_ref().filter(|_| with_token) {
+            builder = builder.header("authorization", format!("Bearer {}", token.expose()));
+        }
+        match body {
+            Some(bytes) => self.inner.agent.run(builder.body(bytes)?),
+            None => self.inner.agent.run(builder.body(())?),
+        }
+    }
+}

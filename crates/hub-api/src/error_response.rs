@@ -1,0 +1,210 @@
+//! Turns an HTTP error response into a typed [`Error`], the way the Hub means it.
+
+use std::io::Read;
+use std::time::Duration;
+
+use crate::error::{Error, UnauthorizedReason};
+use crate::target::RequestTarget;
+
+/// How much of an error body is read to find the server's message.
+const ERROR_BODY_LIMIT: u64 = 64 * 1024;
+
+/// The message the Hub sends with a 401 when the token itself is wrong.
+const INVALID_CREDENTIALS: &str = "Invalid credentials in Authorization header";
+
+/// The facts of an error response, read before it is classified.
+#[derive(Debug, Default)]
+pub(crate) struct ErrorResponse {
+    pub(crate) status: u16,
+    pub(crate) url: String,
+    pub(crate) error_code: Option<String>,
+    pub(crate) server_message: Option<String>,
+    pub(crate) request_id: Option<String>,
+    pub(crate) repo_commit: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+}
+
+impl ErrorResponse {
+    /// Reads the headers and (a bounded part of) the body of a failed response.
+    pub(crate) fn read(url: &str, response: ureq::http::Response<ureq::Body>) -> ErrorResponse {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+                .filter(|v| !v.is_empty())
+        };
+        let status = response.status().as_u16();
+        let error_code = header("x-error-code");
+        let header_message = header("x-error-message");
+        let request_id = header("x-request-id");
+        let repo_commit = header("x-repo-commit");
+        let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
+        let mut body = Vec::new();
+        // A body that fails to arrive leaves only the headers to go by.
+        let _ = response
+            .into_body()
+            .into_reader()
+            .take(ERROR_BODY_LIMIT)
+            .read_to_end(&mut body);
+        let server_message = header_message.or_else(|| message_from_body(&body));
+        ErrorResponse {
+            status,
+            url: url.to_string(),
+            error_code,
+            server_message,
+            request_id,
+            repo_commit,
+            retry_after,
+        }
+    }
+
+    /// Classifies the response into the error a caller can act on.
+    pub(crate) fn into_error(self, target: &RequestTarget, endpoint: &str, sent_token: bool) -> Error {
+        let repo = target.repo_label().unwrap_or_else(|| self.url.clone());
+        let revision = target.revision.clone().unwrap_or_else(|| "main".to_string());
+        match self.error_code.as_deref() {
+            Some("RepoNotFound") => {
+                return Error::RepoNotFound {
+                    repo,
+                    endpoint: endpoint.to_string(),
+                    request_id: self.request_id,
+                };
+            }
+            Some("RevisionNotFound") => {
+                return Error::RevisionNotFound { repo, revision, request_id: self.request_id };
+            }
+            Some("EntryNotFound") => {
+                return Error::EntryNotFound {
+                    repo,
+                    revision,
+                    path: target.path.clone().unwrap_or_default(),
+                    commit: self.repo_commit,
+                    request_id: self.request_id,
+                };
+            }
+            Some("GatedRepo") => {
+                return Error::GatedRepo {
+                    repo,
+                    server_message: self.server_message.unwrap_or_default(),
+                    request_id: self.request_id,
+                };
+            }
+            _ => {}
+        }
+        let invalid_credentials = self.server_message.as_deref() == Some(INVALID_CREDENTIALS);
+        match self.status {
+            401 if invalid_credentials => Error::Unauthorized {
+                url: self.url,
+                reason: UnauthorizedReason::InvalidToken,
+                request_id: self.request_id,
+            },
+            // On a repo URL the Hub answers 401 both for "missing" and "private".
+            401 if target.repo.is_some() => Error::RepoNotFound {
+                repo,
+                endpoint: endpoint.to_string(),
+                request_id: self.request_id,
+            },
+            401 => Error::Unauthorized {
+                url: self.url,
+                reason: if sent_token {
+                    UnauthorizedReason::InvalidToken
+                } else {
+                    UnauthorizedReason::MissingToken
+                },
+                request_id: self.request_id,
+            },
+            403 => Error::Unauthorized {
+                url: self.url,
+                reason: if sent_token {
+                    UnauthorizedReason::Forbidden
+                } else {
+                    UnauthorizedReason::MissingToken
+                },
+                request_id: self.request_id,
+            },
+            429 => Error::RateLimited {
+                url: self.url,
+                retry_after: self.retry_after,
+                request_id: self.request_id,
+            },
+            status => Error::Http {
+                status,
+                url: self.url,
+                server_message: self.server_message,
+                request_id: self.request_id,
+            },
+        }
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare on the Hub and is ignored).
+pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// The `error` field of a JSON body (a string, or a list of strings), else a short plain-text body.
+fn message_from_body(body: &[u8]) -> Option<String> {
+    if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
+        return match value.get("error") {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Array(items)) => Some(
+                items
+                    .iter()
+                    .filter_map(|i| i.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+            _ => None,
+        };
+    }
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let looks_like_html = text.starts_with('<');
+    (!text.is_empty() && text.len() <= 500 && !looks_like_html).then(|| text.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_error_field_is_the_message() {
+        assert_eq!(message_from_body(br#"{"error":"Repository not found"}"#).as_deref(), Some("Repository not found"));
+        assert_eq!(message_from_body(br#"{"error":["a","b"]}"#).as_deref(), Some("a; b"));
+        assert_eq!(message_from_body(b"<html>oops</html>"), None);
+        assert_eq!(message_from_body(b"plain words").as_deref(), Some("plain words"));
+    }
+
+    #[test]
+    fn retry_after_in_seconds() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
+    }
+
+    fn response(status: u16, code: Option<&str>, message: Option<&str>) -> ErrorResponse {
+        ErrorResponse {
+            status,
+            url: "http://hub/x".into(),
+            error_code: code.map(str::to_string),
+            server_message: message.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn classification_follows_the_hub() {
+        let repo = hub_url::RepoId::new("org/model").expect("valid id");
+        let target = RequestTarget::repo(hub_url::RepoType::Model, &repo).at("main").file("a.bin");
+        let e = response(404, Some("EntryNotFound"), None).into_error(&target, "http://hub", true);
+        assert!(matches!(e, Error::EntryNotFound { ref path, .. } if path == "a.bin"));
+        let e = response(401, None, Some("whatever")).into_error(&target, "http://hub", false);
+        assert!(matches!(e, Error::RepoNotFound { .. }), "{e}");
+        let e = response(401, None, Some(INVALID_CREDENTIALS)).into_error(&target, "http://hub", true);
+        assert!(matches!(e, Error::Unauthorized { reason: UnauthorizedReason::InvalidToken, .. }));
+        let e = response(401, None, None).into_error(&RequestTarget::default(), "http://hub", false);
+        assert!(matches!(e, Error::Unauthorized { reason: UnauthorizedReason::MissingToken, .. }));
+        let e = response(503, None, Some("down")).into_error(&target, "http://hub", false);
+        assert_eq!(e.to_string(), "HTTP 503 from http://hub/x: down");
+    }
+}

@@ -1,0 +1,73 @@
+//! `get_hf_file_metadata`: what the Hub says of a file without downloading it.
+
+use crate::client::HubClient;
+use crate::error::{Error, Result};
+use crate::redirect::RedirectPolicy;
+use crate::request::HubRequest;
+use crate::target::RequestTarget;
+
+/// A file's metadata, from a `HEAD` on its `resolve` URL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FileMetadata {
+    /// The commit the revision resolved to (`X-Repo-Commit`).
+    pub commit_hash: String,
+    /// The blob's identity: the sha256 for LFS files (`X-Linked-Etag`), the git blob id otherwise.
+    pub etag: String,
+    /// Where the bytes are: the CDN URL for LFS files, the resolve URL otherwise.
+    pub location: String,
+    /// The size in bytes.
+    pub size: Option<u64>,
+    /// Whether the bytes live on another origin (an LFS file on the CDN).
+    pub is_lfs: bool,
+}
+
+/// An etag without its quotes and weak marker, as the cache names blobs.
+pub fn normalize_etag(etag: &str) -> String {
+    etag.trim().trim_start_matches("W/").trim_matches('"').to_string()
+}
+
+impl HubClient {
+    /// Reads a file's metadata with a `HEAD` on its resolve URL: redirects on
+    /// the endpoint (renamed repos) are followed, the redirect to the CDN is not.
+    pub fn file_metadata(&self, url: &str, target: RequestTarget) -> Result<FileMetadata> {
+        let response = self.send(
+            &HubRequest::head(url)
+                .target(target)
+                .redirects(RedirectPolicy::SameOriginOnly),
+        )?;
+        let header = |name: &str| response.header(name).map(str::to_string).filter(|v| !v.is_empty());
+        let missing = |what: &str| Error::InvalidResponse {
+            url: url.to_string(),
+            reason: format!("the Hub sent no {what}: is the endpoint a Hugging Face Hub?"),
+        };
+        let commit_hash = header("x-repo-commit").ok_or_else(|| missing("X-Repo-Commit header"))?;
+        let linked_etag = header("x-linked-etag");
+        let is_lfs = linked_etag.is_some();
+        let etag = linked_etag
+            .or_else(|| header("etag"))
+            .map(|e| normalize_etag(&e))
+            .ok_or_else(|| missing("ETag header"))?;
+        let size = header("x-linked-size")
+            .or_else(|| header("content-length"))
+            .and_then(|s| s.parse().ok());
+        let location = match header("location") {
+            Some(location) => crate::redirect::resolve_location(response.url(), &location)
+                .ok_or_else(|| missing("usable Location header"))?,
+            None => response.url().to_string(),
+        };
+        Ok(FileMetadata { commit_hash, etag, location, size, is_lfs })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn etags_lose_quotes_and_weak_marker() {
+        assert_eq!(normalize_etag("\"abc\""), "abc");
+        assert_eq!(normalize_etag("W/\"abc\""), "abc");
+        assert_eq!(normalize_etag("abc"), "abc");
+    }
+}

@@ -1,0 +1,93 @@
+//! `list_repo_tree` and `list_repo_files`: the files and folders of a revision.
+
+use hub_url::{RepoId, RepoType, Revision, encode_path, encode_segment};
+use serde::Deserialize;
+
+use crate::client::HubClient;
+use crate::error::Result;
+use crate::pagination::Paginated;
+use crate::repo_info::LfsInfo;
+use crate::target::RequestTarget;
+
+/// One entry of a repo's tree.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum RepoTreeEntry {
+    /// A file.
+    File {
+        /// Its path in the repo.
+        path: String,
+        /// Its size (the LFS object's size for LFS files).
+        size: u64,
+        /// The git blob id.
+        oid: String,
+        /// LFS details, for LFS files.
+        #[serde(default)]
+        lfs: Option<LfsInfo>,
+    },
+    /// A folder.
+    Directory {
+        /// Its path in the repo.
+        path: String,
+        /// The git tree id.
+        #[serde(default)]
+        oid: String,
+    },
+}
+
+impl RepoTreeEntry {
+    /// The entry's path in the repo.
+    pub fn path(&self) -> &str {
+        match self {
+            RepoTreeEntry::File { path, .. } | RepoTreeEntry::Directory { path, .. } => path,
+        }
+    }
+}
+
+/// Options of [`HubClient::list_repo_tree`].
+#[derive(Debug, Clone, Default)]
+pub struct ListTreeOptions {
+    /// The repo type.
+    pub repo_type: RepoType,
+    /// The revision (default `main`).
+    pub revision: Option<Revision>,
+    /// List only below this folder.
+    pub path_in_repo: Option<String>,
+    /// List every level below, not only the folder's own entries.
+    pub recursive: bool,
+}
+
+impl HubClient {
+    /// The entries of a revision's tree, fetched page by page as the iterator advances.
+    pub fn list_repo_tree(&self, repo_id: &RepoId, options: &ListTreeOptions) -> Paginated<RepoTreeEntry> {
+        let revision = options.revision.clone().unwrap_or_default();
+        let mut url = format!(
+            "{}/tree/{}",
+            self.endpoint().api_url(options.repo_type, repo_id),
+            encode_segment(revision.as_str())
+        );
+        let mut target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
+        if let Some(path) = options.path_in_repo.as_deref().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+            url.push('/');
+            url.push_str(&encode_path(path));
+            target = target.file(path);
+        }
+        if options.recursive {
+            url.push_str("?recursive=true");
+        }
+        Paginated::new(self.clone(), url, target, None)
+    }
+
+    /// Every file path of a revision, as the Python client's `list_repo_files`.
+    pub fn list_repo_files(&self, repo_id: &RepoId, repo_type: RepoType, revision: Option<&Revision>) -> Result<Vec<String>> {
+        let options = ListTreeOptions { repo_type, revision: revision.cloned(), path_in_repo: None, recursive: true };
+        let mut files = Vec::new();
+        for entry in self.list_repo_tree(repo_id, &options) {
+            if let RepoTreeEntry::File { path, .. } = entry? {
+                files.push(path);
+            }
+        }
+        Ok(files)
+    }
+}

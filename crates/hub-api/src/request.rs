@@ -1,0 +1,172 @@
+//! A request to send through [`HubClient::send`](crate::HubClient::send), and its response.
+
+use std::io::Read;
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+use crate::redirect::RedirectPolicy;
+use crate::target::RequestTarget;
+
+/// The HTTP methods the Hub API uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+}
+
+impl Method {
+    /// The method's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// Whether sending it twice does no harm: everything but `POST`.
+    pub fn is_idempotent(self) -> bool {
+        self != Method::Post
+    }
+}
+
+/// One request: method, URL, headers, an optional body, and what it is about.
+#[derive(Debug, Clone)]
+pub struct HubRequest {
+    /// The method.
+    pub method: Method,
+    /// The full URL (already percent-encoded).
+    pub url: String,
+    /// Extra headers; the client adds `User-Agent` and, for the endpoint's own origin, `Authorization`.
+    pub headers: Vec<(String, String)>,
+    /// The body, sent again as it is on a retry.
+    pub body: Option<Vec<u8>>,
+    /// What the request is about, named in errors.
+    pub target: RequestTarget,
+    /// Which redirects to follow.
+    pub redirects: RedirectPolicy,
+    /// Retry even though the method is `POST` (for read-only POSTs such as a preupload check).
+    pub retry_post: bool,
+}
+
+impl HubRequest {
+    /// A request with no body.
+    pub fn new(method: Method, url: impl Into<String>) -> Self {
+        HubRequest {
+            method,
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            target: RequestTarget::default(),
+            redirects: RedirectPolicy::Follow,
+            retry_post: false,
+        }
+    }
+
+    /// A `GET`.
+    pub fn get(url: impl Into<String>) -> Self {
+        Self::new(Method::Get, url)
+    }
+
+    /// A `HEAD`.
+    pub fn head(url: impl Into<String>) -> Self {
+        Self::new(Method::Head, url)
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
+    /// Sets a JSON body and its content type.
+    pub fn json_body(mut self, value: &serde_json::Value) -> Self {
+        self.body = Some(value.to_string().into_bytes());
+        self.header("content-type", "application/json")
+    }
+
+    /// Sets what the request is about.
+    pub fn target(mut self, target: RequestTarget) -> Self {
+        self.target = target;
+        self
+    }
+
+    /// Sets the redirect policy.
+    pub fn redirects(mut self, policy: RedirectPolicy) -> Self {
+        self.redirects = policy;
+        self
+    }
+
+    /// Whether this request may be sent again after a transient failure.
+    pub(crate) fn is_retryable(&self) -> bool {
+        self.method.is_idempotent() || self.retry_post
+    }
+}
+
+/// A successful (or, with [`RedirectPolicy::SameOriginOnly`], redirecting) response.
+#[derive(Debug)]
+pub struct HubResponse {
+    url: String,
+    inner: ureq::http::Response<ureq::Body>,
+}
+
+/// The largest JSON document read into memory from one response.
+const JSON_LIMIT: u64 = 256 * 1024 * 1024;
+
+impl HubResponse {
+    pub(crate) fn new(url: String, inner: ureq::http::Response<ureq::Body>) -> Self {
+        HubResponse { url, inner }
+    }
+
+    /// The URL that answered (after redirects).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The status code.
+    pub fn status(&self) -> u16 {
+        self.inner.status().as_u16()
+    }
+
+    /// A header's value, when present and readable as text.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.inner.headers().get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The body as a stream: memory does not grow with its size.
+    pub fn into_reader(self) -> impl Read + Send + 'static {
+        self.inner.into_body().into_reader()
+    }
+
+    /// Reads the whole body.
+    pub fn bytes(self) -> Result<Vec<u8>> {
+        let url = self.url.clone();
+        let mut out = Vec::new();
+        self.into_reader()
+            .take(JSON_LIMIT)
+            .read_to_end(&mut out)
+            .map_err(|source| Error::Body { url, source })?;
+        Ok(out)
+    }
+
+    /// Reads the body as JSON.
+    pub fn json<T: DeserializeOwned>(self) -> Result<T> {
+        let url = self.url.clone();
+        let bytes = self.bytes()?;
+        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse {
+            url,
+            reason: format!("invalid JSON: {e}"),
+        })
+    }
+}

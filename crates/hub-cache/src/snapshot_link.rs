@@ -1,0 +1,67 @@
+//! Puts a blob into a snapshot: a relative symlink, or a copy where links are off.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Makes `pointer` (inside `snapshots/{commit}/`) refer to `blob`, atomically
+/// replacing what was there: a relative symlink, as the Python client writes
+/// it, or a copy when `copy` is set.
+pub(crate) fn link_blob(blob: &Path, pointer: &Path, copy: bool) -> Result<()> {
+    let folder = pointer.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    let temp = temp_name(pointer);
+    let _ = std::fs::remove_file(&temp);
+    if copy {
+        std::fs::copy(blob, &temp).map_err(Error::io("copy into", &temp))?;
+    } else {
+        let target = relative_target(blob, folder);
+        symlink(&target, &temp).map_err(Error::io("link", &temp))?;
+    }
+    std::fs::rename(&temp, pointer).map_err(|source| {
+        let _ = std::fs::remove_file(&temp);
+        Error::Io { action: "rename into", path: pointer.to_path_buf(), source }
+    })
+}
+
+fn temp_name(pointer: &Path) -> PathBuf {
+    let name = pointer.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    pointer.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+/// The path of `blob` relative to the folder `from`: `../../blobs/{etag}`.
+pub(crate) fn relative_target(blob: &Path, from: &Path) -> PathBuf {
+    let blob_parts: Vec<_> = blob.components().collect();
+    let from_parts: Vec<_> = from.components().collect();
+    let common = blob_parts.iter().zip(&from_parts).take_while(|(a, b)| a == b).count();
+    let mut out = PathBuf::new();
+    for _ in common..from_parts.len() {
+        out.push("..");
+    }
+    for part in &blob_parts[common..] {
+        out.push(part);
+    }
+    out
+}
+
+#[cfg(unix)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::unix::fs::symlink(target, link)
+}
+
+#[cfg(windows)]
+fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+    std::os::windows::fs::symlink_file(target, link)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_are_relative_like_the_python_cache() {
+        let blob = Path::new("/c/models--a--b/blobs/e1");
+        assert_eq!(relative_target(blob, Path::new("/c/models--a--b/snapshots/c0")), Path::new("../../blobs/e1"));
+        assert_eq!(relative_target(blob, Path::new("/c/models--a--b/snapshots/c0/x/y")), Path::new("../../../../blobs/e1"));
+    }
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the public API of `hub-url`.
+
+mod hf_hub_url;

@@ -1,0 +1,124 @@
+//! The emulator's settings: where it stores repos, where it listens, who may use it.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+use crate::http::TlsIdentity;
+
+/// The Hub's threshold above which a file is stored with LFS: 10 MiB.
+pub const DEFAULT_LFS_THRESHOLD: u64 = 10 * 1024 * 1024;
+
+/// The Hub's page size for tree listings and repo listings.
+pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// How to start an [`Emulator`](crate::Emulator).
+///
+/// ```no_run
+/// use hub_emulator::{Emulator, EmulatorConfig, Role};
+///
+/// let config = EmulatorConfig::new("/tmp/hub")
+///     .token("hf_alice", "alice", Role::Write)
+///     .org("acme", &["alice"]);
+/// let hub = Emulator::start(config)?;
+/// println!("{}", hub.endpoint());
+/// # Ok::<(), std::io::Error>(())
+/// ```
+pub struct EmulatorConfig {
+    /// The folder holding the repos (`repos/`) and the LFS store (`lfs/`).
+    pub root: PathBuf,
+    /// Where to listen; `127.0.0.1:0` picks a free port.
+    pub addr: SocketAddr,
+    /// The tokens the emulator accepts and the users they stand for.
+    pub tokens: Vec<TokenGrant>,
+    /// Organisations and their members.
+    pub orgs: Vec<Org>,
+    /// Serve HTTPS with this identity instead of plain HTTP.
+    pub tls: Option<TlsIdentity>,
+    /// Files larger than this many bytes are stored with LFS when seeded.
+    pub lfs_threshold: u64,
+    /// Items per page of tree listings and repo listings.
+    pub page_size: usize,
+}
+
+impl EmulatorConfig {
+    /// Settings with the Hub's defaults, storing everything under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        EmulatorConfig {
+            root: root.into(),
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tokens: Vec::new(),
+            orgs: Vec::new(),
+            tls: None,
+            lfs_threshold: DEFAULT_LFS_THRESHOLD,
+            page_size: DEFAULT_PAGE_SIZE,
+        }
+    }
+
+    /// Accepts `token` as the user `user` with `role`.
+    pub fn token(mut self, token: &str, user: &str, role: Role) -> Self {
+        self.tokens.push(TokenGrant { token: token.to_string(), user: user.to_string(), role });
+        self
+    }
+
+    /// Declares the organisation `name` with these members.
+    pub fn org(mut self, name: &str, members: &[&str]) -> Self {
+        self.orgs.push(Org {
+            name: name.to_string(),
+            members: members.iter().map(|m| m.to_string()).collect(),
+        });
+        self
+    }
+}
+
+impl std::fmt::Debug for EmulatorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorConfig")
+            .field("root", &self.root)
+            .field("addr", &self.addr)
+            .field("tokens", &self.tokens.len())
+            .field("orgs", &self.orgs)
+            .field("tls", &self.tls.is_some())
+            .field("lfs_threshold", &self.lfs_threshold)
+            .field("page_size", &self.page_size)
+            .finish()
+    }
+}
+
+/// A token the emulator accepts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The secret sent as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// The user name the token belongs to.
+    pub user: String,
+    /// What the token may do.
+    pub role: Role,
+}
+
+/// The role of an access token, as the Hub names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Read public repos and the user's own private repos.
+    Read,
+    /// Read and write.
+    Write,
+}
+
+impl Role {
+    /// The Hub's name for the role: `read` or `write`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Read => "read",
+            Role::Write => "write",
+        }
+    }
+}
+
+/// An organisation: a namespace shared by its members.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Org {
+    /// The organisation's name, used as a repo namespace.
+    pub name: String,
+    /// The user names of its members.
+    pub members: Vec<String>,
+}

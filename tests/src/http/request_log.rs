@@ -1,0 +1,70 @@
+//! The record of every request a server answered, for tests to inspect.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+/// The oldest records are dropped beyond this many, so that long benchmarks
+/// do not grow the log without bound.
+const MAX_RECORDS: usize = 100_000;
+
+/// The requests a server answered, oldest first; clones share the log.
+#[derive(Clone, Default)]
+pub struct RequestLog {
+    records: Arc<Mutex<VecDeque<RequestRecord>>>,
+}
+
+impl RequestLog {
+    /// A copy of the records so far (at most the latest 100,000).
+    pub fn records(&self) -> Vec<RequestRecord> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Forgets every record.
+    pub fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Adds a record; the server does this before the first response byte is
+    /// written, so a client that has seen a response always finds it here.
+    pub(crate) fn push(&self, record: RequestRecord) {
+        let mut records = self.lock();
+        if records.len() == MAX_RECORDS {
+            records.pop_front();
+        }
+        records.push_back(record);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<RequestRecord>> {
+        self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl std::fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.lock().iter()).finish()
+    }
+}
+
+/// One answered request.
+#[derive(Clone, Debug)]
+pub struct RequestRecord {
+    /// The method as sent.
+    pub method: String,
+    /// The path, still percent-encoded, without the query.
+    pub path: String,
+    /// The raw query string without `?` (empty when absent).
+    pub query: String,
+    /// The `Host` header (empty when absent).
+    pub host: String,
+    /// The `Authorization` header exactly as received.
+    pub authorization: Option<String>,
+    /// The `Range` header.
+    pub range: Option<String>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
+    /// The status answered (after faults).
+    pub status: u16,
+    /// The body bytes the server set out to send: 0 for `HEAD`, 204 and 304,
+    /// the cut-off point for a dropped connection, else the body's length.
+    pub body_bytes_sent: u64,
+}

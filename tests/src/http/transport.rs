@@ -1,0 +1,68 @@
+//! The byte streams a connection is served over: plain TCP, or TLS on TCP.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::net::TcpStream;
+
+use rustls::{ServerConnection, StreamOwned};
+
+/// A TLS session on a TCP socket, server side.
+pub(crate) type TlsStream = StreamOwned<ServerConnection, TcpStream>;
+
+/// A connection's stream; the HTTP code is written once over this.
+pub(crate) trait Transport: Read + Write {
+    /// Writes `len` bytes of `file` from `offset`; returns how many were written
+    /// (fewer only when the file is shorter).
+    fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<u64>;
+
+    /// The TCP socket underneath.
+    fn socket(&self) -> &TcpStream;
+
+    /// Ends the session politely before the socket is closed (TLS `close_notify`).
+    fn finish(&mut self) -> io::Result<()>;
+}
+
+impl Transport for TcpStream {
+    fn send_file(&mut self, mut file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        file.seek(SeekFrom::Start(offset))?;
+        // Both ends are raw descriptors, so std's `io::copy` uses `sendfile`.
+        io::copy(&mut file.take(len), self)
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for TlsStream {
+    fn send_file(&mut self, mut file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        file.seek(SeekFrom::Start(offset))?;
+        let mut source = file.take(len);
+        // Large reads give full TLS records and few system calls.
+        let mut buffer = vec![0; 64 * 1024];
+        let mut sent = 0;
+        loop {
+            let n = match source.read(&mut buffer) {
+                Ok(0) => return Ok(sent),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.write_all(&buffer[..n])?;
+            sent += n as u64;
+        }
+    }
+
+    fn socket(&self) -> &TcpStream {
+        self.get_ref()
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.flush()
+    }
+}
