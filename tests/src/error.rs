@@ -49,6 +49,14 @@ pub enum EmulatorError {
         /// The revision as given.
         revision: String,
     },
+    /// A file or folder to delete is not in the repo.
+    #[error("path {path:?} not found in {repo_id}")]
+    EntryNotFound {
+        /// The repo id.
+        repo_id: String,
+        /// The missing path.
+        path: String,
+    },
     /// The ref to create exists already.
     #[error("ref {reference} already exists in {repo_id}")]
     RefExists {

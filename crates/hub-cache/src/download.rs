@@ -84,6 +84,8 @@ pub fn hf_hub_download(
         Some(sub) => format!("{sub}/{filename}"),
         None => filename.to_string(),
     };
+    // A path that would leave the snapshot folder is refused before any request.
+    crate::repo_cache::safe_relative_path(&path)?;
     let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
 
     // A pinned commit whose file is cached costs no request.

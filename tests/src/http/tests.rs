@@ -137,8 +137,8 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<(u16, Vec<(String, String)
         if line.is_empty() {
             return Ok((status, headers));
         }
-        let (name, value) = line.split_once(": ").ok_or_else(|| invalid(line))?;
-        headers.push((name.to_string(), value.to_string()));
+        let (name, value) = line.split_once(':').ok_or_else(|| invalid(line))?;
+        headers.push((name.to_string(), value.trim().to_string()));
     }
 }
 

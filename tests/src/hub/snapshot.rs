@@ -209,6 +209,11 @@ impl SnapshotCache {
         Ok(snapshot)
     }
 
+    /// Whether the snapshot of `commit` in `git_dir` is cached (so the commit exists).
+    pub(crate) fn contains(&self, git_dir: &Path, commit: &str) -> bool {
+        self.lock().contains_key(&(git_dir.to_path_buf(), commit.to_string()))
+    }
+
     /// Forgets every snapshot of the repository at `git_dir` (after it is deleted).
     pub(crate) fn forget_repo(&self, git_dir: &Path) {
         self.lock().retain(|(dir, _), _| dir != git_dir);

@@ -1,0 +1,220 @@
+//! hf_hub_download against the local Hub emulator.
+
+use std::path::{Path, PathBuf};
+
+use hub_api::{HubClient, RetryPolicy};
+use hub_cache::{DownloadOptions, Error, hf_hub_download};
+use hub_emulator::SeedRepo;
+use hub_emulator::http::{Fault, FaultAction};
+use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
+use hub_url::{Endpoint, RepoId, RepoType, Revision, Token};
+use sha2::{Digest, Sha256};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const REPO: &str = "alice/cached";
+
+fn weights() -> Vec<u8> {
+    (0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+struct Fixture {
+    hub: TestHub,
+    client: HubClient,
+    cache: tempfile::TempDir,
+    commit: String,
+}
+
+fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
+    let hub = TestHub::start()?;
+    let commit = hub.seed(
+        &SeedRepo::model(REPO)
+            .file("config.json", br#"{"a": 1}"#.to_vec())
+            .file("model.safetensors", weights())
+            .file("tokenizer/sub/vocab.txt", b"hello\nworld\n".to_vec()),
+    )?;
+    let client = HubClient::builder()
+        .endpoint(Endpoint::new(&hub.endpoint())?)
+        .token(Some(Token::new(ALICE_WRITE)))
+        .retry(RetryPolicy { base_delay: std::time::Duration::from_millis(5), ..RetryPolicy::default() })
+        .build()?;
+    Ok(Fixture { hub, client, cache: tempfile::tempdir()?, commit })
+}
+
+impl Fixture {
+    fn options(&self) -> DownloadOptions<'static> {
+        DownloadOptions::new(self.cache.path())
+    }
+
+    fn download(&self, file: &str) -> Result<PathBuf, Error> {
+        hf_hub_download(&self.client, &RepoId::new(REPO)?, file, &self.options())
+    }
+
+    fn repo_dir(&self) -> PathBuf {
+        self.cache.path().join("models--alice--cached")
+    }
+}
+
+/// Every file under a folder, relative, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                walk(&path, base, out);
+            } else {
+                out.push(path.strip_prefix(base).unwrap_or(&path).display().to_string());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out.sort();
+    out
+}
+
+#[test]
+fn regular_file_lands_in_the_python_layout() -> TestResult {
+    let f = fixture()?;
+    let path = f.download("config.json")?;
+    assert_eq!(path, f.repo_dir().join("snapshots").join(&f.commit).join("config.json"));
+    assert_eq!(std::fs::read(&path)?, br#"{"a": 1}"#);
+    let link = std::fs::read_link(&path)?;
+    let blob_name = link.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+    assert_eq!(link, Path::new("../../blobs").join(&blob_name), "relative symlink");
+    assert_eq!(blob_name.len(), 40, "regular blobs are named by their git sha1");
+    assert_eq!(std::fs::read_to_string(f.repo_dir().join("refs/main"))?, f.commit, "no newline");
+    Ok(())
+}
+
+#[test]
+fn lfs_file_is_named_by_sha256_and_verified() -> TestResult {
+    let f = fixture()?;
+    let path = f.download("model.safetensors")?;
+    let content = std::fs::read(&path)?;
+    assert_eq!(content, weights());
+    let blob = std::fs::canonicalize(&path)?;
+    assert_eq!(blob.file_name().and_then(|n| n.to_str()), Some(hex(&Sha256::digest(&content)).as_str()));
+    Ok(())
+}
+
+#[test]
+fn nested_paths_link_with_enough_parent_steps() -> TestResult {
+    let f = fixture()?;
+    let path = f.download("tokenizer/sub/vocab.txt")?;
+    assert!(std::fs::read_link(&path)?.starts_with("../../../../blobs"));
+    assert_eq!(std::fs::read(&path)?, b"hello\nworld\n");
+    Ok(())
+}
+
+#[test]
+fn cached_file_is_not_downloaded_again_and_pinned_commit_costs_nothing() -> TestResult {
+    let f = fixture()?;
+    f.download("model.safetensors")?;
+    f.hub.log().clear();
+    f.download("model.safetensors")?;
+    let records = f.hub.log().records();
+    assert!(records.iter().all(|r| r.method == "HEAD"), "only the metadata is asked: {records:?}");
+
+    f.hub.log().clear();
+    let mut options = f.options();
+    options.revision = Some(Revision::new(&f.commit)?);
+    hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
+    assert!(f.hub.log().records().is_empty(), "a cached pinned commit needs no request");
+    Ok(())
+}
+
+#[test]
+fn offline_serves_the_cache_or_says_not_cached() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.local_files_only = true;
+    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options).expect_err("empty cache");
+    assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
+    assert!(err.to_string().contains("config.json"), "{err}");
+    f.download("config.json")?;
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options)?;
+    assert_eq!(std::fs::read(path)?, br#"{"a": 1}"#);
+    assert!(f.hub.log().records().is_empty(), "offline means no request");
+    Ok(())
+}
+
+#[test]
+fn missing_file_is_recorded_in_no_exist() -> TestResult {
+    let f = fixture()?;
+    let err = f.download("nope.txt").expect_err("missing");
+    assert!(matches!(err, Error::Api(hub_api::Error::EntryNotFound { .. })), "{err:?}");
+    assert!(f.repo_dir().join(".no_exist").join(&f.commit).join("nope.txt").is_file());
+    Ok(())
+}
+
+#[test]
+fn corrupted_bytes_leave_no_blob() -> TestResult {
+    let f = fixture()?;
+    f.hub.faults().push(Fault::new("/cdn/", FaultAction::Corrupt { offset: 1000 }));
+    let err = f.download("model.safetensors").expect_err("corrupted");
+    assert!(matches!(err, Error::Integrity { .. }), "{err:?}");
+    assert!(err.to_string().contains("sha256"), "{err}");
+    let blobs = listing(&f.repo_dir().join("blobs"));
+    assert!(blobs.is_empty(), "no blob and no temporary file remains: {blobs:?}");
+    assert!(!f.repo_dir().join("snapshots").join(&f.commit).join("model.safetensors").exists());
+    // The next try succeeds.
+    assert_eq!(std::fs::read(f.download("model.safetensors")?)?, weights());
+    Ok(())
+}
+
+#[test]
+fn dropped_connection_leaves_no_partial_blob() -> TestResult {
+    let f = fixture()?;
+    f.hub.faults().push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 10_000 }));
+    let err = f.download("model.safetensors").expect_err("dropped");
+    assert!(matches!(err, Error::Api(_) | Error::Integrity { .. }), "{err:?}");
+    let blobs = listing(&f.repo_dir().join("blobs"));
+    assert!(blobs.is_empty(), "{blobs:?}");
+    Ok(())
+}
+
+#[test]
+fn symlinks_can_be_disabled() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.disable_symlinks = true;
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options)?;
+    assert!(!path.is_symlink());
+    assert_eq!(std::fs::read(path)?, br#"{"a": 1}"#);
+    Ok(())
+}
+
+#[test]
+fn server_failure_falls_back_to_the_cached_revision() -> TestResult {
+    let f = fixture()?;
+    f.download("config.json")?;
+    f.hub.faults().push(Fault::new("/resolve/", FaultAction::Status { status: 503, retry_after: None }).times(100));
+    let path = f.download("config.json")?;
+    assert_eq!(std::fs::read(path)?, br#"{"a": 1}"#);
+    Ok(())
+}
+
+#[test]
+fn paths_that_leave_the_cache_are_refused() -> TestResult {
+    let f = fixture()?;
+    let err = f.download("../../../etc/passwd").expect_err("traversal");
+    assert!(matches!(err, Error::UnsafePath { .. }), "{err:?}");
+    Ok(())
+}
+
+#[test]
+fn datasets_use_their_own_folder() -> TestResult {
+    let f = fixture()?;
+    f.hub.seed(&SeedRepo::dataset("alice/data").file("train.csv", b"a,b\n1,2\n".to_vec()))?;
+    let mut options = f.options();
+    options.repo_type = RepoType::Dataset;
+    let path = hf_hub_download(&f.client, &RepoId::new("alice/data")?, "train.csv", &options)?;
+    assert!(path.starts_with(f.cache.path().join("datasets--alice--data/snapshots")));
+    Ok(())
+}

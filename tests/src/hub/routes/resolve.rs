@@ -1,0 +1,97 @@
+//! `HEAD|GET /{prefix}{repo}/resolve/{rev}/{path}`: a file's content, or for LFS files a
+//! redirect to the presigned CDN URL.
+
+use std::io;
+
+use super::{
+    Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, entry_not_found, internal_error,
+    open_repo, resolve_revision,
+};
+use crate::hub::range;
+use crate::hub::signing::DEFAULT_TTL_SECS;
+use crate::hub::snapshot::Entry;
+use crate::http::Body;
+
+/// Regular blobs up to this size are read whole; larger ones are streamed from git.
+const IN_MEMORY_BLOB: u64 = 8 * 1024 * 1024;
+
+/// Answers a resolve request.
+pub(super) fn resolve(
+    hub: &Hub,
+    request: &Request,
+    base: &str,
+    caller: Caller<'_>,
+    key: &RepoKey,
+    revision: &str,
+    path: &str,
+) -> Response {
+    let answer = || -> Result<Response, Response> {
+        let repo = open_repo(hub, caller, key)?;
+        check_content_access(hub, caller, key, &repo)?;
+        let commit = resolve_revision(hub, key, revision)?;
+        let snapshot = hub.snapshot(key, &commit).map_err(|e| internal_error(&e))?;
+        let Some(entry) = snapshot.get(path).filter(|e| e.is_file()) else {
+            return Err(entry_not_found(&commit, path, revision));
+        };
+        let response = match entry.lfs() {
+            Some(lfs) => {
+                let query = hub.signer.query(&[&lfs.oid], DEFAULT_TTL_SECS);
+                let location = format!("{}/cdn/lfs/{}?{query}", cdn_origin(base), lfs.oid);
+                Response::empty(302)
+                    .with_header("Location", location)
+                    .with_header("X-Linked-Etag", format!("\"{}\"", lfs.oid))
+                    .with_header("X-Linked-Size", lfs.size.to_string())
+                    .with_header("ETag", format!("\"{}\"", entry.oid))
+                    .with_header("Accept-Ranges", "bytes")
+            }
+            None => regular_file(hub, request, key, entry).map_err(|e| internal_error(&e))?,
+        };
+        Ok(response.with_header("X-Repo-Commit", commit.as_str()))
+    };
+    answer().unwrap_or_else(|refused| refused)
+}
+
+fn regular_file(
+    hub: &Hub,
+    request: &Request,
+    key: &RepoKey,
+    entry: &Entry,
+) -> Result<Response, crate::EmulatorError> {
+    let size = entry.size();
+    let head = request.method == "HEAD";
+    let git_dir = hub.git_dir(key);
+    let git = crate::hub::git::Git::new(&git_dir);
+    let range = range::parse(request.header("range"), size);
+    let response = range::respond(range, size, |offset, len| {
+        if head {
+            // HEAD announces the length without reading the blob.
+            return Ok(Body::Reader { reader: Box::new(io::empty()), len });
+        }
+        if size <= IN_MEMORY_BLOB {
+            let bytes = git.read_blob(&entry.oid)?;
+            let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
+            let end = usize::try_from(offset + len).unwrap_or(usize::MAX).min(bytes.len());
+            return Ok(Body::Bytes(bytes[start..end].to_vec()));
+        }
+        let mut stream = git.stream_blob(&entry.oid)?;
+        io::copy(&mut io::Read::by_ref(&mut stream).take(offset), &mut io::sink())
+            .map_err(|e| crate::EmulatorError::io(&git_dir, e))?;
+        Ok(Body::Reader { reader: Box::new(io::Read::take(stream, len)), len })
+    })?;
+    Ok(response
+        .with_header("ETag", format!("\"{}\"", entry.oid))
+        .with_header("Content-Type", content_type(&entry.path)))
+}
+
+/// A content type by extension, as the Hub serves raw files.
+fn content_type(path: &str) -> &'static str {
+    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "json" => "application/json; charset=utf-8",
+        "md" | "txt" | "py" | "yaml" | "yml" | "csv" | "gitattributes" | "toml" | "cfg" | "ini" => {
+            "text/plain; charset=utf-8"
+        }
+        "html" => "text/html; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
