@@ -3,8 +3,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod commands;
-mod session;
 mod hint;
+mod session;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -23,6 +23,7 @@ pub const DEFAULT_PAGE_SIZE: usize = 1000;
 /// println!("{}", hub.endpoint());
 /// # Ok::<(), std::io::Error>(())
 /// ```
+#[derive(Debug, Clone)]
 pub struct EmulatorConfig {
     /// The folder holding the repos (`repos/`) and the LFS store (`lfs/`).
     pub root: PathBuf,
@@ -67,20 +68,6 @@ impl EmulatorConfig {
             members: members.iter().map(|m| m.to_string()).collect(),
         });
         self
-    }
-}
-
-impl std::fmt::Debug for EmulatorConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EmulatorConfig")
-            .field("root", &self.root)
-            .field("addr", &self.addr)
-            .field("tokens", &self.tokens.len())
-            .field("orgs", &self.orgs)
-            .field("tls", &self.tls.is_some())
-            .field("lfs_threshold", &self.lfs_threshold)
-            .field("page_size", &self.page_size)
-            .finish()
     }
 }
 

@@ -5,20 +5,33 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::workspace::{cargo, root};
 use crate::workspace::run as run_command;
+use crate::workspace::{cargo, root};
 
 /// The Python client the conformance tests run, pinned.
 pub(crate) const PYTHON_CLIENT: &str = "huggingface_hub==2.4.0";
 
 pub(crate) fn run() -> Result<()> {
     run_command(cargo().args(["fmt", "--all", "--check"]))?;
-    run_command(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
-    run_command(cargo().args(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
+    run_command(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run_command(
+        cargo()
+            .args(["doc", "--workspace", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings"),
+    )?;
     let python = python_client_venv()?;
-    run_command(cargo()
-        .args(["test", "--workspace", "--all-targets"])
-        .env("HUB_TEST_PYTHON", &python))?;
+    run_command(
+        cargo()
+            .args(["test", "--workspace", "--all-targets"])
+            .env("HUB_TEST_PYTHON", &python),
+    )?;
     run_command(cargo().args(["test", "--workspace", "--doc"]))?;
     Ok(())
 }
@@ -36,7 +49,15 @@ pub(crate) fn python_client_venv() -> Result<PathBuf> {
     }
     let system_python = std::env::var_os("PYTHON").unwrap_or_else(|| "python3".into());
     run_command(Command::new(system_python).arg("-m").arg("venv").arg(&venv))?;
-    run_command(Command::new(&python).args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", PYTHON_CLIENT]))?;
-    std::fs::write(&marker, PYTHON_CLIENT).with_context(|| format!("failed to write {}", marker.display()))?;
+    run_command(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        PYTHON_CLIENT,
+    ]))?;
+    std::fs::write(&marker, PYTHON_CLIENT)
+        .with_context(|| format!("failed to write {}", marker.display()))?;
     Ok(python)
 }

@@ -21,20 +21,38 @@ pub(crate) fn run() -> Result<()> {
     let work = tempfile::tempdir().context("failed to make a temporary folder")?;
 
     step("Starting the local Hub");
-    let hub = Emulator::start(
-        EmulatorConfig::new(work.path().join("hub")).token(DEMO_TOKEN, DEMO_USER, Role::Write),
-    )
+    let hub = Emulator::start(EmulatorConfig::new(work.path().join("hub")).token(
+        DEMO_TOKEN,
+        DEMO_USER,
+        Role::Write,
+    ))
     .context("failed to start the local Hub")?;
-    println!("  endpoint {}  (LFS files are served from {})", hub.endpoint(), hub.cdn_origin());
+    println!(
+        "  endpoint {}  (LFS files are served from {})",
+        hub.endpoint(),
+        hub.cdn_origin()
+    );
 
-    step(&format!("Publishing {DEMO_REPO} with 4 files, one of {} MB in LFS", WEIGHTS_SIZE / (1024 * 1024)));
+    step(&format!(
+        "Publishing {DEMO_REPO} with 4 files, one of {} MB in LFS",
+        WEIGHTS_SIZE / (1024 * 1024)
+    ));
     let weights = pseudo_random_bytes(WEIGHTS_SIZE);
     let commit = hub
         .seed(
             &SeedRepo::model(DEMO_REPO)
-                .file("config.json", br#"{"architectures": ["TinyModel"], "hidden_size": 8}"#.to_vec())
-                .file("README.md", b"---\nlicense: apache-2.0\n---\n# Tiny model\n".to_vec())
-                .file("tokenizer/vocab.txt", b"[PAD]\n[UNK]\nhello\nworld\n".to_vec())
+                .file(
+                    "config.json",
+                    br#"{"architectures": ["TinyModel"], "hidden_size": 8}"#.to_vec(),
+                )
+                .file(
+                    "README.md",
+                    b"---\nlicense: apache-2.0\n---\n# Tiny model\n".to_vec(),
+                )
+                .file(
+                    "tokenizer/vocab.txt",
+                    b"[PAD]\n[UNK]\nhello\nworld\n".to_vec(),
+                )
                 .file("model.safetensors", weights.clone())
                 .tag("pytorch")
                 .message("Add tiny model"),
@@ -55,7 +73,11 @@ pub(crate) fn run() -> Result<()> {
     let out = cli_output(&cli, &["whoami"], &cli_env, &[])?;
     println!("{}", indent(&out.stderr));
     let out = cli_output(&cli, &["whoami"], &cli_env, &[("HF_TOKEN", DEMO_TOKEN)])?;
-    ensure!(out.success && out.stdout.starts_with(DEMO_USER), "whoami failed: {}", out.stderr);
+    ensure!(
+        out.success && out.stdout.starts_with(DEMO_USER),
+        "whoami failed: {}",
+        out.stderr
+    );
     println!("{}", indent(&out.stdout));
 
     step("Downloading one file");
@@ -72,14 +94,25 @@ pub(crate) fn run() -> Result<()> {
     print!("{}", indent(&out.stderr));
     println!("  snapshot folder: {snapshot}");
     let fetched = std::fs::read(Path::new(&snapshot).join("model.safetensors"))?;
-    ensure!(fetched == weights, "the downloaded weights differ from the published ones");
-    println!("  model.safetensors: {} bytes, identical to what was published", fetched.len());
+    ensure!(
+        fetched == weights,
+        "the downloaded weights differ from the published ones"
+    );
+    println!(
+        "  model.safetensors: {} bytes, identical to what was published",
+        fetched.len()
+    );
 
     step("The cache, laid out as the Python client lays it out");
     print_tree(&hf_home.join("hub"), &hf_home.join("hub"))?;
 
     step("Offline (HF_HUB_OFFLINE=1): served from the cache without the network");
-    let out = cli_output(&cli, &["download", DEMO_REPO, "tokenizer/vocab.txt"], &cli_env, &[("HF_HUB_OFFLINE", "1")])?;
+    let out = cli_output(
+        &cli,
+        &["download", DEMO_REPO, "tokenizer/vocab.txt"],
+        &cli_env,
+        &[("HF_HUB_OFFLINE", "1")],
+    )?;
     ensure!(out.success, "offline download failed: {}", out.stderr);
     println!("  {}", out.stdout.trim());
 
@@ -125,7 +158,9 @@ fn cli_output(
     for (k, v) in extra_env {
         cmd.env(k, v);
     }
-    let out = cmd.output().with_context(|| format!("failed to run {}", describe(&cmd)))?;
+    let out = cmd
+        .output()
+        .with_context(|| format!("failed to run {}", describe(&cmd)))?;
     Ok(CliOutput {
         success: out.status.success(),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -150,7 +185,11 @@ fn print_tree(dir: &Path, base: &Path) -> Result<()> {
         let rel = path.strip_prefix(base).unwrap_or(&path);
         let meta = std::fs::symlink_metadata(&path)?;
         if meta.file_type().is_symlink() {
-            println!("  {} -> {}", rel.display(), std::fs::read_link(&path)?.display());
+            println!(
+                "  {} -> {}",
+                rel.display(),
+                std::fs::read_link(&path)?.display()
+            );
         } else if meta.is_dir() {
             println!("  {}/", rel.display());
             print_tree(&path, base)?;

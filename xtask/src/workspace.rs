@@ -8,7 +8,10 @@ use anyhow::{Context, Result, bail};
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+    manifest_dir
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or(manifest_dir)
 }
 
 /// The cargo that runs this task.
@@ -21,13 +24,17 @@ pub(crate) fn cargo() -> Command {
 
 /// The target folder (`CARGO_TARGET_DIR` or `target/`).
 pub(crate) fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join("target"))
 }
 
 /// Runs a command, echoing it, and fails when it fails.
 pub(crate) fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", describe(cmd));
-    let status = cmd.status().with_context(|| format!("failed to start {}", describe(cmd)))?;
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start {}", describe(cmd)))?;
     if !status.success() {
         bail!("`{}` failed with {status}", describe(cmd));
     }

@@ -53,9 +53,15 @@ pub(crate) fn run(args: DownloadArgs) -> Result<()> {
     let files = if args.filenames.is_empty() {
         let info = session.client.repo_info(
             &repo_id,
-            &RepoInfoOptions { repo_type: args.repo_type, revision: revision.clone(), files_metadata: false },
+            &RepoInfoOptions {
+                repo_type: args.repo_type,
+                revision: revision.clone(),
+                files_metadata: false,
+            },
         )?;
-        let commit = info.sha.context("the Hub did not say which commit the revision is at")?;
+        let commit = info
+            .sha
+            .context("the Hub did not say which commit the revision is at")?;
         options.revision = Some(Revision::new(&commit)?);
         info.siblings.into_iter().map(|s| s.rfilename).collect()
     } else {

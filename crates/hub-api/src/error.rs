@@ -208,7 +208,9 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            Error::RepoNotFound { .. } | Error::RevisionNotFound { .. } | Error::EntryNotFound { .. }
+            Error::RepoNotFound { .. }
+                | Error::RevisionNotFound { .. }
+                | Error::EntryNotFound { .. }
         )
     }
 }

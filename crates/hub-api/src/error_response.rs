@@ -61,9 +61,17 @@ impl ErrorResponse {
     }
 
     /// Classifies the response into the error a caller can act on.
-    pub(crate) fn into_error(self, target: &RequestTarget, endpoint: &str, sent_token: bool) -> Error {
+    pub(crate) fn into_error(
+        self,
+        target: &RequestTarget,
+        endpoint: &str,
+        sent_token: bool,
+    ) -> Error {
         let repo = target.repo_label().unwrap_or_else(|| self.url.clone());
-        let revision = target.revision.clone().unwrap_or_else(|| "main".to_string());
+        let revision = target
+            .revision
+            .clone()
+            .unwrap_or_else(|| "main".to_string());
         match self.error_code.as_deref() {
             Some("RepoNotFound") => {
                 return Error::RepoNotFound {
@@ -73,7 +81,11 @@ impl ErrorResponse {
                 };
             }
             Some("RevisionNotFound") => {
-                return Error::RevisionNotFound { repo, revision, request_id: self.request_id };
+                return Error::RevisionNotFound {
+                    repo,
+                    revision,
+                    request_id: self.request_id,
+                };
             }
             Some("EntryNotFound") => {
                 return Error::EntryNotFound {
@@ -170,10 +182,19 @@ mod tests {
 
     #[test]
     fn json_error_field_is_the_message() {
-        assert_eq!(message_from_body(br#"{"error":"Repository not found"}"#).as_deref(), Some("Repository not found"));
-        assert_eq!(message_from_body(br#"{"error":["a","b"]}"#).as_deref(), Some("a; b"));
+        assert_eq!(
+            message_from_body(br#"{"error":"Repository not found"}"#).as_deref(),
+            Some("Repository not found")
+        );
+        assert_eq!(
+            message_from_body(br#"{"error":["a","b"]}"#).as_deref(),
+            Some("a; b")
+        );
         assert_eq!(message_from_body(b"<html>oops</html>"), None);
-        assert_eq!(message_from_body(b"plain words").as_deref(), Some("plain words"));
+        assert_eq!(
+            message_from_body(b"plain words").as_deref(),
+            Some("plain words")
+        );
     }
 
     #[test]
@@ -195,15 +216,31 @@ mod tests {
     #[test]
     fn classification_follows_the_hub() {
         let repo = hub_url::RepoId::new("org/model").expect("valid id");
-        let target = RequestTarget::repo(hub_url::RepoType::Model, &repo).at("main").file("a.bin");
+        let target = RequestTarget::repo(hub_url::RepoType::Model, &repo)
+            .at("main")
+            .file("a.bin");
         let e = response(404, Some("EntryNotFound"), None).into_error(&target, "http://hub", true);
         assert!(matches!(e, Error::EntryNotFound { ref path, .. } if path == "a.bin"));
         let e = response(401, None, Some("whatever")).into_error(&target, "http://hub", false);
         assert!(matches!(e, Error::RepoNotFound { .. }), "{e}");
-        let e = response(401, None, Some(INVALID_CREDENTIALS)).into_error(&target, "http://hub", true);
-        assert!(matches!(e, Error::Unauthorized { reason: UnauthorizedReason::InvalidToken, .. }));
-        let e = response(401, None, None).into_error(&RequestTarget::default(), "http://hub", false);
-        assert!(matches!(e, Error::Unauthorized { reason: UnauthorizedReason::MissingToken, .. }));
+        let e =
+            response(401, None, Some(INVALID_CREDENTIALS)).into_error(&target, "http://hub", true);
+        assert!(matches!(
+            e,
+            Error::Unauthorized {
+                reason: UnauthorizedReason::InvalidToken,
+                ..
+            }
+        ));
+        let e =
+            response(401, None, None).into_error(&RequestTarget::default(), "http://hub", false);
+        assert!(matches!(
+            e,
+            Error::Unauthorized {
+                reason: UnauthorizedReason::MissingToken,
+                ..
+            }
+        ));
         let e = response(503, None, Some("down")).into_error(&target, "http://hub", false);
         assert_eq!(e.to_string(), "HTTP 503 from http://hub/x: down");
     }

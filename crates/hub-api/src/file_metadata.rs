@@ -24,7 +24,10 @@ pub struct FileMetadata {
 
 /// An etag without its quotes and weak marker, as the cache names blobs.
 pub fn normalize_etag(etag: &str) -> String {
-    etag.trim().trim_start_matches("W/").trim_matches('"').to_string()
+    etag.trim()
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .to_string()
 }
 
 impl HubClient {
@@ -36,7 +39,12 @@ impl HubClient {
                 .target(target)
                 .redirects(RedirectPolicy::SameOriginOnly),
         )?;
-        let header = |name: &str| response.header(name).map(str::to_string).filter(|v| !v.is_empty());
+        let header = |name: &str| {
+            response
+                .header(name)
+                .map(str::to_string)
+                .filter(|v| !v.is_empty())
+        };
         let missing = |what: &str| Error::InvalidResponse {
             url: url.to_string(),
             reason: format!("the Hub sent no {what}: is the endpoint a Hugging Face Hub?"),
@@ -56,7 +64,13 @@ impl HubClient {
                 .ok_or_else(|| missing("usable Location header"))?,
             None => response.url().to_string(),
         };
-        Ok(FileMetadata { commit_hash, etag, location, size, is_lfs })
+        Ok(FileMetadata {
+            commit_hash,
+            etag,
+            location,
+            size,
+            is_lfs,
+        })
     }
 }
 

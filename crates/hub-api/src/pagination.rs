@@ -30,15 +30,28 @@ impl<T> std::fmt::Debug for Paginated<T> {
 }
 
 impl<T: DeserializeOwned> Paginated<T> {
-    pub(crate) fn new(client: HubClient, first_url: String, target: RequestTarget, limit: Option<usize>) -> Self {
-        Paginated { client, next_url: Some(first_url), target, buffer: VecDeque::new(), remaining: limit }
+    pub(crate) fn new(
+        client: HubClient,
+        first_url: String,
+        target: RequestTarget,
+        limit: Option<usize>,
+    ) -> Self {
+        Paginated {
+            client,
+            next_url: Some(first_url),
+            target,
+            buffer: VecDeque::new(),
+            remaining: limit,
+        }
     }
 
     fn fetch_page(&mut self) -> Result<()> {
         let Some(url) = self.next_url.take() else {
             return Ok(());
         };
-        let response = self.client.send(&HubRequest::get(&url).target(self.target.clone()))?;
+        let response = self
+            .client
+            .send(&HubRequest::get(&url).target(self.target.clone()))?;
         self.next_url = response.header("link").and_then(next_link);
         let items: Vec<T> = response.json()?;
         self.buffer.extend(items);
@@ -72,9 +85,12 @@ impl<T: DeserializeOwned> Iterator for Paginated<T> {
 pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| matches!(p.trim().replace(' ', "").as_str(), "rel=\"next\"" | "rel=next"));
+        let is_next = params.split(';').any(|p| {
+            matches!(
+                p.trim().replace(' ', "").as_str(),
+                "rel=\"next\"" | "rel=next"
+            )
+        });
         let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
         is_next.then(|| url.to_string())
     })
@@ -87,8 +103,14 @@ mod tests {
     #[test]
     fn finds_the_next_link() {
         let h = r#"<https://hub/api/models?cursor=abc&limit=2>; rel="next", <https://hub/api/models?p=0>; rel="prev""#;
-        assert_eq!(next_link(h).as_deref(), Some("https://hub/api/models?cursor=abc&limit=2"));
+        assert_eq!(
+            next_link(h).as_deref(),
+            Some("https://hub/api/models?cursor=abc&limit=2")
+        );
         assert_eq!(next_link(r#"<https://hub/x>; rel="prev""#), None);
-        assert_eq!(next_link("<https://hub/y>; rel=next").as_deref(), Some("https://hub/y"));
+        assert_eq!(
+            next_link("<https://hub/y>; rel=next").as_deref(),
+            Some("https://hub/y")
+        );
     }
 }

@@ -12,9 +12,13 @@ pub(crate) fn proxy_for(settings: &ProxySettings, https: bool) -> Result<Option<
     let Some(url) = settings.for_scheme(https) else {
         return Ok(None);
     };
-    let invalid = |e: ureq::Error| Error::Config { reason: format!("invalid proxy URL {url:?}: {e}") };
+    let invalid = |e: ureq::Error| Error::Config {
+        reason: format!("invalid proxy URL {url:?}: {e}"),
+    };
     let parsed = ureq::Proxy::new(url).map_err(invalid)?;
-    let mut builder = ureq::Proxy::builder(parsed.protocol()).host(parsed.host()).port(parsed.port());
+    let mut builder = ureq::Proxy::builder(parsed.protocol())
+        .host(parsed.host())
+        .port(parsed.port());
     if let Some(user) = parsed.username() {
         builder = builder.username(user);
     }

@@ -78,10 +78,22 @@ mod tests {
 
     #[test]
     fn origins_compare_scheme_host_and_port() {
-        assert_eq!(origin("https://huggingface.co/api/x").as_deref(), Some("https://huggingface.co"));
-        assert_eq!(origin("https://HuggingFace.co:443/x").as_deref(), Some("https://huggingface.co"));
-        assert_eq!(origin("http://127.0.0.1:8080?x").as_deref(), Some("http://127.0.0.1:8080"));
-        assert_ne!(origin("http://localhost:1/a"), origin("http://127.0.0.1:1/a"));
+        assert_eq!(
+            origin("https://huggingface.co/api/x").as_deref(),
+            Some("https://huggingface.co")
+        );
+        assert_eq!(
+            origin("https://HuggingFace.co:443/x").as_deref(),
+            Some("https://huggingface.co")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:8080?x").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
+        assert_ne!(
+            origin("http://localhost:1/a"),
+            origin("http://127.0.0.1:1/a")
+        );
         assert_ne!(origin("http://h:1/a"), origin("https://h:1/a"));
         assert_eq!(origin("ftp://h/a"), None);
     }
@@ -89,10 +101,25 @@ mod tests {
     #[test]
     fn locations_resolve_like_a_browser() {
         let base = "http://h:1/org/repo/resolve/main/a/b.txt?x=1";
-        assert_eq!(resolve_location(base, "/new/repo/resolve/main/a/b.txt").as_deref(), Some("http://h:1/new/repo/resolve/main/a/b.txt"));
-        assert_eq!(resolve_location(base, "c.txt").as_deref(), Some("http://h:1/org/repo/resolve/main/a/c.txt"));
-        assert_eq!(resolve_location(base, "https://cdn/x?sig=1").as_deref(), Some("https://cdn/x?sig=1"));
-        assert_eq!(resolve_location(base, "//cdn/x").as_deref(), Some("http://cdn/x"));
-        assert_eq!(resolve_location("http://h", "x").as_deref(), Some("http://h/x"));
+        assert_eq!(
+            resolve_location(base, "/new/repo/resolve/main/a/b.txt").as_deref(),
+            Some("http://h:1/new/repo/resolve/main/a/b.txt")
+        );
+        assert_eq!(
+            resolve_location(base, "c.txt").as_deref(),
+            Some("http://h:1/org/repo/resolve/main/a/c.txt")
+        );
+        assert_eq!(
+            resolve_location(base, "https://cdn/x?sig=1").as_deref(),
+            Some("https://cdn/x?sig=1")
+        );
+        assert_eq!(
+            resolve_location(base, "//cdn/x").as_deref(),
+            Some("http://cdn/x")
+        );
+        assert_eq!(
+            resolve_location("http://h", "x").as_deref(),
+            Some("http://h/x")
+        );
     }
 }

@@ -136,20 +136,47 @@ impl HubClient {
     }
 
     /// A model at a revision.
-    pub fn model_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
-        let options = RepoInfoOptions { repo_type: RepoType::Model, revision: revision.cloned(), files_metadata };
+    pub fn model_info(
+        &self,
+        repo_id: &RepoId,
+        revision: Option<&Revision>,
+        files_metadata: bool,
+    ) -> Result<RepoInfo> {
+        let options = RepoInfoOptions {
+            repo_type: RepoType::Model,
+            revision: revision.cloned(),
+            files_metadata,
+        };
         self.repo_info(repo_id, &options)
     }
 
     /// A dataset at a revision.
-    pub fn dataset_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
-        let options = RepoInfoOptions { repo_type: RepoType::Dataset, revision: revision.cloned(), files_metadata };
+    pub fn dataset_info(
+        &self,
+        repo_id: &RepoId,
+        revision: Option<&Revision>,
+        files_metadata: bool,
+    ) -> Result<RepoInfo> {
+        let options = RepoInfoOptions {
+            repo_type: RepoType::Dataset,
+            revision: revision.cloned(),
+            files_metadata,
+        };
         self.repo_info(repo_id, &options)
     }
 
     /// A space at a revision.
-    pub fn space_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
-        let options = RepoInfoOptions { repo_type: RepoType::Space, revision: revision.cloned(), files_metadata };
+    pub fn space_info(
+        &self,
+        repo_id: &RepoId,
+        revision: Option<&Revision>,
+        files_metadata: bool,
+    ) -> Result<RepoInfo> {
+        let options = RepoInfoOptions {
+            repo_type: RepoType::Space,
+            revision: revision.cloned(),
+            files_metadata,
+        };
         self.repo_info(repo_id, &options)
     }
 }

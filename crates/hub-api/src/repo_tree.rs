@@ -60,7 +60,11 @@ pub struct ListTreeOptions {
 
 impl HubClient {
     /// The entries of a revision's tree, fetched page by page as the iterator advances.
-    pub fn list_repo_tree(&self, repo_id: &RepoId, options: &ListTreeOptions) -> Paginated<RepoTreeEntry> {
+    pub fn list_repo_tree(
+        &self,
+        repo_id: &RepoId,
+        options: &ListTreeOptions,
+    ) -> Paginated<RepoTreeEntry> {
         let revision = options.revision.clone().unwrap_or_default();
         let mut url = format!(
             "{}/tree/{}",
@@ -68,7 +72,12 @@ impl HubClient {
             encode_segment(revision.as_str())
         );
         let mut target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
-        if let Some(path) = options.path_in_repo.as_deref().map(|p| p.trim_matches('/')).filter(|p| !p.is_empty()) {
+        if let Some(path) = options
+            .path_in_repo
+            .as_deref()
+            .map(|p| p.trim_matches('/'))
+            .filter(|p| !p.is_empty())
+        {
             url.push('/');
             url.push_str(&encode_path(path));
             target = target.file(path);
@@ -80,8 +89,18 @@ impl HubClient {
     }
 
     /// Every file path of a revision, as the Python client's `list_repo_files`.
-    pub fn list_repo_files(&self, repo_id: &RepoId, repo_type: RepoType, revision: Option<&Revision>) -> Result<Vec<String>> {
-        let options = ListTreeOptions { repo_type, revision: revision.cloned(), path_in_repo: None, recursive: true };
+    pub fn list_repo_files(
+        &self,
+        repo_id: &RepoId,
+        repo_type: RepoType,
+        revision: Option<&Revision>,
+    ) -> Result<Vec<String>> {
+        let options = ListTreeOptions {
+            repo_type,
+            revision: revision.cloned(),
+            path_in_repo: None,
+            recursive: true,
+        };
         let mut files = Vec::new();
         for entry in self.list_repo_tree(repo_id, &options) {
             if let RepoTreeEntry::File { path, .. } = entry? {

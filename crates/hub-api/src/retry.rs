@@ -31,7 +31,10 @@ impl Default for RetryPolicy {
 impl RetryPolicy {
     /// A policy that never retries.
     pub fn none() -> Self {
-        RetryPolicy { max_retries: 0, ..Default::default() }
+        RetryPolicy {
+            max_retries: 0,
+            ..Default::default()
+        }
     }
 
     /// The wait before retry number `attempt` (0 for the first retry), or `None`
@@ -71,14 +74,22 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap_then_stops() {
         let policy = RetryPolicy::default();
-        let waits: Vec<_> = (0..6).map(|a| policy.delay(a, None).map(|d| d.as_secs())).collect();
-        assert_eq!(waits, vec![Some(1), Some(2), Some(4), Some(8), Some(8), None]);
+        let waits: Vec<_> = (0..6)
+            .map(|a| policy.delay(a, None).map(|d| d.as_secs()))
+            .collect();
+        assert_eq!(
+            waits,
+            vec![Some(1), Some(2), Some(4), Some(8), Some(8), None]
+        );
     }
 
     #[test]
     fn retry_after_wins_unless_too_long() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.delay(0, Some(Duration::from_secs(3))), Some(Duration::from_secs(3)));
+        assert_eq!(
+            policy.delay(0, Some(Duration::from_secs(3))),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(policy.delay(0, Some(Duration::from_secs(3600))), None);
         assert_eq!(RetryPolicy::none().delay(0, None), None);
     }

@@ -16,7 +16,10 @@ pub struct RequestTarget {
 impl RequestTarget {
     /// A request about a repo.
     pub fn repo(repo_type: RepoType, repo_id: &RepoId) -> Self {
-        RequestTarget { repo: Some((repo_type, repo_id.clone())), ..Default::default() }
+        RequestTarget {
+            repo: Some((repo_type, repo_id.clone())),
+            ..Default::default()
+        }
     }
 
     /// Adds the revision.

@@ -19,7 +19,10 @@ pub(crate) fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig> {
 }
 
 fn read_bundle(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {
-    let pem = std::fs::read(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+    let pem = std::fs::read(path).map_err(|source| Error::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut certs = Vec::new();
     for item in ureq::tls::parse_pem(&pem) {
         match item {

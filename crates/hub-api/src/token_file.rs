@@ -21,6 +21,9 @@ pub fn read_token_file(path: &Path) -> Result<Option<Token>> {
         Ok(text) if text.trim().is_empty() => Ok(None),
         Ok(text) => Ok(Some(Token::new(text))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(Error::Io { path: path.to_path_buf(), source }),
+        Err(source) => Err(Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
     }
 }

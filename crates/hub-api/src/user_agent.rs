@@ -34,8 +34,16 @@ mod tests {
 
     #[test]
     fn format_matches_the_python_client() {
-        let ua = user_agent(Some("candle"), Some("0.9"), &[("file_type".into(), "model".into())], false);
-        assert_eq!(ua, format!("candle/0.9; hf_hub/{HF_HUB_VERSION}; rust/{RUST_VERSION}; file_type/model"));
+        let ua = user_agent(
+            Some("candle"),
+            Some("0.9"),
+            &[("file_type".into(), "model".into())],
+            false,
+        );
+        assert_eq!(
+            ua,
+            format!("candle/0.9; hf_hub/{HF_HUB_VERSION}; rust/{RUST_VERSION}; file_type/model")
+        );
         assert!(user_agent(None, None, &[], true).starts_with("unknown/None; hf_hub/"));
         assert!(user_agent(None, None, &[], true).ends_with("; telemetry/off"));
         assert!(RUST_VERSION.starts_with("1."), "{RUST_VERSION}");

@@ -69,7 +69,12 @@ impl WhoAmI {
 
     /// The token's name, when the Hub said.
     pub fn token_name(&self) -> Option<&str> {
-        self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref()
+        self.auth
+            .as_ref()?
+            .access_token
+            .as_ref()?
+            .display_name
+            .as_deref()
     }
 }
 
@@ -79,7 +84,11 @@ impl HubClient {
     pub fn whoami(&self) -> Result<WhoAmI> {
         let url = format!("{}/api/whoami-v2", self.endpoint());
         if self.token().is_none() {
-            return Err(Error::Unauthorized { url, reason: UnauthorizedReason::MissingToken, request_id: None });
+            return Err(Error::Unauthorized {
+                url,
+                reason: UnauthorizedReason::MissingToken,
+                request_id: None,
+            });
         }
         self.send(&HubRequest::get(url))?.json()
     }

@@ -5,8 +5,9 @@ use std::path::{Path, PathBuf};
 use hub_api::{FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
 
-use crate::blob_download::{BlobSource, download_blob};
+use crate::blob_lock::BlobLock;
 use crate::error::{Error, Result};
+use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::RepoCache;
 use crate::snapshot_link::link_blob;
@@ -28,6 +29,8 @@ pub struct DownloadOptions<'a> {
     pub local_files_only: bool,
     /// Copy blobs into snapshots instead of linking them.
     pub disable_symlinks: bool,
+    /// How blobs are fetched (connections, range size, verification).
+    pub transfer: TransferSettings,
     /// Receives progress events.
     pub progress: &'a dyn Progress,
 }
@@ -42,6 +45,7 @@ impl std::fmt::Debug for DownloadOptions<'_> {
             .field("force_download", &self.force_download)
             .field("local_files_only", &self.local_files_only)
             .field("disable_symlinks", &self.disable_symlinks)
+            .field("transfer", &self.transfer)
             .finish_non_exhaustive()
     }
 }
@@ -57,6 +61,7 @@ impl DownloadOptions<'static> {
             force_download: false,
             local_files_only: false,
             disable_symlinks: false,
+            transfer: TransferSettings::default(),
             progress: &(),
         }
     }
@@ -80,7 +85,12 @@ pub fn hf_hub_download(
     options: &DownloadOptions<'_>,
 ) -> Result<PathBuf> {
     let revision = options.revision.clone().unwrap_or_default();
-    let path = match options.subfolder.as_deref().map(|s| s.trim_matches('/')).filter(|s| !s.is_empty()) {
+    let path = match options
+        .subfolder
+        .as_deref()
+        .map(|s| s.trim_matches('/'))
+        .filter(|s| !s.is_empty())
+    {
         Some(sub) => format!("{sub}/{filename}"),
         None => filename.to_string(),
     };
@@ -96,15 +106,28 @@ pub fn hf_hub_download(
         }
     }
     if options.local_files_only {
-        return cached_pointer(&cache, &revision, &path)?.ok_or_else(|| not_cached(repo_id, &revision, &path, &options.cache_dir));
+        return cached_pointer(&cache, &revision, &path)?
+            .ok_or_else(|| not_cached(repo_id, &revision, &path, &options.cache_dir));
     }
 
-    let url = hf_hub_url(repo_id, &path, Some(&revision), options.repo_type, client.endpoint());
-    let target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str()).file(&path);
+    let url = hf_hub_url(
+        repo_id,
+        &path,
+        Some(&revision),
+        options.repo_type,
+        client.endpoint(),
+    );
+    let target = RequestTarget::repo(options.repo_type, repo_id)
+        .at(revision.as_str())
+        .file(&path);
     let metadata = match client.file_metadata(&url, target.clone()) {
         Ok(metadata) => metadata,
         Err(error @ hub_api::Error::EntryNotFound { .. }) => {
-            if let hub_api::Error::EntryNotFound { commit: Some(commit), .. } = &error {
+            if let hub_api::Error::EntryNotFound {
+                commit: Some(commit),
+                ..
+            } = &error
+            {
                 mark_absent(&cache, &revision, commit, &path);
             }
             return Err(error.into());
@@ -136,15 +159,20 @@ fn fetch_into_cache(
     if pointer.exists() && !options.force_download {
         return Ok(pointer);
     }
+    // One process at a time fetches or links a blob, Rust or Python alike.
+    let _lock = BlobLock::acquire(&cache.lock_path(&metadata.etag))?;
     if !blob.exists() || options.force_download {
         let source = BlobSource {
             url: &metadata.location,
             target,
             repo_path: path,
             expected_size: metadata.size,
-            expected_sha256: metadata.is_lfs.then_some(metadata.etag.as_str()).filter(|e| is_sha256(e)),
+            expected_sha256: metadata
+                .is_lfs
+                .then_some(metadata.etag.as_str())
+                .filter(|e| is_sha256(e)),
         };
-        download_blob(client, &source, &blob, options.progress)?;
+        fetch_blob(client, &source, &blob, &options.transfer, options.progress)?;
     }
     link_blob(&blob, &pointer, options.disable_symlinks)?;
     Ok(pointer)
@@ -195,9 +223,15 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     }
     let folder = ref_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(Error::io("create a temporary file in", folder))?;
-    std::io::Write::write_all(&mut temp, commit.as_bytes()).map_err(Error::io("write", &ref_path))?;
-    temp.persist(&ref_path).map_err(|e| Error::Io { action: "rename into", path: ref_path.clone(), source: e.error })?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder)
+        .map_err(Error::io("create a temporary file in", folder))?;
+    std::io::Write::write_all(&mut temp, commit.as_bytes())
+        .map_err(Error::io("write", &ref_path))?;
+    temp.persist(&ref_path).map_err(|e| Error::Io {
+        action: "rename into",
+        path: ref_path.clone(),
+        source: e.error,
+    })?;
     Ok(())
 }
 

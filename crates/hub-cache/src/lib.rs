@@ -26,14 +26,17 @@
 //! # }
 //! ```
 
-mod blob_download;
+mod blob_lock;
 mod download;
 mod error;
+mod fetch;
 mod progress;
 mod repo_cache;
 mod snapshot_link;
 
+pub use blob_lock::BlobLock;
 pub use download::{DownloadOptions, hf_hub_download};
 pub use error::{Error, Result};
+pub use fetch::TransferSettings;
 pub use progress::{Progress, ProgressEvent};
 pub use repo_cache::{RepoCache, safe_relative_path};

@@ -16,7 +16,10 @@ pub struct RepoCache {
 impl RepoCache {
     /// The cache entry of a repo under `cache_dir`.
     pub fn new(cache_dir: &Path, repo_type: RepoType, repo_id: &RepoId) -> Self {
-        RepoCache { cache_dir: cache_dir.to_path_buf(), folder_name: repo_id.cache_folder_name(repo_type) }
+        RepoCache {
+            cache_dir: cache_dir.to_path_buf(),
+            folder_name: repo_id.cache_folder_name(repo_type),
+        }
     }
 
     /// The cache root.
@@ -41,7 +44,11 @@ impl RepoCache {
 
     /// `snapshots/{commit}/{path}`.
     pub fn snapshot_path(&self, commit: &str, path: &str) -> Result<PathBuf> {
-        Ok(self.root().join("snapshots").join(commit).join(safe_relative_path(path)?))
+        Ok(self
+            .root()
+            .join("snapshots")
+            .join(commit)
+            .join(safe_relative_path(path)?))
     }
 
     /// `snapshots/{commit}`.
@@ -51,12 +58,19 @@ impl RepoCache {
 
     /// `.no_exist/{commit}/{path}`: the marker of a file known to be absent.
     pub fn no_exist_path(&self, commit: &str, path: &str) -> Result<PathBuf> {
-        Ok(self.root().join(".no_exist").join(commit).join(safe_relative_path(path)?))
+        Ok(self
+            .root()
+            .join(".no_exist")
+            .join(commit)
+            .join(safe_relative_path(path)?))
     }
 
     /// `{cache}/.locks/models--org--name/{etag}.lock`.
     pub fn lock_path(&self, etag: &str) -> PathBuf {
-        self.cache_dir.join(".locks").join(&self.folder_name).join(format!("{etag}.lock"))
+        self.cache_dir
+            .join(".locks")
+            .join(&self.folder_name)
+            .join(format!("{etag}.lock"))
     }
 
     /// The commit a ref points to, if the cache knows it.
@@ -69,7 +83,9 @@ impl RepoCache {
 
 /// A repo path as a relative filesystem path that cannot leave its folder.
 pub fn safe_relative_path(path: &str) -> Result<PathBuf> {
-    let unsafe_path = || Error::UnsafePath { path: path.to_string() };
+    let unsafe_path = || Error::UnsafePath {
+        path: path.to_string(),
+    };
     if path.is_empty() || path.contains('\\') || path.contains('\0') {
         return Err(unsafe_path());
     }
@@ -96,10 +112,22 @@ mod tests {
         let repo = RepoId::new("org/name")?;
         let cache = RepoCache::new(Path::new("/c"), RepoType::Dataset, &repo);
         assert_eq!(cache.root(), Path::new("/c/datasets--org--name"));
-        assert_eq!(cache.blob_path("abc"), Path::new("/c/datasets--org--name/blobs/abc"));
-        assert_eq!(cache.ref_path("refs/pr/1"), Path::new("/c/datasets--org--name/refs/refs/pr/1"));
-        assert_eq!(cache.snapshot_path("c0", "a/b.txt")?, Path::new("/c/datasets--org--name/snapshots/c0/a/b.txt"));
-        assert_eq!(cache.lock_path("e"), Path::new("/c/.locks/datasets--org--name/e.lock"));
+        assert_eq!(
+            cache.blob_path("abc"),
+            Path::new("/c/datasets--org--name/blobs/abc")
+        );
+        assert_eq!(
+            cache.ref_path("refs/pr/1"),
+            Path::new("/c/datasets--org--name/refs/refs/pr/1")
+        );
+        assert_eq!(
+            cache.snapshot_path("c0", "a/b.txt")?,
+            Path::new("/c/datasets--org--name/snapshots/c0/a/b.txt")
+        );
+        assert_eq!(
+            cache.lock_path("e"),
+            Path::new("/c/.locks/datasets--org--name/e.lock")
+        );
         Ok(())
     }
 

@@ -20,12 +20,19 @@ pub(crate) fn link_blob(blob: &Path, pointer: &Path, copy: bool) -> Result<()> {
     }
     std::fs::rename(&temp, pointer).map_err(|source| {
         let _ = std::fs::remove_file(&temp);
-        Error::Io { action: "rename into", path: pointer.to_path_buf(), source }
+        Error::Io {
+            action: "rename into",
+            path: pointer.to_path_buf(),
+            source,
+        }
     })
 }
 
 fn temp_name(pointer: &Path) -> PathBuf {
-    let name = pointer.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = pointer
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     pointer.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
@@ -33,7 +40,11 @@ fn temp_name(pointer: &Path) -> PathBuf {
 pub(crate) fn relative_target(blob: &Path, from: &Path) -> PathBuf {
     let blob_parts: Vec<_> = blob.components().collect();
     let from_parts: Vec<_> = from.components().collect();
-    let common = blob_parts.iter().zip(&from_parts).take_while(|(a, b)| a == b).count();
+    let common = blob_parts
+        .iter()
+        .zip(&from_parts)
+        .take_while(|(a, b)| a == b)
+        .count();
     let mut out = PathBuf::new();
     for _ in common..from_parts.len() {
         out.push("..");
@@ -61,7 +72,13 @@ mod tests {
     #[test]
     fn targets_are_relative_like_the_python_cache() {
         let blob = Path::new("/c/models--a--b/blobs/e1");
-        assert_eq!(relative_target(blob, Path::new("/c/models--a--b/snapshots/c0")), Path::new("../../blobs/e1"));
-        assert_eq!(relative_target(blob, Path::new("/c/models--a--b/snapshots/c0/x/y")), Path::new("../../../../blobs/e1"));
+        assert_eq!(
+            relative_target(blob, Path::new("/c/models--a--b/snapshots/c0")),
+            Path::new("../../blobs/e1")
+        );
+        assert_eq!(
+            relative_target(blob, Path::new("/c/models--a--b/snapshots/c0/x/y")),
+            Path::new("../../../../blobs/e1")
+        );
     }
 }

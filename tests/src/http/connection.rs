@@ -52,9 +52,13 @@ pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
             Ok(Some(incoming)) => incoming,
             Ok(None) | Err(ReadError::Broken) => return,
             Err(ReadError::Reject { status, reason }) => {
-                let outgoing = Outgoing::new(Response::hub_error(status, None, reason), false, None);
+                let outgoing =
+                    Outgoing::new(Response::hub_error(status, None, reason), false, None);
                 let stream = reader.get_mut();
-                if outgoing.write(stream, &mut head, date.now(), false, None).is_ok() {
+                if outgoing
+                    .write(stream, &mut head, date.now(), false, None)
+                    .is_ok()
+                {
                     close_gracefully(stream);
                 }
                 return;
@@ -81,15 +85,23 @@ fn answer<T: Transport>(
     head: &mut Vec<u8>,
     date: &mut HttpDate,
 ) -> After {
-    let Incoming { request, keep_alive } = incoming;
+    let Incoming {
+        request,
+        keep_alive,
+    } = incoming;
     let mut drop_after = None;
     let mut corrupt_at = None;
     let mut route_panicked = false;
     let response = match context.faults.take(&request.method, &request.path) {
-        Some(FaultAction::Status { status, retry_after }) => {
+        Some(FaultAction::Status {
+            status,
+            retry_after,
+        }) => {
             let mut response = Response::hub_error(status, None, reason_phrase(status));
             if let Some(seconds) = retry_after {
-                response.headers.push(("Retry-After".into(), seconds.to_string()));
+                response
+                    .headers
+                    .push(("Retry-After".into(), seconds.to_string()));
             }
             response
         }
@@ -118,7 +130,9 @@ fn answer<T: Transport>(
         && !route_panicked
         && !outgoing.route_closes()
         && !context.stopping.load(Ordering::Relaxed);
-    context.log.push(record(request, outgoing.status(), outgoing.body_bytes()));
+    context
+        .log
+        .push(record(request, outgoing.status(), outgoing.body_bytes()));
 
     let written = outgoing.write(stream, head, date.now(), keep_alive, corrupt_at);
     match (written, drop_after) {
@@ -129,9 +143,18 @@ fn answer<T: Transport>(
 }
 
 fn record(request: Request, status: u16, body_bytes_sent: u64) -> RequestRecord {
-    let Request { method, path, query, mut headers, .. } = request;
+    let Request {
+        method,
+        path,
+        query,
+        mut headers,
+        ..
+    } = request;
     let mut take = |name: &str| {
-        headers.iter_mut().find(|(n, _)| n == name).map(|(_, value)| std::mem::take(value))
+        headers
+            .iter_mut()
+            .find(|(n, _)| n == name)
+            .map(|(_, value)| std::mem::take(value))
     };
     RequestRecord {
         method,

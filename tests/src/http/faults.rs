@@ -69,7 +69,12 @@ pub struct Fault {
 impl Fault {
     /// A fault hitting the next request of any method whose path contains `path_contains`.
     pub fn new(path_contains: &str, action: FaultAction) -> Fault {
-        Fault { method: None, path_contains: path_contains.to_string(), action, times: 1 }
+        Fault {
+            method: None,
+            path_contains: path_contains.to_string(),
+            action,
+            times: 1,
+        }
     }
 
     /// Restricts the fault to requests with this method.
@@ -85,7 +90,9 @@ impl Fault {
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+        self.method
+            .as_deref()
+            .is_none_or(|m| m.eq_ignore_ascii_case(method))
             && path.contains(self.path_contains.as_str())
     }
 }

@@ -3,8 +3,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-const MONTHS: [&str; 12] =
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// The current date, cached per connection for the second it was formatted in.
 pub(crate) struct HttpDate {
@@ -14,12 +15,17 @@ pub(crate) struct HttpDate {
 
 impl HttpDate {
     pub(crate) fn new() -> Self {
-        HttpDate { second: u64::MAX, text: String::with_capacity(29) }
+        HttpDate {
+            second: u64::MAX,
+            text: String::with_capacity(29),
+        }
     }
 
     /// `Sun, 06 Nov 1994 08:49:37 GMT` for now.
     pub(crate) fn now(&mut self) -> &str {
-        let second = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let second = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         if second != self.second {
             self.second = second;
             self.text = format_http_date(second);
@@ -68,8 +74,17 @@ mod tests {
     #[test]
     fn formats_known_dates() {
         assert_eq!(format_http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
-        assert_eq!(format_http_date(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
-        assert_eq!(format_http_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
-        assert_eq!(format_http_date(1_767_225_599), "Wed, 31 Dec 2025 23:59:59 GMT");
+        assert_eq!(
+            format_http_date(784_111_777),
+            "Sun, 06 Nov 1994 08:49:37 GMT"
+        );
+        assert_eq!(
+            format_http_date(951_782_400),
+            "Tue, 29 Feb 2000 00:00:00 GMT"
+        );
+        assert_eq!(
+            format_http_date(1_767_225_599),
+            "Wed, 31 Dec 2025 23:59:59 GMT"
+        );
     }
 }

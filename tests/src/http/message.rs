@@ -51,7 +51,10 @@ impl Request {
 
     /// The first query parameter with this name.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+        self.query_pairs()
+            .into_iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
     }
 }
 
@@ -141,14 +144,21 @@ impl Body {
 impl Response {
     /// A response with this status and no body.
     pub fn empty(status: u16) -> Self {
-        Response { status, headers: Vec::new(), body: Body::Empty }
+        Response {
+            status,
+            headers: Vec::new(),
+            body: Body::Empty,
+        }
     }
 
     /// A JSON response.
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Response {
             status,
-            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
+            headers: vec![(
+                "Content-Type".into(),
+                "application/json; charset=utf-8".into(),
+            )],
             body: Body::Bytes(value.to_string().into_bytes()),
         }
     }

@@ -63,7 +63,10 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     /// Plain HTTP on `127.0.0.1`, on a free port.
     fn default() -> Self {
-        ServerOptions { addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), tls: None }
+        ServerOptions {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            tls: None,
+        }
     }
 }
 

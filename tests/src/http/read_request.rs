@@ -28,10 +28,7 @@ pub(crate) enum ReadError {
     /// The connection failed, timed out or closed mid-request: nothing can be answered.
     Broken,
     /// The request is malformed or too large: answer with this status, then close.
-    Reject {
-        status: u16,
-        reason: &'static str,
-    },
+    Reject { status: u16, reason: &'static str },
 }
 
 impl From<io::Error> for ReadError {
@@ -41,7 +38,10 @@ impl From<io::Error> for ReadError {
 }
 
 fn bad(reason: &'static str) -> ReadError {
-    ReadError::Reject { status: 400, reason }
+    ReadError::Reject {
+        status: 400,
+        reason,
+    }
 }
 
 /// How the request body is framed.
@@ -80,7 +80,10 @@ pub(crate) fn read_request<S: Read + Write>(
             break;
         }
         if headers.len() == MAX_HEADERS {
-            return Err(ReadError::Reject { status: 431, reason: "too many headers" });
+            return Err(ReadError::Reject {
+                status: 431,
+                reason: "too many headers",
+            });
         }
         headers.push(parse_header(line)?);
     }
@@ -138,8 +141,18 @@ pub(crate) fn read_request<S: Read + Write>(
         Framing::Chunked => read_chunked_body(reader, line)?,
     };
 
-    let request = Request { method, path, query, headers, body, scheme };
-    Ok(Some(Incoming { request, keep_alive }))
+    let request = Request {
+        method,
+        path,
+        query,
+        headers,
+        body,
+        scheme,
+    };
+    Ok(Some(Incoming {
+        request,
+        keep_alive,
+    }))
 }
 
 /// Reads one line into `line` without its `\r\n` (or bare `\n`), charging it to `budget`.
@@ -201,14 +214,24 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, String, bool), Rea
     } else {
         return Err(bad("malformed request target"));
     };
-    let origin_form = origin_form.split_once('#').map_or(origin_form, |(before, _)| before);
+    let origin_form = origin_form
+        .split_once('#')
+        .map_or(origin_form, |(before, _)| before);
     let (path, query) = origin_form.split_once('?').unwrap_or((origin_form, ""));
-    Ok((method.to_string(), path.to_string(), query.to_string(), http_10))
+    Ok((
+        method.to_string(),
+        path.to_string(),
+        query.to_string(),
+        http_10,
+    ))
 }
 
 /// Splits `Name: value` into the lowercased name and the value without surrounding blanks.
 fn parse_header(line: &[u8]) -> Result<(String, String), ReadError> {
-    let colon = line.iter().position(|&b| b == b':').ok_or_else(|| bad("malformed header"))?;
+    let colon = line
+        .iter()
+        .position(|&b| b == b':')
+        .ok_or_else(|| bad("malformed header"))?;
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     // This also rejects obsolete line folding, whose lines start with a blank.
     if name.is_empty() || !name.iter().copied().all(is_token_byte) {
@@ -245,7 +268,10 @@ fn is_token_byte(b: u8) -> bool {
 
 fn read_sized_body<R: BufRead>(reader: &mut R, length: u64) -> Result<Vec<u8>, ReadError> {
     if length > MAX_BODY_BYTES {
-        return Err(ReadError::Reject { status: 413, reason: "request body too large" });
+        return Err(ReadError::Reject {
+            status: 413,
+            reason: "request body too large",
+        });
     }
     let mut body = Vec::with_capacity(length.min(MAX_BODY_RESERVE) as usize);
     read_exactly(reader, length, &mut body)?;
@@ -279,12 +305,14 @@ fn read_chunked_body<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> Result<V
             break;
         }
         if body.len() as u64 + size > MAX_BODY_BYTES {
-            return Err(ReadError::Reject { status: 413, reason: "request body too large" });
+            return Err(ReadError::Reject {
+                status: 413,
+                reason: "request body too large",
+            });
         }
         read_exactly(reader, size, &mut body)?;
         let mut budget = 2;
-        if !read_line(reader, line, &mut budget, 400, "malformed chunk end")? || !line.is_empty()
-        {
+        if !read_line(reader, line, &mut budget, 400, "malformed chunk end")? || !line.is_empty() {
             return Err(bad("malformed chunk end"));
         }
     }

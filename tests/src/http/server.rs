@@ -110,7 +110,11 @@ impl HttpServer {
         for socket in self.shared.lock().sockets.drain().map(|(_, socket)| socket) {
             let _ = socket.shutdown(Shutdown::Both);
         }
-        let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
+        let accept_thread = self
+            .accept_thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
         // Without the wake-up connection the listener may never return: leave it detached.
         if let (Some(handle), Ok(_)) = (accept_thread, woke) {
             let _ = handle.join();
@@ -126,13 +130,17 @@ impl Drop for HttpServer {
 
 impl std::fmt::Debug for HttpServer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HttpServer").field("local_addr", &self.local_addr).finish_non_exhaustive()
+        f.debug_struct("HttpServer")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
     }
 }
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, OpenConnections> {
-        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
+        self.connections
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records a new connection's socket; `None` once the server is stopping.
@@ -147,7 +155,10 @@ impl Shared {
         if let Ok(socket) = stream.try_clone() {
             open.sockets.insert(id, socket);
         }
-        Some(Registration { shared: self.clone(), id })
+        Some(Registration {
+            shared: self.clone(),
+            id,
+        })
     }
 }
 
@@ -202,17 +213,19 @@ fn spawn_connection(
     let tls = tls.cloned();
     // Detached: a connection thread never keeps the process alive, and when
     // spawning fails the closure is dropped, which closes the socket.
-    let _ = thread::Builder::new().name("hub-emulator-connection".into()).spawn(move || {
-        let _registration = registration;
-        match tls {
-            None => serve(stream, &context, &base),
-            Some(config) => {
-                if let Ok(session) = ServerConnection::new(config) {
-                    serve(StreamOwned::new(session, stream), &context, &base);
+    let _ = thread::Builder::new()
+        .name("hub-emulator-connection".into())
+        .spawn(move || {
+            let _registration = registration;
+            match tls {
+                None => serve(stream, &context, &base),
+                Some(config) => {
+                    if let Ok(session) = ServerConnection::new(config) {
+                        serve(StreamOwned::new(session, stream), &context, &base);
+                    }
                 }
             }
-        }
-    });
+        });
 }
 
 /// Where to connect to reach a listener bound to `addr` (loopback for a wildcard address).
@@ -227,13 +240,19 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
 
 fn tls_config(identity: &TlsIdentity) -> io::Result<Arc<ServerConfig>> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("unusable tls {what}: {e}"))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("unusable tls {what}: {e}"),
+        )
     };
     let certs = CertificateDer::pem_slice_iter(identity.cert_chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid("certificate chain", &e))?;
     if certs.is_empty() {
-        return Err(invalid("certificate chain", &"no certificate in the pem text"));
+        return Err(invalid(
+            "certificate chain",
+            &"no certificate in the pem text",
+        ));
     }
     let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())
         .map_err(|e| invalid("private key", &e))?;

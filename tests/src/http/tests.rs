@@ -34,14 +34,21 @@ struct Routes {
 impl Handler for Routes {
     fn handle(&self, request: &Request, base: &str) -> Response {
         let path = request.path.as_str();
-        let ok = |body| Response { status: 200, headers: Vec::new(), body };
+        let ok = |body| Response {
+            status: 200,
+            headers: Vec::new(),
+            body,
+        };
         if let Some(n) = path.strip_prefix("/bytes/") {
             return ok(Body::Bytes(pattern(n.parse().unwrap_or(0))));
         }
         if let Some(n) = path.strip_prefix("/reader/") {
             let len: usize = n.parse().unwrap_or(0);
             let reader = Box::new(Cursor::new(pattern(len)));
-            return ok(Body::Reader { reader, len: len as u64 });
+            return ok(Body::Reader {
+                reader,
+                len: len as u64,
+            });
         }
         match path {
             "/file" | "/file-part" => {
@@ -52,7 +59,11 @@ impl Handler for Routes {
                 let Ok(metadata) = file.metadata() else {
                     return Response::hub_error(500, None, "no fixture metadata");
                 };
-                let (offset, len) = if path == "/file" { (0, metadata.len()) } else { (100, 1000) };
+                let (offset, len) = if path == "/file" {
+                    (0, metadata.len())
+                } else {
+                    (100, 1000)
+                };
                 ok(Body::File { file, offset, len })
             }
             "/echo" => ok(Body::Bytes(request.body.clone()))
@@ -82,9 +93,16 @@ fn start_with(tls: Option<TlsIdentity>) -> io::Result<Fixture> {
     let file = pattern(3 * 1024 * 1024 + 17);
     let path = dir.path().join("fixture.bin");
     std::fs::write(&path, &file)?;
-    let options = ServerOptions { tls, ..ServerOptions::default() };
+    let options = ServerOptions {
+        tls,
+        ..ServerOptions::default()
+    };
     let server = HttpServer::start(options, Arc::new(Routes { file: Some(path) }))?;
-    Ok(Fixture { server, file, _dir: dir })
+    Ok(Fixture {
+        server,
+        file,
+        _dir: dir,
+    })
 }
 
 fn connect(server: &HttpServer) -> io::Result<BufReader<TcpStream>> {
@@ -107,7 +125,10 @@ struct RawResponse {
 
 impl RawResponse {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -125,7 +146,10 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<(u16, Vec<(String, String)
     if parts.next() != Some("HTTP/1.1") {
         return Err(invalid(&format!("bad status line {line:?}")));
     }
-    let status = parts.next().and_then(|s| s.parse().ok()).ok_or_else(|| invalid(&line))?;
+    let status = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| invalid(&line))?;
     let mut headers = Vec::new();
     loop {
         line.clear();
@@ -145,7 +169,11 @@ fn read_head(reader: &mut impl BufRead) -> io::Result<(u16, Vec<(String, String)
 /// Reads one response; `head_request` when it answers a HEAD (no body follows).
 fn read_response(reader: &mut impl BufRead, head_request: bool) -> io::Result<RawResponse> {
     let (status, headers) = read_head(reader)?;
-    let mut response = RawResponse { status, headers, body: Vec::new() };
+    let mut response = RawResponse {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if !head_request && status != 204 && status != 304 {
         let length: usize = response
             .header("content-length")
@@ -158,7 +186,10 @@ fn read_response(reader: &mut impl BufRead, head_request: bool) -> io::Result<Ra
 }
 
 fn get(reader: &mut BufReader<TcpStream>, path: &str) -> io::Result<RawResponse> {
-    send(reader, format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())?;
+    send(
+        reader,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+    )?;
     read_response(reader, false)
 }
 
@@ -187,11 +218,30 @@ fn keep_alive_serves_several_requests_on_one_connection() -> TestResult {
         assert_eq!(response.body, pattern(n));
     }
     // Pipelined: two requests in one write, two answers in order.
-    send(&mut client, b"GET /bytes/3 HTTP/1.1\r\nHost: t\r\n\r\nGET /bytes/5 HTTP/1.1\r\nHost: t\r\n\r\n")?;
+    send(
+        &mut client,
+        b"GET /bytes/3 HTTP/1.1\r\nHost: t\r\n\r\nGET /bytes/5 HTTP/1.1\r\nHost: t\r\n\r\n",
+    )?;
     assert_eq!(read_response(&mut client, false)?.body, pattern(3));
     assert_eq!(read_response(&mut client, false)?.body, pattern(5));
-    let paths: Vec<String> = fixture.server.log().records().into_iter().map(|r| r.path).collect();
-    assert_eq!(paths, ["/bytes/0", "/bytes/1", "/bytes/10", "/bytes/70000", "/bytes/3", "/bytes/5"]);
+    let paths: Vec<String> = fixture
+        .server
+        .log()
+        .records()
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/bytes/0",
+            "/bytes/1",
+            "/bytes/10",
+            "/bytes/70000",
+            "/bytes/3",
+            "/bytes/5"
+        ]
+    );
     Ok(())
 }
 
@@ -211,7 +261,10 @@ fn connection_close_and_http_10_end_the_connection() -> TestResult {
     let fixture = start()?;
 
     let mut client = connect(&fixture.server)?;
-    send(&mut client, b"GET /bytes/4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")?;
+    send(
+        &mut client,
+        b"GET /bytes/4 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    )?;
     let response = read_response(&mut client, false)?;
     assert_eq!(response.header("Connection"), Some("close"));
     assert_eq!(response.body, pattern(4));
@@ -226,14 +279,23 @@ fn connection_close_and_http_10_end_the_connection() -> TestResult {
     // HTTP/1.0 may ask to keep the connection.
     let mut client = connect(&fixture.server)?;
     for _ in 0..2 {
-        send(&mut client, b"GET /bytes/4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")?;
-        assert_eq!(read_response(&mut client, false)?.header("Connection"), Some("keep-alive"));
+        send(
+            &mut client,
+            b"GET /bytes/4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+        )?;
+        assert_eq!(
+            read_response(&mut client, false)?.header("Connection"),
+            Some("keep-alive")
+        );
     }
 
     // A route may close the connection too.
     let mut client = connect(&fixture.server)?;
     let response = get(&mut client, "/close")?;
-    assert_eq!((response.header("Connection"), response.body.as_slice()), (Some("close"), &b"bye"[..]));
+    assert_eq!(
+        (response.header("Connection"), response.body.as_slice()),
+        (Some("close"), &b"bye"[..])
+    );
     assert!(read_until_closed(&mut client).is_empty());
     Ok(())
 }
@@ -243,7 +305,10 @@ fn request_bodies_arrive_whole_by_length_and_chunked() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
 
-    send(&mut client, b"PUT /echo?a=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world")?;
+    send(
+        &mut client,
+        b"PUT /echo?a=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nhello world",
+    )?;
     let response = read_response(&mut client, false)?;
     assert_eq!(response.header("X-Method"), Some("PUT"));
     assert_eq!(response.header("X-Query"), Some("a=1"));
@@ -257,7 +322,8 @@ fn request_bodies_arrive_whole_by_length_and_chunked() -> TestResult {
 
     // A large chunked body, in uneven chunks.
     let data = pattern(300_000);
-    let mut request = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut request =
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for piece in data.chunks(65_521) {
         request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
         request.extend_from_slice(piece);
@@ -276,12 +342,18 @@ fn request_bodies_arrive_whole_by_length_and_chunked() -> TestResult {
 fn expect_100_continue_is_answered_before_the_body() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
-    send(&mut client, b"PUT /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")?;
+    send(
+        &mut client,
+        b"PUT /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n",
+    )?;
     let (status, _) = read_head(&mut client)?;
     assert_eq!(status, 100);
     send(&mut client, b"abcde")?;
     let response = read_response(&mut client, false)?;
-    assert_eq!((response.status, response.body.as_slice()), (200, &b"abcde"[..]));
+    assert_eq!(
+        (response.status, response.body.as_slice()),
+        (200, &b"abcde"[..])
+    );
     Ok(())
 }
 
@@ -290,10 +362,20 @@ fn head_sends_the_length_but_no_body() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
     for path in ["/bytes/1000", "/file", "/reader/1000"] {
-        send(&mut client, format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())?;
+        send(
+            &mut client,
+            format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+        )?;
         let response = read_response(&mut client, true)?;
-        let expected = if path == "/file" { fixture.file.len() } else { 1000 };
-        assert_eq!(response.header("Content-Length"), Some(expected.to_string().as_str()));
+        let expected = if path == "/file" {
+            fixture.file.len()
+        } else {
+            1000
+        };
+        assert_eq!(
+            response.header("Content-Length"),
+            Some(expected.to_string().as_str())
+        );
         // Were any body bytes sent, this next answer would not parse.
         assert_eq!(get(&mut client, "/bytes/2")?.body, pattern(2));
     }
@@ -301,7 +383,12 @@ fn head_sends_the_length_but_no_body() -> TestResult {
     assert_eq!(response.status, 204);
     assert_eq!(response.header("Content-Length"), None);
     assert_eq!(get(&mut client, "/bytes/2")?.body, pattern(2));
-    let head = fixture.server.log().records().into_iter().find(|r| r.method == "HEAD");
+    let head = fixture
+        .server
+        .log()
+        .records()
+        .into_iter()
+        .find(|r| r.method == "HEAD");
     assert_eq!(head.map(|r| r.body_bytes_sent), Some(0));
     Ok(())
 }
@@ -314,9 +401,15 @@ fn file_bodies_are_served_byte_exact() -> TestResult {
     assert_eq!(response.status, 200);
     assert!(response.body == fixture.file, "the file body differs");
     let response = get(&mut client, "/file-part")?;
-    assert!(response.body == fixture.file[100..1100], "the file slice differs");
+    assert!(
+        response.body == fixture.file[100..1100],
+        "the file slice differs"
+    );
     let response = get(&mut client, "/reader/100000")?;
-    assert!(response.body == pattern(100_000), "the streamed body differs");
+    assert!(
+        response.body == pattern(100_000),
+        "the streamed body differs"
+    );
     Ok(())
 }
 
@@ -325,11 +418,23 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
     let fixture = start()?;
     let faults = fixture.server.faults();
     faults.push(
-        Fault::new("/bytes/", FaultAction::Status { status: 429, retry_after: Some(7) })
-            .method("GET")
-            .times(2),
+        Fault::new(
+            "/bytes/",
+            FaultAction::Status {
+                status: 429,
+                retry_after: Some(7),
+            },
+        )
+        .method("GET")
+        .times(2),
     );
-    faults.push(Fault::new("/echo", FaultAction::Status { status: 503, retry_after: None }));
+    faults.push(Fault::new(
+        "/echo",
+        FaultAction::Status {
+            status: 503,
+            retry_after: None,
+        },
+    ));
     assert_eq!(faults.pending(), 3);
     let mut client = connect(&fixture.server)?;
 
@@ -347,14 +452,29 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
     assert_eq!(get(&mut client, "/bytes/9")?.status, 200);
 
     let response = get(&mut client, "/echo")?;
-    assert_eq!((response.status, response.header("Retry-After")), (503, None));
+    assert_eq!(
+        (response.status, response.header("Retry-After")),
+        (503, None)
+    );
     assert_eq!(faults.pending(), 0);
 
-    faults.push(Fault::new("/", FaultAction::Status { status: 500, retry_after: None }));
+    faults.push(Fault::new(
+        "/",
+        FaultAction::Status {
+            status: 500,
+            retry_after: None,
+        },
+    ));
     faults.clear();
     assert_eq!(get(&mut client, "/bytes/1")?.status, 200);
 
-    let statuses: Vec<u16> = fixture.server.log().records().iter().map(|r| r.status).collect();
+    let statuses: Vec<u16> = fixture
+        .server
+        .log()
+        .records()
+        .iter()
+        .map(|r| r.status)
+        .collect();
     assert_eq!(statuses, [200, 429, 429, 200, 503, 200]);
     Ok(())
 }
@@ -362,18 +482,42 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
 #[test]
 fn drop_after_cuts_the_connection_mid_body() -> TestResult {
     let fixture = start()?;
-    for (path, full) in [("/file", fixture.file.len()), ("/bytes/5000", 5000), ("/reader/5000", 5000)]
-    {
-        fixture.server.faults().push(Fault::new(path, FaultAction::DropAfter { bytes: 1234 }));
+    for (path, full) in [
+        ("/file", fixture.file.len()),
+        ("/bytes/5000", 5000),
+        ("/reader/5000", 5000),
+    ] {
+        fixture
+            .server
+            .faults()
+            .push(Fault::new(path, FaultAction::DropAfter { bytes: 1234 }));
         let mut client = connect(&fixture.server)?;
-        send(&mut client, format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())?;
+        send(
+            &mut client,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
+        )?;
         let (status, headers) = read_head(&mut client)?;
         assert_eq!(status, 200);
-        let length = headers.iter().find(|(n, _)| n == "Content-Length").map(|(_, v)| v.clone());
-        assert_eq!(length, Some(full.to_string()), "the head announces the whole body");
+        let length = headers
+            .iter()
+            .find(|(n, _)| n == "Content-Length")
+            .map(|(_, v)| v.clone());
+        assert_eq!(
+            length,
+            Some(full.to_string()),
+            "the head announces the whole body"
+        );
         let received = read_until_closed(&mut client);
-        assert_eq!(received.len(), 1234, "{path}: body bytes received before the cut");
-        assert_eq!(received, fixture.file[..1234], "{path}: the bytes that came are right");
+        assert_eq!(
+            received.len(),
+            1234,
+            "{path}: body bytes received before the cut"
+        );
+        assert_eq!(
+            received,
+            fixture.file[..1234],
+            "{path}: the bytes that came are right"
+        );
     }
     let records = fixture.server.log().records();
     assert!(records.iter().all(|r| r.body_bytes_sent == 1234));
@@ -390,17 +534,24 @@ fn corrupt_flips_one_byte_and_keeps_the_length() -> TestResult {
         ("/bytes/300", 5, pattern(300)),
         ("/reader/300", 299, pattern(300)),
     ] {
-        fixture.server.faults().push(Fault::new(path, FaultAction::Corrupt { offset }));
+        fixture
+            .server
+            .faults()
+            .push(Fault::new(path, FaultAction::Corrupt { offset }));
         let response = get(&mut client, path)?;
         assert_eq!(response.body.len(), original.len());
-        let differing: Vec<usize> =
-            (0..original.len()).filter(|&i| response.body[i] != original[i]).collect();
+        let differing: Vec<usize> = (0..original.len())
+            .filter(|&i| response.body[i] != original[i])
+            .collect();
         assert_eq!(differing, [offset as usize], "{path}");
         // The fault was used up: the next answer is right again, on the same connection.
         assert!(get(&mut client, path)?.body == original);
     }
     // An offset past the end changes nothing.
-    fixture.server.faults().push(Fault::new("/bytes/", FaultAction::Corrupt { offset: 10 }));
+    fixture
+        .server
+        .faults()
+        .push(Fault::new("/bytes/", FaultAction::Corrupt { offset: 10 }));
     assert_eq!(get(&mut client, "/bytes/10")?.body, pattern(10));
     Ok(())
 }
@@ -408,7 +559,10 @@ fn corrupt_flips_one_byte_and_keeps_the_length() -> TestResult {
 #[test]
 fn delay_holds_the_answer_back() -> TestResult {
     let fixture = start()?;
-    fixture.server.faults().push(Fault::new("/bytes/", FaultAction::Delay { millis: 300 }));
+    fixture
+        .server
+        .faults()
+        .push(Fault::new("/bytes/", FaultAction::Delay { millis: 300 }));
     let mut client = connect(&fixture.server)?;
     let started = Instant::now();
     let response = get(&mut client, "/bytes/3")?;
@@ -431,7 +585,10 @@ fn log_records_headers_as_received() -> TestResult {
     let records = fixture.server.log().records();
     assert_eq!(records.len(), 2);
     let first = &records[0];
-    assert_eq!((first.method.as_str(), first.path.as_str()), ("GET", "/file-part"));
+    assert_eq!(
+        (first.method.as_str(), first.path.as_str()),
+        ("GET", "/file-part")
+    );
     assert_eq!(first.query, "x=%2F&y");
     assert_eq!(first.host, "localhost:9");
     assert_eq!(first.authorization.as_deref(), Some("Bearer hf_secret"));
@@ -439,7 +596,14 @@ fn log_records_headers_as_received() -> TestResult {
     assert_eq!(first.user_agent.as_deref(), Some("probe/1.0"));
     assert_eq!((first.status, first.body_bytes_sent), (200, 1000));
     let second = &records[1];
-    assert_eq!((second.status, second.authorization.as_deref(), second.host.as_str()), (404, None, "test"));
+    assert_eq!(
+        (
+            second.status,
+            second.authorization.as_deref(),
+            second.host.as_str()
+        ),
+        (404, None, "test")
+    );
     fixture.server.log().clear();
     assert!(fixture.server.log().records().is_empty());
     Ok(())
@@ -466,14 +630,22 @@ fn malformed_requests_get_400_and_a_closed_connection() -> TestResult {
         (b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n", 400),
         (b"GET /x HTTP/1.1\r\n folded: header\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", 400),
-        (b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
+        (
+            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            400,
+        ),
         (long_header.as_bytes(), 431),
     ];
     for (request, status) in cases {
         let mut client = connect(&fixture.server)?;
         send(&mut client, request)?;
         let response = read_response(&mut client, false)?;
-        assert_eq!(response.status, status, "for {:.30}", String::from_utf8_lossy(request));
+        assert_eq!(
+            response.status,
+            status,
+            "for {:.30}",
+            String::from_utf8_lossy(request)
+        );
         assert_eq!(response.header("Connection"), Some("close"));
         assert!(read_until_closed(&mut client).is_empty());
     }
@@ -487,7 +659,10 @@ fn a_panicking_route_gets_500() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
     let response = get(&mut client, "/panic")?;
-    assert_eq!((response.status, response.header("Connection")), (500, Some("close")));
+    assert_eq!(
+        (response.status, response.header("Connection")),
+        (500, Some("close"))
+    );
     assert_eq!(get(&mut connect(&fixture.server)?, "/bytes/1")?.status, 200);
     Ok(())
 }
@@ -537,7 +712,8 @@ fn tls_client(
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let session = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from(name)?.to_owned())?;
+    let session =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from(name)?.to_owned())?;
     let socket = TcpStream::connect(server.local_addr())?;
     socket.set_read_timeout(Some(Duration::from_secs(20)))?;
     Ok(BufReader::new(rustls::StreamOwned::new(session, socket)))
@@ -552,28 +728,49 @@ fn https_round_trip_with_the_generated_ca() -> TestResult {
     for name in ["127.0.0.1", "localhost"] {
         let mut client = tls_client(&ca, &fixture.server, name)?;
         for path in ["/bytes/100", "/file", "/base"] {
-            client.get_mut().write_all(format!("GET {path} HTTP/1.1\r\nHost: {name}\r\n\r\n").as_bytes())?;
+            client
+                .get_mut()
+                .write_all(format!("GET {path} HTTP/1.1\r\nHost: {name}\r\n\r\n").as_bytes())?;
             let response = read_response(&mut client, false)?;
             assert_eq!(response.status, 200);
             match path {
                 "/bytes/100" => assert_eq!(response.body, pattern(100)),
-                "/file" => assert!(response.body == fixture.file, "the file body differs over tls"),
-                _ => assert_eq!(response.body, format!("https://{}", fixture.server.local_addr()).as_bytes()),
+                "/file" => assert!(
+                    response.body == fixture.file,
+                    "the file body differs over tls"
+                ),
+                _ => assert_eq!(
+                    response.body,
+                    format!("https://{}", fixture.server.local_addr()).as_bytes()
+                ),
             }
         }
-        client.get_mut().write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")?;
+        client.get_mut().write_all(
+            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
+        )?;
         assert_eq!(read_response(&mut client, false)?.body, b"abc");
     }
 
     // A certificate for another name is refused by the client.
     let mut client = tls_client(&ca, &fixture.server, "example.com")?;
-    assert!(client.get_mut().write_all(b"GET / HTTP/1.1\r\n\r\n").and_then(|()| client.get_mut().flush()).is_err()
-        || read_response(&mut client, false).is_err());
+    assert!(
+        client
+            .get_mut()
+            .write_all(b"GET / HTTP/1.1\r\n\r\n")
+            .and_then(|()| client.get_mut().flush())
+            .is_err()
+            || read_response(&mut client, false).is_err()
+    );
 
     // A connection cut by a fault shows as a short body over TLS too.
-    fixture.server.faults().push(Fault::new("/file", FaultAction::DropAfter { bytes: 40_000 }));
+    fixture.server.faults().push(Fault::new(
+        "/file",
+        FaultAction::DropAfter { bytes: 40_000 },
+    ));
     let mut client = tls_client(&ca, &fixture.server, "localhost")?;
-    client.get_mut().write_all(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")?;
+    client
+        .get_mut()
+        .write_all(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")?;
     let (status, _) = read_head(&mut client)?;
     assert_eq!(status, 200);
     assert_eq!(read_until_closed(&mut client).len(), 40_000);
@@ -582,8 +779,17 @@ fn https_round_trip_with_the_generated_ca() -> TestResult {
 
 #[test]
 fn tls_setup_rejects_a_bad_identity() {
-    let identity = TlsIdentity { cert_chain_pem: "nothing".into(), key_pem: "nothing".into() };
-    let result = HttpServer::start(ServerOptions { tls: Some(identity), ..ServerOptions::default() }, Arc::new(Routes { file: None }));
+    let identity = TlsIdentity {
+        cert_chain_pem: "nothing".into(),
+        key_pem: "nothing".into(),
+    };
+    let result = HttpServer::start(
+        ServerOptions {
+            tls: Some(identity),
+            ..ServerOptions::default()
+        },
+        Arc::new(Routes { file: None }),
+    );
     assert!(result.is_err_and(|e| e.kind() == io::ErrorKind::InvalidInput));
 }
 
@@ -591,10 +797,20 @@ fn tls_setup_rejects_a_bad_identity() {
 fn client_closing_mid_request_does_not_disturb_the_server() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
-    send(&mut client, b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly a part")?;
+    send(
+        &mut client,
+        b"POST /echo HTTP/1.1\r\nContent-Length: 100\r\n\r\nonly a part",
+    )?;
     client.get_ref().shutdown(Shutdown::Write)?;
     assert!(read_until_closed(&mut client).is_empty());
     assert_eq!(get(&mut connect(&fixture.server)?, "/bytes/1")?.status, 200);
-    assert!(fixture.server.log().records().iter().all(|r| r.path != "/echo"));
+    assert!(
+        fixture
+            .server
+            .log()
+            .records()
+            .iter()
+            .all(|r| r.path != "/echo")
+    );
     Ok(())
 }

@@ -11,8 +11,13 @@ use super::transport::Transport;
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// Route headers the server frames itself.
-const FRAMING_HEADERS: [&str; 5] =
-    ["content-length", "connection", "date", "transfer-encoding", "keep-alive"];
+const FRAMING_HEADERS: [&str; 5] = [
+    "content-length",
+    "connection",
+    "date",
+    "transfer-encoding",
+    "keep-alive",
+];
 
 /// A response ready to go on the wire, with the number of body bytes it will send.
 pub(crate) struct Outgoing {
@@ -42,7 +47,11 @@ impl Outgoing {
         } else {
             drop_after.map_or(body_len, |cut| cut.min(body_len))
         };
-        Outgoing { response, content_length, send }
+        Outgoing {
+            response,
+            content_length,
+            send,
+        }
     }
 
     pub(crate) fn status(&self) -> u16 {
@@ -57,7 +66,9 @@ impl Outgoing {
     pub(crate) fn route_closes(&self) -> bool {
         self.response.headers.iter().any(|(name, value)| {
             name.eq_ignore_ascii_case("connection")
-                && value.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
+                && value
+                    .split(',')
+                    .any(|token| token.trim().eq_ignore_ascii_case("close"))
         })
     }
 
@@ -71,7 +82,11 @@ impl Outgoing {
         keep_alive: bool,
         corrupt_at: Option<u64>,
     ) -> io::Result<()> {
-        let Outgoing { response, content_length, send } = self;
+        let Outgoing {
+            response,
+            content_length,
+            send,
+        } = self;
         write_head(head, &response, content_length, date, keep_alive);
         let corrupt_at = corrupt_at.filter(|&at| at < send);
         match response.body {
@@ -121,10 +136,18 @@ fn write_head(
 ) {
     head.clear();
     // Writing into a Vec cannot fail.
-    let _ = write!(head, "HTTP/1.1 {} {}\r\n", response.status, reason_phrase(response.status));
+    let _ = write!(
+        head,
+        "HTTP/1.1 {} {}\r\n",
+        response.status,
+        reason_phrase(response.status)
+    );
     let mut has_server = false;
     for (name, value) in &response.headers {
-        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
+        if FRAMING_HEADERS
+            .iter()
+            .any(|framing| name.eq_ignore_ascii_case(framing))
+        {
             continue;
         }
         has_server |= name.eq_ignore_ascii_case("server");
@@ -179,7 +202,12 @@ fn write_file<T: Transport>(
     send_file_exactly(out, file, offset + at + 1, send - at - 1)
 }
 
-fn send_file_exactly<T: Transport>(out: &mut T, file: &File, offset: u64, len: u64) -> io::Result<()> {
+fn send_file_exactly<T: Transport>(
+    out: &mut T,
+    file: &File,
+    offset: u64,
+    len: u64,
+) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
@@ -219,7 +247,10 @@ fn copy_exactly<T: Transport>(
 /// The body source ended before its declared length: the response cannot be
 /// completed, so the connection must close.
 fn short_body() -> io::Error {
-    io::Error::new(io::ErrorKind::UnexpectedEof, "response body shorter than its length")
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "response body shorter than its length",
+    )
 }
 
 /// The reason phrase for a status code (empty for unknown codes, which HTTP allows).

@@ -17,11 +17,16 @@ fn python() -> PathBuf {
     }
     std::env::var_os("HUB_TEST_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python"))
+        })
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 #[test]
@@ -33,7 +38,9 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
         python.display()
     );
     let hub = TestHub::start()?;
-    let lfs_bytes: Vec<u8> = (0..300_000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let lfs_bytes: Vec<u8> = (0..300_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("config.json", br#"{"hidden_size": 8}"#.to_vec()),
         ("README.md", b"# Model\n".to_vec()),
@@ -46,15 +53,32 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
         seed = seed.file(path, content.clone());
     }
     let commit = hub.seed(&seed)?;
-    hub.seed(&SeedRepo::model("alice/other-bert").file("config.json", b"{}".to_vec()).tag("bert"))?;
+    hub.seed(
+        &SeedRepo::model("alice/other-bert")
+            .file("config.json", b"{}".to_vec())
+            .tag("bert"),
+    )?;
     hub.seed(&SeedRepo::model("bob/bert-b").file("config.json", b"{}".to_vec()))?;
-    hub.seed(&SeedRepo::model("alice/gated").file("config.json", b"{}".to_vec()).gated())?;
-    hub.seed(&SeedRepo::model("alice/hidden").file("config.json", b"{}".to_vec()).private())?;
+    hub.seed(
+        &SeedRepo::model("alice/gated")
+            .file("config.json", b"{}".to_vec())
+            .gated(),
+    )?;
+    hub.seed(
+        &SeedRepo::model("alice/hidden")
+            .file("config.json", b"{}".to_vec())
+            .private(),
+    )?;
 
     // What the repo holds, as the Python side should see it (.gitattributes included).
-    let gitattributes = hub.file_content("model", "alice/conformance", &commit, ".gitattributes")?;
+    let gitattributes =
+        hub.file_content("model", "alice/conformance", &commit, ".gitattributes")?;
     let mut expected_files = serde_json::Map::new();
-    for (path, content) in files.iter().map(|(p, c)| (*p, c.as_slice())).chain([(".gitattributes", gitattributes.as_slice())]) {
+    for (path, content) in files
+        .iter()
+        .map(|(p, c)| (*p, c.as_slice()))
+        .chain([(".gitattributes", gitattributes.as_slice())])
+    {
         expected_files.insert(
             path.to_string(),
             serde_json::json!({ "sha256": hex_sha256(content), "size": content.len(), "lfs": path == "model.safetensors" }),
@@ -92,13 +116,24 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the Python client failed:\n{stdout}\n{stderr}"
+    );
     assert!(stdout.contains("all checks passed"), "{stdout}");
     assert!(!stdout.contains(ALICE_WRITE) && !stderr.contains(ALICE_WRITE));
 
     // The CDN never saw the token, though the Python client sent it to the Hub.
     let records = hub.log().records();
-    assert!(records.iter().any(|r| r.host.starts_with("localhost")), "LFS came from the CDN");
-    assert!(records.iter().filter(|r| r.host.starts_with("localhost")).all(|r| r.authorization.is_none()));
+    assert!(
+        records.iter().any(|r| r.host.starts_with("localhost")),
+        "LFS came from the CDN"
+    );
+    assert!(
+        records
+            .iter()
+            .filter(|r| r.host.starts_with("localhost"))
+            .all(|r| r.authorization.is_none())
+    );
     Ok(())
 }

@@ -34,9 +34,15 @@ fn whoami_names_the_user_orgs_and_token_role() -> TestResult {
     let hub = TestHub::start()?;
     let me = client(&hub, Some(ALICE_WRITE))?.whoami()?;
     assert_eq!(me.name, "alice");
-    assert_eq!(me.orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(), vec!["acme"]);
+    assert_eq!(
+        me.orgs.iter().map(|o| o.name.as_str()).collect::<Vec<_>>(),
+        vec!["acme"]
+    );
     assert_eq!(me.token_role(), Some("write"));
-    assert_eq!(client(&hub, Some(ALICE_READ))?.whoami()?.token_role(), Some("read"));
+    assert_eq!(
+        client(&hub, Some(ALICE_READ))?.whoami()?.token_role(),
+        Some("read")
+    );
     Ok(())
 }
 
@@ -55,12 +61,20 @@ fn model_info_lists_files_with_lfs_metadata() -> TestResult {
     expected.push(".gitattributes".into());
     expected.sort();
     assert_eq!(names, expected);
-    let weights = info.siblings.iter().find(|s| s.rfilename == "weights.bin").expect("weights");
+    let weights = info
+        .siblings
+        .iter()
+        .find(|s| s.rfilename == "weights.bin")
+        .expect("weights");
     assert_eq!(weights.size, Some(3000));
     let lfs = weights.lfs.as_ref().expect("weights.bin is in LFS");
     assert_eq!(lfs.size, 3000);
     assert_eq!(lfs.sha256.len(), 64);
-    let config = info.siblings.iter().find(|s| s.rfilename == "config.json").expect("config");
+    let config = info
+        .siblings
+        .iter()
+        .find(|s| s.rfilename == "config.json")
+        .expect("config");
     assert!(config.lfs.is_none());
     assert_eq!(config.size, Some(8));
     Ok(())
@@ -78,7 +92,13 @@ fn info_at_a_revision_and_for_each_repo_type() -> TestResult {
     let old = client.dataset_info(&data, Some(&Revision::new(&first)?), false)?;
     assert_eq!(old.sha.as_deref(), Some(first.as_str()));
     assert!(old.siblings.iter().all(|s| s.rfilename != "b.csv"));
-    let new = client.repo_info(&data, &RepoInfoOptions { repo_type: RepoType::Dataset, ..Default::default() })?;
+    let new = client.repo_info(
+        &data,
+        &RepoInfoOptions {
+            repo_type: RepoType::Dataset,
+            ..Default::default()
+        },
+    )?;
     assert_eq!(new.sha.as_deref(), Some(second.as_str()));
     let space = client.space_info(&RepoId::new("alice/app")?, None, false)?;
     assert_eq!(space.id, "alice/app");
@@ -96,14 +116,41 @@ fn tree_listing_follows_pagination_to_the_end() -> TestResult {
     let mut expected: Vec<_> = files_paths();
     expected.sort();
     assert_eq!(files, expected);
-    let pages = hub.log().records().iter().filter(|r| r.path.contains("/tree/")).count();
-    assert!(pages >= 3, "8 files at 3 a page take several pages, got {pages}");
+    let pages = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path.contains("/tree/"))
+        .count();
+    assert!(
+        pages >= 3,
+        "8 files at 3 a page take several pages, got {pages}"
+    );
 
-    let options = ListTreeOptions { path_in_repo: Some("nested".into()), ..Default::default() };
-    let entries: Vec<_> = client.list_repo_tree(&repo, &options).collect::<Result<_, _>>()?;
-    let mut shallow: Vec<_> = entries.iter().map(|e| (e.path().to_string(), matches!(e, RepoTreeEntry::Directory { .. }))).collect();
+    let options = ListTreeOptions {
+        path_in_repo: Some("nested".into()),
+        ..Default::default()
+    };
+    let entries: Vec<_> = client
+        .list_repo_tree(&repo, &options)
+        .collect::<Result<_, _>>()?;
+    let mut shallow: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            (
+                e.path().to_string(),
+                matches!(e, RepoTreeEntry::Directory { .. }),
+            )
+        })
+        .collect();
     shallow.sort();
-    assert_eq!(shallow, vec![("nested/dir".to_string(), true), ("nested/top.txt".to_string(), false)]);
+    assert_eq!(
+        shallow,
+        vec![
+            ("nested/dir".to_string(), true),
+            ("nested/top.txt".to_string(), false)
+        ]
+    );
     Ok(())
 }
 
@@ -116,35 +163,86 @@ fn files_paths() -> Vec<String> {
 #[test]
 fn listing_models_filters_and_stops_at_the_limit() -> TestResult {
     let hub = TestHub::start()?;
-    for name in ["alice/bert-small", "alice/bert-large", "alice/gpt", "bob/bert-tiny", "acme/bert-org"] {
+    for name in [
+        "alice/bert-small",
+        "alice/bert-large",
+        "alice/gpt",
+        "bob/bert-tiny",
+        "acme/bert-org",
+    ] {
         let mut repo = SeedRepo::model(name).file("config.json", b"{}".to_vec());
         if name.contains("bert") {
             repo = repo.tag("bert");
         }
         hub.seed(&repo)?;
     }
-    hub.seed(&SeedRepo::model("alice/bert-hidden").file("config.json", b"{}".to_vec()).private())?;
+    hub.seed(
+        &SeedRepo::model("alice/bert-hidden")
+            .file("config.json", b"{}".to_vec())
+            .private(),
+    )?;
     let client = client(&hub, None)?;
     let ids = |options: &ListReposOptions| -> Result<Vec<String>, hub_api::Error> {
-        let mut ids: Vec<String> = client.list_models(options).map(|m| m.map(|m| m.id)).collect::<Result<_, _>>()?;
+        let mut ids: Vec<String> = client
+            .list_models(options)
+            .map(|m| m.map(|m| m.id))
+            .collect::<Result<_, _>>()?;
         ids.sort();
         Ok(ids)
     };
-    let search = ListReposOptions { search: Some("bert".into()), ..Default::default() };
-    assert_eq!(ids(&search)?, vec!["acme/bert-org", "alice/bert-large", "alice/bert-small", "bob/bert-tiny"]);
-    let by_author = ListReposOptions { author: Some("alice".into()), ..Default::default() };
-    assert_eq!(ids(&by_author)?, vec!["alice/bert-large", "alice/bert-small", "alice/gpt"]);
-    let filtered = ListReposOptions { author: Some("alice".into()), filter: vec!["bert".into()], ..Default::default() };
-    assert_eq!(ids(&filtered)?, vec!["alice/bert-large", "alice/bert-small"]);
+    let search = ListReposOptions {
+        search: Some("bert".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&search)?,
+        vec![
+            "acme/bert-org",
+            "alice/bert-large",
+            "alice/bert-small",
+            "bob/bert-tiny"
+        ]
+    );
+    let by_author = ListReposOptions {
+        author: Some("alice".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&by_author)?,
+        vec!["alice/bert-large", "alice/bert-small", "alice/gpt"]
+    );
+    let filtered = ListReposOptions {
+        author: Some("alice".into()),
+        filter: vec!["bert".into()],
+        ..Default::default()
+    };
+    assert_eq!(
+        ids(&filtered)?,
+        vec!["alice/bert-large", "alice/bert-small"]
+    );
 
     hub.log().clear();
-    let limited = ListReposOptions { limit: Some(2), ..Default::default() };
+    let limited = ListReposOptions {
+        limit: Some(2),
+        ..Default::default()
+    };
     assert_eq!(client.list_models(&limited).count(), 2);
-    let pages = hub.log().records().iter().filter(|r| r.path == "/api/models").count();
+    let pages = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path == "/api/models")
+        .count();
     assert_eq!(pages, 1, "no page past the limit is fetched");
 
-    let everything: Vec<_> = client.list_models(&ListReposOptions::default()).collect::<Result<_, _>>()?;
-    assert_eq!(everything.len(), 5, "the private model stays hidden from others");
+    let everything: Vec<_> = client
+        .list_models(&ListReposOptions::default())
+        .collect::<Result<_, _>>()?;
+    assert_eq!(
+        everything.len(),
+        5,
+        "the private model stays hidden from others"
+    );
     Ok(())
 }
 
@@ -157,7 +255,19 @@ fn user_agent_names_library_hub_and_rust() -> TestResult {
         .library("candle", "0.9.1")
         .build()?;
     client.whoami()?;
-    let ua = hub.log().records().last().and_then(|r| r.user_agent.clone()).expect("user agent");
-    assert_eq!(ua, format!("candle/0.9.1; hf_hub/{}; rust/{}", hub_api::HF_HUB_VERSION, hub_api::RUST_VERSION));
+    let ua = hub
+        .log()
+        .records()
+        .last()
+        .and_then(|r| r.user_agent.clone())
+        .expect("user agent");
+    assert_eq!(
+        ua,
+        format!(
+            "candle/0.9.1; hf_hub/{}; rust/{}",
+            hub_api::HF_HUB_VERSION,
+            hub_api::RUST_VERSION
+        )
+    );
     Ok(())
 }

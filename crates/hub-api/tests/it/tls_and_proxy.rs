@@ -32,7 +32,10 @@ fn https_works_with_the_named_ca_bundle() -> TestResult {
         .ca_bundle(Some(bundle.path().to_path_buf()))
         .build()?;
     assert_eq!(client.whoami()?.name, "alice");
-    assert_eq!(client.model_info(&RepoId::new("alice/m")?, None, false)?.id, "alice/m");
+    assert_eq!(
+        client.model_info(&RepoId::new("alice/m")?, None, false)?.id,
+        "alice/m"
+    );
     Ok(())
 }
 
@@ -43,7 +46,9 @@ fn https_with_an_unknown_ca_is_refused() -> TestResult {
         .endpoint(Endpoint::new(&hub.endpoint())?)
         .retry(hub_api::RetryPolicy::none())
         .build()?;
-    let err = client.model_info(&RepoId::new("alice/m")?, None, false).expect_err("untrusted certificate");
+    let err = client
+        .model_info(&RepoId::new("alice/m")?, None, false)
+        .expect_err("untrusted certificate");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     Ok(())
 }
@@ -51,16 +56,26 @@ fn https_with_an_unknown_ca_is_refused() -> TestResult {
 #[test]
 fn an_unreadable_ca_bundle_is_a_clear_error() -> TestResult {
     let missing = std::path::PathBuf::from("/nonexistent/ca.pem");
-    let err = HubClient::builder().ca_bundle(Some(missing)).build().expect_err("missing bundle");
+    let err = HubClient::builder()
+        .ca_bundle(Some(missing))
+        .build()
+        .expect_err("missing bundle");
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
     let garbage = tempfile::NamedTempFile::new()?;
     std::fs::write(garbage.path(), "not a certificate")?;
-    let err = HubClient::builder().ca_bundle(Some(garbage.path().into())).build().expect_err("garbage bundle");
+    let err = HubClient::builder()
+        .ca_bundle(Some(garbage.path().into()))
+        .build()
+        .expect_err("garbage bundle");
     assert!(matches!(err, Error::Config { .. }), "{err:?}");
     Ok(())
 }
 
-fn proxied_client(hub: &TestHub, settings: ProxySettings, bundle: Option<&std::path::Path>) -> Result<HubClient, Box<dyn std::error::Error>> {
+fn proxied_client(
+    hub: &TestHub,
+    settings: ProxySettings,
+    bundle: Option<&std::path::Path>,
+) -> Result<HubClient, Box<dyn std::error::Error>> {
     Ok(HubClient::builder()
         .endpoint(Endpoint::new(&hub.endpoint())?)
         .proxy(settings)
@@ -73,13 +88,31 @@ fn proxied_client(hub: &TestHub, settings: ProxySettings, bundle: Option<&std::p
 fn requests_go_through_the_https_proxy() -> TestResult {
     let (hub, bundle) = https_hub()?;
     let proxy = ConnectProxy::start()?;
-    let settings = ProxySettings { https: Some(proxy.url()), ..ProxySettings::default() };
+    let settings = ProxySettings {
+        https: Some(proxy.url()),
+        ..ProxySettings::default()
+    };
     let client = proxied_client(&hub, settings, Some(bundle.path()))?;
     client.model_info(&RepoId::new("alice/m")?, None, false)?;
-    let port = hub.endpoint().rsplit(':').next().map(str::to_string).unwrap_or_default();
-    assert!(proxy.tunnels().iter().any(|t| t.ends_with(&format!(":{port}"))), "{:?}", proxy.tunnels());
+    let port = hub
+        .endpoint()
+        .rsplit(':')
+        .next()
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(
+        proxy
+            .tunnels()
+            .iter()
+            .any(|t| t.ends_with(&format!(":{port}"))),
+        "{:?}",
+        proxy.tunnels()
+    );
     let (up, down) = proxy.bytes_relayed();
-    assert!(up > 0 && down > 0, "bytes went through the tunnel: {up} up, {down} down");
+    assert!(
+        up > 0 && down > 0,
+        "bytes went through the tunnel: {up} up, {down} down"
+    );
     Ok(())
 }
 
@@ -88,11 +121,21 @@ fn plain_http_uses_http_proxy_and_no_proxy_bypasses_it() -> TestResult {
     let hub = TestHub::start()?;
     hub.seed(&SeedRepo::model("alice/m").file("config.json", b"{}".to_vec()))?;
     let proxy = ConnectProxy::start()?;
-    let settings = ProxySettings { http: Some(proxy.url()), ..ProxySettings::default() };
-    proxied_client(&hub, settings.clone(), None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
+    let settings = ProxySettings {
+        http: Some(proxy.url()),
+        ..ProxySettings::default()
+    };
+    proxied_client(&hub, settings.clone(), None)?.model_info(
+        &RepoId::new("alice/m")?,
+        None,
+        false,
+    )?;
     assert_eq!(proxy.tunnels().len(), 1, "{:?}", proxy.tunnels());
 
-    let bypass = ProxySettings { no_proxy: Some("example.org, 127.0.0.1,localhost".into()), ..settings };
+    let bypass = ProxySettings {
+        no_proxy: Some("example.org, 127.0.0.1,localhost".into()),
+        ..settings
+    };
     proxied_client(&hub, bypass, None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
     assert_eq!(proxy.tunnels().len(), 1, "NO_PROXY hosts bypass the proxy");
     Ok(())

@@ -15,7 +15,9 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 const REPO: &str = "alice/cached";
 
 fn weights() -> Vec<u8> {
-    (0..50_000u32).map(|i| (i.wrapping_mul(2654435761) >> 11) as u8).collect()
+    (0..50_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -40,9 +42,17 @@ fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
     let client = HubClient::builder()
         .endpoint(Endpoint::new(&hub.endpoint())?)
         .token(Some(Token::new(ALICE_WRITE)))
-        .retry(RetryPolicy { base_delay: std::time::Duration::from_millis(5), ..RetryPolicy::default() })
+        .retry(RetryPolicy {
+            base_delay: std::time::Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
         .build()?;
-    Ok(Fixture { hub, client, cache: tempfile::tempdir()?, commit })
+    Ok(Fixture {
+        hub,
+        client,
+        cache: tempfile::tempdir()?,
+        commit,
+    })
 }
 
 impl Fixture {
@@ -67,7 +77,12 @@ fn listing(dir: &Path) -> Vec<String> {
             if path.is_dir() && !path.is_symlink() {
                 walk(&path, base, out);
             } else {
-                out.push(path.strip_prefix(base).unwrap_or(&path).display().to_string());
+                out.push(
+                    path.strip_prefix(base)
+                        .unwrap_or(&path)
+                        .display()
+                        .to_string(),
+                );
             }
         }
     }
@@ -81,13 +96,35 @@ fn listing(dir: &Path) -> Vec<String> {
 fn regular_file_lands_in_the_python_layout() -> TestResult {
     let f = fixture()?;
     let path = f.download("config.json")?;
-    assert_eq!(path, f.repo_dir().join("snapshots").join(&f.commit).join("config.json"));
+    assert_eq!(
+        path,
+        f.repo_dir()
+            .join("snapshots")
+            .join(&f.commit)
+            .join("config.json")
+    );
     assert_eq!(std::fs::read(&path)?, br#"{"a": 1}"#);
     let link = std::fs::read_link(&path)?;
-    let blob_name = link.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
-    assert_eq!(link, Path::new("../../blobs").join(&blob_name), "relative symlink");
-    assert_eq!(blob_name.len(), 40, "regular blobs are named by their git sha1");
-    assert_eq!(std::fs::read_to_string(f.repo_dir().join("refs/main"))?, f.commit, "no newline");
+    let blob_name = link
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        link,
+        Path::new("../../blobs").join(&blob_name),
+        "relative symlink"
+    );
+    assert_eq!(
+        blob_name.len(),
+        40,
+        "regular blobs are named by their git sha1"
+    );
+    assert_eq!(
+        std::fs::read_to_string(f.repo_dir().join("refs/main"))?,
+        f.commit,
+        "no newline"
+    );
     Ok(())
 }
 
@@ -98,7 +135,10 @@ fn lfs_file_is_named_by_sha256_and_verified() -> TestResult {
     let content = std::fs::read(&path)?;
     assert_eq!(content, weights());
     let blob = std::fs::canonicalize(&path)?;
-    assert_eq!(blob.file_name().and_then(|n| n.to_str()), Some(hex(&Sha256::digest(&content)).as_str()));
+    assert_eq!(
+        blob.file_name().and_then(|n| n.to_str()),
+        Some(hex(&Sha256::digest(&content)).as_str())
+    );
     Ok(())
 }
 
@@ -118,13 +158,24 @@ fn cached_file_is_not_downloaded_again_and_pinned_commit_costs_nothing() -> Test
     f.hub.log().clear();
     f.download("model.safetensors")?;
     let records = f.hub.log().records();
-    assert!(records.iter().all(|r| r.method == "HEAD"), "only the metadata is asked: {records:?}");
+    assert!(
+        records.iter().all(|r| r.method == "HEAD"),
+        "only the metadata is asked: {records:?}"
+    );
 
     f.hub.log().clear();
     let mut options = f.options();
     options.revision = Some(Revision::new(&f.commit)?);
-    hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
-    assert!(f.hub.log().records().is_empty(), "a cached pinned commit needs no request");
+    hf_hub_download(
+        &f.client,
+        &RepoId::new(REPO)?,
+        "model.safetensors",
+        &options,
+    )?;
+    assert!(
+        f.hub.log().records().is_empty(),
+        "a cached pinned commit needs no request"
+    );
     Ok(())
 }
 
@@ -133,7 +184,8 @@ fn offline_serves_the_cache_or_says_not_cached() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
     options.local_files_only = true;
-    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options).expect_err("empty cache");
+    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options)
+        .expect_err("empty cache");
     assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
     assert!(err.to_string().contains("config.json"), "{err}");
     f.download("config.json")?;
@@ -148,34 +200,145 @@ fn offline_serves_the_cache_or_says_not_cached() -> TestResult {
 fn missing_file_is_recorded_in_no_exist() -> TestResult {
     let f = fixture()?;
     let err = f.download("nope.txt").expect_err("missing");
-    assert!(matches!(err, Error::Api(hub_api::Error::EntryNotFound { .. })), "{err:?}");
-    assert!(f.repo_dir().join(".no_exist").join(&f.commit).join("nope.txt").is_file());
+    assert!(
+        matches!(err, Error::Api(hub_api::Error::EntryNotFound { .. })),
+        "{err:?}"
+    );
+    assert!(
+        f.repo_dir()
+            .join(".no_exist")
+            .join(&f.commit)
+            .join("nope.txt")
+            .is_file()
+    );
     Ok(())
 }
 
 #[test]
 fn corrupted_bytes_leave_no_blob() -> TestResult {
     let f = fixture()?;
-    f.hub.faults().push(Fault::new("/cdn/", FaultAction::Corrupt { offset: 1000 }));
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::Corrupt { offset: 1000 }));
     let err = f.download("model.safetensors").expect_err("corrupted");
     assert!(matches!(err, Error::Integrity { .. }), "{err:?}");
     assert!(err.to_string().contains("sha256"), "{err}");
     let blobs = listing(&f.repo_dir().join("blobs"));
-    assert!(blobs.is_empty(), "no blob and no temporary file remains: {blobs:?}");
-    assert!(!f.repo_dir().join("snapshots").join(&f.commit).join("model.safetensors").exists());
+    assert!(
+        blobs.is_empty(),
+        "no blob and no temporary file remains: {blobs:?}"
+    );
+    assert!(
+        !f.repo_dir()
+            .join("snapshots")
+            .join(&f.commit)
+            .join("model.safetensors")
+            .exists()
+    );
     // The next try succeeds.
     assert_eq!(std::fs::read(f.download("model.safetensors")?)?, weights());
     Ok(())
 }
 
 #[test]
-fn dropped_connection_leaves_no_partial_blob() -> TestResult {
+fn dropped_connection_resumes_without_refetching() -> TestResult {
     let f = fixture()?;
-    f.hub.faults().push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 10_000 }));
-    let err = f.download("model.safetensors").expect_err("dropped");
-    assert!(matches!(err, Error::Api(_) | Error::Integrity { .. }), "{err:?}");
+    f.hub.faults().push(Fault::new(
+        "/cdn/",
+        FaultAction::DropAfter { bytes: 10_000 },
+    ));
+    f.hub.log().clear();
+    let path = f.download("model.safetensors")?;
+    assert_eq!(std::fs::read(path)?, weights());
+    let cdn: Vec<_> = f
+        .hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .collect();
+    assert_eq!(cdn.len(), 2, "one cut transfer, one resumed: {cdn:?}");
+    assert_eq!(cdn[1].range.as_deref(), Some("bytes=10000-"));
+    let served: u64 = cdn.iter().map(|r| r.body_bytes_sent).sum();
+    assert_eq!(served, weights().len() as u64, "no byte was fetched twice");
+    Ok(())
+}
+
+#[test]
+fn a_failed_call_keeps_its_partial_file_for_the_next() -> TestResult {
+    let f = fixture()?;
+    // More cuts than one call resumes: the call fails, the bytes stay.
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 5_000 }).times(6));
+    let err = f.download("model.safetensors").expect_err("too many cuts");
+    assert!(
+        matches!(err, Error::Api(hub_api::Error::Body { .. })),
+        "{err:?}"
+    );
     let blobs = listing(&f.repo_dir().join("blobs"));
-    assert!(blobs.is_empty(), "{blobs:?}");
+    assert_eq!(blobs.len(), 1, "{blobs:?}");
+    assert!(
+        blobs[0].ends_with(".incomplete"),
+        "only the partial file: {blobs:?}"
+    );
+    f.hub.log().clear();
+    assert_eq!(std::fs::read(f.download("model.safetensors")?)?, weights());
+    let cdn: Vec<_> = f
+        .hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .collect();
+    assert_eq!(cdn.len(), 1);
+    assert_eq!(
+        cdn[0].range.as_deref(),
+        Some("bytes=30000-"),
+        "resumed after 6 × 5000 bytes"
+    );
+    Ok(())
+}
+
+#[test]
+fn large_files_come_in_parallel_ranges() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.transfer = hub_cache::TransferSettings {
+        connections: 3,
+        chunk_size: 7_000,
+        parallel_threshold: 10_000,
+        verify: true,
+    };
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 1_000 }));
+    f.hub.log().clear();
+    let path = hf_hub_download(
+        &f.client,
+        &RepoId::new(REPO)?,
+        "model.safetensors",
+        &options,
+    )?;
+    assert_eq!(std::fs::read(path)?, weights());
+    let cdn: Vec<_> = f
+        .hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .collect();
+    assert!(
+        cdn.iter().all(|r| r.range.is_some()),
+        "every request is a range"
+    );
+    let served: u64 = cdn.iter().map(|r| r.body_bytes_sent).sum();
+    assert_eq!(
+        served,
+        weights().len() as u64,
+        "8 ranges, one cut and resumed, no byte twice"
+    );
+    assert_eq!(cdn.len(), 50_000usize.div_ceil(7_000) + 1);
     Ok(())
 }
 
@@ -194,7 +357,16 @@ fn symlinks_can_be_disabled() -> TestResult {
 fn server_failure_falls_back_to_the_cached_revision() -> TestResult {
     let f = fixture()?;
     f.download("config.json")?;
-    f.hub.faults().push(Fault::new("/resolve/", FaultAction::Status { status: 503, retry_after: None }).times(100));
+    f.hub.faults().push(
+        Fault::new(
+            "/resolve/",
+            FaultAction::Status {
+                status: 503,
+                retry_after: None,
+            },
+        )
+        .times(100),
+    );
     let path = f.download("config.json")?;
     assert_eq!(std::fs::read(path)?, br#"{"a": 1}"#);
     Ok(())
@@ -211,10 +383,16 @@ fn paths_that_leave_the_cache_are_refused() -> TestResult {
 #[test]
 fn datasets_use_their_own_folder() -> TestResult {
     let f = fixture()?;
-    f.hub.seed(&SeedRepo::dataset("alice/data").file("train.csv", b"a,b\n1,2\n".to_vec()))?;
+    f.hub
+        .seed(&SeedRepo::dataset("alice/data").file("train.csv", b"a,b\n1,2\n".to_vec()))?;
     let mut options = f.options();
     options.repo_type = RepoType::Dataset;
-    let path = hf_hub_download(&f.client, &RepoId::new("alice/data")?, "train.csv", &options)?;
+    let path = hf_hub_download(
+        &f.client,
+        &RepoId::new("alice/data")?,
+        "train.csv",
+        &options,
+    )?;
     assert!(path.starts_with(f.cache.path().join("datasets--alice--data/snapshots")));
     Ok(())
 }

@@ -1,0 +1,175 @@
+//! Fetching one blob: into a resumable partial file beside it, in parallel
+//! ranges when it is large, verified, then renamed into place.
+
+mod hasher;
+mod parallel;
+mod single_stream;
+
+use std::fs::OpenOptions;
+use std::path::{Path, PathBuf};
+
+use hub_api::{HubClient, RequestTarget};
+
+use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressEvent};
+
+pub(crate) use hasher::sha256_of;
+
+/// How blobs are fetched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TransferSettings {
+    /// Connections for one large file, and files fetched at once by a snapshot.
+    pub connections: usize,
+    /// The size of one range request of a large file.
+    pub chunk_size: u64,
+    /// Files at least this large are fetched in parallel ranges.
+    pub parallel_threshold: u64,
+    /// Check LFS files against their sha256 (sizes are always checked).
+    pub verify: bool,
+}
+
+impl Default for TransferSettings {
+    fn default() -> Self {
+        TransferSettings {
+            connections: 8,
+            chunk_size: 16 * 1024 * 1024,
+            parallel_threshold: 32 * 1024 * 1024,
+            verify: true,
+        }
+    }
+}
+
+/// What to fetch and how to check it.
+pub(crate) struct BlobSource<'a> {
+    /// Where the bytes are (the CDN URL for LFS files).
+    pub(crate) url: &'a str,
+    pub(crate) target: RequestTarget,
+    /// The path in the repo, for messages and progress.
+    pub(crate) repo_path: &'a str,
+    pub(crate) expected_size: Option<u64>,
+    /// The sha256 the bytes must have (LFS files).
+    pub(crate) expected_sha256: Option<&'a str>,
+}
+
+/// The partial file of a blob: `blobs/{etag}.incomplete`, kept across failures
+/// so that the next try resumes it.
+pub(crate) fn partial_path(destination: &Path) -> PathBuf {
+    let mut name = destination
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".incomplete");
+    destination.with_file_name(name)
+}
+
+/// Fetches a blob into `destination`. The caller holds the blob's lock.
+///
+/// Bytes go to the partial file; a dropped connection resumes where it
+/// stopped, and a failed call leaves the partial file for the next one. Only
+/// bytes of the announced size (and sha256, for LFS) are renamed into place;
+/// a hash mismatch deletes the partial file, since its bad bytes cannot be told.
+pub(crate) fn fetch_blob(
+    client: &HubClient,
+    source: &BlobSource<'_>,
+    destination: &Path,
+    settings: &TransferSettings,
+    progress: &dyn Progress,
+) -> Result<()> {
+    let folder = destination.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    let partial = partial_path(destination);
+    let sha256 = source.expected_sha256.filter(|_| settings.verify);
+    progress.event(&ProgressEvent::Started {
+        path: source.repo_path.to_string(),
+        total: source.expected_size,
+    });
+
+    let hashed = match source.expected_size {
+        Some(size) if size >= settings.parallel_threshold && settings.connections > 1 => {
+            parallel::fetch(
+                client,
+                source,
+                &partial,
+                size,
+                sha256.is_some(),
+                settings,
+                progress,
+            )?
+        }
+        _ => single_stream::fetch(client, source, &partial, sha256.is_some(), progress)?,
+    };
+
+    let received = std::fs::metadata(&partial)
+        .map_err(Error::io("read", &partial))?
+        .len();
+    if let Some(expected) = source.expected_size.filter(|&e| e != received) {
+        discard(&partial);
+        return Err(Error::Integrity {
+            path: source.repo_path.to_string(),
+            expected: format!("{expected} bytes"),
+            actual: format!("{received} bytes"),
+        });
+    }
+    if let Some(expected) = sha256 {
+        let actual = match hashed {
+            Some(actual) => actual,
+            None => sha256_of(std::fs::File::open(&partial).map_err(Error::io("read", &partial))?)
+                .map_err(Error::io("read", &partial))?,
+        };
+        if !actual.eq_ignore_ascii_case(expected) {
+            discard(&partial);
+            return Err(Error::Integrity {
+                path: source.repo_path.to_string(),
+                expected: format!("sha256 {expected}"),
+                actual: format!("sha256 {actual}"),
+            });
+        }
+    }
+    std::fs::rename(&partial, destination).map_err(Error::io("rename into", destination))?;
+    let _ = std::fs::remove_file(parallel::parts_path(&partial));
+    progress.event(&ProgressEvent::Finished {
+        path: source.repo_path.to_string(),
+    });
+    Ok(())
+}
+
+/// Removes a partial file whose bytes cannot be trusted, and its record of parts.
+fn discard(partial: &Path) {
+    let _ = std::fs::remove_file(partial);
+    let _ = std::fs::remove_file(parallel::parts_path(partial));
+}
+
+/// Opens (creating) a partial file for writing without truncating it.
+fn open_partial(partial: &Path) -> Result<std::fs::File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(partial)
+        .map_err(Error::io("open", partial))
+}
+
+/// How many times a transfer whose connection broke is resumed within one call.
+const RESUMES_PER_CALL: u32 = 5;
+
+/// Parses `Content-Range: bytes a-b/n` into its first byte.
+fn content_range_start(value: &str) -> Option<u64> {
+    let range = value.trim().strip_prefix("bytes")?.trim_start();
+    range.split('-').next()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_start_is_parsed() {
+        assert_eq!(content_range_start("bytes 100-199/1000"), Some(100));
+        assert_eq!(content_range_start("bytes */1000"), None);
+        assert_eq!(
+            partial_path(Path::new("/b/abc")),
+            Path::new("/b/abc.incomplete")
+        );
+    }
+}

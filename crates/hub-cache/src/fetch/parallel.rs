@@ -1,0 +1,280 @@
+//! Large blobs: ranges fetched on several connections at once, each written at
+//! its offset into one preallocated partial file. Finished ranges are recorded
+//! beside it (`{etag}.incomplete.parts`), so a later call fetches only the rest.
+
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hub_api::{HubClient, HubRequest};
+
+use super::hasher::PrefixHasher;
+use super::{BlobSource, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
+use crate::error::{Error, Result};
+use crate::progress::{Progress, ProgressEvent};
+
+const BUFFER_SIZE: usize = 256 * 1024;
+
+/// The record of finished ranges beside a partial file.
+pub(crate) fn parts_path(partial: &Path) -> PathBuf {
+    let mut name = partial
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(".parts");
+    partial.with_file_name(name)
+}
+
+/// The ranges of a blob and which of them are on disk.
+struct Plan {
+    size: u64,
+    chunk_size: u64,
+    done: Vec<bool>,
+}
+
+impl Plan {
+    fn range(&self, index: usize) -> (u64, u64) {
+        let start = index as u64 * self.chunk_size;
+        (start, (start + self.chunk_size).min(self.size))
+    }
+
+    /// Bytes from the start that are all on disk.
+    fn contiguous(&self) -> u64 {
+        match self.done.iter().position(|d| !d) {
+            Some(first_missing) => self.range(first_missing).0,
+            None => self.size,
+        }
+    }
+
+    fn header(&self) -> String {
+        format!("size {} chunk {}\n", self.size, self.chunk_size)
+    }
+}
+
+/// Reads the record of finished ranges, if it was made for the same plan.
+fn load_done(parts: &Path, plan: &mut Plan) {
+    let Ok(text) = std::fs::read_to_string(parts) else {
+        return;
+    };
+    let mut lines = text.lines();
+    if lines.next().map(|l| format!("{l}\n")) != Some(plan.header()) {
+        return;
+    }
+    for line in lines {
+        if let Some(done) = line
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| plan.done.get_mut(i))
+        {
+            *done = true;
+        }
+    }
+}
+
+struct Shared<'a> {
+    plan: Mutex<Plan>,
+    queue: Mutex<VecDeque<usize>>,
+    record: Mutex<File>,
+    failed: AtomicBool,
+    error: Mutex<Option<Error>>,
+    hasher: Option<&'a PrefixHasher>,
+}
+
+/// Fetches the missing ranges of `partial`; returns the sha256 when asked to hash.
+pub(super) fn fetch(
+    client: &HubClient,
+    source: &BlobSource<'_>,
+    partial: &Path,
+    size: u64,
+    hash: bool,
+    settings: &TransferSettings,
+    progress: &dyn Progress,
+) -> Result<Option<String>> {
+    let file = open_partial(partial)?;
+    let chunk_size = settings.chunk_size.max(1);
+    let chunks = size.div_ceil(chunk_size) as usize;
+    let mut plan = Plan {
+        size,
+        chunk_size,
+        done: vec![false; chunks],
+    };
+    let parts = parts_path(partial);
+    let existing_len = file.metadata().map_err(Error::io("read", partial))?.len();
+    if existing_len == size {
+        load_done(&parts, &mut plan);
+    } else {
+        file.set_len(size).map_err(Error::io("allocate", partial))?;
+    }
+    let mut record = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&parts)
+        .map_err(Error::io("open", &parts))?;
+    if !plan.done.iter().any(|d| *d) {
+        record.set_len(0).map_err(Error::io("truncate", &parts))?;
+        record
+            .write_all(plan.header().as_bytes())
+            .map_err(Error::io("write", &parts))?;
+    }
+    let already: u64 = (0..chunks)
+        .filter(|&i| plan.done[i])
+        .map(|i| plan.range(i).1 - plan.range(i).0)
+        .sum();
+    if already > 0 {
+        progress.event(&ProgressEvent::Advanced {
+            path: source.repo_path.to_string(),
+            bytes: already,
+        });
+    }
+    let hasher = if hash {
+        Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?)
+    } else {
+        None
+    };
+    if let Some(h) = &hasher {
+        h.advance(plan.contiguous());
+    }
+    let pending: VecDeque<usize> = (0..chunks).filter(|&i| !plan.done[i]).collect();
+    let workers = settings.connections.min(pending.len()).max(1);
+    let shared = Shared {
+        plan: Mutex::new(plan),
+        queue: Mutex::new(pending),
+        record: Mutex::new(record),
+        failed: AtomicBool::new(false),
+        error: Mutex::new(None),
+        hasher: hasher.as_ref(),
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| worker(client, source, &file, partial, &shared, progress));
+        }
+    });
+    if let Some(error) = shared.error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(error);
+    }
+    drop(file);
+    match hasher {
+        Some(h) => h.finish().map(Some).map_err(Error::io("hash", partial)),
+        None => Ok(None),
+    }
+}
+
+fn worker(
+    client: &HubClient,
+    source: &BlobSource<'_>,
+    file: &File,
+    partial: &Path,
+    shared: &Shared<'_>,
+    progress: &dyn Progress,
+) {
+    let mut buffer = vec![0u8; BUFFER_SIZE];
+    loop {
+        if shared.failed.load(Ordering::SeqCst) {
+            return;
+        }
+        let Some(index) = shared.queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+            return;
+        };
+        let (start, end) = match shared.plan.lock() {
+            Ok(plan) => plan.range(index),
+            Err(_) => return,
+        };
+        if let Err(error) = fetch_range(
+            client,
+            source,
+            file,
+            partial,
+            start,
+            end,
+            &mut buffer,
+            progress,
+        ) {
+            shared.failed.store(true, Ordering::SeqCst);
+            if let Ok(mut slot) = shared.error.lock() {
+                slot.get_or_insert(error);
+            }
+            return;
+        }
+        if let Ok(mut record) = shared.record.lock() {
+            // A lost record only means this range is fetched again next time.
+            let _ = writeln!(record, "{index}");
+        }
+        if let Ok(mut plan) = shared.plan.lock() {
+            plan.done[index] = true;
+            if let Some(h) = shared.hasher {
+                h.advance(plan.contiguous());
+            }
+        }
+    }
+}
+
+/// Fetches `[start, end)` into the file at its offset, resuming within the
+/// range when the connection breaks.
+#[allow(clippy::too_many_arguments)]
+fn fetch_range(
+    client: &HubClient,
+    source: &BlobSource<'_>,
+    file: &File,
+    partial: &Path,
+    start: u64,
+    end: u64,
+    buffer: &mut [u8],
+    progress: &dyn Progress,
+) -> Result<()> {
+    let mut position = start;
+    let mut resumes = 0;
+    while position < end {
+        let request = HubRequest::get(source.url)
+            .target(source.target.clone())
+            .header("range", format!("bytes={position}-{}", end - 1));
+        let response = client.send(&request)?;
+        let url = response.url().to_string();
+        let served_from = response
+            .header("content-range")
+            .and_then(content_range_start);
+        if response.status() != 206 || served_from != Some(position) {
+            return Err(hub_api::Error::InvalidResponse {
+                url,
+                reason: format!(
+                    "asked for bytes {position}-{}, got status {} range {served_from:?}",
+                    end - 1,
+                    response.status()
+                ),
+            }
+            .into());
+        }
+        let mut reader = response.into_reader();
+        let broken = loop {
+            let want = ((end - position) as usize).min(buffer.len());
+            if want == 0 {
+                break None;
+            }
+            let n = match reader.read(&mut buffer[..want]) {
+                Ok(0) => break None,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => break Some(e),
+            };
+            file.write_all_at(&buffer[..n], position)
+                .map_err(Error::io("write", partial))?;
+            position += n as u64;
+            progress.event(&ProgressEvent::Advanced {
+                path: source.repo_path.to_string(),
+                bytes: n as u64,
+            });
+        };
+        if position < end {
+            if resumes >= RESUMES_PER_CALL {
+                let source = broken.unwrap_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
+                return Err(hub_api::Error::Body { url, source }.into());
+            }
+            resumes += 1;
+        }
+    }
+    Ok(())
+}
