@@ -13,14 +13,7 @@ pub(crate) const PYTHON_CLIENT: &str = "huggingface_hub==2.4.0";
 
 pub(crate) fn run() -> Result<()> {
     run_command(cargo().args(["fmt", "--all", "--check"]))?;
-    run_command(cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ]))?;
+    run_command(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run_command(
         cargo()
             .args(["doc", "--workspace", "--no-deps"])
@@ -57,7 +50,6 @@ pub(crate) fn python_client_venv() -> Result<PathBuf> {
         "--disable-pip-version-check",
         PYTHON_CLIENT,
     ]))?;
-    std::fs::write(&marker, PYTHON_CLIENT)
-        .with_context(|| format!("failed to write {}", marker.display()))?;
+    std::fs::write(&marker, PYTHON_CLIENT).with_context(|| format!("failed to write {}", marker.display()))?;
     Ok(python)
 }

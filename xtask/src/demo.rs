@@ -21,12 +21,8 @@ pub(crate) fn run() -> Result<()> {
     let work = tempfile::tempdir().context("failed to make a temporary folder")?;
 
     step("Starting the local Hub");
-    let hub = Emulator::start(EmulatorConfig::new(work.path().join("hub")).token(
-        DEMO_TOKEN,
-        DEMO_USER,
-        Role::Write,
-    ))
-    .context("failed to start the local Hub")?;
+    let hub = Emulator::start(EmulatorConfig::new(work.path().join("hub")).token(DEMO_TOKEN, DEMO_USER, Role::Write))
+        .context("failed to start the local Hub")?;
     println!(
         "  endpoint {}  (LFS files are served from {})",
         hub.endpoint(),
@@ -45,14 +41,8 @@ pub(crate) fn run() -> Result<()> {
                     "config.json",
                     br#"{"architectures": ["TinyModel"], "hidden_size": 8}"#.to_vec(),
                 )
-                .file(
-                    "README.md",
-                    b"---\nlicense: apache-2.0\n---\n# Tiny model\n".to_vec(),
-                )
-                .file(
-                    "tokenizer/vocab.txt",
-                    b"[PAD]\n[UNK]\nhello\nworld\n".to_vec(),
-                )
+                .file("README.md", b"---\nlicense: apache-2.0\n---\n# Tiny model\n".to_vec())
+                .file("tokenizer/vocab.txt", b"[PAD]\n[UNK]\nhello\nworld\n".to_vec())
                 .file("model.safetensors", weights.clone())
                 .tag("pytorch")
                 .message("Add tiny model"),
@@ -146,12 +136,7 @@ struct CliOutput {
     stderr: String,
 }
 
-fn cli_output(
-    cli: &Path,
-    args: &[&str],
-    env: &dyn Fn(&mut Command),
-    extra_env: &[(&str, &str)],
-) -> Result<CliOutput> {
+fn cli_output(cli: &Path, args: &[&str], env: &dyn Fn(&mut Command), extra_env: &[(&str, &str)]) -> Result<CliOutput> {
     let mut cmd = Command::new(cli);
     cmd.args(args);
     env(&mut cmd);
@@ -185,11 +170,7 @@ fn print_tree(dir: &Path, base: &Path) -> Result<()> {
         let rel = path.strip_prefix(base).unwrap_or(&path);
         let meta = std::fs::symlink_metadata(&path)?;
         if meta.file_type().is_symlink() {
-            println!(
-                "  {} -> {}",
-                rel.display(),
-                std::fs::read_link(&path)?.display()
-            );
+            println!("  {} -> {}", rel.display(), std::fs::read_link(&path)?.display());
         } else if meta.is_dir() {
             println!("  {}/", rel.display());
             print_tree(&path, base)?;

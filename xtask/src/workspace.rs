@@ -8,10 +8,7 @@ use anyhow::{Context, Result, bail};
 /// The workspace root (the parent of `xtask/`).
 pub(crate) fn root() -> PathBuf {
     let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir
-        .parent()
-        .map(PathBuf::from)
-        .unwrap_or(manifest_dir)
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
 }
 
 /// The cargo that runs this task.

@@ -88,11 +88,7 @@ fn whoami_without_or_with_a_bad_token_fails_clearly() -> TestResult {
     let out = e.cli(&["whoami"], &[])?;
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not logged in"), "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("huggingface-cli login"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("huggingface-cli login"), "{}", stderr(&out));
 
     let out = e.cli(&["whoami"], &[("HF_TOKEN", "hf_wrong_token_value")])?;
     assert_eq!(out.status.code(), Some(1));
@@ -107,15 +103,9 @@ fn env_reports_settings_without_the_token() -> TestResult {
     let out = e.cli(&["env"], &[("HF_TOKEN", ALICE_WRITE)])?;
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
+    assert!(text.contains(&format!("- ENDPOINT: {}", e.hub.endpoint())), "{text}");
     assert!(
-        text.contains(&format!("- ENDPOINT: {}", e.hub.endpoint())),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "- HF_HUB_CACHE: {}",
-            e.home.path().join("hub").display()
-        )),
+        text.contains(&format!("- HF_HUB_CACHE: {}", e.home.path().join("hub").display())),
         "{text}"
     );
     assert!(text.contains("- Who am I ?: alice"), "{text}");
@@ -143,24 +133,14 @@ fn download_a_whole_repo_prints_the_snapshot_folder() -> TestResult {
     let e = env()?;
     let out = e.cli(&["download", REPO, "--quiet"], &[("HF_TOKEN", ALICE_WRITE)])?;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(
-        stdout(&out).lines().count(),
-        1,
-        "quiet prints only the path"
-    );
+    assert_eq!(stdout(&out).lines().count(), 1, "quiet prints only the path");
     let folder = last_line(&out);
-    assert_eq!(
-        std::fs::read(folder.join("weights.safetensors"))?,
-        vec![42u8; 4096]
-    );
+    assert_eq!(std::fs::read(folder.join("weights.safetensors"))?, vec![42u8; 4096]);
     assert_eq!(std::fs::read(folder.join("sub/dir/notes.txt"))?, b"notes");
     assert!(folder.join(".gitattributes").exists());
     assert_no_token(&out);
 
-    let offline = e.cli(
-        &["download", REPO, "sub/dir/notes.txt"],
-        &[("HF_HUB_OFFLINE", "1")],
-    )?;
+    let offline = e.cli(&["download", REPO, "sub/dir/notes.txt"], &[("HF_HUB_OFFLINE", "1")])?;
     assert!(offline.status.success(), "{}", stderr(&offline));
     assert_eq!(last_line(&offline), folder.join("sub/dir/notes.txt"));
     Ok(())
@@ -171,14 +151,8 @@ fn download_errors_name_the_problem() -> TestResult {
     let e = env()?;
     let cases: [(&[&str], &str); 4] = [
         (&["download", REPO, "missing.txt"], "missing.txt"),
-        (
-            &["download", "alice/no-such-repo", "config.json"],
-            "alice/no-such-repo",
-        ),
-        (
-            &["download", REPO, "config.json", "--revision", "nope"],
-            "nope",
-        ),
+        (&["download", "alice/no-such-repo", "config.json"], "alice/no-such-repo"),
+        (&["download", REPO, "config.json", "--revision", "nope"], "nope"),
         (&["download", "bad--id", "x"], "bad--id"),
     ];
     for (args, needle) in cases {
@@ -188,16 +162,9 @@ fn download_errors_name_the_problem() -> TestResult {
         assert!(err.starts_with("error: "), "{err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
-    let out = e.cli(
-        &["download", REPO, "config.json"],
-        &[("HF_HUB_OFFLINE", "1")],
-    )?;
+    let out = e.cli(&["download", REPO, "config.json"], &[("HF_HUB_OFFLINE", "1")])?;
     assert_eq!(out.status.code(), Some(1));
-    assert!(
-        stderr(&out).contains("not in the cache"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("not in the cache"), "{}", stderr(&out));
     Ok(())
 }
 
@@ -206,11 +173,7 @@ fn version_and_usage_errors() -> TestResult {
     let e = env()?;
     let out = e.cli(&["--version"], &[])?;
     assert!(out.status.success());
-    assert!(
-        stdout(&out).starts_with("huggingface-cli "),
-        "{}",
-        stdout(&out)
-    );
+    assert!(stdout(&out).starts_with("huggingface-cli "), "{}", stdout(&out));
     let out = e.cli(&["no-such-command"], &[])?;
     assert_eq!(out.status.code(), Some(2));
     Ok(())

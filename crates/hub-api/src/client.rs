@@ -113,8 +113,7 @@ impl HubClientBuilder {
 
     /// Appends `; key/value` to the user agent.
     pub fn user_agent_part(mut self, key: &str, value: &str) -> Self {
-        self.user_agent_extra
-            .push((key.to_string(), value.to_string()));
+        self.user_agent_extra.push((key.to_string(), value.to_string()));
         self
     }
 
@@ -163,10 +162,7 @@ impl HubClientBuilder {
             .timeout_connect(Some(self.connect_timeout))
             .timeout_per_read(Some(self.read_timeout))
             .tls_config(crate::tls::tls_config(self.ca_bundle.as_deref())?)
-            .proxy(crate::proxy::proxy_for(
-                &self.proxy,
-                self.endpoint.is_https(),
-            )?)
+            .proxy(crate::proxy::proxy_for(&self.proxy, self.endpoint.is_https())?)
             .build();
         let endpoint_origin = origin(self.endpoint.as_str()).ok_or_else(|| Error::Config {
             reason: format!("the endpoint {} has no origin", self.endpoint),
@@ -239,10 +235,7 @@ impl HubClient {
                 Ok(response) => response,
                 Err(error) => {
                     let retry = request.is_retryable() && is_retryable_transport(&error);
-                    if let Some(wait) = retry
-                        .then(|| self.inner.retry.delay(attempt, None))
-                        .flatten()
-                    {
+                    if let Some(wait) = retry.then(|| self.inner.retry.delay(attempt, None)).flatten() {
                         std::thread::sleep(wait);
                         attempt += 1;
                         continue;
@@ -265,9 +258,7 @@ impl HubClient {
                         url: request.url.clone(),
                     });
                 };
-                if request.redirects == RedirectPolicy::SameOriginOnly
-                    && origin(&next) != origin(&url)
-                {
+                if request.redirects == RedirectPolicy::SameOriginOnly && origin(&next) != origin(&url) {
                     return Ok(HubResponse::new(url, response));
                 }
                 redirects += 1;
@@ -298,11 +289,7 @@ impl HubClient {
                     }
                 }
                 let error = ErrorResponse::read(&url, response);
-                return Err(error.into_error(
-                    &request.target,
-                    self.inner.endpoint.as_str(),
-                    sent_token,
-                ));
+                return Err(error.into_error(&request.target, self.inner.endpoint.as_str(), sent_token));
             }
             return Ok(HubResponse::new(url, response));
         }
@@ -310,8 +297,7 @@ impl HubClient {
 
     /// Whether the token goes with a request to this URL: only to the endpoint's own origin.
     fn authorizes(&self, url: &str) -> bool {
-        self.inner.token.is_some()
-            && origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
+        self.inner.token.is_some() && origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
     }
 
     fn send_once(
@@ -322,9 +308,7 @@ impl HubClient {
         body: Option<&[u8]>,
         with_token: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut builder = ureq::http::Request::builder()
-            .method(method.as_str())
-            .uri(url);
+        let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url);
         for (name, value) in headers {
             builder = builder.header(name.as_str(), value.as_str());
         }

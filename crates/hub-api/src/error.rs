@@ -208,9 +208,7 @@ impl Error {
     pub fn is_not_found(&self) -> bool {
         matches!(
             self,
-            Error::RepoNotFound { .. }
-                | Error::RevisionNotFound { .. }
-                | Error::EntryNotFound { .. }
+            Error::RepoNotFound { .. } | Error::RevisionNotFound { .. } | Error::EntryNotFound { .. }
         )
     }
 }

@@ -61,17 +61,9 @@ impl ErrorResponse {
     }
 
     /// Classifies the response into the error a caller can act on.
-    pub(crate) fn into_error(
-        self,
-        target: &RequestTarget,
-        endpoint: &str,
-        sent_token: bool,
-    ) -> Error {
+    pub(crate) fn into_error(self, target: &RequestTarget, endpoint: &str, sent_token: bool) -> Error {
         let repo = target.repo_label().unwrap_or_else(|| self.url.clone());
-        let revision = target
-            .revision
-            .clone()
-            .unwrap_or_else(|| "main".to_string());
+        let revision = target.revision.clone().unwrap_or_else(|| "main".to_string());
         match self.error_code.as_deref() {
             Some("RepoNotFound") => {
                 return Error::RepoNotFound {
@@ -161,13 +153,9 @@ fn message_from_body(body: &[u8]) -> Option<String> {
     if let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) {
         return match value.get("error") {
             Some(serde_json::Value::String(s)) => Some(s.clone()),
-            Some(serde_json::Value::Array(items)) => Some(
-                items
-                    .iter()
-                    .filter_map(|i| i.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            ),
+            Some(serde_json::Value::Array(items)) => {
+                Some(items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join("; "))
+            }
             _ => None,
         };
     }
@@ -186,15 +174,9 @@ mod tests {
             message_from_body(br#"{"error":"Repository not found"}"#).as_deref(),
             Some("Repository not found")
         );
-        assert_eq!(
-            message_from_body(br#"{"error":["a","b"]}"#).as_deref(),
-            Some("a; b")
-        );
+        assert_eq!(message_from_body(br#"{"error":["a","b"]}"#).as_deref(), Some("a; b"));
         assert_eq!(message_from_body(b"<html>oops</html>"), None);
-        assert_eq!(
-            message_from_body(b"plain words").as_deref(),
-            Some("plain words")
-        );
+        assert_eq!(message_from_body(b"plain words").as_deref(), Some("plain words"));
     }
 
     #[test]
@@ -223,8 +205,7 @@ mod tests {
         assert!(matches!(e, Error::EntryNotFound { ref path, .. } if path == "a.bin"));
         let e = response(401, None, Some("whatever")).into_error(&target, "http://hub", false);
         assert!(matches!(e, Error::RepoNotFound { .. }), "{e}");
-        let e =
-            response(401, None, Some(INVALID_CREDENTIALS)).into_error(&target, "http://hub", true);
+        let e = response(401, None, Some(INVALID_CREDENTIALS)).into_error(&target, "http://hub", true);
         assert!(matches!(
             e,
             Error::Unauthorized {
@@ -232,8 +213,7 @@ mod tests {
                 ..
             }
         ));
-        let e =
-            response(401, None, None).into_error(&RequestTarget::default(), "http://hub", false);
+        let e = response(401, None, None).into_error(&RequestTarget::default(), "http://hub", false);
         assert!(matches!(
             e,
             Error::Unauthorized {

@@ -24,10 +24,7 @@ pub struct FileMetadata {
 
 /// An etag without its quotes and weak marker, as the cache names blobs.
 pub fn normalize_etag(etag: &str) -> String {
-    etag.trim()
-        .trim_start_matches("W/")
-        .trim_matches('"')
-        .to_string()
+    etag.trim().trim_start_matches("W/").trim_matches('"').to_string()
 }
 
 impl HubClient {
@@ -39,12 +36,7 @@ impl HubClient {
                 .target(target)
                 .redirects(RedirectPolicy::SameOriginOnly),
         )?;
-        let header = |name: &str| {
-            response
-                .header(name)
-                .map(str::to_string)
-                .filter(|v| !v.is_empty())
-        };
+        let header = |name: &str| response.header(name).map(str::to_string).filter(|v| !v.is_empty());
         let missing = |what: &str| Error::InvalidResponse {
             url: url.to_string(),
             reason: format!("the Hub sent no {what}: is the endpoint a Hugging Face Hub?"),

@@ -60,11 +60,7 @@ impl ListReposOptions {
 
 impl HubClient {
     /// Repos of a type matching the query, fetched page by page as the iterator advances.
-    pub fn list_repos(
-        &self,
-        repo_type: RepoType,
-        options: &ListReposOptions,
-    ) -> Paginated<RepoInfo> {
+    pub fn list_repos(&self, repo_type: RepoType, options: &ListReposOptions) -> Paginated<RepoInfo> {
         let mut url = format!("{}/api/{}", self.endpoint(), repo_type.plural());
         let query = options.query();
         if !query.is_empty() {

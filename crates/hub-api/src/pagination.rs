@@ -30,12 +30,7 @@ impl<T> std::fmt::Debug for Paginated<T> {
 }
 
 impl<T: DeserializeOwned> Paginated<T> {
-    pub(crate) fn new(
-        client: HubClient,
-        first_url: String,
-        target: RequestTarget,
-        limit: Option<usize>,
-    ) -> Self {
+    pub(crate) fn new(client: HubClient, first_url: String, target: RequestTarget, limit: Option<usize>) -> Self {
         Paginated {
             client,
             next_url: Some(first_url),
@@ -49,9 +44,7 @@ impl<T: DeserializeOwned> Paginated<T> {
         let Some(url) = self.next_url.take() else {
             return Ok(());
         };
-        let response = self
-            .client
-            .send(&HubRequest::get(&url).target(self.target.clone()))?;
+        let response = self.client.send(&HubRequest::get(&url).target(self.target.clone()))?;
         self.next_url = response.header("link").and_then(next_link);
         let items: Vec<T> = response.json()?;
         self.buffer.extend(items);
@@ -85,12 +78,9 @@ impl<T: DeserializeOwned> Iterator for Paginated<T> {
 pub fn next_link(header: &str) -> Option<String> {
     header.split(',').find_map(|part| {
         let (url, params) = part.split_once(';')?;
-        let is_next = params.split(';').any(|p| {
-            matches!(
-                p.trim().replace(' ', "").as_str(),
-                "rel=\"next\"" | "rel=next"
-            )
-        });
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim().replace(' ', "").as_str(), "rel=\"next\"" | "rel=next"));
         let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
         is_next.then(|| url.to_string())
     })
@@ -108,9 +98,6 @@ mod tests {
             Some("https://hub/api/models?cursor=abc&limit=2")
         );
         assert_eq!(next_link(r#"<https://hub/x>; rel="prev""#), None);
-        assert_eq!(
-            next_link("<https://hub/y>; rel=next").as_deref(),
-            Some("https://hub/y")
-        );
+        assert_eq!(next_link("<https://hub/y>; rel=next").as_deref(), Some("https://hub/y"));
     }
 }

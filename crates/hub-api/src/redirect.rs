@@ -90,10 +90,7 @@ mod tests {
             origin("http://127.0.0.1:8080?x").as_deref(),
             Some("http://127.0.0.1:8080")
         );
-        assert_ne!(
-            origin("http://localhost:1/a"),
-            origin("http://127.0.0.1:1/a")
-        );
+        assert_ne!(origin("http://localhost:1/a"), origin("http://127.0.0.1:1/a"));
         assert_ne!(origin("http://h:1/a"), origin("https://h:1/a"));
         assert_eq!(origin("ftp://h/a"), None);
     }
@@ -113,13 +110,7 @@ mod tests {
             resolve_location(base, "https://cdn/x?sig=1").as_deref(),
             Some("https://cdn/x?sig=1")
         );
-        assert_eq!(
-            resolve_location(base, "//cdn/x").as_deref(),
-            Some("http://cdn/x")
-        );
-        assert_eq!(
-            resolve_location("http://h", "x").as_deref(),
-            Some("http://h/x")
-        );
+        assert_eq!(resolve_location(base, "//cdn/x").as_deref(), Some("http://cdn/x"));
+        assert_eq!(resolve_location("http://h", "x").as_deref(), Some("http://h/x"));
     }
 }

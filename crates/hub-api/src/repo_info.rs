@@ -136,12 +136,7 @@ impl HubClient {
     }
 
     /// A model at a revision.
-    pub fn model_info(
-        &self,
-        repo_id: &RepoId,
-        revision: Option<&Revision>,
-        files_metadata: bool,
-    ) -> Result<RepoInfo> {
+    pub fn model_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
         let options = RepoInfoOptions {
             repo_type: RepoType::Model,
             revision: revision.cloned(),
@@ -166,12 +161,7 @@ impl HubClient {
     }
 
     /// A space at a revision.
-    pub fn space_info(
-        &self,
-        repo_id: &RepoId,
-        revision: Option<&Revision>,
-        files_metadata: bool,
-    ) -> Result<RepoInfo> {
+    pub fn space_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
         let options = RepoInfoOptions {
             repo_type: RepoType::Space,
             revision: revision.cloned(),

@@ -60,11 +60,7 @@ pub struct ListTreeOptions {
 
 impl HubClient {
     /// The entries of a revision's tree, fetched page by page as the iterator advances.
-    pub fn list_repo_tree(
-        &self,
-        repo_id: &RepoId,
-        options: &ListTreeOptions,
-    ) -> Paginated<RepoTreeEntry> {
+    pub fn list_repo_tree(&self, repo_id: &RepoId, options: &ListTreeOptions) -> Paginated<RepoTreeEntry> {
         let revision = options.revision.clone().unwrap_or_default();
         let mut url = format!(
             "{}/tree/{}",

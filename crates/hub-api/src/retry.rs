@@ -60,10 +60,7 @@ pub(crate) fn is_retryable_status(status: u16) -> bool {
 pub(crate) fn is_retryable_transport(error: &ureq::Error) -> bool {
     matches!(
         error,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
+        ureq::Error::Io(_) | ureq::Error::Timeout(_) | ureq::Error::ConnectionFailed | ureq::Error::Protocol(_)
     )
 }
 
@@ -74,13 +71,8 @@ mod tests {
     #[test]
     fn backoff_doubles_up_to_the_cap_then_stops() {
         let policy = RetryPolicy::default();
-        let waits: Vec<_> = (0..6)
-            .map(|a| policy.delay(a, None).map(|d| d.as_secs()))
-            .collect();
-        assert_eq!(
-            waits,
-            vec![Some(1), Some(2), Some(4), Some(8), Some(8), None]
-        );
+        let waits: Vec<_> = (0..6).map(|a| policy.delay(a, None).map(|d| d.as_secs())).collect();
+        assert_eq!(waits, vec![Some(1), Some(2), Some(4), Some(8), Some(8), None]);
     }
 
     #[test]

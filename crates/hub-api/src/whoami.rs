@@ -69,12 +69,7 @@ impl WhoAmI {
 
     /// The token's name, when the Hub said.
     pub fn token_name(&self) -> Option<&str> {
-        self.auth
-            .as_ref()?
-            .access_token
-            .as_ref()?
-            .display_name
-            .as_deref()
+        self.auth.as_ref()?.access_token.as_ref()?.display_name.as_deref()
     }
 }
 

@@ -6,13 +6,14 @@ use hub_api::{FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
 
 use crate::blob_lock::BlobLock;
+use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
 use crate::progress::Progress;
-use crate::repo_cache::RepoCache;
+use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::snapshot_link::link_blob;
 
-/// Options of [`hf_hub_download`].
+/// Options of [`hf_hub_download`] and [`snapshot_download`](crate::snapshot_download).
 #[derive(Clone)]
 pub struct DownloadOptions<'a> {
     /// The repo type.
@@ -23,12 +24,21 @@ pub struct DownloadOptions<'a> {
     pub subfolder: Option<String>,
     /// The cache root (`HF_HUB_CACHE`).
     pub cache_dir: PathBuf,
+    /// Write real files into this folder instead of the cache (with the
+    /// Python client's `.cache/huggingface/download/*.metadata` bookkeeping).
+    pub local_dir: Option<PathBuf>,
     /// Fetch again even when cached.
     pub force_download: bool,
     /// Never use the network: serve from the cache or fail with [`Error::NotCached`].
     pub local_files_only: bool,
     /// Copy blobs into snapshots instead of linking them.
     pub disable_symlinks: bool,
+    /// Snapshots: only paths matching one of these globs (all when empty).
+    pub allow_patterns: Vec<String>,
+    /// Snapshots: leave out paths matching any of these globs.
+    pub ignore_patterns: Vec<String>,
+    /// Snapshots: files fetched at once.
+    pub max_workers: usize,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
     /// Receives progress events.
@@ -42,9 +52,13 @@ impl std::fmt::Debug for DownloadOptions<'_> {
             .field("revision", &self.revision)
             .field("subfolder", &self.subfolder)
             .field("cache_dir", &self.cache_dir)
+            .field("local_dir", &self.local_dir)
             .field("force_download", &self.force_download)
             .field("local_files_only", &self.local_files_only)
             .field("disable_symlinks", &self.disable_symlinks)
+            .field("allow_patterns", &self.allow_patterns)
+            .field("ignore_patterns", &self.ignore_patterns)
+            .field("max_workers", &self.max_workers)
             .field("transfer", &self.transfer)
             .finish_non_exhaustive()
     }
@@ -58,9 +72,13 @@ impl DownloadOptions<'static> {
             revision: None,
             subfolder: None,
             cache_dir: cache_dir.into(),
+            local_dir: None,
             force_download: false,
             local_files_only: false,
             disable_symlinks: false,
+            allow_patterns: Vec::new(),
+            ignore_patterns: Vec::new(),
+            max_workers: 8,
             transfer: TransferSettings::default(),
             progress: &(),
         }
@@ -76,8 +94,30 @@ impl DownloadOptions<'static> {
     }
 }
 
+impl<'a> DownloadOptions<'a> {
+    /// The same options reporting progress to `progress`.
+    pub fn with_progress<'b>(&self, progress: &'b dyn Progress) -> DownloadOptions<'b> {
+        DownloadOptions {
+            repo_type: self.repo_type,
+            revision: self.revision.clone(),
+            subfolder: self.subfolder.clone(),
+            cache_dir: self.cache_dir.clone(),
+            local_dir: self.local_dir.clone(),
+            force_download: self.force_download,
+            local_files_only: self.local_files_only,
+            disable_symlinks: self.disable_symlinks,
+            allow_patterns: self.allow_patterns.clone(),
+            ignore_patterns: self.ignore_patterns.clone(),
+            max_workers: self.max_workers,
+            transfer: self.transfer,
+            progress,
+        }
+    }
+}
+
 /// Downloads one file of a repo into the cache (or finds it there) and returns
-/// its path inside `snapshots/{commit}/`, as the Python client does.
+/// its path inside `snapshots/{commit}/`, as the Python client does. With
+/// `local_dir`, the file is written there instead and that path is returned.
 pub fn hf_hub_download(
     client: &HubClient,
     repo_id: &RepoId,
@@ -94,8 +134,11 @@ pub fn hf_hub_download(
         Some(sub) => format!("{sub}/{filename}"),
         None => filename.to_string(),
     };
-    // A path that would leave the snapshot folder is refused before any request.
-    crate::repo_cache::safe_relative_path(&path)?;
+    // A path that would leave its folder is refused before any request.
+    safe_relative_path(&path)?;
+    if let Some(local_dir) = &options.local_dir {
+        return crate::local_dir::download(client, repo_id, &path, &revision, local_dir, options);
+    }
     let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
 
     // A pinned commit whose file is cached costs no request.
@@ -109,23 +152,11 @@ pub fn hf_hub_download(
         return cached_pointer(&cache, &revision, &path)?
             .ok_or_else(|| not_cached(repo_id, &revision, &path, &options.cache_dir));
     }
-
-    let url = hf_hub_url(
-        repo_id,
-        &path,
-        Some(&revision),
-        options.repo_type,
-        client.endpoint(),
-    );
-    let target = RequestTarget::repo(options.repo_type, repo_id)
-        .at(revision.as_str())
-        .file(&path);
-    let metadata = match client.file_metadata(&url, target.clone()) {
+    let metadata = match head_file(client, repo_id, &path, &revision, options.repo_type) {
         Ok(metadata) => metadata,
         Err(error @ hub_api::Error::EntryNotFound { .. }) => {
             if let hub_api::Error::EntryNotFound {
-                commit: Some(commit),
-                ..
+                commit: Some(commit), ..
             } = &error
             {
                 mark_absent(&cache, &revision, commit, &path);
@@ -138,41 +169,101 @@ pub fn hf_hub_download(
         }
         Err(error) => return Err(error.into()),
     };
-    fetch_into_cache(client, &cache, &revision, &path, &metadata, target, options)
+    if revision.as_str() != metadata.commit_hash {
+        write_ref(&cache, revision.as_str(), &metadata.commit_hash)?;
+    }
+    let file = RemoteFile::from_metadata(&path, &metadata, target(repo_id, options.repo_type, &revision, &path));
+    let budget = ConnectionBudget::new(options.transfer.connections);
+    place_in_cache(client, &cache, &file, options, &budget)
 }
 
-fn fetch_into_cache(
+/// `HEAD` on a file's resolve URL.
+pub(crate) fn head_file(
+    client: &HubClient,
+    repo_id: &RepoId,
+    path: &str,
+    revision: &Revision,
+    repo_type: RepoType,
+) -> hub_api::Result<FileMetadata> {
+    let url = hf_hub_url(repo_id, path, Some(revision), repo_type, client.endpoint());
+    client.file_metadata(&url, target(repo_id, repo_type, revision, path))
+}
+
+pub(crate) fn target(repo_id: &RepoId, repo_type: RepoType, revision: &Revision, path: &str) -> RequestTarget {
+    RequestTarget::repo(repo_type, repo_id).at(revision.as_str()).file(path)
+}
+
+/// A file of a commit, as the Hub described it.
+pub(crate) struct RemoteFile<'a> {
+    pub(crate) path: &'a str,
+    pub(crate) commit: &'a str,
+    /// The blob's name in the cache: the sha256 for LFS files, the git blob id otherwise.
+    pub(crate) etag: &'a str,
+    pub(crate) size: Option<u64>,
+    pub(crate) is_lfs: bool,
+    /// Where to get the bytes.
+    pub(crate) url: String,
+    /// Whether `url` is already where the bytes are (no redirect to follow).
+    pub(crate) url_is_final: bool,
+    pub(crate) target: RequestTarget,
+}
+
+impl<'a> RemoteFile<'a> {
+    fn from_metadata(path: &'a str, metadata: &'a FileMetadata, target: RequestTarget) -> Self {
+        RemoteFile {
+            path,
+            commit: &metadata.commit_hash,
+            etag: &metadata.etag,
+            size: metadata.size,
+            is_lfs: metadata.is_lfs,
+            url: metadata.location.clone(),
+            url_is_final: true,
+            target,
+        }
+    }
+
+    /// The sha256 the bytes must have, for LFS files.
+    pub(crate) fn sha256(&self) -> Option<&str> {
+        self.is_lfs.then_some(self.etag).filter(|e| is_sha256(e))
+    }
+
+    pub(crate) fn source(&self) -> BlobSource<'_> {
+        BlobSource {
+            url: &self.url,
+            target: self.target.clone(),
+            repo_path: self.path,
+            expected_size: self.size,
+            expected_sha256: self.sha256(),
+            url_is_final: self.url_is_final,
+        }
+    }
+}
+
+/// Makes `snapshots/{commit}/{path}` exist for this file: fetches the blob
+/// unless it is already there, under its lock, then links it.
+pub(crate) fn place_in_cache(
     client: &HubClient,
     cache: &RepoCache,
-    revision: &Revision,
-    path: &str,
-    metadata: &FileMetadata,
-    target: RequestTarget,
+    file: &RemoteFile<'_>,
     options: &DownloadOptions<'_>,
+    budget: &ConnectionBudget,
 ) -> Result<PathBuf> {
-    let commit = metadata.commit_hash.as_str();
-    let pointer = cache.snapshot_path(commit, path)?;
-    let blob = cache.blob_path(&metadata.etag);
-    if revision.as_str() != commit {
-        write_ref(cache, revision.as_str(), commit)?;
-    }
+    let pointer = cache.snapshot_path(file.commit, file.path)?;
     if pointer.exists() && !options.force_download {
         return Ok(pointer);
     }
+    let blob = cache.blob_path(file.etag);
     // One process at a time fetches or links a blob, Rust or Python alike.
-    let _lock = BlobLock::acquire(&cache.lock_path(&metadata.etag))?;
+    let _lock = BlobLock::acquire(&cache.lock_path(file.etag))?;
     if !blob.exists() || options.force_download {
-        let source = BlobSource {
-            url: &metadata.location,
-            target,
-            repo_path: path,
-            expected_size: metadata.size,
-            expected_sha256: metadata
-                .is_lfs
-                .then_some(metadata.etag.as_str())
-                .filter(|e| is_sha256(e)),
-        };
-        fetch_blob(client, &source, &blob, &options.transfer, options.progress)?;
+        fetch_blob(
+            client,
+            &file.source(),
+            &blob,
+            &options.transfer,
+            budget,
+            options.progress,
+        )?;
     }
     link_blob(&blob, &pointer, options.disable_symlinks)?;
     Ok(pointer)
@@ -180,19 +271,23 @@ fn fetch_into_cache(
 
 /// The snapshot file of a revision, when the cache has it.
 fn cached_pointer(cache: &RepoCache, revision: &Revision, path: &str) -> Result<Option<PathBuf>> {
-    let commit = if revision.is_commit_hash() {
-        revision.as_str().to_string()
-    } else {
-        match cache.read_ref(revision.as_str()) {
-            Some(commit) => commit,
-            None => return Ok(None),
-        }
+    let Some(commit) = cached_commit(cache, revision) else {
+        return Ok(None);
     };
     let pointer = cache.snapshot_path(&commit, path)?;
     Ok(pointer.exists().then_some(pointer))
 }
 
-fn not_cached(repo_id: &RepoId, revision: &Revision, path: &str, cache_dir: &Path) -> Error {
+/// The commit a revision is known to be at, without the network.
+pub(crate) fn cached_commit(cache: &RepoCache, revision: &Revision) -> Option<String> {
+    if revision.is_commit_hash() {
+        Some(revision.as_str().to_string())
+    } else {
+        cache.read_ref(revision.as_str())
+    }
+}
+
+pub(crate) fn not_cached(repo_id: &RepoId, revision: &Revision, path: &str, cache_dir: &Path) -> Error {
     Error::NotCached {
         repo: repo_id.to_string(),
         revision: revision.to_string(),
@@ -223,10 +318,8 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     }
     let folder = ref_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    let mut temp = tempfile::NamedTempFile::new_in(folder)
-        .map_err(Error::io("create a temporary file in", folder))?;
-    std::io::Write::write_all(&mut temp, commit.as_bytes())
-        .map_err(Error::io("write", &ref_path))?;
+    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(Error::io("create a temporary file in", folder))?;
+    std::io::Write::write_all(&mut temp, commit.as_bytes()).map_err(Error::io("write", &ref_path))?;
     temp.persist(&ref_path).map_err(|e| Error::Io {
         action: "rename into",
         path: ref_path.clone(),
@@ -235,12 +328,12 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     Ok(())
 }
 
-fn is_sha256(s: &str) -> bool {
+pub(crate) fn is_sha256(s: &str) -> bool {
     s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Failures that mean "the Hub could not be reached", where the cache may stand in.
-fn is_offline_failure(error: &hub_api::Error) -> bool {
+pub(crate) fn is_offline_failure(error: &hub_api::Error) -> bool {
     match error {
         hub_api::Error::Transport { .. } => true,
         hub_api::Error::Http { status, .. } => *status >= 500,

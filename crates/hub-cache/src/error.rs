@@ -26,9 +26,7 @@ pub enum Error {
         cache_dir: PathBuf,
     },
     /// The bytes that arrived are not the bytes the Hub announced.
-    #[error(
-        "downloaded {path} does not match what the Hub announced: expected {expected}, got {actual}"
-    )]
+    #[error("downloaded {path} does not match what the Hub announced: expected {expected}, got {actual}")]
     Integrity {
         /// The path in the repo.
         path: String,
@@ -60,16 +58,9 @@ pub enum Error {
 }
 
 impl Error {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(std::io::Error) -> Error {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source,
-        }
+        move |source| Error::Io { action, path, source }
     }
 }
 

@@ -27,16 +27,22 @@
 //! ```
 
 mod blob_lock;
+mod connection_budget;
 mod download;
 mod error;
 mod fetch;
+mod local_dir;
+mod patterns;
 mod progress;
 mod repo_cache;
+mod snapshot;
 mod snapshot_link;
 
 pub use blob_lock::BlobLock;
 pub use download::{DownloadOptions, hf_hub_download};
 pub use error::{Error, Result};
 pub use fetch::TransferSettings;
+pub use patterns::{filter_path, fnmatch};
 pub use progress::{Progress, ProgressEvent};
 pub use repo_cache::{RepoCache, safe_relative_path};
+pub use snapshot::snapshot_download;

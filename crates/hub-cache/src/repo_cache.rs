@@ -83,9 +83,7 @@ impl RepoCache {
 
 /// A repo path as a relative filesystem path that cannot leave its folder.
 pub fn safe_relative_path(path: &str) -> Result<PathBuf> {
-    let unsafe_path = || Error::UnsafePath {
-        path: path.to_string(),
-    };
+    let unsafe_path = || Error::UnsafePath { path: path.to_string() };
     if path.is_empty() || path.contains('\\') || path.contains('\0') {
         return Err(unsafe_path());
     }
@@ -112,10 +110,7 @@ mod tests {
         let repo = RepoId::new("org/name")?;
         let cache = RepoCache::new(Path::new("/c"), RepoType::Dataset, &repo);
         assert_eq!(cache.root(), Path::new("/c/datasets--org--name"));
-        assert_eq!(
-            cache.blob_path("abc"),
-            Path::new("/c/datasets--org--name/blobs/abc")
-        );
+        assert_eq!(cache.blob_path("abc"), Path::new("/c/datasets--org--name/blobs/abc"));
         assert_eq!(
             cache.ref_path("refs/pr/1"),
             Path::new("/c/datasets--org--name/refs/refs/pr/1")
@@ -124,10 +119,7 @@ mod tests {
             cache.snapshot_path("c0", "a/b.txt")?,
             Path::new("/c/datasets--org--name/snapshots/c0/a/b.txt")
         );
-        assert_eq!(
-            cache.lock_path("e"),
-            Path::new("/c/.locks/datasets--org--name/e.lock")
-        );
+        assert_eq!(cache.lock_path("e"), Path::new("/c/.locks/datasets--org--name/e.lock"));
         Ok(())
     }
 

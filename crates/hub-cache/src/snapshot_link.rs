@@ -40,11 +40,7 @@ fn temp_name(pointer: &Path) -> PathBuf {
 pub(crate) fn relative_target(blob: &Path, from: &Path) -> PathBuf {
     let blob_parts: Vec<_> = blob.components().collect();
     let from_parts: Vec<_> = from.components().collect();
-    let common = blob_parts
-        .iter()
-        .zip(&from_parts)
-        .take_while(|(a, b)| a == b)
-        .count();
+    let common = blob_parts.iter().zip(&from_parts).take_while(|(a, b)| a == b).count();
     let mut out = PathBuf::new();
     for _ in common..from_parts.len() {
         out.push("..");

@@ -92,9 +92,7 @@ impl HubConfig {
         HubConfig::from_lookup(&|name| match std::env::var(name) {
             Ok(value) => Ok(Some(value)),
             Err(VarError::NotPresent) => Ok(None),
-            Err(VarError::NotUnicode(_)) => Err(Error::NonUnicodeEnvVar {
-                name: name.to_owned(),
-            }),
+            Err(VarError::NotUnicode(_)) => Err(Error::NonUnicodeEnvVar { name: name.to_owned() }),
         })
     }
 
@@ -148,10 +146,7 @@ impl HubConfig {
             Some(path) => vars.expand_path(&path)?,
             None => home.join("token"),
         };
-        let stored_tokens_path = token_path
-            .parent()
-            .unwrap_or(Path::new(""))
-            .join("stored_tokens");
+        let stored_tokens_path = token_path.parent().unwrap_or(Path::new("")).join("stored_tokens");
         let endpoint = match vars.first(&["HF_ENDPOINT"])? {
             Some(url) => Endpoint::new(&url).map_err(|source| Error::InvalidEnvVar {
                 name: "HF_ENDPOINT",
@@ -224,15 +219,12 @@ impl Vars<'_> {
         let Some(value) = self.first(&[name])? else {
             return Ok(DEFAULT_TIMEOUT);
         };
-        let seconds = value
-            .trim()
-            .parse::<u64>()
-            .map_err(|source| Error::InvalidEnvVar {
-                name,
-                value: value.clone(),
-                expected: "a whole number of seconds",
-                source: Box::new(source),
-            })?;
+        let seconds = value.trim().parse::<u64>().map_err(|source| Error::InvalidEnvVar {
+            name,
+            value: value.clone(),
+            expected: "a whole number of seconds",
+            source: Box::new(source),
+        })?;
         Ok(match seconds {
             0 => DEFAULT_TIMEOUT,
             seconds => Duration::from_secs(seconds),
@@ -270,11 +262,7 @@ impl Vars<'_> {
                     (&after[..end], end)
                 }
             };
-            let value = if name.is_empty() {
-                None
-            } else {
-                (self.0)(name)?
-            };
+            let value = if name.is_empty() { None } else { (self.0)(name)? };
             match value {
                 Some(value) => out.push_str(&value),
                 // Python leaves unknown variables as written.
@@ -328,10 +316,7 @@ mod tests {
         assert_eq!(config.home, Path::new("/data/hf"));
         assert_eq!(config.hub_cache, Path::new("/data/hf/hub"));
         assert_eq!(config.token_path, Path::new("/data/hf/token"));
-        assert_eq!(
-            config.stored_tokens_path,
-            Path::new("/data/hf/stored_tokens")
-        );
+        assert_eq!(config.stored_tokens_path, Path::new("/data/hf/stored_tokens"));
         assert_eq!(config.endpoint.as_str(), Endpoint::DEFAULT);
         assert_eq!(config.token, None);
         assert!(!config.offline);
@@ -345,10 +330,7 @@ mod tests {
         assert_eq!(config.home, Path::new("/srv/hf"));
         assert_eq!(config.hub_cache, Path::new("/srv/hf/hub"));
         assert_eq!(config.token_path, Path::new("/srv/hf/token"));
-        assert_eq!(
-            config.stored_tokens_path,
-            Path::new("/srv/hf/stored_tokens")
-        );
+        assert_eq!(config.stored_tokens_path, Path::new("/srv/hf/stored_tokens"));
         Ok(())
     }
 
@@ -383,10 +365,7 @@ mod tests {
     fn stored_tokens_sit_next_to_the_token_file() -> Result<()> {
         let config = config(&[("HF_HOME", "/h"), ("HF_TOKEN_PATH", "/secrets/hf/token")])?;
         assert_eq!(config.token_path, Path::new("/secrets/hf/token"));
-        assert_eq!(
-            config.stored_tokens_path,
-            Path::new("/secrets/hf/stored_tokens")
-        );
+        assert_eq!(config.stored_tokens_path, Path::new("/secrets/hf/stored_tokens"));
         assert_eq!(config.hub_cache, Path::new("/h/hub"));
         Ok(())
     }
@@ -414,10 +393,7 @@ mod tests {
 
     #[test]
     fn hf_token_beats_the_legacy_variable() -> Result<()> {
-        let both = config(&[
-            ("HF_TOKEN", "hf_new"),
-            ("HUGGING_FACE_HUB_TOKEN", "hf_legacy"),
-        ])?;
+        let both = config(&[("HF_TOKEN", "hf_new"), ("HUGGING_FACE_HUB_TOKEN", "hf_legacy")])?;
         assert_eq!(both.token.as_ref().map(Token::expose), Some("hf_new"));
         let legacy = config(&[("HUGGING_FACE_HUB_TOKEN", " hf_legacy\n")])?;
         assert_eq!(legacy.token.as_ref().map(Token::expose), Some("hf_legacy"));
@@ -436,9 +412,7 @@ mod tests {
         ] {
             assert!(is_truthy(yes), "{yes:?}");
         }
-        for no in [
-            "", "0", "off", "no", "false", "2", "y", "t", "enabled", "1 1", "truee",
-        ] {
+        for no in ["", "0", "off", "no", "false", "2", "y", "t", "enabled", "1 1", "truee"] {
             assert!(!is_truthy(no), "{no:?}");
         }
     }
@@ -451,21 +425,14 @@ mod tests {
             ("HF_HUB_DISABLE_SYMLINKS", "TRUE"),
             ("HF_HUB_DISABLE_TELEMETRY", "on"),
         ])?;
-        assert!(
-            on.offline && on.disable_progress_bars && on.disable_symlinks && on.disable_telemetry
-        );
+        assert!(on.offline && on.disable_progress_bars && on.disable_symlinks && on.disable_telemetry);
         let off = config(&[
             ("HF_HUB_OFFLINE", "0"),
             ("HF_HUB_DISABLE_PROGRESS_BARS", "false"),
             ("HF_HUB_DISABLE_SYMLINKS", "no"),
             ("HF_HUB_DISABLE_TELEMETRY", ""),
         ])?;
-        assert!(
-            !(off.offline
-                || off.disable_progress_bars
-                || off.disable_symlinks
-                || off.disable_telemetry)
-        );
+        assert!(!(off.offline || off.disable_progress_bars || off.disable_symlinks || off.disable_telemetry));
         Ok(())
     }
 
@@ -476,24 +443,16 @@ mod tests {
         assert!(!config(&[("HF_HUB_OFFLINE", "0"), ("TRANSFORMERS_OFFLINE", "1")])?.offline);
         assert!(config(&[("DO_NOT_TRACK", "1")])?.disable_telemetry);
         assert!(config(&[("DISABLE_TELEMETRY", "true")])?.disable_telemetry);
-        assert!(
-            config(&[("HF_HUB_DISABLE_TELEMETRY", "0"), ("DO_NOT_TRACK", "1")])?.disable_telemetry
-        );
+        assert!(config(&[("HF_HUB_DISABLE_TELEMETRY", "0"), ("DO_NOT_TRACK", "1")])?.disable_telemetry);
         Ok(())
     }
 
     #[test]
     fn timeouts_are_whole_seconds() -> Result<()> {
-        let set = config(&[
-            ("HF_HUB_ETAG_TIMEOUT", "30"),
-            ("HF_HUB_DOWNLOAD_TIMEOUT", " 120 "),
-        ])?;
+        let set = config(&[("HF_HUB_ETAG_TIMEOUT", "30"), ("HF_HUB_DOWNLOAD_TIMEOUT", " 120 ")])?;
         assert_eq!(set.etag_timeout, Duration::from_secs(30));
         assert_eq!(set.download_timeout, Duration::from_secs(120));
-        let zero = config(&[
-            ("HF_HUB_ETAG_TIMEOUT", "0"),
-            ("HF_HUB_DOWNLOAD_TIMEOUT", ""),
-        ])?;
+        let zero = config(&[("HF_HUB_ETAG_TIMEOUT", "0"), ("HF_HUB_DOWNLOAD_TIMEOUT", "")])?;
         assert_eq!(zero.etag_timeout, Duration::from_secs(10));
         assert_eq!(zero.download_timeout, Duration::from_secs(10));
         Ok(())
@@ -541,9 +500,7 @@ mod tests {
         );
         assert_eq!(
             source.as_deref(),
-            Some(
-                "invalid endpoint \"huggingface.co\": an endpoint must start with http:// or https://"
-            )
+            Some("invalid endpoint \"huggingface.co\": an endpoint must start with http:// or https://")
         );
     }
 
@@ -555,10 +512,7 @@ mod tests {
             ("CURL_CA_BUNDLE", "/curl.pem"),
         ])?;
         assert_eq!(all.ca_bundle.as_deref(), Some(Path::new("/requests.pem")));
-        let ssl = config(&[
-            ("SSL_CERT_FILE", "/ssl.pem"),
-            ("CURL_CA_BUNDLE", "/curl.pem"),
-        ])?;
+        let ssl = config(&[("SSL_CERT_FILE", "/ssl.pem"), ("CURL_CA_BUNDLE", "/curl.pem")])?;
         assert_eq!(ssl.ca_bundle.as_deref(), Some(Path::new("/ssl.pem")));
         let curl = config(&[("REQUESTS_CA_BUNDLE", ""), ("CURL_CA_BUNDLE", "/curl.pem")])?;
         assert_eq!(curl.ca_bundle.as_deref(), Some(Path::new("/curl.pem")));
@@ -581,10 +535,7 @@ mod tests {
 
     #[test]
     fn debug_never_shows_secrets() -> Result<()> {
-        let config = config(&[
-            ("HF_TOKEN", SECRET),
-            ("HTTPS_PROXY", "http://me:pr0xyPass@proxy:3128"),
-        ])?;
+        let config = config(&[("HF_TOKEN", SECRET), ("HTTPS_PROXY", "http://me:pr0xyPass@proxy:3128")])?;
         assert_eq!(config.token.as_ref().map(Token::expose), Some(SECRET));
         for shown in [format!("{config:?}"), format!("{config:#?}")] {
             assert!(!shown.contains(&SECRET[3..]), "{shown}");
@@ -609,10 +560,7 @@ mod tests {
             );
         }
         for name in HubConfig::ENV_VARS {
-            assert!(
-                asked.iter().any(|a| a == name),
-                "{name} is listed but never read"
-            );
+            assert!(asked.iter().any(|a| a == name), "{name} is listed but never read");
         }
         Ok(())
     }

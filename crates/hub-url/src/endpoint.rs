@@ -25,8 +25,8 @@ impl Endpoint {
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("whitespace and control characters are not allowed"));
         }
-        let (scheme, rest) = split_scheme(url)
-            .ok_or_else(|| invalid("an endpoint must start with http:// or https://"))?;
+        let (scheme, rest) =
+            split_scheme(url).ok_or_else(|| invalid("an endpoint must start with http:// or https://"))?;
         if rest.contains(['?', '#']) {
             return Err(invalid("a query or a fragment is not allowed"));
         }
@@ -89,25 +89,15 @@ fn check_authority(authority: &str) -> Result<(), &'static str> {
     }
     let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
         // An IPv6 literal such as `[::1]:8080`.
-        let (address, after) = bracketed
-            .split_once(']')
-            .ok_or("an IPv6 host must end with ']'")?;
-        if address.is_empty()
-            || !address
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        let (address, after) = bracketed.split_once(']').ok_or("an IPv6 host must end with ']'")?;
+        if address.is_empty() || !address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
             return Err("an IPv6 host must hold only hexadecimal digits, ':' and '.'");
         }
         match after {
             "" => (address, None),
             _ => (
                 address,
-                Some(
-                    after
-                        .strip_prefix(':')
-                        .ok_or("a port must follow ':' after the host")?,
-                ),
+                Some(after.strip_prefix(':').ok_or("a port must follow ':' after the host")?),
             ),
         }
     } else {
@@ -124,13 +114,10 @@ fn check_authority(authority: &str) -> Result<(), &'static str> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
     {
-        return Err(
-            "a host must hold only ASCII letters, digits, '-', '_' and '.' (use punycode for other names)",
-        );
+        return Err("a host must hold only ASCII letters, digits, '-', '_' and '.' (use punycode for other names)");
     }
     // `u16::from_str` alone would also take a leading '+'.
-    let bad_port =
-        |port: &str| !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err();
+    let bad_port = |port: &str| !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err();
     if port.is_some_and(bad_port) {
         return Err("a port must be a number from 0 to 65535");
     }
@@ -182,10 +169,7 @@ mod tests {
         for (input, expected) in [
             ("https://huggingface.co/", "https://huggingface.co"),
             ("http://127.0.0.1:8080///", "http://127.0.0.1:8080"),
-            (
-                "https://mirror.example.org/hub/",
-                "https://mirror.example.org/hub",
-            ),
+            ("https://mirror.example.org/hub/", "https://mirror.example.org/hub"),
             ("HTTP://LOCALHOST:1234", "http://LOCALHOST:1234"),
         ] {
             let endpoint = Endpoint::new(input)?;
@@ -236,10 +220,7 @@ mod tests {
             endpoint.repo_url(RepoType::Space, &id),
             "http://127.0.0.1:8080/spaces/org/name"
         );
-        assert_eq!(
-            endpoint.url("/api/whoami-v2"),
-            "http://127.0.0.1:8080/api/whoami-v2"
-        );
+        assert_eq!(endpoint.url("/api/whoami-v2"), "http://127.0.0.1:8080/api/whoami-v2");
         assert_eq!(
             endpoint.url("api/repos/create"),
             "http://127.0.0.1:8080/api/repos/create"
@@ -250,10 +231,7 @@ mod tests {
     #[test]
     fn rejects_what_is_no_base_url() {
         for (input, reason) in [
-            (
-                "huggingface.co",
-                "an endpoint must start with http:// or https://",
-            ),
+            ("huggingface.co", "an endpoint must start with http:// or https://"),
             (
                 "ftp://huggingface.co",
                 "an endpoint must start with http:// or https://",
@@ -264,22 +242,13 @@ mod tests {
             ("https://:8080", "an endpoint must have a host"),
             ("https://hf.co?x=1", "a query or a fragment is not allowed"),
             ("https://hf.co/#top", "a query or a fragment is not allowed"),
-            (
-                "https://hf.co ",
-                "whitespace and control characters are not allowed",
-            ),
+            ("https://hf.co ", "whitespace and control characters are not allowed"),
             (
                 "https://user:secret@hf.co",
                 "credentials are not allowed in an endpoint",
             ),
-            (
-                "https://hf.co:port",
-                "a port must be a number from 0 to 65535",
-            ),
-            (
-                "https://hf.co:99999",
-                "a port must be a number from 0 to 65535",
-            ),
+            ("https://hf.co:port", "a port must be a number from 0 to 65535"),
+            ("https://hf.co:99999", "a port must be a number from 0 to 65535"),
             ("https://hf.co:", "a port must be a number from 0 to 65535"),
             ("https://[::1", "an IPv6 host must end with ']'"),
             ("https://[::1]8080", "a port must follow ':' after the host"),

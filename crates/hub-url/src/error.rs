@@ -13,9 +13,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A repo type that is none of model, dataset or space.
-    #[error(
-        "invalid repo type {input:?}: expected \"model\", \"dataset\" or \"space\" (or their plurals)"
-    )]
+    #[error("invalid repo type {input:?}: expected \"model\", \"dataset\" or \"space\" (or their plurals)")]
     InvalidRepoType {
         /// The rejected repo type.
         input: String,

@@ -28,9 +28,7 @@ impl ProxySettings {
         own.as_deref().or(self.all.as_deref())
     }
 
-    pub(crate) fn from_lookup(
-        get: &dyn Fn(&str) -> Result<Option<String>>,
-    ) -> Result<ProxySettings> {
+    pub(crate) fn from_lookup(get: &dyn Fn(&str) -> Result<Option<String>>) -> Result<ProxySettings> {
         let pick = |lower: &str, upper: &str| -> Result<Option<String>> {
             // A lowercase variable, even empty, overrides the uppercase one, as in curl and urllib.
             let value = match get(lower)? {
@@ -81,10 +79,7 @@ fn redact_password(url: &str) -> Cow<'_, str> {
     else {
         return Cow::Borrowed(url);
     };
-    let Some(colon) = url[authority_start..at]
-        .find(':')
-        .map(|i| authority_start + i)
-    else {
+    let Some(colon) = url[authority_start..at].find(':').map(|i| authority_start + i) else {
         return Cow::Borrowed(url);
     };
     Cow::Owned(format!("{}:***{}", &url[..colon], &url[at..]))
@@ -97,10 +92,7 @@ mod tests {
     use super::*;
 
     fn settings(vars: &[(&str, &str)]) -> Result<ProxySettings> {
-        let vars: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect();
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         ProxySettings::from_lookup(&|name| Ok(vars.get(name).cloned()))
     }
 
@@ -132,10 +124,7 @@ mod tests {
 
     #[test]
     fn lowercase_wins_and_empty_means_none() -> Result<()> {
-        let both = settings(&[
-            ("HTTPS_PROXY", "http://upper:1"),
-            ("https_proxy", "http://lower:1"),
-        ])?;
+        let both = settings(&[("HTTPS_PROXY", "http://upper:1"), ("https_proxy", "http://lower:1")])?;
         assert_eq!(both.https.as_deref(), Some("http://lower:1"));
         let emptied = settings(&[("HTTPS_PROXY", "http://upper:1"), ("https_proxy", "")])?;
         assert_eq!(emptied.https, None);

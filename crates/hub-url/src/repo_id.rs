@@ -39,9 +39,7 @@ impl RepoId {
 
     /// The repository's own name, without its namespace.
     pub fn name(&self) -> &str {
-        self.0
-            .split_once('/')
-            .map_or(self.as_str(), |(_, name)| name)
+        self.0.split_once('/').map_or(self.as_str(), |(_, name)| name)
     }
 
     /// The repository's folder in the cache, as the Python client names it:
@@ -68,9 +66,7 @@ fn check(id: &str) -> Result<(), &'static str> {
         None => (None, id),
     };
     if name.contains('/') {
-        return Err(
-            "at most one '/' is allowed; use \"name\" or \"namespace/name\" and pass the repo type apart",
-        );
+        return Err("at most one '/' is allowed; use \"name\" or \"namespace/name\" and pass the repo type apart");
     }
     for part in namespace.into_iter().chain([name]) {
         check_part(part)?;
@@ -195,12 +191,7 @@ mod tests {
 
     #[test]
     fn errors_quote_the_input_and_say_what_is_allowed() {
-        let message = |id: &str| {
-            RepoId::new(id)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
+        let message = |id: &str| RepoId::new(id).err().map(|e| e.to_string()).unwrap_or_default();
         assert_eq!(
             message("a/b/c"),
             "invalid repo id \"a/b/c\": at most one '/' is allowed; use \"name\" or \"namespace/name\" and pass the repo type apart"
@@ -249,15 +240,9 @@ mod tests {
     fn cache_folder_names_match_the_python_cache() -> Result<()> {
         let id = RepoId::new("org/name")?;
         assert_eq!(id.cache_folder_name(RepoType::Model), "models--org--name");
-        assert_eq!(
-            id.cache_folder_name(RepoType::Dataset),
-            "datasets--org--name"
-        );
+        assert_eq!(id.cache_folder_name(RepoType::Dataset), "datasets--org--name");
         assert_eq!(id.cache_folder_name(RepoType::Space), "spaces--org--name");
-        assert_eq!(
-            RepoId::new("gpt2")?.cache_folder_name(RepoType::Model),
-            "models--gpt2"
-        );
+        assert_eq!(RepoId::new("gpt2")?.cache_folder_name(RepoType::Model), "models--gpt2");
         Ok(())
     }
 
@@ -266,10 +251,7 @@ mod tests {
         for t in RepoType::ALL {
             for id in ["org/name", "gpt2", "a.b-c_d/x.y-z"] {
                 let id = RepoId::new(id)?;
-                assert_eq!(
-                    RepoId::parse_cache_folder_name(&id.cache_folder_name(t)),
-                    Some((t, id))
-                );
+                assert_eq!(RepoId::parse_cache_folder_name(&id.cache_folder_name(t)), Some((t, id)));
             }
         }
         for folder in [

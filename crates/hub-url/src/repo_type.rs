@@ -59,9 +59,7 @@ impl FromStr for RepoType {
         RepoType::ALL
             .into_iter()
             .find(|t| s.eq_ignore_ascii_case(t.as_str()) || s.eq_ignore_ascii_case(t.plural()))
-            .ok_or_else(|| Error::InvalidRepoType {
-                input: s.to_owned(),
-            })
+            .ok_or_else(|| Error::InvalidRepoType { input: s.to_owned() })
     }
 }
 
@@ -121,9 +119,8 @@ mod tests {
     fn rejects_unknown_types_listing_the_allowed_ones() {
         for input in ["", "kernel", "modell", " model", "data-set"] {
             let err = input.parse::<RepoType>().err().map(|e| e.to_string());
-            let expected = format!(
-                "invalid repo type {input:?}: expected \"model\", \"dataset\" or \"space\" (or their plurals)"
-            );
+            let expected =
+                format!("invalid repo type {input:?}: expected \"model\", \"dataset\" or \"space\" (or their plurals)");
             assert_eq!(err.as_deref(), Some(expected.as_str()));
         }
     }

@@ -39,10 +39,7 @@ mod tests {
         let main = Revision::main();
         let endpoint = Endpoint::default();
         let implicit = hf_hub_url(&id, "config.json", None, RepoType::Model, &endpoint);
-        assert_eq!(
-            implicit,
-            "https://huggingface.co/org/name/resolve/main/config.json"
-        );
+        assert_eq!(implicit, "https://huggingface.co/org/name/resolve/main/config.json");
         assert_eq!(
             hf_hub_url(&id, "config.json", Some(&main), RepoType::Model, &endpoint),
             implicit

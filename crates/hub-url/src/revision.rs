@@ -39,11 +39,7 @@ impl Revision {
 
     /// Whether this is a full commit hash: exactly 40 lowercase hexadecimal characters.
     pub fn is_commit_hash(&self) -> bool {
-        self.0.len() == 40
-            && self
-                .0
-                .bytes()
-                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        self.0.len() == 40 && self.0.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
     }
 
     /// The pull request number of a `refs/pr/N` revision.
@@ -184,16 +180,8 @@ mod tests {
 
     #[test]
     fn errors_quote_the_input() {
-        let message = |rev: &str| {
-            Revision::new(rev)
-                .err()
-                .map(|e| e.to_string())
-                .unwrap_or_default()
-        };
-        assert_eq!(
-            message("a..b"),
-            "invalid revision \"a..b\": \"..\" is not allowed"
-        );
+        let message = |rev: &str| Revision::new(rev).err().map(|e| e.to_string()).unwrap_or_default();
+        assert_eq!(message("a..b"), "invalid revision \"a..b\": \"..\" is not allowed");
         assert_eq!(
             message("my branch"),
             "invalid revision \"my branch\": whitespace and control characters are not allowed"
@@ -202,18 +190,12 @@ mod tests {
             message("feature//x"),
             "invalid revision \"feature//x\": a revision must not start or end with '/' nor contain \"//\""
         );
-        assert_eq!(
-            message("a@{1}"),
-            "invalid revision \"a@{1}\": \"@{\" is not allowed"
-        );
+        assert_eq!(message("a@{1}"), "invalid revision \"a@{1}\": \"@{\" is not allowed");
         assert_eq!(
             message("back\\slash"),
             "invalid revision \"back\\\\slash\": the characters ~ ^ : ? * [ and \\ are not allowed"
         );
-        assert_eq!(
-            message(""),
-            "invalid revision \"\": a revision must not be empty"
-        );
+        assert_eq!(message(""), "invalid revision \"\": a revision must not be empty");
     }
 
     #[test]
@@ -247,14 +229,7 @@ mod tests {
         assert_eq!(Revision::new("refs/pr/42")?.pull_request(), Some(42));
         assert_eq!(Revision::pull_request_ref(7), Revision::new("refs/pr/7")?);
         assert_eq!(Revision::pull_request_ref(7).pull_request(), Some(7));
-        for rev in [
-            "main",
-            "refs/pr/x",
-            "refs/pr/+1",
-            "refs/pr/1/2",
-            "refs/prs/1",
-            "pr/1",
-        ] {
+        for rev in ["main", "refs/pr/x", "refs/pr/+1", "refs/pr/1/2", "refs/prs/1", "pr/1"] {
             assert_eq!(Revision::new(rev)?.pull_request(), None, "{rev}");
         }
         Ok(())

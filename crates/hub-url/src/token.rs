@@ -36,11 +36,7 @@ impl Token {
     /// The redacted form shown by `Debug` and `Display`: `hf_***` for a Hub token, `***` for
     /// anything else.
     pub fn redacted(&self) -> &'static str {
-        if self.0.starts_with("hf_") {
-            "hf_***"
-        } else {
-            "***"
-        }
+        if self.0.starts_with("hf_") { "hf_***" } else { "***" }
     }
 }
 

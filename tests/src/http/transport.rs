@@ -1,5 +1,6 @@
 //! The byte streams a connection is served over: plain TCP, or TLS on TCP.
 
+use std::cell::RefCell;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::net::TcpStream;
@@ -23,10 +24,8 @@ pub(crate) trait Transport: Read + Write {
 }
 
 impl Transport for TcpStream {
-    fn send_file(&mut self, mut file: &File, offset: u64, len: u64) -> io::Result<u64> {
-        file.seek(SeekFrom::Start(offset))?;
-        // Both ends are raw descriptors, so std's `io::copy` uses `sendfile`.
-        io::copy(&mut file.take(len), self)
+    fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        copy_file(file, offset, len, self)
     }
 
     fn socket(&self) -> &TcpStream {
@@ -39,22 +38,8 @@ impl Transport for TcpStream {
 }
 
 impl Transport for TlsStream {
-    fn send_file(&mut self, mut file: &File, offset: u64, len: u64) -> io::Result<u64> {
-        file.seek(SeekFrom::Start(offset))?;
-        let mut source = file.take(len);
-        // Large reads give full TLS records and few system calls.
-        let mut buffer = vec![0; 64 * 1024];
-        let mut sent = 0;
-        loop {
-            let n = match source.read(&mut buffer) {
-                Ok(0) => return Ok(sent),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            self.write_all(&buffer[..n])?;
-            sent += n as u64;
-        }
+    fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        copy_file(file, offset, len, self)
     }
 
     fn socket(&self) -> &TcpStream {
@@ -65,4 +50,34 @@ impl Transport for TlsStream {
         self.conn.send_close_notify();
         self.flush()
     }
+}
+
+/// Bytes moved per read and write when copying a file; large, so that a
+/// transfer takes few system calls.
+const COPY_CHUNK: usize = 256 * 1024;
+
+thread_local! {
+    /// The copy buffer of this connection's thread, reused across responses.
+    static COPY_BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Copies `len` bytes of `file` from `offset` to `out`; returns how many were copied
+/// (fewer only when the file is shorter).
+fn copy_file<W: Write>(mut file: &File, offset: u64, len: u64, out: &mut W) -> io::Result<u64> {
+    file.seek(SeekFrom::Start(offset))?;
+    let mut source = file.take(len);
+    COPY_BUFFER.with_borrow_mut(|buffer| {
+        buffer.resize(COPY_CHUNK, 0);
+        let mut sent = 0;
+        loop {
+            let n = match source.read(buffer) {
+                Ok(0) => return Ok(sent),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            out.write_all(&buffer[..n])?;
+            sent += n as u64;
+        }
+    })
 }

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use crate::http::{Request, Response};
-use crate::{Org, Role, TokenGrant};
+use crate::{Org, TokenGrant};
 
 /// The Hub's message for a token it does not know.
 pub(crate) const INVALID_CREDENTIALS: &str = "Invalid credentials in Authorization header";
@@ -31,11 +31,6 @@ impl<'a> Caller<'a> {
             Caller::Anonymous => None,
             Caller::User(grant) => Some(grant.user.as_str()),
         }
-    }
-
-    /// Whether the caller's token may write.
-    pub(crate) fn can_write(&self) -> bool {
-        matches!(self, Caller::User(grant) if grant.role == Role::Write)
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::clock;
 use super::git::{COMMITTER_EMAIL, COMMITTER_NAME, Git, ZERO_OID};
 use super::gitattributes::LfsPatterns;
-use super::lfs_store::{LfsPointer, LfsStore};
+use super::lfs_store::LfsStore;
 use super::repo_id::is_valid_repo_path;
 use super::snapshot::{Snapshot, SnapshotCache};
 use crate::EmulatorError;
@@ -52,13 +52,6 @@ pub(crate) enum CommitOp {
         /// The content.
         content: Content,
     },
-    /// An LFS file whose object is already in the LFS store: git gets the pointer.
-    Lfs {
-        /// Path in the repo.
-        path: String,
-        /// The object.
-        pointer: LfsPointer,
-    },
     /// Removes a file, or every file under a folder.
     Delete {
         /// Path in the repo.
@@ -71,7 +64,6 @@ impl CommitOp {
         match self {
             CommitOp::Auto { path, .. }
             | CommitOp::Regular { path, .. }
-            | CommitOp::Lfs { path, .. }
             | CommitOp::Delete { path } => path,
         }
     }
@@ -179,10 +171,6 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
                 for file in removed {
                     index_info.extend_from_slice(format!("0 {ZERO_OID}\t{file}\0").as_bytes());
                 }
-            }
-            CommitOp::Lfs { path, pointer } => {
-                write_scratch(&scratch, pointer.text().as_bytes())?;
-                blobs.push((path, scratch));
             }
             CommitOp::Regular { path, content } => {
                 blobs.push((path, blob_source(content, scratch)?));

@@ -33,11 +33,6 @@ impl<'a> Git<'a> {
         Git { index_file: Some(index), ..self }
     }
 
-    /// The repository's folder.
-    pub(crate) fn git_dir(&self) -> &Path {
-        self.git_dir
-    }
-
     fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = base_command();
         cmd.arg("--git-dir").arg(self.git_dir).args(args);

@@ -47,14 +47,9 @@ pub(crate) fn encode_component(s: &str) -> String {
     out
 }
 
-/// Percent-encodes each `/`-separated segment of a path.
-pub(crate) fn encode_path(path: &str) -> String {
-    path.split('/').map(encode_component).collect::<Vec<_>>().join("/")
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Page, encode_path, next_link, page};
+    use super::{Page, next_link, page};
 
     #[test]
     fn pages_stop_at_the_limit() {
@@ -72,6 +67,6 @@ mod tests {
             next_link("http://h:1", "/api/models", &query, 4),
             "<http://h:1/api/models?search=a%20b&cursor=4>; rel=\"next\""
         );
-        assert_eq!(encode_path("dir/a b/ü.txt"), "dir/a%20b/%C3%BC.txt");
+        assert_eq!(super::encode_component("a b/ü"), "a%20b%2F%C3%BC");
     }
 }

@@ -37,10 +37,7 @@ fn missing_repo_is_repo_not_found_with_and_without_token() -> TestResult {
         let message = err.to_string();
         assert!(message.contains("alice/nope"), "{message}");
         assert!(message.contains("huggingface-cli login"), "{message}");
-        assert!(
-            message.contains("request id"),
-            "the request id is kept: {message}"
-        );
+        assert!(message.contains("request id"), "the request id is kept: {message}");
     }
     Ok(())
 }
@@ -88,20 +85,12 @@ fn missing_file_is_entry_not_found_with_the_commit() -> TestResult {
     let repo = RepoId::new("alice/public")?;
     let client = client(&hub, None)?;
     let url = hf_hub_url(&repo, "nope.txt", None, RepoType::Model, client.endpoint());
-    let target = RequestTarget::repo(RepoType::Model, &repo)
-        .at("main")
-        .file("nope.txt");
-    let err = client
-        .file_metadata(&url, target)
-        .expect_err("missing file");
+    let target = RequestTarget::repo(RepoType::Model, &repo).at("main").file("nope.txt");
+    let err = client.file_metadata(&url, target).expect_err("missing file");
     match &err {
         Error::EntryNotFound { path, commit, .. } => {
             assert_eq!(path, "nope.txt");
-            assert_eq!(
-                commit.as_deref().map(str::len),
-                Some(40),
-                "X-Repo-Commit is kept"
-            );
+            assert_eq!(commit.as_deref().map(str::len), Some(40), "X-Repo-Commit is kept");
         }
         other => panic!("expected EntryNotFound, got {other:?}"),
     }
@@ -115,30 +104,15 @@ fn gated_repo_needs_access() -> TestResult {
     let repo = RepoId::new("alice/gated")?;
     for token in [None, Some(BOB_WRITE)] {
         let client = client(&hub, token)?;
-        let url = hf_hub_url(
-            &repo,
-            "config.json",
-            None,
-            RepoType::Model,
-            client.endpoint(),
-        );
+        let url = hf_hub_url(&repo, "config.json", None, RepoType::Model, client.endpoint());
         let err = client
-            .file_metadata(
-                &url,
-                RequestTarget::repo(RepoType::Model, &repo).file("config.json"),
-            )
+            .file_metadata(&url, RequestTarget::repo(RepoType::Model, &repo).file("config.json"))
             .expect_err("gated");
         assert!(matches!(err, Error::GatedRepo { .. }), "{err:?}");
         assert!(err.to_string().contains("alice/gated"));
     }
     let owner = client(&hub, Some(ALICE_WRITE))?;
-    let url = hf_hub_url(
-        &repo,
-        "config.json",
-        None,
-        RepoType::Model,
-        owner.endpoint(),
-    );
+    let url = hf_hub_url(&repo, "config.json", None, RepoType::Model, owner.endpoint());
     owner.file_metadata(&url, RequestTarget::repo(RepoType::Model, &repo))?;
     Ok(())
 }

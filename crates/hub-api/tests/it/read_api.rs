@@ -39,10 +39,7 @@ fn whoami_names_the_user_orgs_and_token_role() -> TestResult {
         vec!["acme"]
     );
     assert_eq!(me.token_role(), Some("write"));
-    assert_eq!(
-        client(&hub, Some(ALICE_READ))?.whoami()?.token_role(),
-        Some("read")
-    );
+    assert_eq!(client(&hub, Some(ALICE_READ))?.whoami()?.token_role(), Some("read"));
     Ok(())
 }
 
@@ -116,40 +113,22 @@ fn tree_listing_follows_pagination_to_the_end() -> TestResult {
     let mut expected: Vec<_> = files_paths();
     expected.sort();
     assert_eq!(files, expected);
-    let pages = hub
-        .log()
-        .records()
-        .iter()
-        .filter(|r| r.path.contains("/tree/"))
-        .count();
-    assert!(
-        pages >= 3,
-        "8 files at 3 a page take several pages, got {pages}"
-    );
+    let pages = hub.log().records().iter().filter(|r| r.path.contains("/tree/")).count();
+    assert!(pages >= 3, "8 files at 3 a page take several pages, got {pages}");
 
     let options = ListTreeOptions {
         path_in_repo: Some("nested".into()),
         ..Default::default()
     };
-    let entries: Vec<_> = client
-        .list_repo_tree(&repo, &options)
-        .collect::<Result<_, _>>()?;
+    let entries: Vec<_> = client.list_repo_tree(&repo, &options).collect::<Result<_, _>>()?;
     let mut shallow: Vec<_> = entries
         .iter()
-        .map(|e| {
-            (
-                e.path().to_string(),
-                matches!(e, RepoTreeEntry::Directory { .. }),
-            )
-        })
+        .map(|e| (e.path().to_string(), matches!(e, RepoTreeEntry::Directory { .. })))
         .collect();
     shallow.sort();
     assert_eq!(
         shallow,
-        vec![
-            ("nested/dir".to_string(), true),
-            ("nested/top.txt".to_string(), false)
-        ]
+        vec![("nested/dir".to_string(), true), ("nested/top.txt".to_string(), false)]
     );
     Ok(())
 }
@@ -196,12 +175,7 @@ fn listing_models_filters_and_stops_at_the_limit() -> TestResult {
     };
     assert_eq!(
         ids(&search)?,
-        vec![
-            "acme/bert-org",
-            "alice/bert-large",
-            "alice/bert-small",
-            "bob/bert-tiny"
-        ]
+        vec!["acme/bert-org", "alice/bert-large", "alice/bert-small", "bob/bert-tiny"]
     );
     let by_author = ListReposOptions {
         author: Some("alice".into()),
@@ -216,10 +190,7 @@ fn listing_models_filters_and_stops_at_the_limit() -> TestResult {
         filter: vec!["bert".into()],
         ..Default::default()
     };
-    assert_eq!(
-        ids(&filtered)?,
-        vec!["alice/bert-large", "alice/bert-small"]
-    );
+    assert_eq!(ids(&filtered)?, vec!["alice/bert-large", "alice/bert-small"]);
 
     hub.log().clear();
     let limited = ListReposOptions {
@@ -227,22 +198,13 @@ fn listing_models_filters_and_stops_at_the_limit() -> TestResult {
         ..Default::default()
     };
     assert_eq!(client.list_models(&limited).count(), 2);
-    let pages = hub
-        .log()
-        .records()
-        .iter()
-        .filter(|r| r.path == "/api/models")
-        .count();
+    let pages = hub.log().records().iter().filter(|r| r.path == "/api/models").count();
     assert_eq!(pages, 1, "no page past the limit is fetched");
 
     let everything: Vec<_> = client
         .list_models(&ListReposOptions::default())
         .collect::<Result<_, _>>()?;
-    assert_eq!(
-        everything.len(),
-        5,
-        "the private model stays hidden from others"
-    );
+    assert_eq!(everything.len(), 5, "the private model stays hidden from others");
     Ok(())
 }
 

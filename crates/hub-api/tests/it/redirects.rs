@@ -59,10 +59,7 @@ fn authorization_for(server: &HttpServer, path: &str) -> Option<String> {
 #[test]
 fn relative_redirect_keeps_the_token() -> TestResult {
     let (server, client) = redirector()?;
-    let response = client.send(&HubRequest::get(format!(
-        "{}/a/relative",
-        client.endpoint()
-    )))?;
+    let response = client.send(&HubRequest::get(format!("{}/a/relative", client.endpoint())))?;
     assert!(response.url().ends_with("/a/next"), "{}", response.url());
     let expected = format!("Bearer {ALICE_WRITE}");
     assert_eq!(
@@ -80,11 +77,7 @@ fn relative_redirect_keeps_the_token() -> TestResult {
 fn redirect_to_another_host_drops_the_token() -> TestResult {
     let (server, client) = redirector()?;
     let response = client.send(&HubRequest::get(format!("{}/cross", client.endpoint())))?;
-    assert!(
-        response.url().starts_with("http://localhost:"),
-        "{}",
-        response.url()
-    );
+    assert!(response.url().starts_with("http://localhost:"), "{}", response.url());
     assert!(authorization_for(&server, "/cross").is_some());
     let landed = server
         .log()
@@ -93,18 +86,14 @@ fn redirect_to_another_host_drops_the_token() -> TestResult {
         .find(|r| r.path == "/landed")
         .expect("followed");
     assert!(landed.host.starts_with("localhost"), "{}", landed.host);
-    assert_eq!(
-        landed.authorization, None,
-        "the token must not follow to another host"
-    );
+    assert_eq!(landed.authorization, None, "the token must not follow to another host");
     Ok(())
 }
 
 #[test]
 fn same_origin_only_stops_at_a_cross_origin_redirect() -> TestResult {
     let (server, client) = redirector()?;
-    let request = HubRequest::get(format!("{}/cross", client.endpoint()))
-        .redirects(RedirectPolicy::SameOriginOnly);
+    let request = HubRequest::get(format!("{}/cross", client.endpoint())).redirects(RedirectPolicy::SameOriginOnly);
     let response = client.send(&request)?;
     assert_eq!(response.status(), 302);
     assert!(server.log().records().iter().all(|r| r.path != "/landed"));

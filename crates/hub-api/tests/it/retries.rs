@@ -11,11 +11,7 @@ use hub_url::{Endpoint, RepoId};
 use crate::{TestResult, client};
 
 fn requests_to(hub: &TestHub, path: &str) -> usize {
-    hub.log()
-        .records()
-        .iter()
-        .filter(|r| r.path == path)
-        .count()
+    hub.log().records().iter().filter(|r| r.path == path).count()
 }
 
 #[test]
@@ -58,10 +54,7 @@ fn rate_limit_waits_for_retry_after() -> TestResult {
     ));
     let started = Instant::now();
     client(&hub, None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After is honoured"
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After is honoured");
     assert_eq!(requests_to(&hub, "/api/models/alice/m"), 2);
     Ok(())
 }
@@ -81,9 +74,7 @@ fn a_post_is_never_retried() -> TestResult {
     );
     let client = client(&hub, Some(ALICE_WRITE))?;
     let url = format!("{}/api/whoami-v2", hub.endpoint());
-    let err = client
-        .send(&HubRequest::new(Method::Post, url))
-        .expect_err("503");
+    let err = client.send(&HubRequest::new(Method::Post, url)).expect_err("503");
     assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
     assert_eq!(requests_to(&hub, "/api/whoami-v2"), 1);
     Ok(())
@@ -92,9 +83,7 @@ fn a_post_is_never_retried() -> TestResult {
 #[test]
 fn refused_connections_are_retried_then_reported() -> TestResult {
     // A port that was free a moment ago: nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let policy = RetryPolicy {
         max_retries: 2,
         base_delay: Duration::from_millis(5),
@@ -108,9 +97,6 @@ fn refused_connections_are_retried_then_reported() -> TestResult {
         .model_info(&RepoId::new("a/b")?, None, false)
         .expect_err("nothing listens");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains(&format!("127.0.0.1:{port}")),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
     Ok(())
 }

@@ -32,10 +32,7 @@ fn https_works_with_the_named_ca_bundle() -> TestResult {
         .ca_bundle(Some(bundle.path().to_path_buf()))
         .build()?;
     assert_eq!(client.whoami()?.name, "alice");
-    assert_eq!(
-        client.model_info(&RepoId::new("alice/m")?, None, false)?.id,
-        "alice/m"
-    );
+    assert_eq!(client.model_info(&RepoId::new("alice/m")?, None, false)?.id, "alice/m");
     Ok(())
 }
 
@@ -101,10 +98,7 @@ fn requests_go_through_the_https_proxy() -> TestResult {
         .map(str::to_string)
         .unwrap_or_default();
     assert!(
-        proxy
-            .tunnels()
-            .iter()
-            .any(|t| t.ends_with(&format!(":{port}"))),
+        proxy.tunnels().iter().any(|t| t.ends_with(&format!(":{port}"))),
         "{:?}",
         proxy.tunnels()
     );
@@ -125,11 +119,7 @@ fn plain_http_uses_http_proxy_and_no_proxy_bypasses_it() -> TestResult {
         http: Some(proxy.url()),
         ..ProxySettings::default()
     };
-    proxied_client(&hub, settings.clone(), None)?.model_info(
-        &RepoId::new("alice/m")?,
-        None,
-        false,
-    )?;
+    proxied_client(&hub, settings.clone(), None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
     assert_eq!(proxy.tunnels().len(), 1, "{:?}", proxy.tunnels());
 
     let bypass = ProxySettings {

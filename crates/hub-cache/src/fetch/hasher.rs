@@ -77,11 +77,7 @@ impl Drop for PrefixHasher {
     }
 }
 
-fn hash_prefix(
-    file: &File,
-    total: u64,
-    shared: &(Mutex<Watermark>, Condvar),
-) -> std::io::Result<Option<String>> {
+fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) -> std::io::Result<Option<String>> {
     let (lock, cvar) = shared;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; READ_SIZE];
@@ -90,9 +86,7 @@ fn hash_prefix(
         let ready = {
             let mut w = lock.lock().map_err(|_| std::io::Error::other("poisoned"))?;
             while w.ready <= hashed && !w.aborted {
-                w = cvar
-                    .wait(w)
-                    .map_err(|_| std::io::Error::other("poisoned"))?;
+                w = cvar.wait(w).map_err(|_| std::io::Error::other("poisoned"))?;
             }
             if w.aborted && w.ready <= hashed {
                 return Ok(None);
@@ -126,10 +120,8 @@ pub(crate) fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
 /// Lowercase hex of bytes.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
 }

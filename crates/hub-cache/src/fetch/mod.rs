@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use hub_api::{HubClient, RequestTarget};
 
+use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
@@ -49,15 +50,14 @@ pub(crate) struct BlobSource<'a> {
     pub(crate) expected_size: Option<u64>,
     /// The sha256 the bytes must have (LFS files).
     pub(crate) expected_sha256: Option<&'a str>,
+    /// Whether `url` is where the bytes are, or a `resolve` URL that may redirect.
+    pub(crate) url_is_final: bool,
 }
 
 /// The partial file of a blob: `blobs/{etag}.incomplete`, kept across failures
 /// so that the next try resumes it.
 pub(crate) fn partial_path(destination: &Path) -> PathBuf {
-    let mut name = destination
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = destination.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".incomplete");
     destination.with_file_name(name)
 }
@@ -73,6 +73,7 @@ pub(crate) fn fetch_blob(
     source: &BlobSource<'_>,
     destination: &Path,
     settings: &TransferSettings,
+    budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) -> Result<()> {
     let folder = destination.parent().unwrap_or(Path::new("."));
@@ -86,22 +87,34 @@ pub(crate) fn fetch_blob(
 
     let hashed = match source.expected_size {
         Some(size) if size >= settings.parallel_threshold && settings.connections > 1 => {
+            // Ranges go straight to where the bytes are, not through one redirect each.
+            let location = match source.url_is_final {
+                true => source.url.to_string(),
+                false => client.file_metadata(source.url, source.target.clone())?.location,
+            };
+            let direct = BlobSource {
+                url: &location,
+                target: source.target.clone(),
+                ..*source
+            };
             parallel::fetch(
                 client,
-                source,
+                &direct,
                 &partial,
                 size,
                 sha256.is_some(),
                 settings,
+                budget,
                 progress,
             )?
         }
-        _ => single_stream::fetch(client, source, &partial, sha256.is_some(), progress)?,
+        _ => {
+            let _permit = budget.acquire();
+            single_stream::fetch(client, source, &partial, sha256.is_some(), progress)?
+        }
     };
 
-    let received = std::fs::metadata(&partial)
-        .map_err(Error::io("read", &partial))?
-        .len();
+    let received = std::fs::metadata(&partial).map_err(Error::io("read", &partial))?.len();
     if let Some(expected) = source.expected_size.filter(|&e| e != received) {
         discard(&partial);
         return Err(Error::Integrity {
@@ -167,9 +180,6 @@ mod tests {
     fn content_range_start_is_parsed() {
         assert_eq!(content_range_start("bytes 100-199/1000"), Some(100));
         assert_eq!(content_range_start("bytes */1000"), None);
-        assert_eq!(
-            partial_path(Path::new("/b/abc")),
-            Path::new("/b/abc.incomplete")
-        );
+        assert_eq!(partial_path(Path::new("/b/abc")), Path::new("/b/abc.incomplete"));
     }
 }

@@ -14,6 +14,7 @@ use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
 use super::{BlobSource, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
+use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
@@ -21,10 +22,7 @@ const BUFFER_SIZE: usize = 256 * 1024;
 
 /// The record of finished ranges beside a partial file.
 pub(crate) fn parts_path(partial: &Path) -> PathBuf {
-    let mut name = partial
-        .file_name()
-        .map(|n| n.to_os_string())
-        .unwrap_or_default();
+    let mut name = partial.file_name().map(|n| n.to_os_string()).unwrap_or_default();
     name.push(".parts");
     partial.with_file_name(name)
 }
@@ -65,12 +63,7 @@ fn load_done(parts: &Path, plan: &mut Plan) {
         return;
     }
     for line in lines {
-        if let Some(done) = line
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .and_then(|i| plan.done.get_mut(i))
-        {
+        if let Some(done) = line.trim().parse::<usize>().ok().and_then(|i| plan.done.get_mut(i)) {
             *done = true;
         }
     }
@@ -86,6 +79,7 @@ struct Shared<'a> {
 }
 
 /// Fetches the missing ranges of `partial`; returns the sha256 when asked to hash.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn fetch(
     client: &HubClient,
     source: &BlobSource<'_>,
@@ -93,6 +87,7 @@ pub(super) fn fetch(
     size: u64,
     hash: bool,
     settings: &TransferSettings,
+    budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) -> Result<Option<String>> {
     let file = open_partial(partial)?;
@@ -151,7 +146,7 @@ pub(super) fn fetch(
     };
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| worker(client, source, &file, partial, &shared, progress));
+            scope.spawn(|| worker(client, source, &file, partial, &shared, budget, progress));
         }
     });
     if let Some(error) = shared.error.lock().ok().and_then(|mut e| e.take()) {
@@ -170,6 +165,7 @@ fn worker(
     file: &File,
     partial: &Path,
     shared: &Shared<'_>,
+    budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) {
     let mut buffer = vec![0u8; BUFFER_SIZE];
@@ -184,16 +180,10 @@ fn worker(
             Ok(plan) => plan.range(index),
             Err(_) => return,
         };
-        if let Err(error) = fetch_range(
-            client,
-            source,
-            file,
-            partial,
-            start,
-            end,
-            &mut buffer,
-            progress,
-        ) {
+        let permit = budget.acquire();
+        let fetched = fetch_range(client, source, file, partial, start, end, &mut buffer, progress);
+        drop(permit);
+        if let Err(error) = fetched {
             shared.failed.store(true, Ordering::SeqCst);
             if let Ok(mut slot) = shared.error.lock() {
                 slot.get_or_insert(error);
@@ -234,9 +224,7 @@ fn fetch_range(
             .header("range", format!("bytes={position}-{}", end - 1));
         let response = client.send(&request)?;
         let url = response.url().to_string();
-        let served_from = response
-            .header("content-range")
-            .and_then(content_range_start);
+        let served_from = response.header("content-range").and_then(content_range_start);
         if response.status() != 206 || served_from != Some(position) {
             return Err(hub_api::Error::InvalidResponse {
                 url,

@@ -22,17 +22,13 @@ pub(super) fn fetch(
     progress: &dyn Progress,
 ) -> Result<Option<String>> {
     let mut file = open_partial(partial)?;
-    let mut offset = file
-        .seek(SeekFrom::End(0))
-        .map_err(Error::io("read", partial))?;
+    let mut offset = file.seek(SeekFrom::End(0)).map_err(Error::io("read", partial))?;
     if source.expected_size.is_some_and(|size| offset > size) {
         file.set_len(0).map_err(Error::io("truncate", partial))?;
         offset = 0;
     }
     let hasher = match (hash, source.expected_size) {
-        (true, Some(size)) => {
-            Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?)
-        }
+        (true, Some(size)) => Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?),
         _ => None,
     };
     if offset > 0 {
@@ -58,9 +54,7 @@ pub(super) fn fetch(
         let url = response.url().to_string();
         match (response.status(), offset) {
             (206, _) => {
-                let start = response
-                    .header("content-range")
-                    .and_then(content_range_start);
+                let start = response.header("content-range").and_then(content_range_start);
                 if start != Some(offset) {
                     return Err(hub_api::Error::InvalidResponse {
                         url,
@@ -73,8 +67,7 @@ pub(super) fn fetch(
             _ => {
                 // The server ignored the range: start over.
                 file.set_len(0).map_err(Error::io("truncate", partial))?;
-                file.seek(SeekFrom::Start(0))
-                    .map_err(Error::io("write", partial))?;
+                file.seek(SeekFrom::Start(0)).map_err(Error::io("write", partial))?;
                 offset = 0;
             }
         }
@@ -86,8 +79,7 @@ pub(super) fn fetch(
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => break Some(e),
             };
-            file.write_all(&buffer[..n])
-                .map_err(Error::io("write", partial))?;
+            file.write_all(&buffer[..n]).map_err(Error::io("write", partial))?;
             offset += n as u64;
             if let Some(h) = &hasher {
                 h.advance(offset);

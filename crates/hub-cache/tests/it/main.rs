@@ -77,12 +77,7 @@ fn listing(dir: &Path) -> Vec<String> {
             if path.is_dir() && !path.is_symlink() {
                 walk(&path, base, out);
             } else {
-                out.push(
-                    path.strip_prefix(base)
-                        .unwrap_or(&path)
-                        .display()
-                        .to_string(),
-                );
+                out.push(path.strip_prefix(base).unwrap_or(&path).display().to_string());
             }
         }
     }
@@ -96,13 +91,7 @@ fn listing(dir: &Path) -> Vec<String> {
 fn regular_file_lands_in_the_python_layout() -> TestResult {
     let f = fixture()?;
     let path = f.download("config.json")?;
-    assert_eq!(
-        path,
-        f.repo_dir()
-            .join("snapshots")
-            .join(&f.commit)
-            .join("config.json")
-    );
+    assert_eq!(path, f.repo_dir().join("snapshots").join(&f.commit).join("config.json"));
     assert_eq!(std::fs::read(&path)?, br#"{"a": 1}"#);
     let link = std::fs::read_link(&path)?;
     let blob_name = link
@@ -110,16 +99,8 @@ fn regular_file_lands_in_the_python_layout() -> TestResult {
         .and_then(|n| n.to_str())
         .unwrap_or_default()
         .to_string();
-    assert_eq!(
-        link,
-        Path::new("../../blobs").join(&blob_name),
-        "relative symlink"
-    );
-    assert_eq!(
-        blob_name.len(),
-        40,
-        "regular blobs are named by their git sha1"
-    );
+    assert_eq!(link, Path::new("../../blobs").join(&blob_name), "relative symlink");
+    assert_eq!(blob_name.len(), 40, "regular blobs are named by their git sha1");
     assert_eq!(
         std::fs::read_to_string(f.repo_dir().join("refs/main"))?,
         f.commit,
@@ -166,12 +147,7 @@ fn cached_file_is_not_downloaded_again_and_pinned_commit_costs_nothing() -> Test
     f.hub.log().clear();
     let mut options = f.options();
     options.revision = Some(Revision::new(&f.commit)?);
-    hf_hub_download(
-        &f.client,
-        &RepoId::new(REPO)?,
-        "model.safetensors",
-        &options,
-    )?;
+    hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
     assert!(
         f.hub.log().records().is_empty(),
         "a cached pinned commit needs no request"
@@ -184,8 +160,7 @@ fn offline_serves_the_cache_or_says_not_cached() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
     options.local_files_only = true;
-    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options)
-        .expect_err("empty cache");
+    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options).expect_err("empty cache");
     assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
     assert!(err.to_string().contains("config.json"), "{err}");
     f.download("config.json")?;
@@ -224,10 +199,7 @@ fn corrupted_bytes_leave_no_blob() -> TestResult {
     assert!(matches!(err, Error::Integrity { .. }), "{err:?}");
     assert!(err.to_string().contains("sha256"), "{err}");
     let blobs = listing(&f.repo_dir().join("blobs"));
-    assert!(
-        blobs.is_empty(),
-        "no blob and no temporary file remains: {blobs:?}"
-    );
+    assert!(blobs.is_empty(), "no blob and no temporary file remains: {blobs:?}");
     assert!(
         !f.repo_dir()
             .join("snapshots")
@@ -243,10 +215,9 @@ fn corrupted_bytes_leave_no_blob() -> TestResult {
 #[test]
 fn dropped_connection_resumes_without_refetching() -> TestResult {
     let f = fixture()?;
-    f.hub.faults().push(Fault::new(
-        "/cdn/",
-        FaultAction::DropAfter { bytes: 10_000 },
-    ));
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 10_000 }));
     f.hub.log().clear();
     let path = f.download("model.safetensors")?;
     assert_eq!(std::fs::read(path)?, weights());
@@ -272,16 +243,10 @@ fn a_failed_call_keeps_its_partial_file_for_the_next() -> TestResult {
         .faults()
         .push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 5_000 }).times(6));
     let err = f.download("model.safetensors").expect_err("too many cuts");
-    assert!(
-        matches!(err, Error::Api(hub_api::Error::Body { .. })),
-        "{err:?}"
-    );
+    assert!(matches!(err, Error::Api(hub_api::Error::Body { .. })), "{err:?}");
     let blobs = listing(&f.repo_dir().join("blobs"));
     assert_eq!(blobs.len(), 1, "{blobs:?}");
-    assert!(
-        blobs[0].ends_with(".incomplete"),
-        "only the partial file: {blobs:?}"
-    );
+    assert!(blobs[0].ends_with(".incomplete"), "only the partial file: {blobs:?}");
     f.hub.log().clear();
     assert_eq!(std::fs::read(f.download("model.safetensors")?)?, weights());
     let cdn: Vec<_> = f
@@ -314,12 +279,7 @@ fn large_files_come_in_parallel_ranges() -> TestResult {
         .faults()
         .push(Fault::new("/cdn/", FaultAction::DropAfter { bytes: 1_000 }));
     f.hub.log().clear();
-    let path = hf_hub_download(
-        &f.client,
-        &RepoId::new(REPO)?,
-        "model.safetensors",
-        &options,
-    )?;
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
     assert_eq!(std::fs::read(path)?, weights());
     let cdn: Vec<_> = f
         .hub
@@ -328,10 +288,7 @@ fn large_files_come_in_parallel_ranges() -> TestResult {
         .into_iter()
         .filter(|r| r.path.starts_with("/cdn/"))
         .collect();
-    assert!(
-        cdn.iter().all(|r| r.range.is_some()),
-        "every request is a range"
-    );
+    assert!(cdn.iter().all(|r| r.range.is_some()), "every request is a range");
     let served: u64 = cdn.iter().map(|r| r.body_bytes_sent).sum();
     assert_eq!(
         served,
@@ -387,12 +344,7 @@ fn datasets_use_their_own_folder() -> TestResult {
         .seed(&SeedRepo::dataset("alice/data").file("train.csv", b"a,b\n1,2\n".to_vec()))?;
     let mut options = f.options();
     options.repo_type = RepoType::Dataset;
-    let path = hf_hub_download(
-        &f.client,
-        &RepoId::new("alice/data")?,
-        "train.csv",
-        &options,
-    )?;
+    let path = hf_hub_download(&f.client, &RepoId::new("alice/data")?, "train.csv", &options)?;
     assert!(path.starts_with(f.cache.path().join("datasets--alice--data/snapshots")));
     Ok(())
 }

@@ -67,16 +67,8 @@ fn matches_the_python_client() -> Result<()> {
     for case in CASES {
         let repo = RepoId::new(case.repo)?;
         let revision = case.revision.map(Revision::new).transpose()?;
-        let endpoint = case
-            .endpoint
-            .map_or(Ok(Endpoint::default()), Endpoint::new)?;
-        let url = hf_hub_url(
-            &repo,
-            case.filename,
-            revision.as_ref(),
-            case.repo_type,
-            &endpoint,
-        );
+        let endpoint = case.endpoint.map_or(Ok(Endpoint::default()), Endpoint::new)?;
+        let url = hf_hub_url(&repo, case.filename, revision.as_ref(), case.repo_type, &endpoint);
         assert_eq!(
             url, case.expected,
             "{} {:?} at {:?}",
@@ -106,19 +98,10 @@ fn resolve_urls_start_with_the_repo_url() -> Result<()> {
     let endpoint = Endpoint::new("http://localhost:1234")?;
     let repo = RepoId::new("org/name")?;
     for repo_type in RepoType::ALL {
-        let url = hf_hub_url(
-            &repo,
-            "a b/c.txt",
-            Some(&Revision::new("v1")?),
-            repo_type,
-            &endpoint,
-        );
+        let url = hf_hub_url(&repo, "a b/c.txt", Some(&Revision::new("v1")?), repo_type, &endpoint);
         assert_eq!(
             url,
-            format!(
-                "{}/resolve/v1/a%20b/c.txt",
-                endpoint.repo_url(repo_type, &repo)
-            )
+            format!("{}/resolve/v1/a%20b/c.txt", endpoint.repo_url(repo_type, &repo))
         );
     }
     Ok(())

@@ -1,7 +1,7 @@
 //! `HEAD|GET /{prefix}{repo}/resolve/{rev}/{path}`: a file's content, or for LFS files a
 //! redirect to the presigned CDN URL.
 
-use std::io;
+use std::io::{self, Read};
 
 use super::{
     Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, entry_not_found, internal_error,
@@ -74,9 +74,9 @@ fn regular_file(
             return Ok(Body::Bytes(bytes[start..end].to_vec()));
         }
         let mut stream = git.stream_blob(&entry.oid)?;
-        io::copy(&mut io::Read::by_ref(&mut stream).take(offset), &mut io::sink())
+        io::copy(&mut (&mut stream).take(offset), &mut io::sink())
             .map_err(|e| crate::EmulatorError::io(&git_dir, e))?;
-        Ok(Body::Reader { reader: Box::new(io::Read::take(stream, len)), len })
+        Ok(Body::Reader { reader: Box::new(stream.take(len)), len })
     })?;
     Ok(response
         .with_header("ETag", format!("\"{}\"", entry.oid))

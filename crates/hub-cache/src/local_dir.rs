@@ -1,0 +1,173 @@
+//! Downloads into a plain folder (`local_dir`): real files, plus the Python
+//! client's bookkeeping in `.cache/huggingface/download/{path}.metadata`
+//! (`commit\netag\ntimestamp\n`), so files already up to date are skipped.
+
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hub_api::HubClient;
+use hub_url::{RepoId, Revision};
+
+use crate::blob_lock::BlobLock;
+use crate::connection_budget::ConnectionBudget;
+use crate::download::{DownloadOptions, RemoteFile, head_file, target};
+use crate::error::{Error, Result};
+use crate::fetch::{fetch_blob, sha256_of};
+use crate::repo_cache::safe_relative_path;
+
+/// The tag that tells backup tools to skip a cache folder.
+const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by huggingface_hub.\n\
+# For information about cache directory tags, see:\n\
+#\thttps://bford.info/cachedir/\n";
+
+/// The paths of one file of a local folder.
+pub(crate) struct LocalPaths {
+    pub(crate) file: PathBuf,
+    metadata: PathBuf,
+    lock: PathBuf,
+}
+
+impl LocalPaths {
+    pub(crate) fn new(local_dir: &Path, path: &str) -> Result<LocalPaths> {
+        let relative = safe_relative_path(path)?;
+        let bookkeeping = prepare_bookkeeping(local_dir)?;
+        let metadata = bookkeeping
+            .join("download")
+            .join(format!("{}.metadata", relative.display()));
+        let lock = metadata.with_extension("lock");
+        Ok(LocalPaths {
+            file: local_dir.join(&relative),
+            metadata,
+            lock,
+        })
+    }
+
+    /// The staging name of the blob, beside the metadata (same filesystem as the file).
+    fn staging(&self, etag: &str) -> PathBuf {
+        let mut name = self.metadata.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+        name.push(format!(".{etag}"));
+        self.metadata.with_file_name(name)
+    }
+}
+
+/// What the metadata file says, when the file has not changed since.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct LocalMetadata {
+    pub(crate) commit: String,
+    pub(crate) etag: String,
+}
+
+/// Makes `.cache/huggingface/` with its `.gitignore` and `CACHEDIR.TAG`.
+fn prepare_bookkeeping(local_dir: &Path) -> Result<PathBuf> {
+    let dir = local_dir.join(".cache").join("huggingface");
+    std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+    for (name, content) in [(".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)] {
+        let path = dir.join(name);
+        if !path.exists() {
+            std::fs::write(&path, content).map_err(Error::io("write", &path))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// Reads the metadata, trusting it only if the file was not modified after it was written.
+pub(crate) fn read_metadata(paths: &LocalPaths) -> Option<LocalMetadata> {
+    let text = std::fs::read_to_string(&paths.metadata).ok()?;
+    let mut lines = text.lines();
+    let commit = lines.next()?.trim().to_string();
+    let etag = lines.next()?.trim().to_string();
+    let timestamp: f64 = lines.next()?.trim().parse().ok()?;
+    let modified = std::fs::metadata(&paths.file).ok()?.modified().ok()?;
+    let modified = modified.duration_since(UNIX_EPOCH).ok()?.as_secs_f64();
+    (modified - 1.0 <= timestamp).then_some(LocalMetadata { commit, etag })
+}
+
+fn write_metadata(paths: &LocalPaths, commit: &str, etag: &str) -> Result<()> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0);
+    if let Some(folder) = paths.metadata.parent() {
+        std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    }
+    std::fs::write(&paths.metadata, format!("{commit}\n{etag}\n{now}\n")).map_err(Error::io("write", &paths.metadata))
+}
+
+/// `hf_hub_download` with `local_dir`.
+pub(crate) fn download(
+    client: &HubClient,
+    repo_id: &RepoId,
+    path: &str,
+    revision: &Revision,
+    local_dir: &Path,
+    options: &DownloadOptions<'_>,
+) -> Result<PathBuf> {
+    let paths = LocalPaths::new(local_dir, path)?;
+    let known = read_metadata(&paths);
+    if !options.force_download
+        && revision.is_commit_hash()
+        && known.as_ref().is_some_and(|m| m.commit == revision.as_str())
+    {
+        return Ok(paths.file);
+    }
+    if options.local_files_only {
+        return match paths.file.exists() {
+            true => Ok(paths.file),
+            false => Err(crate::download::not_cached(repo_id, revision, path, local_dir)),
+        };
+    }
+    let metadata = head_file(client, repo_id, path, revision, options.repo_type)?;
+    let file = RemoteFile {
+        path,
+        commit: &metadata.commit_hash,
+        etag: &metadata.etag,
+        size: metadata.size,
+        is_lfs: metadata.is_lfs,
+        url: metadata.location.clone(),
+        url_is_final: true,
+        target: target(repo_id, options.repo_type, revision, path),
+    };
+    let budget = ConnectionBudget::new(options.transfer.connections);
+    place(client, &paths, &file, known, options, &budget)
+}
+
+/// Puts one file into the local folder unless it is already up to date.
+pub(crate) fn place(
+    client: &HubClient,
+    paths: &LocalPaths,
+    file: &RemoteFile<'_>,
+    known: Option<LocalMetadata>,
+    options: &DownloadOptions<'_>,
+    budget: &ConnectionBudget,
+) -> Result<PathBuf> {
+    if !options.force_download {
+        if known.as_ref().is_some_and(|m| m.etag == file.etag) {
+            write_metadata(paths, file.commit, file.etag)?;
+            return Ok(paths.file.clone());
+        }
+        // A file put there some other way counts if its bytes are the right ones.
+        if let (Some(sha256), Ok(existing)) = (file.sha256(), std::fs::File::open(&paths.file))
+            && sha256_of(existing).is_ok_and(|actual| actual == sha256)
+        {
+            write_metadata(paths, file.commit, file.etag)?;
+            return Ok(paths.file.clone());
+        }
+    }
+    let _lock = BlobLock::acquire(&paths.lock)?;
+    let staging = paths.staging(file.etag);
+    fetch_blob(
+        client,
+        &file.source(),
+        &staging,
+        &options.transfer,
+        budget,
+        options.progress,
+    )?;
+    if let Some(folder) = paths.file.parent() {
+        std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    }
+    std::fs::rename(&staging, &paths.file).map_err(Error::io("rename into", &paths.file))?;
+    write_metadata(paths, file.commit, file.etag)?;
+    Ok(paths.file.clone())
+}

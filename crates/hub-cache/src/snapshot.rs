@@ -1,0 +1,151 @@
+//! `snapshot_download`: every file of a revision (or those the patterns pick),
+//! fetched in parallel from one tree listing, with no request per file but the
+//! transfer itself.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use hub_api::{HubClient, ListTreeOptions, RepoInfoOptions, RepoTreeEntry};
+use hub_url::{RepoId, Revision, hf_hub_url};
+
+use crate::connection_budget::ConnectionBudget;
+use crate::download::{
+    DownloadOptions, RemoteFile, cached_commit, is_offline_failure, not_cached, place_in_cache, target, write_ref,
+};
+use crate::error::{Error, Result};
+use crate::local_dir::{LocalPaths, place, read_metadata};
+use crate::patterns::filter_path;
+use crate::repo_cache::RepoCache;
+
+/// A file of the tree to fetch.
+struct TreeFile {
+    path: String,
+    etag: String,
+    size: u64,
+    is_lfs: bool,
+}
+
+/// Downloads a revision's files into the cache (or `local_dir`) and returns
+/// the snapshot folder (or `local_dir`).
+pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &DownloadOptions<'_>) -> Result<PathBuf> {
+    let revision = options.revision.clone().unwrap_or_default();
+    let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
+    if options.local_files_only {
+        return cached_snapshot(&cache, &revision, options)
+            .ok_or_else(|| not_cached(repo_id, &revision, "*", &options.cache_dir));
+    }
+    let commit = if revision.is_commit_hash() {
+        revision.as_str().to_string()
+    } else {
+        let info_options = RepoInfoOptions {
+            repo_type: options.repo_type,
+            revision: Some(revision.clone()),
+            files_metadata: false,
+        };
+        match client.repo_info(repo_id, &info_options) {
+            Ok(info) => info.sha.ok_or_else(|| hub_api::Error::InvalidResponse {
+                url: client.endpoint().api_url(options.repo_type, repo_id),
+                reason: "the repo info has no commit (sha)".into(),
+            })?,
+            Err(error) if is_offline_failure(&error) => {
+                return cached_snapshot(&cache, &revision, options).ok_or(Error::Api(error));
+            }
+            Err(error) => return Err(error.into()),
+        }
+    };
+    let commit_revision = Revision::new(&commit)?;
+    let tree_options = ListTreeOptions {
+        repo_type: options.repo_type,
+        revision: Some(commit_revision.clone()),
+        path_in_repo: None,
+        recursive: true,
+    };
+    let mut files = Vec::new();
+    for entry in client.list_repo_tree(repo_id, &tree_options) {
+        if let RepoTreeEntry::File { path, size, oid, lfs } = entry?
+            && filter_path(&path, &options.allow_patterns, &options.ignore_patterns)
+        {
+            let (etag, is_lfs) = match lfs {
+                Some(lfs) => (lfs.sha256, true),
+                None => (oid, false),
+            };
+            files.push(TreeFile {
+                path,
+                etag,
+                size,
+                is_lfs,
+            });
+        }
+    }
+    if options.local_dir.is_none() && revision.as_str() != commit {
+        write_ref(&cache, revision.as_str(), &commit)?;
+    }
+
+    let budget = ConnectionBudget::new(options.transfer.connections.max(options.max_workers));
+    let queue = Mutex::new(files.into_iter().collect::<VecDeque<_>>());
+    let failed = AtomicBool::new(false);
+    let first_error: Mutex<Option<Error>> = Mutex::new(None);
+    let workers = options.max_workers.max(1);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while !failed.load(Ordering::SeqCst) {
+                    let Some(file) = queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+                        return;
+                    };
+                    let remote = RemoteFile {
+                        path: &file.path,
+                        commit: &commit,
+                        etag: &file.etag,
+                        size: Some(file.size),
+                        is_lfs: file.is_lfs,
+                        url: hf_hub_url(
+                            repo_id,
+                            &file.path,
+                            Some(&commit_revision),
+                            options.repo_type,
+                            client.endpoint(),
+                        ),
+                        url_is_final: !file.is_lfs,
+                        target: target(repo_id, options.repo_type, &revision, &file.path),
+                    };
+                    let placed = match &options.local_dir {
+                        Some(dir) => LocalPaths::new(dir, &file.path).and_then(|paths| {
+                            let known = read_metadata(&paths);
+                            place(client, &paths, &remote, known, options, &budget)
+                        }),
+                        None => place_in_cache(client, &cache, &remote, options, &budget),
+                    };
+                    if let Err(error) = placed {
+                        failed.store(true, Ordering::SeqCst);
+                        if let Ok(mut slot) = first_error.lock() {
+                            slot.get_or_insert(error);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(error) = first_error.lock().ok().and_then(|mut e| e.take()) {
+        return Err(error);
+    }
+    match &options.local_dir {
+        Some(dir) => Ok(dir.clone()),
+        None => {
+            let folder = cache.snapshot_dir(&commit);
+            std::fs::create_dir_all(&folder).map_err(Error::io("create", &folder))?;
+            Ok(folder)
+        }
+    }
+}
+
+/// The snapshot folder of a revision, when the cache has one.
+fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOptions<'_>) -> Option<PathBuf> {
+    if let Some(dir) = &options.local_dir {
+        return dir.exists().then(|| dir.clone());
+    }
+    let folder = cache.snapshot_dir(&cached_commit(cache, revision)?);
+    folder.is_dir().then_some(folder)
+}
