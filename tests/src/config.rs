@@ -57,7 +57,11 @@ impl EmulatorConfig {
 
     /// Accepts `token` as the user `user` with `role`.
     pub fn token(mut self, token: &str, user: &str, role: Role) -> Self {
-        self.tokens.push(TokenGrant { token: token.to_string(), user: user.to_string(), role });
+        self.tokens.push(TokenGrant {
+            token: token.to_string(),
+            user: user.to_string(),
+            role,
+        });
         self
     }
 

@@ -50,7 +50,13 @@ impl Emulator {
     pub fn start(config: EmulatorConfig) -> io::Result<Emulator> {
         let hub = Arc::new(Hub::new(&config)?);
         let tls = config.tls.is_some();
-        let server = HttpServer::start(ServerOptions { addr: config.addr, tls: config.tls }, hub.clone())?;
+        let server = HttpServer::start(
+            ServerOptions {
+                addr: config.addr,
+                tls: config.tls,
+            },
+            hub.clone(),
+        )?;
         let mut addr = server.local_addr();
         if addr.ip().is_unspecified() {
             // Listening everywhere: clients reach it on the loopback address.
@@ -61,7 +67,12 @@ impl Emulator {
         }
         let endpoint = format!("{}://{addr}", if tls { "https" } else { "http" });
         let cdn_origin = cdn_origin(&endpoint);
-        Ok(Emulator { hub, server, endpoint, cdn_origin })
+        Ok(Emulator {
+            hub,
+            server,
+            endpoint,
+            cdn_origin,
+        })
     }
 
     /// The Hub's URL, `http://127.0.0.1:PORT` (`https://…` with TLS): the value of `HF_ENDPOINT`.
@@ -105,7 +116,9 @@ impl Emulator {
             format!("refs/heads/{}", repo.branch)
         };
         if !is_valid_ref_name(&reference) {
-            return Err(EmulatorError::InvalidRefName { name: repo.branch.clone() });
+            return Err(EmulatorError::InvalidRefName {
+                name: repo.branch.clone(),
+            });
         }
         let meta = RepoMeta {
             owner: key.namespace().map(str::to_string),
@@ -134,7 +147,11 @@ impl Emulator {
             Some(_) => None,
             None => self.hub.resolve_revision(&key, "main")?,
         };
-        let mut ops: Vec<CommitOp> = repo.delete.iter().map(|path| CommitOp::Delete { path: path.clone() }).collect();
+        let mut ops: Vec<CommitOp> = repo
+            .delete
+            .iter()
+            .map(|path| CommitOp::Delete { path: path.clone() })
+            .collect();
         ops.extend(repo.files.iter().map(|file| CommitOp::Auto {
             path: file.path.clone(),
             content: match &file.content {
@@ -170,7 +187,11 @@ impl Emulator {
         }
         meta.downloads = meta.downloads.max(repo.downloads);
         meta.likes = meta.likes.max(repo.likes);
-        if meta != before { self.hub.repos.write_meta(key, &meta) } else { Ok(()) }
+        if meta != before {
+            self.hub.repos.write_meta(key, &meta)
+        } else {
+            Ok(())
+        }
     }
 
     /// Creates a branch, tag or pull-request ref at `from_revision`; returns its commit.
@@ -203,14 +224,21 @@ impl Emulator {
     ) -> Result<Vec<u8>, EmulatorError> {
         let key = RepoKey::new(RepoType::from_singular(repo_type)?, repo_id)?;
         self.hub.require_repo(&key)?;
-        let commit = self.hub.resolve_revision(&key, revision)?.ok_or_else(|| {
-            EmulatorError::RevisionNotFound { repo_id: repo_id.to_string(), revision: revision.to_string() }
-        })?;
+        let commit = self
+            .hub
+            .resolve_revision(&key, revision)?
+            .ok_or_else(|| EmulatorError::RevisionNotFound {
+                repo_id: repo_id.to_string(),
+                revision: revision.to_string(),
+            })?;
         let snapshot = self.hub.snapshot(&key, &commit)?;
-        let entry = snapshot.get(path).filter(|e| e.is_file()).ok_or_else(|| EmulatorError::EntryNotFound {
-            repo_id: repo_id.to_string(),
-            path: path.to_string(),
-        })?;
+        let entry = snapshot
+            .get(path)
+            .filter(|e| e.is_file())
+            .ok_or_else(|| EmulatorError::EntryNotFound {
+                repo_id: repo_id.to_string(),
+                path: path.to_string(),
+            })?;
         match entry.lfs() {
             Some(lfs) => {
                 let object = self.hub.lfs.object_path(&lfs.oid);
@@ -224,10 +252,12 @@ impl Emulator {
     pub fn resolve_revision(&self, repo_type: &str, repo_id: &str, revision: &str) -> Result<String, EmulatorError> {
         let key = RepoKey::new(RepoType::from_singular(repo_type)?, repo_id)?;
         self.hub.require_repo(&key)?;
-        self.hub.resolve_revision(&key, revision)?.ok_or_else(|| EmulatorError::RevisionNotFound {
-            repo_id: repo_id.to_string(),
-            revision: revision.to_string(),
-        })
+        self.hub
+            .resolve_revision(&key, revision)?
+            .ok_or_else(|| EmulatorError::RevisionNotFound {
+                repo_id: repo_id.to_string(),
+                revision: revision.to_string(),
+            })
     }
 
     /// The bare git repository of a repo (whether or not it exists yet).

@@ -129,7 +129,10 @@ pub enum EmulatorError {
 impl EmulatorError {
     /// Wraps an I/O error with the path it concerns.
     pub(crate) fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        EmulatorError::Io { path: path.into(), source }
+        EmulatorError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

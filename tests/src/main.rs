@@ -47,7 +47,11 @@ fn parse_token(value: &str) -> Result<TokenGrant, String> {
     if token.is_empty() || user.is_empty() {
         return Err("expected TOKEN=USER[:read|:write]".into());
     }
-    Ok(TokenGrant { token: token.to_string(), user: user.to_string(), role })
+    Ok(TokenGrant {
+        token: token.to_string(),
+        user: user.to_string(),
+        role,
+    })
 }
 
 fn parse_org(value: &str) -> Result<Org, String> {
@@ -55,8 +59,16 @@ fn parse_org(value: &str) -> Result<Org, String> {
     if name.is_empty() {
         return Err("expected ORG=USER,USER".into());
     }
-    let members = members.split(',').map(str::trim).filter(|m| !m.is_empty()).map(str::to_string).collect();
-    Ok(Org { name: name.to_string(), members })
+    let members = members
+        .split(',')
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    Ok(Org {
+        name: name.to_string(),
+        members,
+    })
 }
 
 fn main() -> ExitCode {
@@ -75,7 +87,10 @@ fn main() -> ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "listening on {}", emulator.endpoint()).and_then(|()| stdout.flush()).is_err() {
+    if writeln!(stdout, "listening on {}", emulator.endpoint())
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         // Nobody reads the address: serving would be pointless.
         return ExitCode::FAILURE;
     }
@@ -93,7 +108,10 @@ mod tests {
     #[test]
     fn token_and_org_arguments_parse() -> Result<(), String> {
         let grant = parse_token("hf_x=alice:read")?;
-        assert_eq!((grant.token.as_str(), grant.user.as_str(), grant.role), ("hf_x", "alice", Role::Read));
+        assert_eq!(
+            (grant.token.as_str(), grant.user.as_str(), grant.role),
+            ("hf_x", "alice", Role::Read)
+        );
         assert_eq!(parse_token("hf_y=bob")?.role, Role::Write);
         assert!(parse_token("hf_z=bob:admin").is_err());
         assert!(parse_token("no-user").is_err());

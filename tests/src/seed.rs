@@ -90,13 +90,19 @@ impl SeedRepo {
 
     /// Adds a file with these bytes.
     pub fn file(mut self, path: &str, content: impl Into<Vec<u8>>) -> Self {
-        self.files.push(SeedFile { path: path.to_string(), content: SeedContent::Bytes(content.into()) });
+        self.files.push(SeedFile {
+            path: path.to_string(),
+            content: SeedContent::Bytes(content.into()),
+        });
         self
     }
 
     /// Adds a file whose bytes are read from `source` when seeding, streamed.
     pub fn file_from_path(mut self, path: &str, source: &Path) -> Self {
-        self.files.push(SeedFile { path: path.to_string(), content: SeedContent::Path(source.to_path_buf()) });
+        self.files.push(SeedFile {
+            path: path.to_string(),
+            content: SeedContent::Path(source.to_path_buf()),
+        });
         self
     }
 

@@ -2,8 +2,7 @@
 //! and trust nothing but themselves.
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 
 use crate::http::TlsIdentity;
@@ -23,9 +22,7 @@ impl TestCa {
         params
             .distinguished_name
             .push(DnType::CommonName, "hub-emulator test CA");
-        params
-            .distinguished_name
-            .push(DnType::OrganizationName, "hub-emulator");
+        params.distinguished_name.push(DnType::OrganizationName, "hub-emulator");
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -43,12 +40,7 @@ impl TestCa {
     /// A server certificate for these names, signed by this CA, with a fresh key.
     /// IP addresses become IP SANs, anything else DNS SANs; the first name is the common name.
     pub fn server_identity(&self, names: &[&str]) -> Result<TlsIdentity, rcgen::Error> {
-        let mut params = CertificateParams::new(
-            names
-                .iter()
-                .map(|name| (*name).to_string())
-                .collect::<Vec<_>>(),
-        )?;
+        let mut params = CertificateParams::new(names.iter().map(|name| (*name).to_string()).collect::<Vec<_>>())?;
         if let Some(first) = names.first() {
             params.distinguished_name.push(DnType::CommonName, *first);
         }

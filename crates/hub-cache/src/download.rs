@@ -6,6 +6,7 @@ use hub_api::{FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
 
 use crate::blob_lock::BlobLock;
+use crate::cachedir_tag::tag_cache_dir;
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
@@ -253,6 +254,7 @@ pub(crate) fn place_in_cache(
         return Ok(pointer);
     }
     let blob = cache.blob_path(file.etag);
+    tag_cache_dir(cache.cache_dir());
     // One process at a time fetches or links a blob, Rust or Python alike.
     let _lock = BlobLock::acquire(&cache.lock_path(file.etag))?;
     if !blob.exists() || options.force_download {

@@ -27,6 +27,8 @@
 //! ```
 
 mod blob_lock;
+mod cache_scan;
+mod cachedir_tag;
 mod connection_budget;
 mod download;
 mod error;
@@ -39,6 +41,7 @@ mod snapshot;
 mod snapshot_link;
 
 pub use blob_lock::BlobLock;
+pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};
 pub use download::{DownloadOptions, hf_hub_download};
 pub use error::{Error, Result};
 pub use fetch::TransferSettings;

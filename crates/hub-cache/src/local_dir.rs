@@ -9,17 +9,12 @@ use hub_api::HubClient;
 use hub_url::{RepoId, Revision};
 
 use crate::blob_lock::BlobLock;
+use crate::cachedir_tag::CACHEDIR_TAG;
 use crate::connection_budget::ConnectionBudget;
 use crate::download::{DownloadOptions, RemoteFile, head_file, target};
 use crate::error::{Error, Result};
 use crate::fetch::{fetch_blob, sha256_of};
 use crate::repo_cache::safe_relative_path;
-
-/// The tag that tells backup tools to skip a cache folder.
-const CACHEDIR_TAG: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
-# This file is a cache directory tag created by huggingface_hub.\n\
-# For information about cache directory tags, see:\n\
-#\thttps://bford.info/cachedir/\n";
 
 /// The paths of one file of a local folder.
 pub(crate) struct LocalPaths {

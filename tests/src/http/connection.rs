@@ -52,13 +52,9 @@ pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
             Ok(Some(incoming)) => incoming,
             Ok(None) | Err(ReadError::Broken) => return,
             Err(ReadError::Reject { status, reason }) => {
-                let outgoing =
-                    Outgoing::new(Response::hub_error(status, None, reason), false, None);
+                let outgoing = Outgoing::new(Response::hub_error(status, None, reason), false, None);
                 let stream = reader.get_mut();
-                if outgoing
-                    .write(stream, &mut head, date.now(), false, None)
-                    .is_ok()
-                {
+                if outgoing.write(stream, &mut head, date.now(), false, None).is_ok() {
                     close_gracefully(stream);
                 }
                 return;
@@ -85,23 +81,15 @@ fn answer<T: Transport>(
     head: &mut Vec<u8>,
     date: &mut HttpDate,
 ) -> After {
-    let Incoming {
-        request,
-        keep_alive,
-    } = incoming;
+    let Incoming { request, keep_alive } = incoming;
     let mut drop_after = None;
     let mut corrupt_at = None;
     let mut route_panicked = false;
     let response = match context.faults.take(&request.method, &request.path) {
-        Some(FaultAction::Status {
-            status,
-            retry_after,
-        }) => {
+        Some(FaultAction::Status { status, retry_after }) => {
             let mut response = Response::hub_error(status, None, reason_phrase(status));
             if let Some(seconds) = retry_after {
-                response
-                    .headers
-                    .push(("Retry-After".into(), seconds.to_string()));
+                response.headers.push(("Retry-After".into(), seconds.to_string()));
             }
             response
         }
@@ -126,10 +114,8 @@ fn answer<T: Transport>(
 
     let head_request = request.method == "HEAD";
     let outgoing = Outgoing::new(response, head_request, drop_after);
-    let keep_alive = keep_alive
-        && !route_panicked
-        && !outgoing.route_closes()
-        && !context.stopping.load(Ordering::Relaxed);
+    let keep_alive =
+        keep_alive && !route_panicked && !outgoing.route_closes() && !context.stopping.load(Ordering::Relaxed);
     context
         .log
         .push(record(request, outgoing.status(), outgoing.body_bytes()));

@@ -90,9 +90,7 @@ impl Fault {
     }
 
     fn matches(&self, method: &str, path: &str) -> bool {
-        self.method
-            .as_deref()
-            .is_none_or(|m| m.eq_ignore_ascii_case(method))
+        self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
             && path.contains(self.path_contains.as_str())
     }
 }

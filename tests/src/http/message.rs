@@ -51,10 +51,7 @@ impl Request {
 
     /// The first query parameter with this name.
     pub fn query_param(&self, name: &str) -> Option<String> {
-        self.query_pairs()
-            .into_iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v)
+        self.query_pairs().into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
     }
 }
 
@@ -155,10 +152,7 @@ impl Response {
     pub fn json(status: u16, value: &serde_json::Value) -> Self {
         Response {
             status,
-            headers: vec![(
-                "Content-Type".into(),
-                "application/json; charset=utf-8".into(),
-            )],
+            headers: vec![("Content-Type".into(), "application/json; charset=utf-8".into())],
             body: Body::Bytes(value.to_string().into_bytes()),
         }
     }

@@ -2,9 +2,10 @@
 //! keep-alive, chunked request bodies, TLS, fault injection and a request log.
 //!
 //! The server knows nothing of the Hub: it parses requests, hands each one to a
-//! [`Handler`] and writes the [`Response`] back. File bodies on plain HTTP go
-//! straight from the file to the socket with `std::io::copy`, which lets the
-//! kernel move the bytes (`sendfile`).
+//! [`Handler`] and writes the [`Response`] back. Small bodies leave in one write
+//! with the head; large file bodies are copied in 256 KiB chunks straight onto
+//! the socket. (`std::io::copy` no longer uses `sendfile` from a file to a
+//! socket, so it would only add 8 KiB copies.)
 //!
 //! ```
 //! use std::io::{Read, Write};

@@ -38,10 +38,7 @@ impl From<io::Error> for ReadError {
 }
 
 fn bad(reason: &'static str) -> ReadError {
-    ReadError::Reject {
-        status: 400,
-        reason,
-    }
+    ReadError::Reject { status: 400, reason }
 }
 
 /// How the request body is framed.
@@ -149,10 +146,7 @@ pub(crate) fn read_request<S: Read + Write>(
         body,
         scheme,
     };
-    Ok(Some(Incoming {
-        request,
-        keep_alive,
-    }))
+    Ok(Some(Incoming { request, keep_alive }))
 }
 
 /// Reads one line into `line` without its `\r\n` (or bare `\n`), charging it to `budget`.
@@ -190,8 +184,7 @@ fn read_line<R: BufRead>(
 fn parse_request_line(line: &[u8]) -> Result<(String, String, String, bool), ReadError> {
     let line = std::str::from_utf8(line).map_err(|_| bad("request line is not utf-8"))?;
     let mut parts = line.split(' ');
-    let (Some(method), Some(target), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(bad("malformed request line"));
     };
@@ -214,16 +207,9 @@ fn parse_request_line(line: &[u8]) -> Result<(String, String, String, bool), Rea
     } else {
         return Err(bad("malformed request target"));
     };
-    let origin_form = origin_form
-        .split_once('#')
-        .map_or(origin_form, |(before, _)| before);
+    let origin_form = origin_form.split_once('#').map_or(origin_form, |(before, _)| before);
     let (path, query) = origin_form.split_once('?').unwrap_or((origin_form, ""));
-    Ok((
-        method.to_string(),
-        path.to_string(),
-        query.to_string(),
-        http_10,
-    ))
+    Ok((method.to_string(), path.to_string(), query.to_string(), http_10))
 }
 
 /// Splits `Name: value` into the lowercased name and the value without surrounding blanks.

@@ -110,11 +110,7 @@ impl HttpServer {
         for socket in self.shared.lock().sockets.drain().map(|(_, socket)| socket) {
             let _ = socket.shutdown(Shutdown::Both);
         }
-        let accept_thread = self
-            .accept_thread
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
+        let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();
         // Without the wake-up connection the listener may never return: leave it detached.
         if let (Some(handle), Ok(_)) = (accept_thread, woke) {
             let _ = handle.join();
@@ -138,9 +134,7 @@ impl std::fmt::Debug for HttpServer {
 
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, OpenConnections> {
-        self.connections
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+        self.connections.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Records a new connection's socket; `None` once the server is stopping.
@@ -174,12 +168,7 @@ impl Drop for Registration {
     }
 }
 
-fn accept_loop(
-    listener: &TcpListener,
-    shared: &Arc<Shared>,
-    context: &Arc<Context>,
-    tls: Option<&Arc<ServerConfig>>,
-) {
+fn accept_loop(listener: &TcpListener, shared: &Arc<Shared>, context: &Arc<Context>, tls: Option<&Arc<ServerConfig>>) {
     loop {
         let accepted = listener.accept();
         if shared.stopping.load(Ordering::SeqCst) {
@@ -193,12 +182,7 @@ fn accept_loop(
     }
 }
 
-fn spawn_connection(
-    stream: TcpStream,
-    shared: &Arc<Shared>,
-    context: &Arc<Context>,
-    tls: Option<&Arc<ServerConfig>>,
-) {
+fn spawn_connection(stream: TcpStream, shared: &Arc<Shared>, context: &Arc<Context>, tls: Option<&Arc<ServerConfig>>) {
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(READ_TIMEOUT));
     let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
@@ -240,22 +224,15 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
 
 fn tls_config(identity: &TlsIdentity) -> io::Result<Arc<ServerConfig>> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("unusable tls {what}: {e}"),
-        )
+        io::Error::new(io::ErrorKind::InvalidInput, format!("unusable tls {what}: {e}"))
     };
     let certs = CertificateDer::pem_slice_iter(identity.cert_chain_pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| invalid("certificate chain", &e))?;
     if certs.is_empty() {
-        return Err(invalid(
-            "certificate chain",
-            &"no certificate in the pem text",
-        ));
+        return Err(invalid("certificate chain", &"no certificate in the pem text"));
     }
-    let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes())
-        .map_err(|e| invalid("private key", &e))?;
+    let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| invalid("private key", &e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -7,9 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{
-    Body, Fault, FaultAction, Handler, HttpServer, Request, Response, ServerOptions, TlsIdentity,
-};
+use super::{Body, Fault, FaultAction, Handler, HttpServer, Request, Response, ServerOptions, TlsIdentity};
 use crate::tls::TestCa;
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -52,8 +50,7 @@ impl Handler for Routes {
         }
         match path {
             "/file" | "/file-part" => {
-                let Some(file) = self.file.as_ref().and_then(|p| std::fs::File::open(p).ok())
-                else {
+                let Some(file) = self.file.as_ref().and_then(|p| std::fs::File::open(p).ok()) else {
                     return Response::hub_error(500, None, "no fixture file");
                 };
                 let Ok(metadata) = file.metadata() else {
@@ -186,10 +183,7 @@ fn read_response(reader: &mut impl BufRead, head_request: bool) -> io::Result<Ra
 }
 
 fn get(reader: &mut BufReader<TcpStream>, path: &str) -> io::Result<RawResponse> {
-    send(
-        reader,
-        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
-    )?;
+    send(reader, format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())?;
     read_response(reader, false)
 }
 
@@ -224,13 +218,7 @@ fn keep_alive_serves_several_requests_on_one_connection() -> TestResult {
     )?;
     assert_eq!(read_response(&mut client, false)?.body, pattern(3));
     assert_eq!(read_response(&mut client, false)?.body, pattern(5));
-    let paths: Vec<String> = fixture
-        .server
-        .log()
-        .records()
-        .into_iter()
-        .map(|r| r.path)
-        .collect();
+    let paths: Vec<String> = fixture.server.log().records().into_iter().map(|r| r.path).collect();
     assert_eq!(
         paths,
         [
@@ -279,10 +267,7 @@ fn connection_close_and_http_10_end_the_connection() -> TestResult {
     // HTTP/1.0 may ask to keep the connection.
     let mut client = connect(&fixture.server)?;
     for _ in 0..2 {
-        send(
-            &mut client,
-            b"GET /bytes/4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
-        )?;
+        send(&mut client, b"GET /bytes/4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")?;
         assert_eq!(
             read_response(&mut client, false)?.header("Connection"),
             Some("keep-alive")
@@ -322,8 +307,7 @@ fn request_bodies_arrive_whole_by_length_and_chunked() -> TestResult {
 
     // A large chunked body, in uneven chunks.
     let data = pattern(300_000);
-    let mut request =
-        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    let mut request = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for piece in data.chunks(65_521) {
         request.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
         request.extend_from_slice(piece);
@@ -350,10 +334,7 @@ fn expect_100_continue_is_answered_before_the_body() -> TestResult {
     assert_eq!(status, 100);
     send(&mut client, b"abcde")?;
     let response = read_response(&mut client, false)?;
-    assert_eq!(
-        (response.status, response.body.as_slice()),
-        (200, &b"abcde"[..])
-    );
+    assert_eq!((response.status, response.body.as_slice()), (200, &b"abcde"[..]));
     Ok(())
 }
 
@@ -367,15 +348,8 @@ fn head_sends_the_length_but_no_body() -> TestResult {
             format!("HEAD {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes(),
         )?;
         let response = read_response(&mut client, true)?;
-        let expected = if path == "/file" {
-            fixture.file.len()
-        } else {
-            1000
-        };
-        assert_eq!(
-            response.header("Content-Length"),
-            Some(expected.to_string().as_str())
-        );
+        let expected = if path == "/file" { fixture.file.len() } else { 1000 };
+        assert_eq!(response.header("Content-Length"), Some(expected.to_string().as_str()));
         // Were any body bytes sent, this next answer would not parse.
         assert_eq!(get(&mut client, "/bytes/2")?.body, pattern(2));
     }
@@ -383,12 +357,7 @@ fn head_sends_the_length_but_no_body() -> TestResult {
     assert_eq!(response.status, 204);
     assert_eq!(response.header("Content-Length"), None);
     assert_eq!(get(&mut client, "/bytes/2")?.body, pattern(2));
-    let head = fixture
-        .server
-        .log()
-        .records()
-        .into_iter()
-        .find(|r| r.method == "HEAD");
+    let head = fixture.server.log().records().into_iter().find(|r| r.method == "HEAD");
     assert_eq!(head.map(|r| r.body_bytes_sent), Some(0));
     Ok(())
 }
@@ -401,15 +370,9 @@ fn file_bodies_are_served_byte_exact() -> TestResult {
     assert_eq!(response.status, 200);
     assert!(response.body == fixture.file, "the file body differs");
     let response = get(&mut client, "/file-part")?;
-    assert!(
-        response.body == fixture.file[100..1100],
-        "the file slice differs"
-    );
+    assert!(response.body == fixture.file[100..1100], "the file slice differs");
     let response = get(&mut client, "/reader/100000")?;
-    assert!(
-        response.body == pattern(100_000),
-        "the streamed body differs"
-    );
+    assert!(response.body == pattern(100_000), "the streamed body differs");
     Ok(())
 }
 
@@ -452,10 +415,7 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
     assert_eq!(get(&mut client, "/bytes/9")?.status, 200);
 
     let response = get(&mut client, "/echo")?;
-    assert_eq!(
-        (response.status, response.header("Retry-After")),
-        (503, None)
-    );
+    assert_eq!((response.status, response.header("Retry-After")), (503, None));
     assert_eq!(faults.pending(), 0);
 
     faults.push(Fault::new(
@@ -468,13 +428,7 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
     faults.clear();
     assert_eq!(get(&mut client, "/bytes/1")?.status, 200);
 
-    let statuses: Vec<u16> = fixture
-        .server
-        .log()
-        .records()
-        .iter()
-        .map(|r| r.status)
-        .collect();
+    let statuses: Vec<u16> = fixture.server.log().records().iter().map(|r| r.status).collect();
     assert_eq!(statuses, [200, 429, 429, 200, 503, 200]);
     Ok(())
 }
@@ -482,15 +436,18 @@ fn status_fault_answers_instead_of_the_route_with_retry_after() -> TestResult {
 #[test]
 fn drop_after_cuts_the_connection_mid_body() -> TestResult {
     let fixture = start()?;
-    for (path, full) in [
-        ("/file", fixture.file.len()),
-        ("/bytes/5000", 5000),
-        ("/reader/5000", 5000),
-    ] {
+    let cases = [
+        ("/file", fixture.file.len(), 1234),
+        ("/file", fixture.file.len(), 300_003),
+        ("/bytes/5000", 5000, 1234),
+        ("/bytes/500000", 500_000, 400_000),
+        ("/reader/5000", 5000, 1234),
+    ];
+    for (path, full, cut) in cases {
         fixture
             .server
             .faults()
-            .push(Fault::new(path, FaultAction::DropAfter { bytes: 1234 }));
+            .push(Fault::new(path, FaultAction::DropAfter { bytes: cut }));
         let mut client = connect(&fixture.server)?;
         send(
             &mut client,
@@ -502,25 +459,22 @@ fn drop_after_cuts_the_connection_mid_body() -> TestResult {
             .iter()
             .find(|(n, _)| n == "Content-Length")
             .map(|(_, v)| v.clone());
-        assert_eq!(
-            length,
-            Some(full.to_string()),
-            "the head announces the whole body"
-        );
+        assert_eq!(length, Some(full.to_string()), "the head announces the whole body");
         let received = read_until_closed(&mut client);
-        assert_eq!(
-            received.len(),
-            1234,
-            "{path}: body bytes received before the cut"
-        );
-        assert_eq!(
-            received,
-            fixture.file[..1234],
+        assert_eq!(received.len() as u64, cut, "{path}: body bytes received before the cut");
+        assert!(
+            received == pattern(cut as usize),
             "{path}: the bytes that came are right"
         );
     }
-    let records = fixture.server.log().records();
-    assert!(records.iter().all(|r| r.body_bytes_sent == 1234));
+    let sent: Vec<u64> = fixture
+        .server
+        .log()
+        .records()
+        .iter()
+        .map(|r| r.body_bytes_sent)
+        .collect();
+    assert_eq!(sent, cases.map(|(_, _, cut)| cut));
     assert_eq!(fixture.server.faults().pending(), 0);
     Ok(())
 }
@@ -531,6 +485,7 @@ fn corrupt_flips_one_byte_and_keeps_the_length() -> TestResult {
     let mut client = connect(&fixture.server)?;
     for (path, offset, original) in [
         ("/file", 1_000_000, fixture.file.clone()),
+        ("/file-part", 999, fixture.file[100..1100].to_vec()),
         ("/bytes/300", 5, pattern(300)),
         ("/reader/300", 299, pattern(300)),
     ] {
@@ -585,10 +540,7 @@ fn log_records_headers_as_received() -> TestResult {
     let records = fixture.server.log().records();
     assert_eq!(records.len(), 2);
     let first = &records[0];
-    assert_eq!(
-        (first.method.as_str(), first.path.as_str()),
-        ("GET", "/file-part")
-    );
+    assert_eq!((first.method.as_str(), first.path.as_str()), ("GET", "/file-part"));
     assert_eq!(first.query, "x=%2F&y");
     assert_eq!(first.host, "localhost:9");
     assert_eq!(first.authorization.as_deref(), Some("Bearer hf_secret"));
@@ -597,11 +549,7 @@ fn log_records_headers_as_received() -> TestResult {
     assert_eq!((first.status, first.body_bytes_sent), (200, 1000));
     let second = &records[1];
     assert_eq!(
-        (
-            second.status,
-            second.authorization.as_deref(),
-            second.host.as_str()
-        ),
+        (second.status, second.authorization.as_deref(), second.host.as_str()),
         (404, None, "test")
     );
     fixture.server.log().clear();
@@ -630,22 +578,14 @@ fn malformed_requests_get_400_and_a_closed_connection() -> TestResult {
         (b"GET /x HTTP/1.1\r\nno colon here\r\n\r\n", 400),
         (b"GET /x HTTP/1.1\r\n folded: header\r\n\r\n", 400),
         (b"POST /echo HTTP/1.1\r\nContent-Length: 12x\r\n\r\n", 400),
-        (
-            b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
-            400,
-        ),
+        (b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", 400),
         (long_header.as_bytes(), 431),
     ];
     for (request, status) in cases {
         let mut client = connect(&fixture.server)?;
         send(&mut client, request)?;
         let response = read_response(&mut client, false)?;
-        assert_eq!(
-            response.status,
-            status,
-            "for {:.30}",
-            String::from_utf8_lossy(request)
-        );
+        assert_eq!(response.status, status, "for {:.30}", String::from_utf8_lossy(request));
         assert_eq!(response.header("Connection"), Some("close"));
         assert!(read_until_closed(&mut client).is_empty());
     }
@@ -659,10 +599,7 @@ fn a_panicking_route_gets_500() -> TestResult {
     let fixture = start()?;
     let mut client = connect(&fixture.server)?;
     let response = get(&mut client, "/panic")?;
-    assert_eq!(
-        (response.status, response.header("Connection")),
-        (500, Some("close"))
-    );
+    assert_eq!((response.status, response.header("Connection")), (500, Some("close")));
     assert_eq!(get(&mut connect(&fixture.server)?, "/bytes/1")?.status, 200);
     Ok(())
 }
@@ -712,8 +649,7 @@ fn tls_client(
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    let session =
-        rustls::ClientConnection::new(Arc::new(config), ServerName::try_from(name)?.to_owned())?;
+    let session = rustls::ClientConnection::new(Arc::new(config), ServerName::try_from(name)?.to_owned())?;
     let socket = TcpStream::connect(server.local_addr())?;
     socket.set_read_timeout(Some(Duration::from_secs(20)))?;
     Ok(BufReader::new(rustls::StreamOwned::new(session, socket)))
@@ -735,19 +671,16 @@ fn https_round_trip_with_the_generated_ca() -> TestResult {
             assert_eq!(response.status, 200);
             match path {
                 "/bytes/100" => assert_eq!(response.body, pattern(100)),
-                "/file" => assert!(
-                    response.body == fixture.file,
-                    "the file body differs over tls"
-                ),
+                "/file" => assert!(response.body == fixture.file, "the file body differs over tls"),
                 _ => assert_eq!(
                     response.body,
                     format!("https://{}", fixture.server.local_addr()).as_bytes()
                 ),
             }
         }
-        client.get_mut().write_all(
-            b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc",
-        )?;
+        client
+            .get_mut()
+            .write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc")?;
         assert_eq!(read_response(&mut client, false)?.body, b"abc");
     }
 
@@ -763,14 +696,12 @@ fn https_round_trip_with_the_generated_ca() -> TestResult {
     );
 
     // A connection cut by a fault shows as a short body over TLS too.
-    fixture.server.faults().push(Fault::new(
-        "/file",
-        FaultAction::DropAfter { bytes: 40_000 },
-    ));
+    fixture
+        .server
+        .faults()
+        .push(Fault::new("/file", FaultAction::DropAfter { bytes: 40_000 }));
     let mut client = tls_client(&ca, &fixture.server, "localhost")?;
-    client
-        .get_mut()
-        .write_all(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")?;
+    client.get_mut().write_all(b"GET /file HTTP/1.1\r\nHost: t\r\n\r\n")?;
     let (status, _) = read_head(&mut client)?;
     assert_eq!(status, 200);
     assert_eq!(read_until_closed(&mut client).len(), 40_000);
@@ -804,13 +735,6 @@ fn client_closing_mid_request_does_not_disturb_the_server() -> TestResult {
     client.get_ref().shutdown(Shutdown::Write)?;
     assert!(read_until_closed(&mut client).is_empty());
     assert_eq!(get(&mut connect(&fixture.server)?, "/bytes/1")?.status, 200);
-    assert!(
-        fixture
-            .server
-            .log()
-            .records()
-            .iter()
-            .all(|r| r.path != "/echo")
-    );
+    assert!(fixture.server.log().records().iter().all(|r| r.path != "/echo"));
     Ok(())
 }

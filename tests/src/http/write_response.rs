@@ -7,7 +7,7 @@ use std::io::{self, Read, Seek, SeekFrom, Write};
 use super::message::{Body, Response};
 use super::transport::Transport;
 
-/// In-memory bodies up to this size go out in the same write as the head.
+/// Bodies up to this size go out in the same write as the head.
 const INLINE_BODY_BYTES: usize = 64 * 1024;
 
 /// Route headers the server frames itself.
@@ -66,9 +66,7 @@ impl Outgoing {
     pub(crate) fn route_closes(&self) -> bool {
         self.response.headers.iter().any(|(name, value)| {
             name.eq_ignore_ascii_case("connection")
-                && value
-                    .split(',')
-                    .any(|token| token.trim().eq_ignore_ascii_case("close"))
+                && value.split(',').any(|token| token.trim().eq_ignore_ascii_case("close"))
         })
     }
 
@@ -105,9 +103,20 @@ impl Outgoing {
                     out.write_all(&data)?;
                 }
             }
+            Body::File { file, offset, .. } if send as usize <= INLINE_BODY_BYTES => {
+                let body_start = head.len();
+                let mut reader = &file;
+                reader.seek(SeekFrom::Start(offset))?;
+                if reader.take(send).read_to_end(head)? as u64 != send {
+                    return Err(short_body());
+                }
+                if let Some(at) = corrupt_at {
+                    head[body_start + at as usize] ^= 0xff;
+                }
+                out.write_all(head)?;
+            }
             Body::File { file, offset, .. } => {
                 out.write_all(head)?;
-                out.flush()?;
                 write_file(out, &file, offset, send, corrupt_at)?;
             }
             Body::Reader { mut reader, .. } => {
@@ -127,13 +136,7 @@ fn route_content_length(response: &Response) -> Option<u64> {
         .and_then(|(_, value)| value.trim().parse().ok())
 }
 
-fn write_head(
-    head: &mut Vec<u8>,
-    response: &Response,
-    content_length: Option<u64>,
-    date: &str,
-    keep_alive: bool,
-) {
+fn write_head(head: &mut Vec<u8>, response: &Response, content_length: Option<u64>, date: &str, keep_alive: bool) {
     head.clear();
     // Writing into a Vec cannot fail.
     let _ = write!(
@@ -144,10 +147,7 @@ fn write_head(
     );
     let mut has_server = false;
     for (name, value) in &response.headers {
-        if FRAMING_HEADERS
-            .iter()
-            .any(|framing| name.eq_ignore_ascii_case(framing))
-        {
+        if FRAMING_HEADERS.iter().any(|framing| name.eq_ignore_ascii_case(framing)) {
             continue;
         }
         has_server |= name.eq_ignore_ascii_case("server");
@@ -202,12 +202,7 @@ fn write_file<T: Transport>(
     send_file_exactly(out, file, offset + at + 1, send - at - 1)
 }
 
-fn send_file_exactly<T: Transport>(
-    out: &mut T,
-    file: &File,
-    offset: u64,
-    len: u64,
-) -> io::Result<()> {
+fn send_file_exactly<T: Transport>(out: &mut T, file: &File, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
@@ -233,11 +228,7 @@ fn write_reader<T: Transport>(
     copy_exactly(reader, out, send - at - 1)
 }
 
-fn copy_exactly<T: Transport>(
-    reader: &mut Box<dyn Read + Send>,
-    out: &mut T,
-    len: u64,
-) -> io::Result<()> {
+fn copy_exactly<T: Transport>(reader: &mut Box<dyn Read + Send>, out: &mut T, len: u64) -> io::Result<()> {
     if io::copy(&mut reader.take(len), out)? != len {
         return Err(short_body());
     }
@@ -247,10 +238,7 @@ fn copy_exactly<T: Transport>(
 /// The body source ended before its declared length: the response cannot be
 /// completed, so the connection must close.
 fn short_body() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::UnexpectedEof,
-        "response body shorter than its length",
-    )
+    io::Error::new(io::ErrorKind::UnexpectedEof, "response body shorter than its length")
 }
 
 /// The reason phrase for a status code (empty for unknown codes, which HTTP allows).

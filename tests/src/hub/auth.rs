@@ -59,13 +59,19 @@ impl Users {
 
     /// The organisations `user` belongs to.
     pub(crate) fn orgs_of(&self, user: &str) -> Vec<&Org> {
-        self.orgs.iter().filter(|o| o.members.iter().any(|m| m == user)).collect()
+        self.orgs
+            .iter()
+            .filter(|o| o.members.iter().any(|m| m == user))
+            .collect()
     }
 
     /// Whether `user` is `namespace` itself or a member of the organisation `namespace`.
     pub(crate) fn acts_for(&self, user: &str, namespace: &str) -> bool {
         user == namespace
-            || self.orgs.iter().any(|o| o.name == namespace && o.members.iter().any(|m| m == user))
+            || self
+                .orgs
+                .iter()
+                .any(|o| o.name == namespace && o.members.iter().any(|m| m == user))
     }
 
     /// Whether `caller` owns (directly or through an organisation) a repo of `owner`.
@@ -125,7 +131,10 @@ mod tests {
     fn reads_bearer_and_basic_tokens() {
         assert_eq!(bearer_or_basic_token("Bearer hf_abc").as_deref(), Some("hf_abc"));
         // "user:hf_abc"
-        assert_eq!(bearer_or_basic_token("Basic dXNlcjpoZl9hYmM=").as_deref(), Some("hf_abc"));
+        assert_eq!(
+            bearer_or_basic_token("Basic dXNlcjpoZl9hYmM=").as_deref(),
+            Some("hf_abc")
+        );
         assert_eq!(bearer_or_basic_token("Token x"), None);
         assert_eq!(base64_decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
     }

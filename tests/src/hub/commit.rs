@@ -27,9 +27,9 @@ impl Content {
     fn len(&self) -> Result<u64, EmulatorError> {
         match self {
             Content::Bytes(b) => Ok(b.len() as u64),
-            Content::File(path) => {
-                fs::metadata(path).map(|m| m.len()).map_err(|e| EmulatorError::io(path, e))
-            }
+            Content::File(path) => fs::metadata(path)
+                .map(|m| m.len())
+                .map_err(|e| EmulatorError::io(path, e)),
         }
     }
 }
@@ -62,9 +62,7 @@ pub(crate) enum CommitOp {
 impl CommitOp {
     fn path(&self) -> &str {
         match self {
-            CommitOp::Auto { path, .. }
-            | CommitOp::Regular { path, .. }
-            | CommitOp::Delete { path } => path,
+            CommitOp::Auto { path, .. } | CommitOp::Regular { path, .. } | CommitOp::Delete { path } => path,
         }
     }
 }
@@ -141,7 +139,11 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
     };
 
     let n = WORK_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let work = WorkDir(target.git_dir.join(format!("emulator-commit-{}-{n}", std::process::id())));
+    let work = WorkDir(
+        target
+            .git_dir
+            .join(format!("emulator-commit-{}-{n}", std::process::id())),
+    );
     fs::create_dir_all(&work.0).map_err(|e| EmulatorError::io(&work.0, e))?;
     let index = work.0.join("index");
     let staged = git.with_index(&index);
@@ -200,7 +202,10 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
             paths.push_str(source);
             paths.push('\n');
         }
-        let out = git.run(&["hash-object", "-w", "--no-filters", "--stdin-paths"], Some(paths.as_bytes()))?;
+        let out = git.run(
+            &["hash-object", "-w", "--no-filters", "--stdin-paths"],
+            Some(paths.as_bytes()),
+        )?;
         let shas: Vec<&str> = std::str::from_utf8(&out)
             .map_err(|_| git.bad_output("hash-object"))?
             .lines()
@@ -213,7 +218,10 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
         }
     }
     if !index_info.is_empty() {
-        staged.run(&["update-index", "--add", "--replace", "-z", "--index-info"], Some(&index_info))?;
+        staged.run(
+            &["update-index", "--add", "--replace", "-z", "--index-info"],
+            Some(&index_info),
+        )?;
     }
     let tree_out = staged.run(&["write-tree"], None)?;
     let tree = String::from_utf8_lossy(&tree_out).trim().to_string();
@@ -248,7 +256,11 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
     }
 
     let old_value = old.as_deref().unwrap_or(ZERO_OID);
-    let update = git.output(&["update-ref", spec.reference.as_str(), commit.as_str(), old_value], None, &[])?;
+    let update = git.output(
+        &["update-ref", spec.reference.as_str(), commit.as_str(), old_value],
+        None,
+        &[],
+    )?;
     if !update.status.success() {
         // Someone else (a push) moved the ref since it was read.
         return Err(EmulatorError::Conflict {
@@ -263,19 +275,26 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
 /// The patterns of the `.gitattributes` the commit will have: the one it writes, else the base's.
 fn lfs_patterns(git: Git<'_>, ops: &[CommitOp], base: Option<&Snapshot>) -> Result<LfsPatterns, EmulatorError> {
     let written = ops.iter().rev().find_map(|op| match op {
-        CommitOp::Auto { path, content: Content::Bytes(b) }
-        | CommitOp::Regular { path, content: Content::Bytes(b) }
-            if path == ".gitattributes" =>
-        {
-            Some(String::from_utf8_lossy(b).into_owned())
+        CommitOp::Auto {
+            path,
+            content: Content::Bytes(b),
         }
+        | CommitOp::Regular {
+            path,
+            content: Content::Bytes(b),
+        } if path == ".gitattributes" => Some(String::from_utf8_lossy(b).into_owned()),
         _ => None,
     });
     if let Some(text) = written {
         return Ok(LfsPatterns::parse(&text));
     }
-    match base.and_then(|s| s.get(".gitattributes")).filter(|e| e.is_file() && e.lfs().is_none()) {
-        Some(entry) => Ok(LfsPatterns::parse(&String::from_utf8_lossy(&git.read_blob(&entry.oid)?))),
+    match base
+        .and_then(|s| s.get(".gitattributes"))
+        .filter(|e| e.is_file() && e.lfs().is_none())
+    {
+        Some(entry) => Ok(LfsPatterns::parse(&String::from_utf8_lossy(
+            &git.read_blob(&entry.oid)?,
+        ))),
         None => Ok(LfsPatterns::default()),
     }
 }

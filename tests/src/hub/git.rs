@@ -25,12 +25,18 @@ pub(crate) struct Git<'a> {
 impl<'a> Git<'a> {
     /// Commands for the repository at `git_dir`.
     pub(crate) fn new(git_dir: &'a Path) -> Self {
-        Git { git_dir, index_file: None }
+        Git {
+            git_dir,
+            index_file: None,
+        }
     }
 
     /// The same repository, with `GIT_INDEX_FILE` pointing at `index`.
     pub(crate) fn with_index(self, index: &'a Path) -> Self {
-        Git { index_file: Some(index), ..self }
+        Git {
+            index_file: Some(index),
+            ..self
+        }
     }
 
     fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
@@ -61,11 +67,7 @@ impl<'a> Git<'a> {
     }
 
     /// Runs git and returns its stdout; a non-zero exit is an error.
-    pub(crate) fn run<S: AsRef<OsStr>>(
-        &self,
-        args: &[S],
-        stdin: Option<&[u8]>,
-    ) -> Result<Vec<u8>, EmulatorError> {
+    pub(crate) fn run<S: AsRef<OsStr>>(&self, args: &[S], stdin: Option<&[u8]>) -> Result<Vec<u8>, EmulatorError> {
         self.run_with_env(args, stdin, &[])
     }
 
@@ -96,7 +98,10 @@ impl<'a> Git<'a> {
 
     /// The error for output that does not parse.
     pub(crate) fn bad_output(&self, command: &str) -> EmulatorError {
-        EmulatorError::GitOutput { command: command.to_string(), git_dir: self.git_dir.to_path_buf() }
+        EmulatorError::GitOutput {
+            command: command.to_string(),
+            git_dir: self.git_dir.to_path_buf(),
+        }
     }
 
     /// The commit `spec` names (`refs/heads/main`, a sha, ...), or `None` when it names no commit.
@@ -107,7 +112,11 @@ impl<'a> Git<'a> {
             return Ok(None);
         }
         let sha = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        if sha.len() == 40 { Ok(Some(sha)) } else { Err(self.bad_output("rev-parse")) }
+        if sha.len() == 40 {
+            Ok(Some(sha))
+        } else {
+            Err(self.bad_output("rev-parse"))
+        }
     }
 
     /// The content of the blob `oid`, read whole.
@@ -135,10 +144,7 @@ impl<'a> Git<'a> {
     }
 
     /// `git cat-file --batch` over `oids`: `(type, content)` for each, `None` when missing.
-    pub(crate) fn cat_file_batch(
-        &self,
-        oids: &[&str],
-    ) -> Result<Vec<Option<(String, Vec<u8>)>>, EmulatorError> {
+    pub(crate) fn cat_file_batch(&self, oids: &[&str]) -> Result<Vec<Option<(String, Vec<u8>)>>, EmulatorError> {
         let mut input = Vec::new();
         for oid in oids {
             input.extend_from_slice(oid.as_bytes());
@@ -176,7 +182,8 @@ impl<'a> Git<'a> {
 /// `git init --bare` with `main` as the default branch and pushes over HTTP allowed.
 pub(crate) fn init_bare(git_dir: &Path) -> Result<(), EmulatorError> {
     let mut cmd = base_command();
-    cmd.args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(git_dir);
+    cmd.args(["init", "--quiet", "--bare", "--initial-branch=main"])
+        .arg(git_dir);
     let output = run(cmd, None).map_err(|source| EmulatorError::GitSpawn {
         command: "init".into(),
         git_dir: git_dir.to_path_buf(),
@@ -194,7 +201,13 @@ pub(crate) fn init_bare(git_dir: &Path) -> Result<(), EmulatorError> {
 /// A git command isolated from the user's configuration and environment.
 fn base_command() -> Command {
     let mut cmd = Command::new("git");
-    for var in ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_NAMESPACE"] {
+    for var in [
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_OBJECT_DIRECTORY",
+        "GIT_NAMESPACE",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env("GIT_CONFIG_NOSYSTEM", "1")
@@ -205,11 +218,17 @@ fn base_command() -> Command {
 }
 
 fn null_device() -> PathBuf {
-    if cfg!(windows) { PathBuf::from("NUL") } else { PathBuf::from("/dev/null") }
+    if cfg!(windows) {
+        PathBuf::from("NUL")
+    } else {
+        PathBuf::from("/dev/null")
+    }
 }
 
 fn subcommand<S: AsRef<OsStr>>(args: &[S]) -> String {
-    args.first().map(|a| a.as_ref().to_string_lossy().into_owned()).unwrap_or_default()
+    args.first()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Runs `cmd` to completion, feeding `stdin` from another thread so that large

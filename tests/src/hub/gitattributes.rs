@@ -170,9 +170,7 @@ fn glob(p: &[u8], s: &[u8]) -> bool {
         }
         Some(b'?') => matches!(s.first(), Some(c) if *c != b'/') && glob(&p[1..], &s[1..]),
         Some(b'[') => match (class_end(p), s.first()) {
-            (Some(end), Some(c)) if *c != b'/' => {
-                class_matches(&p[1..end], *c) && glob(&p[end + 1..], &s[1..])
-            }
+            (Some(end), Some(c)) if *c != b'/' => class_matches(&p[1..end], *c) && glob(&p[end + 1..], &s[1..]),
             (Some(_), _) => false,
             (None, Some(b'[')) => glob(&p[1..], &s[1..]),
             (None, _) => false,
@@ -240,7 +238,14 @@ mod tests {
         ] {
             assert!(patterns.matches(lfs), "{lfs} should be lfs");
         }
-        for regular in ["config.json", "README.md", "bin", "saved_model", "model.binx", "photo.png"] {
+        for regular in [
+            "config.json",
+            "README.md",
+            "bin",
+            "saved_model",
+            "model.binx",
+            "photo.png",
+        ] {
             assert!(!patterns.matches(regular), "{regular} should be regular");
         }
     }

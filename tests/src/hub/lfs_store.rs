@@ -74,7 +74,10 @@ pub(crate) struct LfsStore {
 impl LfsStore {
     /// A store rooted at `{root}/lfs`.
     pub(crate) fn new(root: &Path) -> Self {
-        LfsStore { root: root.join("lfs"), temp_counter: AtomicU64::new(0) }
+        LfsStore {
+            root: root.join("lfs"),
+            temp_counter: AtomicU64::new(0),
+        }
     }
 
     /// Where the object `oid` lives (whether or not it exists).
@@ -88,7 +91,10 @@ impl LfsStore {
         if !is_sha256(oid) {
             return None;
         }
-        fs::metadata(self.object_path(oid)).ok().filter(|m| m.is_file()).map(|m| m.len())
+        fs::metadata(self.object_path(oid))
+            .ok()
+            .filter(|m| m.is_file())
+            .map(|m| m.len())
     }
 
     /// A fresh temp file path inside the store, on the same file system as the objects.
@@ -102,11 +108,7 @@ impl LfsStore {
     /// Streams `reader` into the store, hashing on the way, and returns its pointer.
     /// The object appears under its final name only once complete. `source` names the
     /// reader in errors.
-    pub(crate) fn store_reader(
-        &self,
-        reader: &mut dyn Read,
-        source: &Path,
-    ) -> Result<LfsPointer, EmulatorError> {
+    pub(crate) fn store_reader(&self, reader: &mut dyn Read, source: &Path) -> Result<LfsPointer, EmulatorError> {
         let temp = self.temp_path()?;
         let result = self.write_temp(reader, source, &temp).and_then(|pointer| {
             self.adopt(&temp, &pointer.oid)?;
@@ -143,12 +145,7 @@ impl LfsStore {
         fs::rename(temp, &dest).map_err(|e| EmulatorError::io(&dest, e))
     }
 
-    fn write_temp(
-        &self,
-        reader: &mut dyn Read,
-        source: &Path,
-        temp: &Path,
-    ) -> Result<LfsPointer, EmulatorError> {
+    fn write_temp(&self, reader: &mut dyn Read, source: &Path, temp: &Path) -> Result<LfsPointer, EmulatorError> {
         let mut out = File::create(temp).map_err(|e| EmulatorError::io(temp, e))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -165,7 +162,10 @@ impl LfsStore {
             size += n as u64;
         }
         out.sync_all().map_err(|e| EmulatorError::io(temp, e))?;
-        Ok(LfsPointer { oid: hex(&hasher.finalize()), size })
+        Ok(LfsPointer {
+            oid: hex(&hasher.finalize()),
+            size,
+        })
     }
 }
 
@@ -175,7 +175,10 @@ mod tests {
 
     #[test]
     fn pointer_round_trips_and_rejects_other_text() {
-        let pointer = LfsPointer { oid: "a".repeat(64), size: 42 };
+        let pointer = LfsPointer {
+            oid: "a".repeat(64),
+            size: 42,
+        };
         assert_eq!(LfsPointer::parse(pointer.text().as_bytes()), Some(pointer));
         assert_eq!(LfsPointer::parse(b"hello"), None);
         let bad_oid = "version https://git-lfs.github.com/spec/v1\noid sha256:xyz\nsize 3\n";
@@ -187,7 +190,10 @@ mod tests {
         let dir = tempfile::tempdir()?;
         let store = LfsStore::new(dir.path());
         let pointer = store.store_bytes(b"hello")?;
-        assert_eq!(pointer.oid, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+        assert_eq!(
+            pointer.oid,
+            "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
+        );
         assert_eq!(pointer.size, 5);
         let path = store.object_path(&pointer.oid);
         assert!(path.ends_with("2c/f2/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));

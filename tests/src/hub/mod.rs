@@ -105,9 +105,7 @@ impl Hub {
                 author: None,
                 ops: vec![CommitOp::Regular {
                     path: ".gitattributes".into(),
-                    content: Content::Bytes(
-                        gitattributes::default_for(key.repo_type.singular()).into_bytes(),
-                    ),
+                    content: Content::Bytes(gitattributes::default_for(key.repo_type.singular()).into_bytes()),
                 }],
             };
             commit::write_commit(self.commit_target(key, &git_dir), &spec)?;
@@ -181,16 +179,24 @@ impl Hub {
     ) -> Result<String, EmulatorError> {
         self.require_repo(key)?;
         if !is_valid_ref_name(reference) || !reference.starts_with("refs/") {
-            return Err(EmulatorError::InvalidRefName { name: reference.to_string() });
+            return Err(EmulatorError::InvalidRefName {
+                name: reference.to_string(),
+            });
         }
         let lock = self.repos.lock(key);
         let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
-        let commit = self.resolve_revision(key, from_revision)?.ok_or_else(|| {
-            EmulatorError::RevisionNotFound { repo_id: key.repo_id.clone(), revision: from_revision.to_string() }
-        })?;
+        let commit = self
+            .resolve_revision(key, from_revision)?
+            .ok_or_else(|| EmulatorError::RevisionNotFound {
+                repo_id: key.repo_id.clone(),
+                revision: from_revision.to_string(),
+            })?;
         let git_dir = self.git_dir(key);
         let git = Git::new(&git_dir);
-        let exists = || EmulatorError::RefExists { repo_id: key.repo_id.clone(), reference: reference.to_string() };
+        let exists = || EmulatorError::RefExists {
+            repo_id: key.repo_id.clone(),
+            reference: reference.to_string(),
+        };
         if git.rev_parse_commit(reference)?.is_some() {
             return Err(exists());
         }
@@ -220,7 +226,10 @@ struct RequestIds {
 impl RequestIds {
     fn new() -> Self {
         let seed = UrlSigner::new().sign(&["request-id"], 0);
-        RequestIds { prefix: seed[..16].to_string(), counter: AtomicU64::new(0) }
+        RequestIds {
+            prefix: seed[..16].to_string(),
+            counter: AtomicU64::new(0),
+        }
     }
 
     fn next(&self) -> String {

@@ -27,17 +27,24 @@ pub(crate) fn parse(header: Option<&str>, size: u64) -> ByteRange {
     if spec.contains(',') {
         return ByteRange::Full;
     }
-    let Some((first, last)) = spec.trim().split_once('-') else { return ByteRange::Full };
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return ByteRange::Full;
+    };
     match (first.trim(), last.trim()) {
         ("", "") => ByteRange::Full,
         ("", suffix) => match suffix.parse::<u64>() {
             Ok(0) => ByteRange::Unsatisfiable,
             Ok(_) if size == 0 => ByteRange::Unsatisfiable,
-            Ok(n) => ByteRange::Partial { start: size.saturating_sub(n), end: size - 1 },
+            Ok(n) => ByteRange::Partial {
+                start: size.saturating_sub(n),
+                end: size - 1,
+            },
             Err(_) => ByteRange::Full,
         },
         (start, end) => {
-            let Ok(start) = start.parse::<u64>() else { return ByteRange::Full };
+            let Ok(start) = start.parse::<u64>() else {
+                return ByteRange::Full;
+            };
             let end = if end.is_empty() {
                 u64::MAX
             } else {
@@ -49,7 +56,10 @@ pub(crate) fn parse(header: Option<&str>, size: u64) -> ByteRange {
             if start >= size {
                 ByteRange::Unsatisfiable
             } else {
-                ByteRange::Partial { start, end: end.min(size - 1) }
+                ByteRange::Partial {
+                    start,
+                    end: end.min(size - 1),
+                }
             }
         }
     }
@@ -71,12 +81,17 @@ pub(crate) fn respond<E>(
                 .with_header("Accept-Ranges", "bytes"));
         }
     };
-    let mut response = Response { status, headers: Vec::new(), body: body(offset, len)? };
+    let mut response = Response {
+        status,
+        headers: Vec::new(),
+        body: body(offset, len)?,
+    };
     response.headers.push(("Accept-Ranges".into(), "bytes".into()));
     if status == 206 {
-        response
-            .headers
-            .push(("Content-Range".into(), format!("bytes {offset}-{}/{size}", offset + len - 1)));
+        response.headers.push((
+            "Content-Range".into(),
+            format!("bytes {offset}-{}/{size}", offset + len - 1),
+        ));
     }
     Ok(response)
 }

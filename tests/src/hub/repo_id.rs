@@ -51,7 +51,9 @@ impl RepoType {
         RepoType::ALL
             .into_iter()
             .find(|t| t.singular() == s)
-            .ok_or_else(|| EmulatorError::InvalidRepoType { repo_type: s.to_string() })
+            .ok_or_else(|| EmulatorError::InvalidRepoType {
+                repo_type: s.to_string(),
+            })
     }
 
     /// Parses `models`, `datasets` or `spaces`.
@@ -73,9 +75,14 @@ impl RepoKey {
     /// Validates `repo_id` against the Hub's rules.
     pub(crate) fn new(repo_type: RepoType, repo_id: &str) -> Result<RepoKey, EmulatorError> {
         if is_valid_repo_id(repo_id) {
-            Ok(RepoKey { repo_type, repo_id: repo_id.to_string() })
+            Ok(RepoKey {
+                repo_type,
+                repo_id: repo_id.to_string(),
+            })
         } else {
-            Err(EmulatorError::InvalidRepoId { repo_id: repo_id.to_string() })
+            Err(EmulatorError::InvalidRepoId {
+                repo_id: repo_id.to_string(),
+            })
         }
     }
 
@@ -86,7 +93,9 @@ impl RepoKey {
 
     /// The name without namespace.
     pub(crate) fn name(&self) -> &str {
-        self.repo_id.split_once('/').map_or(self.repo_id.as_str(), |(_, name)| name)
+        self.repo_id
+            .split_once('/')
+            .map_or(self.repo_id.as_str(), |(_, name)| name)
     }
 }
 
@@ -100,13 +109,14 @@ impl fmt::Display for RepoKey {
 /// no `--` or `..`, not ending in `.git`.
 pub(crate) fn is_valid_repo_id(repo_id: &str) -> bool {
     let parts: Vec<&str> = repo_id.split('/').collect();
-    if parts.len() > 2 || repo_id.ends_with(".git") || repo_id.contains("--") || repo_id.contains("..")
-    {
+    if parts.len() > 2 || repo_id.ends_with(".git") || repo_id.contains("--") || repo_id.contains("..") {
         return false;
     }
     parts.iter().all(|part| {
         (1..=96).contains(&part.len())
-            && part.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
+            && part
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-' || c == '.')
             && !part.starts_with(['-', '.'])
             && !part.ends_with(['-', '.'])
     })
@@ -132,9 +142,9 @@ pub(crate) fn is_valid_ref_name(name: &str) -> bool {
         && !name.contains("//")
         && !name.contains("@{")
         && name != "@"
-        && !name.chars().any(|c| {
-            c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\')
-        })
+        && !name
+            .chars()
+            .any(|c| c.is_control() || matches!(c, ' ' | '~' | '^' | ':' | '?' | '*' | '[' | '\\'))
         && name.split('/').all(|seg| !seg.starts_with('.'))
 }
 

@@ -56,11 +56,16 @@ pub(crate) struct RepoStore {
 impl RepoStore {
     /// The store under `{root}/repos`.
     pub(crate) fn new(root: &Path) -> Self {
-        RepoStore { root: root.join("repos"), locks: Mutex::new(HashMap::new()) }
+        RepoStore {
+            root: root.join("repos"),
+            locks: Mutex::new(HashMap::new()),
+        }
     }
 
     fn folder(&self, key: &RepoKey) -> PathBuf {
-        self.root.join(key.repo_type.plural()).join(key.namespace().unwrap_or("_"))
+        self.root
+            .join(key.repo_type.plural())
+            .join(key.namespace().unwrap_or("_"))
     }
 
     /// The bare git repository of `key`.
@@ -95,8 +100,10 @@ impl RepoStore {
     pub(crate) fn write_meta(&self, key: &RepoKey, meta: &RepoMeta) -> Result<(), EmulatorError> {
         let path = self.meta_path(key);
         let temp = path.with_extension("json.tmp");
-        let bytes = serde_json::to_vec_pretty(meta)
-            .map_err(|source| EmulatorError::Metadata { path: path.clone(), source })?;
+        let bytes = serde_json::to_vec_pretty(meta).map_err(|source| EmulatorError::Metadata {
+            path: path.clone(),
+            source,
+        })?;
         fs::write(&temp, bytes).map_err(|e| EmulatorError::io(&temp, e))?;
         fs::rename(&temp, &path).map_err(|e| EmulatorError::io(&path, e))
     }
@@ -108,8 +115,14 @@ impl RepoStore {
         for ns_dir in read_dir_names(&type_dir)? {
             let ns_path = type_dir.join(&ns_dir);
             for file in read_dir_names(&ns_path)? {
-                let Some(name) = file.strip_suffix(".json") else { continue };
-                let repo_id = if ns_dir == "_" { name.to_string() } else { format!("{ns_dir}/{name}") };
+                let Some(name) = file.strip_suffix(".json") else {
+                    continue;
+                };
+                let repo_id = if ns_dir == "_" {
+                    name.to_string()
+                } else {
+                    format!("{ns_dir}/{name}")
+                };
                 if !is_valid_repo_id(&repo_id) {
                     continue;
                 }

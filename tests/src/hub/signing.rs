@@ -26,7 +26,9 @@ impl std::fmt::Debug for UrlSigner {
 impl UrlSigner {
     /// A signer with a fresh random secret.
     pub(crate) fn new() -> Self {
-        UrlSigner { secret: random_secret() }
+        UrlSigner {
+            secret: random_secret(),
+        }
     }
 
     /// The signature of `parts` (for example an LFS oid) valid until `expires` (Unix seconds).
@@ -43,11 +45,17 @@ impl UrlSigner {
 
     /// Whether `signature` signs `parts` with `expires`, and `expires` is not past.
     pub(crate) fn verify(&self, parts: &[&str], expires: &str, signature: &str, now_secs: i64) -> bool {
-        let Ok(expires) = expires.parse::<i64>() else { return false };
+        let Ok(expires) = expires.parse::<i64>() else {
+            return false;
+        };
         let expected = self.sign(parts, expires);
         // Compare without an early exit so timing says nothing about the secret.
         let same = expected.len() == signature.len()
-            && expected.bytes().zip(signature.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+            && expected
+                .bytes()
+                .zip(signature.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
         same && expires >= now_secs
     }
 
@@ -69,7 +77,10 @@ pub(crate) fn now_secs() -> i64 {
 /// 32 unpredictable bytes from the standard library's randomly keyed hasher.
 fn random_secret() -> [u8; 32] {
     let mut hasher = Sha256::new();
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     for i in 0u32..8 {
         let state = RandomState::new();
         hasher.update(state.hash_one((i, nanos, std::process::id())).to_le_bytes());

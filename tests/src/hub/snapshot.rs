@@ -99,7 +99,11 @@ impl Snapshot {
     /// The entries under folder `dir` (`""` for the root): direct children, or all
     /// descendants when `recursive`.
     pub(crate) fn list(&self, dir: &str, recursive: bool) -> Vec<&Entry> {
-        let prefix = if dir.is_empty() { String::new() } else { format!("{dir}/") };
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         self.entries
             .iter()
             .filter(|e| {
@@ -123,7 +127,10 @@ impl Snapshot {
         let mut entries = Vec::new();
         let mut candidates: Vec<(usize, String)> = Vec::new();
         for record in listing.split(|b| *b == 0).filter(|r| !r.is_empty()) {
-            let tab = record.iter().position(|b| *b == b'\t').ok_or_else(|| git.bad_output("ls-tree"))?;
+            let tab = record
+                .iter()
+                .position(|b| *b == b'\t')
+                .ok_or_else(|| git.bad_output("ls-tree"))?;
             let head = std::str::from_utf8(&record[..tab]).map_err(|_| git.bad_output("ls-tree"))?;
             let path = String::from_utf8_lossy(&record[tab + 1..]).into_owned();
             let fields: Vec<&str> = head.split_whitespace().collect();
@@ -131,7 +138,11 @@ impl Snapshot {
                 return Err(git.bad_output("ls-tree"));
             };
             match *kind {
-                "tree" => entries.push(Entry { path, oid: oid.to_string(), kind: EntryKind::Directory }),
+                "tree" => entries.push(Entry {
+                    path,
+                    oid: oid.to_string(),
+                    kind: EntryKind::Directory,
+                }),
                 "blob" => {
                     let size: u64 = size.parse().map_err(|_| git.bad_output("ls-tree"))?;
                     if size <= MAX_POINTER_SIZE {
@@ -171,14 +182,22 @@ impl Snapshot {
             }
         }
         let index = entries.iter().enumerate().map(|(i, e)| (e.path.clone(), i)).collect();
-        Ok(Snapshot { commit: commit.to_string(), committed_at_millis, entries, index })
+        Ok(Snapshot {
+            commit: commit.to_string(),
+            committed_at_millis,
+            entries,
+            index,
+        })
     }
 }
 
 /// The committer timestamp (seconds) of a raw commit object.
 fn committer_time(commit: &[u8]) -> Option<i64> {
     let text = String::from_utf8_lossy(commit);
-    let line = text.lines().take_while(|l| !l.is_empty()).find(|l| l.starts_with("committer "))?;
+    let line = text
+        .lines()
+        .take_while(|l| !l.is_empty())
+        .find(|l| l.starts_with("committer "))?;
     let mut fields = line.rsplit(' ');
     let _tz = fields.next()?;
     fields.next()?.parse().ok()

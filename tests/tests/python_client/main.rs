@@ -17,16 +17,11 @@ fn python() -> PathBuf {
     }
     std::env::var_os("HUB_TEST_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python"))
-        })
+        .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
 }
 
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[test]
@@ -71,8 +66,7 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
     )?;
 
     // What the repo holds, as the Python side should see it (.gitattributes included).
-    let gitattributes =
-        hub.file_content("model", "alice/conformance", &commit, ".gitattributes")?;
+    let gitattributes = hub.file_content("model", "alice/conformance", &commit, ".gitattributes")?;
     let mut expected_files = serde_json::Map::new();
     for (path, content) in files
         .iter()
@@ -116,10 +110,7 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "the Python client failed:\n{stdout}\n{stderr}"
-    );
+    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
     assert!(stdout.contains("all checks passed"), "{stdout}");
     assert!(!stdout.contains(ALICE_WRITE) && !stderr.contains(ALICE_WRITE));
 

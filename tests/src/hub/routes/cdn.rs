@@ -24,7 +24,10 @@ pub(super) fn serve(hub: &Hub, request: &Request, oid: &str) -> Response {
     let head = request.method == "HEAD";
     let answer = range::respond(range::parse(request.header("range"), size), size, |offset, len| {
         if head {
-            return Ok(Body::Reader { reader: Box::new(std::io::empty()), len });
+            return Ok(Body::Reader {
+                reader: Box::new(std::io::empty()),
+                len,
+            });
         }
         let file = File::open(&path).map_err(|e| EmulatorError::io(&path, e))?;
         Ok::<_, EmulatorError>(Body::File { file, offset, len })

@@ -12,31 +12,82 @@ use crate::hub::snapshot::Snapshot;
 
 /// Tags that name the library a model is for.
 const LIBRARIES: &[&str] = &[
-    "transformers", "diffusers", "sentence-transformers", "timm", "peft", "adapter-transformers",
-    "flair", "spacy", "keras", "tf-keras", "sklearn", "scikit-learn", "fastai", "flax", "onnx",
-    "gguf", "mlx", "open_clip", "span-marker", "setfit", "stable-baselines3", "ml-agents",
-    "espnet", "speechbrain", "nemo", "fairseq", "asteroid", "allennlp", "pyannote-audio",
-    "paddlenlp", "transformers.js", "safetensors", "pytorch", "tensorflow", "jax",
+    "transformers",
+    "diffusers",
+    "sentence-transformers",
+    "timm",
+    "peft",
+    "adapter-transformers",
+    "flair",
+    "spacy",
+    "keras",
+    "tf-keras",
+    "sklearn",
+    "scikit-learn",
+    "fastai",
+    "flax",
+    "onnx",
+    "gguf",
+    "mlx",
+    "open_clip",
+    "span-marker",
+    "setfit",
+    "stable-baselines3",
+    "ml-agents",
+    "espnet",
+    "speechbrain",
+    "nemo",
+    "fairseq",
+    "asteroid",
+    "allennlp",
+    "pyannote-audio",
+    "paddlenlp",
+    "transformers.js",
+    "safetensors",
+    "pytorch",
+    "tensorflow",
+    "jax",
 ];
 
 /// Tags that name a task (`pipeline_tag`).
 const PIPELINES: &[&str] = &[
-    "text-generation", "text-classification", "token-classification", "fill-mask",
-    "question-answering", "summarization", "translation", "text2text-generation",
-    "feature-extraction", "sentence-similarity", "zero-shot-classification",
-    "image-classification", "object-detection", "image-segmentation", "text-to-image",
-    "image-to-text", "image-to-image", "automatic-speech-recognition", "audio-classification",
-    "text-to-speech", "text-to-audio", "conversational", "image-text-to-text",
-    "visual-question-answering", "depth-estimation", "video-classification",
-    "reinforcement-learning", "tabular-classification", "tabular-regression",
+    "text-generation",
+    "text-classification",
+    "token-classification",
+    "fill-mask",
+    "question-answering",
+    "summarization",
+    "translation",
+    "text2text-generation",
+    "feature-extraction",
+    "sentence-similarity",
+    "zero-shot-classification",
+    "image-classification",
+    "object-detection",
+    "image-segmentation",
+    "text-to-image",
+    "image-to-text",
+    "image-to-image",
+    "automatic-speech-recognition",
+    "audio-classification",
+    "text-to-speech",
+    "text-to-audio",
+    "conversational",
+    "image-text-to-text",
+    "visual-question-answering",
+    "depth-estimation",
+    "video-classification",
+    "reinforcement-learning",
+    "tabular-classification",
+    "tabular-regression",
 ];
 
 /// The library a model's tags name: `library:x` first, else the known library listed
 /// first (`transformers` before `pytorch`).
 pub(super) fn library_name(tags: &[String]) -> Option<&str> {
-    tags.iter().find_map(|t| t.strip_prefix("library:")).or_else(|| {
-        LIBRARIES.iter().copied().find(|lib| tags.iter().any(|t| t == lib))
-    })
+    tags.iter()
+        .find_map(|t| t.strip_prefix("library:"))
+        .or_else(|| LIBRARIES.iter().copied().find(|lib| tags.iter().any(|t| t == lib)))
 }
 
 /// The task a model's tags name.
@@ -93,14 +144,20 @@ pub(super) fn repo_json(key: &RepoKey, meta: &RepoMeta, snapshot: Option<&Snapsh
     obj.insert("createdAt".into(), json!(meta.created_at));
     if key.repo_type == RepoType::Space {
         obj.insert("sdk".into(), json!(meta.sdk.as_deref().unwrap_or("static")));
-        obj.insert("subdomain".into(), json!(key.repo_id.replace(['/', '_', '.'], "-").to_lowercase()));
+        obj.insert(
+            "subdomain".into(),
+            json!(key.repo_id.replace(['/', '_', '.'], "-").to_lowercase()),
+        );
     }
     if detail.full {
         obj.insert("gated".into(), meta.gated.as_ref().map_or(json!(false), |g| json!(g)));
         obj.insert("disabled".into(), json!(meta.disabled));
         if let Some(snapshot) = snapshot {
             obj.insert("sha".into(), json!(snapshot.commit));
-            obj.insert("lastModified".into(), json!(clock::iso8601(snapshot.committed_at_millis)));
+            obj.insert(
+                "lastModified".into(),
+                json!(clock::iso8601(snapshot.committed_at_millis)),
+            );
             obj.insert("siblings".into(), Value::Array(siblings(snapshot, detail.blobs)));
             obj.insert("usedStorage".into(), json!(snapshot.total_size()));
         }
@@ -130,13 +187,26 @@ fn siblings(snapshot: &Snapshot, blobs: bool) -> Vec<Value> {
 }
 
 /// Answers an info request. Gated repos answer too: only their content is restricted.
-pub(super) fn info(hub: &Hub, request: &Request, caller: Caller<'_>, key: &RepoKey, revision: Option<&str>) -> Response {
+pub(super) fn info(
+    hub: &Hub,
+    request: &Request,
+    caller: Caller<'_>,
+    key: &RepoKey,
+    revision: Option<&str>,
+) -> Response {
     let answer = || -> Result<Response, Response> {
         let repo = open_repo(hub, caller, key)?;
         let commit = resolve_revision(hub, key, revision.unwrap_or("main"))?;
         let snapshot = hub.snapshot(key, &commit).map_err(|e| internal_error(&e))?;
-        let detail = Detail { full: true, blobs: flag(request, "blobs"), trending: false };
-        Ok(Response::json(200, &repo_json(key, &repo.meta, Some(&snapshot), detail)))
+        let detail = Detail {
+            full: true,
+            blobs: flag(request, "blobs"),
+            trending: false,
+        };
+        Ok(Response::json(
+            200,
+            &repo_json(key, &repo.meta, Some(&snapshot), detail),
+        ))
     };
     answer().unwrap_or_else(|refused| refused)
 }

@@ -59,9 +59,15 @@ fn try_list(
         .filter(|(_, meta)| !meta.private || hub.users.is_owner(caller, meta.owner.as_deref()))
         .filter(|(key, _)| search.as_ref().is_none_or(|s| key.repo_id.to_lowercase().contains(s)))
         .filter(|(_, meta)| {
-            author.as_ref().is_none_or(|a| meta.owner.as_ref().is_some_and(|o| o.eq_ignore_ascii_case(a)))
+            author
+                .as_ref()
+                .is_none_or(|a| meta.owner.as_ref().is_some_and(|o| o.eq_ignore_ascii_case(a)))
         })
-        .filter(|(_, meta)| filters.iter().all(|f| meta.tags.contains(f) || derived_tag_matches(&meta.tags, f)))
+        .filter(|(_, meta)| {
+            filters
+                .iter()
+                .all(|f| meta.tags.contains(f) || derived_tag_matches(&meta.tags, f))
+        })
         .filter(|(_, meta)| gated.is_none_or(|g| meta.gated.is_some() == g))
         .filter(|(_, meta)| pipeline.as_deref().is_none_or(|p| pipeline_tag(&meta.tags) == Some(p)))
         .map(|(key, meta)| Listed { key, meta, head: None })
@@ -82,7 +88,11 @@ fn try_list(
 
     let cursor = request.query_param("cursor");
     let page = paging::page(repos.len(), cursor.as_deref(), hub.page_size, limit);
-    let detail = Detail { full, blobs: false, trending: true };
+    let detail = Detail {
+        full,
+        blobs: false,
+        trending: true,
+    };
     let mut items = Vec::with_capacity(page.end - page.start);
     for repo in &mut repos[page.start..page.end] {
         if full && repo.head.is_none() {

@@ -16,8 +16,22 @@ use crate::http::{Request, Response, percent_decode};
 
 /// The words that follow a repo id in `/api/{type}/{repo}/…` paths.
 const REPO_ACTIONS: &[&str] = &[
-    "revision", "tree", "refs", "commits", "paths-info", "preupload", "commit", "branch", "tag",
-    "settings", "discussions", "treesize", "resolve", "xet-read-token", "xet-write-token", "lfs-files",
+    "revision",
+    "tree",
+    "refs",
+    "commits",
+    "paths-info",
+    "preupload",
+    "commit",
+    "branch",
+    "tag",
+    "settings",
+    "discussions",
+    "treesize",
+    "resolve",
+    "xet-read-token",
+    "xet-write-token",
+    "lfs-files",
 ];
 
 /// Answers one request.
@@ -27,7 +41,11 @@ pub(crate) fn route(hub: &Hub, request: &Request, base: &str) -> Response {
 
     // Presigned: no token needed, and one sent by mistake does not matter.
     if let ["cdn", "lfs", oid] = segments.as_slice() {
-        return if read { cdn::serve(hub, request, oid) } else { not_found() };
+        return if read {
+            cdn::serve(hub, request, oid)
+        } else {
+            not_found()
+        };
     }
 
     let caller = match hub.users.caller(request) {
@@ -80,7 +98,15 @@ fn repo_api(
         ("revision", [_, ..]) => info::info(hub, request, caller, &key, Some(&decode(&tail.join("/")))),
         ("tree", [revision, path @ ..]) => {
             let path = decode(&path.join("/"));
-            tree::tree(hub, request, base, caller, &key, &decode(revision), path.trim_matches('/'))
+            tree::tree(
+                hub,
+                request,
+                base,
+                caller,
+                &key,
+                &decode(revision),
+                path.trim_matches('/'),
+            )
         }
         _ => not_found(),
     }
@@ -119,21 +145,14 @@ struct OpenRepo {
 /// for a missing repo (private repos are indistinguishable from missing ones).
 fn open_repo(hub: &Hub, caller: Caller<'_>, key: &RepoKey) -> Result<OpenRepo, Response> {
     match hub.repos.read_meta(key) {
-        Ok(Some(meta)) if !meta.private || hub.users.is_owner(caller, meta.owner.as_deref()) => {
-            Ok(OpenRepo { meta })
-        }
+        Ok(Some(meta)) if !meta.private || hub.users.is_owner(caller, meta.owner.as_deref()) => Ok(OpenRepo { meta }),
         Ok(_) => Err(repo_not_found(caller)),
         Err(err) => Err(internal_error(&err)),
     }
 }
 
 /// Refuses content of a gated repo to callers outside it, and of a disabled repo to all.
-fn check_content_access(
-    hub: &Hub,
-    caller: Caller<'_>,
-    key: &RepoKey,
-    repo: &OpenRepo,
-) -> Result<(), Response> {
+fn check_content_access(hub: &Hub, caller: Caller<'_>, key: &RepoKey, repo: &OpenRepo) -> Result<(), Response> {
     if repo.meta.disabled {
         return Err(Response::hub_error(403, None, "Access to this resource is disabled."));
     }
@@ -165,7 +184,11 @@ fn check_content_access(
 fn resolve_revision(hub: &Hub, key: &RepoKey, revision: &str) -> Result<String, Response> {
     match hub.resolve_revision(key, revision) {
         Ok(Some(commit)) => Ok(commit),
-        Ok(None) => Err(Response::hub_error(404, Some("RevisionNotFound"), &format!("Invalid rev id: {revision}"))),
+        Ok(None) => Err(Response::hub_error(
+            404,
+            Some("RevisionNotFound"),
+            &format!("Invalid rev id: {revision}"),
+        )),
         Err(err) => Err(internal_error(&err)),
     }
 }
@@ -181,8 +204,12 @@ fn repo_not_found(caller: Caller<'_>) -> Response {
 
 /// 404 `EntryNotFound`, with the commit so clients can remember the absence.
 fn entry_not_found(commit: &str, path: &str, revision: &str) -> Response {
-    Response::hub_error(404, Some("EntryNotFound"), &format!("{path} does not exist on \"{revision}\""))
-        .with_header("X-Repo-Commit", commit)
+    Response::hub_error(
+        404,
+        Some("EntryNotFound"),
+        &format!("{path} does not exist on \"{revision}\""),
+    )
+    .with_header("X-Repo-Commit", commit)
 }
 
 /// The answer to an unknown route.
@@ -215,7 +242,10 @@ fn flag(request: &Request, name: &str) -> bool {
 /// clients treat it as another host (and drop their `Authorization` header).
 pub(crate) fn cdn_origin(base: &str) -> String {
     let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
-    let port = rest.rsplit_once(':').map(|(_, port)| port).filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+    let port = rest
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
     match port {
         Some(port) => format!("{scheme}://localhost:{port}"),
         None => format!("{scheme}://localhost"),
@@ -229,12 +259,15 @@ mod tests {
 
     #[test]
     fn resolve_paths_parse_with_and_without_namespace() {
-        let (key, rev, path) = parse_resolve(&["org", "m", "resolve", "refs%2Fpr%2F1", "a%20b", "c.txt"])
-            .expect("parses");
+        let (key, rev, path) =
+            parse_resolve(&["org", "m", "resolve", "refs%2Fpr%2F1", "a%20b", "c.txt"]).expect("parses");
         assert_eq!((key.repo_type, key.repo_id.as_str()), (RepoType::Model, "org/m"));
         assert_eq!((rev.as_str(), path.as_str()), ("refs/pr/1", "a b/c.txt"));
         let (key, _, path) = parse_resolve(&["datasets", "squad", "resolve", "main", "x"]).expect("parses");
-        assert_eq!((key.repo_type, key.repo_id.as_str(), path.as_str()), (RepoType::Dataset, "squad", "x"));
+        assert_eq!(
+            (key.repo_type, key.repo_id.as_str(), path.as_str()),
+            (RepoType::Dataset, "squad", "x")
+        );
         assert!(parse_resolve(&["org", "m", "blob", "main", "x"]).is_none());
     }
 

@@ -7,10 +7,10 @@ use super::{
     Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, entry_not_found, internal_error,
     open_repo, resolve_revision,
 };
+use crate::http::Body;
 use crate::hub::range;
 use crate::hub::signing::DEFAULT_TTL_SECS;
 use crate::hub::snapshot::Entry;
-use crate::http::Body;
 
 /// Regular blobs up to this size are read whole; larger ones are streamed from git.
 const IN_MEMORY_BLOB: u64 = 8 * 1024 * 1024;
@@ -51,12 +51,7 @@ pub(super) fn resolve(
     answer().unwrap_or_else(|refused| refused)
 }
 
-fn regular_file(
-    hub: &Hub,
-    request: &Request,
-    key: &RepoKey,
-    entry: &Entry,
-) -> Result<Response, crate::EmulatorError> {
+fn regular_file(hub: &Hub, request: &Request, key: &RepoKey, entry: &Entry) -> Result<Response, crate::EmulatorError> {
     let size = entry.size();
     let head = request.method == "HEAD";
     let git_dir = hub.git_dir(key);
@@ -65,7 +60,10 @@ fn regular_file(
     let response = range::respond(range, size, |offset, len| {
         if head {
             // HEAD announces the length without reading the blob.
-            return Ok(Body::Reader { reader: Box::new(io::empty()), len });
+            return Ok(Body::Reader {
+                reader: Box::new(io::empty()),
+                len,
+            });
         }
         if size <= IN_MEMORY_BLOB {
             let bytes = git.read_blob(&entry.oid)?;
@@ -76,7 +74,10 @@ fn regular_file(
         let mut stream = git.stream_blob(&entry.oid)?;
         io::copy(&mut (&mut stream).take(offset), &mut io::sink())
             .map_err(|e| crate::EmulatorError::io(&git_dir, e))?;
-        Ok(Body::Reader { reader: Box::new(stream.take(len)), len })
+        Ok(Body::Reader {
+            reader: Box::new(stream.take(len)),
+            len,
+        })
     })?;
     Ok(response
         .with_header("ETag", format!("\"{}\"", entry.oid))
@@ -85,7 +86,10 @@ fn regular_file(
 
 /// A content type by extension, as the Hub serves raw files.
 fn content_type(path: &str) -> &'static str {
-    let ext = path.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
     match ext.as_str() {
         "json" => "application/json; charset=utf-8",
         "md" | "txt" | "py" | "yaml" | "yml" | "csv" | "gitattributes" | "toml" | "cfg" | "ini" => {

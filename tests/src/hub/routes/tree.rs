@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Caller, Hub, RepoKey, Request, Response, entry_not_found, flag, internal_error, open_repo, resolve_revision};
+use super::{
+    Caller, Hub, RepoKey, Request, Response, entry_not_found, flag, internal_error, open_repo, resolve_revision,
+};
 use crate::hub::paging;
 use crate::hub::snapshot::{Entry, EntryKind};
 
