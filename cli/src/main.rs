@@ -4,6 +4,8 @@
 
 mod commands;
 mod hint;
+mod human_format;
+mod progress_bars;
 mod session;
 
 use std::io::Write;

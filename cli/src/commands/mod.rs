@@ -1,7 +1,9 @@
 //! The commands of `huggingface-cli`.
 
+mod delete_cache;
 mod download;
 mod env;
+mod scan_cache;
 mod whoami;
 
 use anyhow::Result;
@@ -23,6 +25,10 @@ enum Command {
     Env(env::EnvArgs),
     /// Download files of a repo into the cache (or a folder) and print their path.
     Download(download::DownloadArgs),
+    /// List the repos and revisions in the cache, with their sizes.
+    ScanCache(scan_cache::ScanCacheArgs),
+    /// Delete revisions or repos from the cache, showing what is freed first.
+    DeleteCache(delete_cache::DeleteCacheArgs),
 }
 
 impl Cli {
@@ -32,6 +38,8 @@ impl Cli {
             Command::Whoami(args) => whoami::run(args),
             Command::Env(args) => env::run(args),
             Command::Download(args) => download::run(args),
+            Command::ScanCache(args) => scan_cache::run(args),
+            Command::DeleteCache(args) => delete_cache::run(args),
         }
     }
 }
