@@ -28,6 +28,7 @@
 
 mod blob_lock;
 mod cache_scan;
+mod cached_download;
 mod cachedir_tag;
 mod connection_budget;
 mod download;
@@ -42,6 +43,7 @@ mod snapshot_link;
 
 pub use blob_lock::BlobLock;
 pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};
+pub use cached_download::{ResolveUrl, cached_download, parse_resolve_url};
 pub use download::{DownloadOptions, hf_hub_download};
 pub use error::{Error, Result};
 pub use fetch::TransferSettings;

@@ -107,7 +107,8 @@ impl HttpServer {
         }
         // `accept` blocks until a client arrives: become that client.
         let woke = TcpStream::connect_timeout(&wake_addr(self.local_addr), Duration::from_secs(1));
-        for socket in self.shared.lock().sockets.drain().map(|(_, socket)| socket) {
+        let sockets: Vec<TcpStream> = self.shared.lock().sockets.drain().map(|(_, socket)| socket).collect();
+        for socket in sockets {
             let _ = socket.shutdown(Shutdown::Both);
         }
         let accept_thread = self.accept_thread.lock().unwrap_or_else(PoisonError::into_inner).take();

@@ -9,9 +9,9 @@ use crate::{ALICE, ALICE_READ, BOB, Fixture, TestResult, get, get_as, git_text, 
 
 fn is_hub_date(value: &Value) -> bool {
     // 2026-01-01T00:00:00.000Z
-    value.as_str().is_some_and(|s| {
-        s.len() == 24 && s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[19] == b'.'
-    })
+    value
+        .as_str()
+        .is_some_and(|s| s.len() == 24 && s.ends_with('Z') && s.as_bytes()[10] == b'T' && s.as_bytes()[19] == b'.')
 }
 
 #[test]
@@ -38,30 +38,62 @@ fn model_info_reports_the_commit_and_its_files() -> TestResult {
     assert_eq!(json["disabled"], false);
     assert_eq!(json["library_name"], "pytorch");
     assert_eq!(json["pipeline_tag"], "text-generation");
-    assert_eq!(json["tags"], serde_json::json!(["pytorch", "text-generation", "license:mit"]));
-    assert!(is_hub_date(&json["lastModified"]) && is_hub_date(&json["createdAt"]), "{json}");
+    assert_eq!(
+        json["tags"],
+        serde_json::json!(["pytorch", "text-generation", "license:mit"])
+    );
+    assert!(
+        is_hub_date(&json["lastModified"]) && is_hub_date(&json["createdAt"]),
+        "{json}"
+    );
     assert_eq!(json["_id"].as_str().map(str::len), Some(24));
-    let names: BTreeSet<&str> =
-        json["siblings"].as_array().ok_or("siblings")?.iter().filter_map(|s| s["rfilename"].as_str()).collect();
-    assert_eq!(names, BTreeSet::from([".gitattributes", "config.json", "weights/model.safetensors"]));
+    let names: BTreeSet<&str> = json["siblings"]
+        .as_array()
+        .ok_or("siblings")?
+        .iter()
+        .filter_map(|s| s["rfilename"].as_str())
+        .collect();
+    assert_eq!(
+        names,
+        BTreeSet::from([".gitattributes", "config.json", "weights/model.safetensors"])
+    );
     assert!(json["siblings"][0].get("size").is_none(), "sizes only with blobs=true");
 
     let blobs = get(&f.url("/api/models/alice/info?blobs=true"))?.json()?;
     let siblings = blobs["siblings"].as_array().ok_or("siblings")?;
-    let weights = siblings.iter().find(|s| s["rfilename"] == "weights/model.safetensors").ok_or("weights")?;
+    let weights = siblings
+        .iter()
+        .find(|s| s["rfilename"] == "weights/model.safetensors")
+        .ok_or("weights")?;
     assert_eq!(weights["size"], 3000);
     assert_eq!(weights["lfs"]["sha256"], sha256_hex(&lfs).as_str());
     assert_eq!(weights["lfs"]["size"], 3000);
-    assert!(weights["lfs"]["pointerSize"].as_u64().is_some_and(|n| (100..200).contains(&n)));
+    assert!(
+        weights["lfs"]["pointerSize"]
+            .as_u64()
+            .is_some_and(|n| (100..200).contains(&n))
+    );
     let git_dir = f.hub.git_dir("model", "alice/info")?;
-    assert_eq!(weights["blobId"], git_text(&git_dir, &["rev-parse", "main:weights/model.safetensors"])?.as_str());
-    let config = siblings.iter().find(|s| s["rfilename"] == "config.json").ok_or("config")?;
+    assert_eq!(
+        weights["blobId"],
+        git_text(&git_dir, &["rev-parse", "main:weights/model.safetensors"])?.as_str()
+    );
+    let config = siblings
+        .iter()
+        .find(|s| s["rfilename"] == "config.json")
+        .ok_or("config")?;
     assert_eq!((config["size"].as_u64(), config.get("lfs")), (Some(2), None));
-    assert_eq!(blobs["usedStorage"].as_u64(), Some(3002 + weights_of_gitattributes(&blobs)));
+    assert_eq!(
+        blobs["usedStorage"].as_u64(),
+        Some(3002 + weights_of_gitattributes(&blobs))
+    );
 
     // At a revision, percent-encoded as one segment.
-    f.hub.create_ref("model", "alice/info", RefKind::PullRequest(2), "", "main")?;
-    let pr = f.hub.seed(&SeedRepo::model("alice/info").branch("refs/pr/2").file("extra.txt", "x"))?;
+    f.hub
+        .create_ref("model", "alice/info", RefKind::PullRequest(2), "", "main")?;
+    let pr = f
+        .hub
+        .seed(&SeedRepo::model("alice/info").branch("refs/pr/2").file("extra.txt", "x"))?;
     let at_pr = get(&f.url("/api/models/alice/info/revision/refs%2Fpr%2F2"))?.json()?;
     assert_eq!(at_pr["sha"], pr.as_str());
     let missing = get(&f.url("/api/models/alice/info/revision/nope"))?;
@@ -87,7 +119,11 @@ fn dataset_and_space_info_have_their_own_shape() -> TestResult {
     assert!(ds.get("modelId").is_none());
     let sp = get(&f.url("/api/spaces/alice/sp"))?.json()?;
     assert_eq!(sp["sdk"], "static");
-    assert_eq!(get(&f.url("/api/models/alice/ds"))?.status, 401, "a dataset is no model");
+    assert_eq!(
+        get(&f.url("/api/models/alice/ds"))?.status,
+        401,
+        "a dataset is no model"
+    );
     Ok(())
 }
 
@@ -106,7 +142,15 @@ fn tree_lists_folders_recursively_and_in_pages() -> TestResult {
     let f = Fixture::start()?;
     let lfs = pseudo_random(2048, 5);
     let mut seed = SeedRepo::model("alice/layout").file("big.safetensors", lfs.clone());
-    for path in ["a.txt", "b.txt", "dir/c.txt", "dir/d.txt", "dir/sub/e.txt", "other/f.txt", "other/g h.txt"] {
+    for path in [
+        "a.txt",
+        "b.txt",
+        "dir/c.txt",
+        "dir/d.txt",
+        "dir/sub/e.txt",
+        "other/f.txt",
+        "other/g h.txt",
+    ] {
         seed = seed.file(path, path.as_bytes().to_vec());
     }
     f.hub.seed(&seed)?;
@@ -122,9 +166,15 @@ fn tree_lists_folders_recursively_and_in_pages() -> TestResult {
         url = page.next_link();
     }
     let names: BTreeSet<&str> = root.iter().filter_map(|e| e["path"].as_str()).collect();
-    assert_eq!(names, BTreeSet::from([".gitattributes", "a.txt", "b.txt", "big.safetensors", "dir", "other"]));
+    assert_eq!(
+        names,
+        BTreeSet::from([".gitattributes", "a.txt", "b.txt", "big.safetensors", "dir", "other"])
+    );
     let dir = root.iter().find(|e| e["path"] == "dir").ok_or("dir")?;
-    assert_eq!((dir["type"].as_str(), dir["size"].as_u64()), (Some("directory"), Some(0)));
+    assert_eq!(
+        (dir["type"].as_str(), dir["size"].as_u64()),
+        (Some("directory"), Some(0))
+    );
     assert_eq!(dir["oid"].as_str().map(str::len), Some(40));
     let big = root.iter().find(|e| e["path"] == "big.safetensors").ok_or("big")?;
     assert_eq!((big["type"].as_str(), big["size"].as_u64()), (Some("file"), Some(2048)));
@@ -134,7 +184,10 @@ fn tree_lists_folders_recursively_and_in_pages() -> TestResult {
     // Recursive, following Link to the end: every entry exactly once.
     let first = get(&f.url("/api/models/alice/layout/tree/main?recursive=true&expand=false"))?;
     let link = first.next_link().ok_or("no Link on a long listing")?;
-    assert!(link.starts_with(&f.hub.endpoint()) && link.contains("recursive=true") && link.contains("cursor="), "{link}");
+    assert!(
+        link.starts_with(&f.hub.endpoint()) && link.contains("recursive=true") && link.contains("cursor="),
+        "{link}"
+    );
     let mut all = tree_paths(&first)?;
     let mut url = Some(link);
     while let Some(next) = url {
@@ -156,7 +209,11 @@ fn tree_lists_folders_recursively_and_in_pages() -> TestResult {
     // Not a folder.
     for path in ["nope", "a.txt"] {
         let reply = get(&f.url(&format!("/api/models/alice/layout/tree/main/{path}")))?;
-        assert_eq!((reply.status, reply.error_code()), (404, Some("EntryNotFound")), "{path}");
+        assert_eq!(
+            (reply.status, reply.error_code()),
+            (404, Some("EntryNotFound")),
+            "{path}"
+        );
     }
     let bad_rev = get(&f.url("/api/models/alice/layout/tree/nope"))?;
     assert_eq!(bad_rev.error_code(), Some("RevisionNotFound"));
@@ -169,26 +226,47 @@ fn whoami_describes_the_token() -> TestResult {
     let me = get_as(&f.url("/api/whoami-v2"), ALICE)?;
     assert_eq!(me.status, 200);
     let json = me.json()?;
-    assert_eq!((json["type"].as_str(), json["name"].as_str()), (Some("user"), Some("alice")));
+    assert_eq!(
+        (json["type"].as_str(), json["name"].as_str()),
+        (Some("user"), Some("alice"))
+    );
     assert_eq!(json["orgs"][0]["name"], "acme");
     assert_eq!(json["orgs"][0]["type"], "org");
     assert_eq!(json["auth"]["type"], "access_token");
     assert_eq!(json["auth"]["accessToken"]["role"], "write");
     assert!(json["auth"]["accessToken"]["displayName"].is_string());
     assert!(json["email"].is_string() && json["isPro"] == false && json["emailVerified"] == true);
-    assert_eq!(get_as(&f.url("/api/whoami-v2"), ALICE_READ)?.json()?["auth"]["accessToken"]["role"], "read");
-    assert_eq!(get_as(&f.url("/api/whoami-v2"), BOB)?.json()?["orgs"], serde_json::json!([]));
+    assert_eq!(
+        get_as(&f.url("/api/whoami-v2"), ALICE_READ)?.json()?["auth"]["accessToken"]["role"],
+        "read"
+    );
+    assert_eq!(
+        get_as(&f.url("/api/whoami-v2"), BOB)?.json()?["orgs"],
+        serde_json::json!([])
+    );
 
-    for reply in [get(&f.url("/api/whoami-v2"))?, get_as(&f.url("/api/whoami-v2"), "hf_unknown")?] {
+    for reply in [
+        get(&f.url("/api/whoami-v2"))?,
+        get_as(&f.url("/api/whoami-v2"), "hf_unknown")?,
+    ] {
         assert_eq!(reply.status, 401);
-        assert_eq!(reply.header("x-error-message"), Some("Invalid credentials in Authorization header"));
+        assert_eq!(
+            reply.header("x-error-message"),
+            Some("Invalid credentials in Authorization header")
+        );
         assert_eq!(reply.json()?["error"], "Invalid credentials in Authorization header");
     }
     Ok(())
 }
 
 fn ids(reply: &crate::Reply) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    Ok(reply.json()?.as_array().ok_or("array")?.iter().filter_map(|m| m["id"].as_str().map(str::to_string)).collect())
+    Ok(reply
+        .json()?
+        .as_array()
+        .ok_or("array")?
+        .iter()
+        .filter_map(|m| m["id"].as_str().map(str::to_string))
+        .collect())
 }
 
 /// Every id of a listing, following `Link` to the end.
@@ -210,11 +288,33 @@ fn all_ids(url: &str, token: Option<&str>) -> Result<Vec<String>, Box<dyn std::e
 #[test]
 fn listings_search_filter_sort_limit_and_paginate() -> TestResult {
     let f = Fixture::start()?;
-    f.hub.seed(&SeedRepo::model("alice/bert-base").file("c", "1").tag("pytorch").tag("fill-mask").downloads(50).likes(1))?;
-    f.hub.seed(&SeedRepo::model("alice/gpt-small").file("c", "1").tag("pytorch").tag("text-generation").downloads(10).likes(9))?;
-    f.hub.seed(&SeedRepo::model("bob/BERT-large").file("c", "1").tag("tensorflow").tag("fill-mask").downloads(30).likes(5))?;
+    f.hub.seed(
+        &SeedRepo::model("alice/bert-base")
+            .file("c", "1")
+            .tag("pytorch")
+            .tag("fill-mask")
+            .downloads(50)
+            .likes(1),
+    )?;
+    f.hub.seed(
+        &SeedRepo::model("alice/gpt-small")
+            .file("c", "1")
+            .tag("pytorch")
+            .tag("text-generation")
+            .downloads(10)
+            .likes(9),
+    )?;
+    f.hub.seed(
+        &SeedRepo::model("bob/BERT-large")
+            .file("c", "1")
+            .tag("tensorflow")
+            .tag("fill-mask")
+            .downloads(30)
+            .likes(5),
+    )?;
     f.hub.seed(&SeedRepo::model("acme/t5").file("c", "1").downloads(70))?;
-    f.hub.seed(&SeedRepo::model("bob/secret-bert").file("c", "1").private())?;
+    f.hub
+        .seed(&SeedRepo::model("bob/secret-bert").file("c", "1").private())?;
     f.hub.seed(&SeedRepo::model("acme/internal").file("c", "1").private())?;
     f.hub.seed(&SeedRepo::dataset("alice/bert-data").file("c", "1"))?;
 
@@ -224,12 +324,22 @@ fn listings_search_filter_sort_limit_and_paginate() -> TestResult {
         v
     };
 
-    assert_eq!(sorted(list("")?), ["acme/t5", "alice/bert-base", "alice/gpt-small", "bob/BERT-large"]);
-    assert_eq!(sorted(list("?search=bert")?), ["alice/bert-base", "bob/BERT-large"], "case-insensitive");
+    assert_eq!(
+        sorted(list("")?),
+        ["acme/t5", "alice/bert-base", "alice/gpt-small", "bob/BERT-large"]
+    );
+    assert_eq!(
+        sorted(list("?search=bert")?),
+        ["alice/bert-base", "bob/BERT-large"],
+        "case-insensitive"
+    );
     assert_eq!(sorted(list("?author=alice")?), ["alice/bert-base", "alice/gpt-small"]);
     assert_eq!(list("?filter=fill-mask&filter=pytorch")?, ["alice/bert-base"]);
     assert_eq!(list("?filter=fill-mask,tensorflow")?, ["bob/BERT-large"]);
-    assert_eq!(list("?sort=downloads&direction=-1")?, ["acme/t5", "alice/bert-base", "bob/BERT-large", "alice/gpt-small"]);
+    assert_eq!(
+        list("?sort=downloads&direction=-1")?,
+        ["acme/t5", "alice/bert-base", "bob/BERT-large", "alice/gpt-small"]
+    );
     assert_eq!(list("?sort=likes")?[0], "alice/gpt-small", "descending by default");
     assert_eq!(list("?sort=downloads&direction=1")?[0], "alice/gpt-small");
     assert_eq!(list("?sort=downloads&limit=2")?, ["acme/t5", "alice/bert-base"]);
@@ -238,7 +348,11 @@ fn listings_search_filter_sort_limit_and_paginate() -> TestResult {
     // Pages of 3 with a Link to the next; the limit ends the listing early.
     let first = get(&f.url("/api/models?sort=downloads"))?;
     assert_eq!(ids(&first)?.len(), 3);
-    assert!(first.next_link().is_some_and(|l| l.contains("sort=downloads") && l.contains("cursor=")));
+    assert!(
+        first
+            .next_link()
+            .is_some_and(|l| l.contains("sort=downloads") && l.contains("cursor="))
+    );
     let limited = get(&f.url("/api/models?sort=downloads&limit=3"))?;
     assert_eq!((ids(&limited)?.len(), limited.next_link()), (3, None));
 

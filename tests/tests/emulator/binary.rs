@@ -22,7 +22,14 @@ fn binary_prints_its_address_first_and_serves() -> TestResult {
         Command::new(env!("CARGO_BIN_EXE_hub-emulator"))
             .arg("--root")
             .arg(root.path().join("hub"))
-            .args(["--addr", "127.0.0.1:0", "--token", "hf_cli=carol:read", "--org", "labs=carol,dave"])
+            .args([
+                "--addr",
+                "127.0.0.1:0",
+                "--token",
+                "hf_cli=carol:read",
+                "--org",
+                "labs=carol,dave",
+            ])
             .args(["--lfs-threshold", "2048", "--page-size", "5"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -31,7 +38,10 @@ fn binary_prints_its_address_first_and_serves() -> TestResult {
     let stdout = child.0.stdout.take().ok_or("no stdout")?;
     let mut first = String::new();
     BufReader::new(stdout).read_line(&mut first)?;
-    let endpoint = first.trim().strip_prefix("listening on ").ok_or(format!("first line: {first:?}"))?;
+    let endpoint = first
+        .trim()
+        .strip_prefix("listening on ")
+        .ok_or(format!("first line: {first:?}"))?;
     assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
 
     let me = get_as(&format!("{endpoint}/api/whoami-v2"), "hf_cli")?;

@@ -37,7 +37,10 @@ impl Fixture {
             .org("acme", &["alice"]);
         config.lfs_threshold = 1024;
         config.page_size = 3;
-        Ok(Fixture { hub: Emulator::start(config)?, _root: root })
+        Ok(Fixture {
+            hub: Emulator::start(config)?,
+            _root: root,
+        })
     }
 
     fn url(&self, path: &str) -> String {
@@ -55,7 +58,10 @@ struct Reply {
 
 impl Reply {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 
     fn json(&self) -> Result<serde_json::Value, serde_json::Error> {
@@ -70,7 +76,8 @@ impl Reply {
     fn next_link(&self) -> Option<String> {
         let link = self.header("link")?;
         let (url, rel) = link.split_once(';')?;
-        rel.contains("rel=\"next\"").then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
+        rel.contains("rel=\"next\"")
+            .then(|| url.trim().trim_start_matches('<').trim_end_matches('>').to_string())
     }
 }
 
@@ -90,7 +97,10 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, B
     stream.write_all(head.as_bytes())?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("no end of headers")?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
     let head = String::from_utf8(raw[..split].to_vec())?;
     let mut lines = head.split("\r\n");
     let status_line = lines.next().ok_or("no status line")?;

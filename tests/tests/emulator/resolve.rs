@@ -29,7 +29,10 @@ fn regular_file_answers_with_git_etag_and_commit() -> TestResult {
     assert_eq!(head.header("x-repo-commit"), Some(commit.as_str()));
     assert_eq!(head.header("content-length"), Some("18"));
     assert_eq!(head.header("accept-ranges"), Some("bytes"));
-    assert!(head.header("content-type").is_some_and(|t| t.starts_with("application/json")));
+    assert!(
+        head.header("content-type")
+            .is_some_and(|t| t.starts_with("application/json"))
+    );
     assert!(head.header("x-request-id").is_some());
     assert!(head.body.is_empty());
 
@@ -94,7 +97,10 @@ fn cdn_refuses_bad_or_expired_signatures() -> TestResult {
     let head = request("HEAD", &f.url("/alice/files/resolve/main/model.safetensors"), &[])?;
     let location = head.header("location").ok_or("no Location")?.to_string();
     let (base, query) = location.split_once('?').ok_or("no query")?;
-    let signature = query.split('&').find_map(|p| p.strip_prefix("signature=")).ok_or("no signature")?;
+    let signature = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("signature="))
+        .ok_or("no signature")?;
 
     let mut flipped = signature.to_string();
     let last = if flipped.ends_with('0') { "1" } else { "0" };
@@ -136,10 +142,24 @@ fn missing_files_and_revisions_have_their_error_codes() -> TestResult {
 fn branches_tags_pull_requests_and_shas_resolve() -> TestResult {
     let (f, main, _) = seeded()?;
     f.hub.create_ref("model", "alice/files", RefKind::Tag, "v1.0", "main")?;
-    f.hub.create_ref("model", "alice/files", RefKind::PullRequest(1), "", "main")?;
-    let pr = f.hub.seed(&SeedRepo::model("alice/files").branch("refs/pr/1").file("pr.txt", "from the pr"))?;
-    let feature = f.hub.seed(&SeedRepo::model("alice/files").branch("feature/x").file("f.txt", "feature"))?;
-    assert!(f.hub.create_ref("model", "alice/files", RefKind::Tag, "v1.0", "main").is_err(), "tags exist once");
+    f.hub
+        .create_ref("model", "alice/files", RefKind::PullRequest(1), "", "main")?;
+    let pr = f.hub.seed(
+        &SeedRepo::model("alice/files")
+            .branch("refs/pr/1")
+            .file("pr.txt", "from the pr"),
+    )?;
+    let feature = f.hub.seed(
+        &SeedRepo::model("alice/files")
+            .branch("feature/x")
+            .file("f.txt", "feature"),
+    )?;
+    assert!(
+        f.hub
+            .create_ref("model", "alice/files", RefKind::Tag, "v1.0", "main")
+            .is_err(),
+        "tags exist once"
+    );
 
     let commit_of = |rev: &str, path: &str| -> Result<(u16, Option<String>), Box<dyn std::error::Error>> {
         let reply = request("HEAD", &f.url(&format!("/alice/files/resolve/{rev}/{path}")), &[])?;
@@ -160,14 +180,24 @@ fn branches_tags_pull_requests_and_shas_resolve() -> TestResult {
 #[test]
 fn datasets_and_spaces_resolve_under_their_prefix() -> TestResult {
     let f = Fixture::start()?;
-    f.hub.seed(&SeedRepo::dataset("alice/data").file("train.csv", "a,b\n"))?;
+    f.hub
+        .seed(&SeedRepo::dataset("alice/data").file("train.csv", "a,b\n"))?;
     f.hub.seed(&SeedRepo::space("alice/app").file("app.py", "print(1)\n"))?;
     f.hub.seed(&SeedRepo::model("gpt2").file("config.json", "{}"))?;
-    assert_eq!(get(&f.url("/datasets/alice/data/resolve/main/train.csv"))?.body, b"a,b\n");
-    assert_eq!(get(&f.url("/spaces/alice/app/resolve/main/app.py"))?.body, b"print(1)\n");
+    assert_eq!(
+        get(&f.url("/datasets/alice/data/resolve/main/train.csv"))?.body,
+        b"a,b\n"
+    );
+    assert_eq!(
+        get(&f.url("/spaces/alice/app/resolve/main/app.py"))?.body,
+        b"print(1)\n"
+    );
     assert_eq!(get(&f.url("/gpt2/resolve/main/config.json"))?.body, b"{}");
     // The type is part of the repo's identity.
     let wrong_type = get_as(&f.url("/alice/data/resolve/main/train.csv"), ALICE)?;
-    assert_eq!((wrong_type.status, wrong_type.error_code()), (404, Some("RepoNotFound")));
+    assert_eq!(
+        (wrong_type.status, wrong_type.error_code()),
+        (404, Some("RepoNotFound"))
+    );
     Ok(())
 }

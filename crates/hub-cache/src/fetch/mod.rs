@@ -14,7 +14,7 @@ use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
-pub(crate) use hasher::sha256_of;
+pub(crate) use hasher::{hex, sha256_of};
 
 /// How blobs are fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
