@@ -22,9 +22,9 @@ pub(crate) fn format_time_since(time: Option<SystemTime>, now: SystemTime) -> St
         return "a few seconds ago".to_string();
     }
     const CHUNKS: [(&str, f64, Option<f64>); 7] = [
-        ("second", 1.0, Some(60.0)),
-        ("minute", 60.0, Some(60.0)),
-        ("hour", 3600.0, Some(24.0)),
+        ("second", 1.0, Some(59.0)),
+        ("minute", 60.0, Some(59.0)),
+        ("hour", 3600.0, Some(23.0)),
         ("day", 86400.0, Some(6.0)),
         ("week", 604_800.0, Some(6.0)),
         ("month", 2_592_000.0, Some(11.0)),
@@ -84,6 +84,7 @@ mod tests {
         assert_eq!(ago(45), "45 seconds ago");
         assert_eq!(ago(3 * 3600), "3 hours ago");
         assert_eq!(ago(86400), "1 day ago");
+        assert_eq!(ago(2 * 86400), "2 days ago");
         assert_eq!(ago(14 * 86400), "2 weeks ago");
         assert_eq!(format_time_since(None, now), "never");
     }

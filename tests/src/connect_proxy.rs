@@ -110,29 +110,28 @@ fn tunnel(client: TcpStream, state: &ProxyState) -> std::io::Result<()> {
     let mut upstream_reader = upstream;
     thread::scope(|scope| {
         scope.spawn(|| {
-            let n = relay(&mut reader, &mut upstream_writer);
-            state.bytes_to_target.fetch_add(n, Ordering::SeqCst);
+            relay(&mut reader, &mut upstream_writer, &state.bytes_to_target);
             let _ = upstream_writer.shutdown(Shutdown::Write);
         });
-        let n = relay(&mut upstream_reader, &mut client_writer);
-        state.bytes_to_client.fetch_add(n, Ordering::SeqCst);
+        relay(&mut upstream_reader, &mut client_writer, &state.bytes_to_client);
         let _ = client_writer.shutdown(Shutdown::Write);
     });
     Ok(())
 }
 
-/// Copies until end of stream or error; returns the bytes copied.
-fn relay(from: &mut impl Read, to: &mut impl Write) -> u64 {
+/// Copies until end of stream or error, counting as it goes: clients keep tunnels
+/// open (keep-alive), so the count must be current before the tunnel closes.
+fn relay(from: &mut impl Read, to: &mut impl Write, count: &AtomicU64) {
     let mut buf = [0u8; 64 * 1024];
-    let mut total = 0;
     loop {
         match from.read(&mut buf) {
-            Ok(0) | Err(_) => return total,
+            Ok(0) | Err(_) => return,
             Ok(n) => {
+                // Counted before the bytes leave, so a client that got them sees them counted.
+                count.fetch_add(n as u64, Ordering::SeqCst);
                 if to.write_all(&buf[..n]).is_err() {
-                    return total;
+                    return;
                 }
-                total += n as u64;
             }
         }
     }

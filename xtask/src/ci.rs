@@ -5,7 +5,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result};
 
-use crate::workspace::run as run_command;
+use crate::workspace::run_command;
 use crate::workspace::{cargo, root};
 
 /// The Python client the conformance tests run, pinned.

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail, ensure};
 use hub_emulator::{Emulator, EmulatorConfig, Role, SeedRepo};
 
-use crate::workspace::{cargo, describe, run, target_dir};
+use crate::workspace::{cargo, describe, run_command, target_dir};
 
 const DEMO_USER: &str = "demo-user";
 const DEMO_TOKEN: &str = "hf_demo_write_token_not_secret";
@@ -16,7 +16,7 @@ const DEMO_REPO: &str = "demo-user/tiny-model";
 const WEIGHTS_SIZE: usize = 12 * 1024 * 1024;
 
 pub(crate) fn run() -> Result<()> {
-    run(cargo().args(["build", "--quiet", "--package", "huggingface-cli"]))?;
+    run_command(cargo().args(["build", "--quiet", "--package", "huggingface-cli"]))?;
     let cli = target_dir().join("debug").join("huggingface-cli");
     let work = tempfile::tempdir().context("failed to make a temporary folder")?;
 

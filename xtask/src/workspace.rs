@@ -27,7 +27,7 @@ pub(crate) fn target_dir() -> PathBuf {
 }
 
 /// Runs a command, echoing it, and fails when it fails.
-pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run_command(cmd: &mut Command) -> Result<()> {
     eprintln!("$ {}", describe(cmd));
     let status = cmd
         .status()

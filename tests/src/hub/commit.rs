@@ -123,14 +123,14 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
         }
     }
     let old = git.rev_parse_commit(&spec.reference)?;
-    if let Some(expected) = &spec.expected_parent {
-        if old.as_deref() != Some(expected.as_str()) {
-            return Err(EmulatorError::Conflict {
-                repo_id: target.repo_id.to_string(),
-                reference: spec.reference.clone(),
-                expected: expected.clone(),
-            });
-        }
+    if let Some(expected) = &spec.expected_parent
+        && old.as_deref() != Some(expected.as_str())
+    {
+        return Err(EmulatorError::Conflict {
+            repo_id: target.repo_id.to_string(),
+            reference: spec.reference.clone(),
+            expected: expected.clone(),
+        });
     }
     let base = old.clone().or_else(|| spec.start_from.clone());
     let base_snapshot = match &base {

@@ -143,8 +143,8 @@ impl<'a> Git<'a> {
         }
     }
 
-    /// `git cat-file --batch` over `oids`: `(type, content)` for each, `None` when missing.
-    pub(crate) fn cat_file_batch(&self, oids: &[&str]) -> Result<Vec<Option<(String, Vec<u8>)>>, EmulatorError> {
+    /// `git cat-file --batch` over `oids`: each object, `None` when missing.
+    pub(crate) fn cat_file_batch(&self, oids: &[&str]) -> Result<Vec<Option<GitObject>>, EmulatorError> {
         let mut input = Vec::new();
         for oid in oids {
             input.extend_from_slice(oid.as_bytes());
@@ -170,13 +170,25 @@ impl<'a> Git<'a> {
                         .ok_or_else(|| self.bad_output("cat-file"))?
                         .to_vec();
                     pos += size + 1;
-                    results.push(Some((kind.to_string(), content)));
+                    results.push(Some(GitObject {
+                        kind: kind.to_string(),
+                        content,
+                    }));
                 }
                 _ => return Err(self.bad_output("cat-file")),
             }
         }
         Ok(results)
     }
+}
+
+/// An object read with `git cat-file --batch`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct GitObject {
+    /// `blob`, `tree`, `commit` or `tag`.
+    pub(crate) kind: String,
+    /// The raw content.
+    pub(crate) content: Vec<u8>,
 }
 
 /// `git init --bare` with `main` as the default branch and pushes over HTTP allowed.

@@ -163,13 +163,15 @@ impl Snapshot {
         oids.extend(candidates.iter().map(|(_, oid)| oid.as_str()));
         let objects = git.cat_file_batch(&oids)?;
         let committed_at_millis = match objects.first() {
-            Some(Some((kind, body))) if kind == "commit" => committer_time(body)
+            Some(Some(object)) if object.kind == "commit" => committer_time(&object.content)
                 .ok_or_else(|| git.bad_output("cat-file"))?
                 .saturating_mul(1000),
             _ => return Err(git.bad_output("cat-file")),
         };
         for ((index, _), object) in candidates.iter().zip(objects.iter().skip(1)) {
-            let Some((_, content)) = object else { continue };
+            let Some(content) = object.as_ref().map(|o| &o.content) else {
+                continue;
+            };
             if let Some(pointer) = LfsPointer::parse(content) {
                 entries[*index].kind = EntryKind::File {
                     size: pointer.size,

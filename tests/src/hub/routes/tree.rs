@@ -22,7 +22,7 @@ pub(super) fn tree(
         open_repo(hub, caller, key)?;
         let commit = resolve_revision(hub, key, revision)?;
         let snapshot = hub.snapshot(key, &commit).map_err(|e| internal_error(&e))?;
-        if !path.is_empty() && !snapshot.get(path).is_some_and(|e| !e.is_file()) {
+        if !path.is_empty() && snapshot.get(path).is_none_or(|e| e.is_file()) {
             return Err(entry_not_found(&commit, path, revision));
         }
         let entries = snapshot.list(path, flag(request, "recursive"));
