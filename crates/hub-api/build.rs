@@ -2,6 +2,7 @@
 
 use std::process::Command;
 
+#[allow(clippy::disallowed_methods)] // Cargo passes the compiler in RUSTC.
 fn main() {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_string());
     let version = Command::new(rustc)

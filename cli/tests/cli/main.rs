@@ -30,6 +30,7 @@ fn env() -> Result<Env, Box<dyn std::error::Error>> {
 }
 
 impl Env {
+    #[allow(clippy::disallowed_methods)] // PATH is passed on to the child.
     fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Output, std::io::Error> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_huggingface-cli"));
         cmd.args(args)

@@ -6,7 +6,3 @@
 //! which configures a repo to use it. The part uploads themselves will come
 //! from `hub-api`, so that one multipart routine serves both this agent and
 //! `upload_file`.
-//!
-//! ```
-//! // The crate has no public items yet.
-//! ```

@@ -4,7 +4,3 @@
 //! processes to clone a Hub repo, add files with automatic LFS tracking,
 //! commit, pull and push, and offer a `commit` scope that pushes on success.
 //! It depends only on `hub-url`; nothing here talks HTTP itself.
-//!
-//! ```
-//! // The crate has no public items yet.
-//! ```

@@ -88,6 +88,7 @@ impl HubConfig {
 
     /// Reads the settings from the process environment: the only reader of environment
     /// variables in the workspace.
+    #[allow(clippy::disallowed_methods)] // The one reader of the environment.
     pub fn from_env() -> Result<HubConfig> {
         HubConfig::from_lookup(&|name| match std::env::var(name) {
             Ok(value) => Ok(Some(value)),
@@ -566,6 +567,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::disallowed_methods)]
     fn from_env_reads_the_process_environment() -> Result<()> {
         let from_env = HubConfig::from_env()?;
         let from_vars = HubConfig::from_vars(|name| std::env::var(name).ok())?;

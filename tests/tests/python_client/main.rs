@@ -10,11 +10,9 @@ use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+#[allow(clippy::disallowed_methods)]
 /// The Python with the pinned client: `HUB_TEST_PYTHON`, else the workspace's `.venv`.
 fn python() -> PathBuf {
-    if let Some(python) = option_env!("HUB_TEST_PYTHON") {
-        return PathBuf::from(python);
-    }
     std::env::var_os("HUB_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python")))
