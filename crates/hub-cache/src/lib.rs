@@ -4,10 +4,20 @@
 //! `{cache}/models--org--name/blobs/{etag}` holds each blob once,
 //! `refs/{branch}` the commit a branch pointed to, and
 //! `snapshots/{commit}/{path}` a relative symlink to the blob (a copy where
-//! symlinks are disabled). [`hf_hub_download`] fetches one file into it,
-//! streaming into a temporary file beside the blob, checking the size and, for
-//! LFS files, the sha256 before the rename, so that a reader never sees a
-//! partial or corrupt blob. [`RepoCache`] names the paths of that layout.
+//! symlinks are disabled).
+//!
+//! - [`hf_hub_download`] fetches one file (one `HEAD`, then the bytes);
+//!   [`snapshot_download`] fetches a whole revision, or what
+//!   `allow_patterns`/`ignore_patterns` pick, from one tree listing, in
+//!   parallel; [`cached_download`] takes any URL. With `local_dir` they write
+//!   real files and the Python client's `.cache/huggingface/download` bookkeeping.
+//! - Every blob goes through a partial file beside it (`{etag}.incomplete`),
+//!   under a lock shared with the Python client ([`BlobLock`]). Large files come
+//!   in parallel ranges ([`TransferSettings`]); a broken connection or a killed
+//!   process resumes where it stopped; sizes and (for LFS files) sha256 are
+//!   checked, on a thread of their own, before the rename into `blobs/`.
+//! - [`scan_cache`] tells what the cache holds; [`CacheInfo::delete_revisions`]
+//!   plans a deletion to show before [`DeleteStrategy::execute`] runs it.
 //!
 //! It sits on `hub-api` (all requests go through its `HubClient`) and `hub-url`.
 //!
