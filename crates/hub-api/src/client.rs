@@ -10,6 +10,7 @@ use crate::error::{Error, Result};
 use crate::error_response::{ErrorResponse, parse_retry_after};
 use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, origin, resolve_location};
 use crate::request::{HubRequest, HubResponse, Method};
+use crate::request_body::RequestBody;
 use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
 use crate::token_file::resolve_token;
 use crate::user_agent::user_agent;
@@ -226,7 +227,7 @@ impl HubClient {
     pub fn send(&self, request: &HubRequest) -> Result<HubResponse> {
         let mut url = request.url.clone();
         let mut method = request.method;
-        let mut body = request.body.as_deref();
+        let mut body = request.body.as_ref();
         let mut redirects = 0;
         let mut attempt = 0;
         loop {
@@ -305,7 +306,7 @@ impl HubClient {
         method: Method,
         url: &str,
         headers: &[(String, String)],
-        body: Option<&[u8]>,
+        body: Option<&RequestBody>,
         with_token: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url);
@@ -319,8 +320,19 @@ impl HubClient {
             builder = builder.header("authorization", format!("Bearer {}", token.expose()));
         }
         match body {
-            Some(bytes) => self.inner.agent.run(builder.body(bytes)?),
             None => self.inner.agent.run(builder.body(())?),
+            Some(RequestBody::Bytes(bytes)) => self.inner.agent.run(builder.body(bytes.as_slice())?),
+            Some(file_body @ RequestBody::File { .. }) => {
+                let reader = file_body.open_file().map_err(ureq::Error::Io)?;
+                let builder = builder.header("content-length", file_body.len());
+                match reader {
+                    Some(reader) => self
+                        .inner
+                        .agent
+                        .run(builder.body(ureq::SendBody::from_owned_reader(reader))?),
+                    None => self.inner.agent.run(builder.body(())?),
+                }
+            }
         }
     }
 }

@@ -6,6 +6,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 use crate::redirect::RedirectPolicy;
+use crate::request_body::RequestBody;
 use crate::target::RequestTarget;
 
 /// The HTTP methods the Hub API uses.
@@ -51,7 +52,7 @@ pub struct HubRequest {
     /// Extra headers; the client adds `User-Agent` and, for the endpoint's own origin, `Authorization`.
     pub headers: Vec<(String, String)>,
     /// The body, sent again as it is on a retry.
-    pub body: Option<Vec<u8>>,
+    pub body: Option<RequestBody>,
     /// What the request is about, named in errors.
     pub target: RequestTarget,
     /// Which redirects to follow.
@@ -92,8 +93,20 @@ impl HubRequest {
 
     /// Sets a JSON body and its content type.
     pub fn json_body(mut self, value: &serde_json::Value) -> Self {
-        self.body = Some(value.to_string().into_bytes());
+        self.body = Some(RequestBody::Bytes(value.to_string().into_bytes()));
         self.header("content-type", "application/json")
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: RequestBody) -> Self {
+        self.body = Some(body);
+        self
+    }
+
+    /// Allows retries although the method is `POST` (for POSTs that are safe to repeat).
+    pub fn retry_post(mut self) -> Self {
+        self.retry_post = true;
+        self
     }
 
     /// Sets what the request is about.
