@@ -224,7 +224,7 @@ impl HubClient {
     /// Sends a request: follows redirects by the request's policy (the token
     /// goes only to the endpoint's origin), retries transient failures of
     /// idempotent requests, and turns error statuses into typed errors.
-    pub fn send(&self, request: &HubRequest) -> Result<HubResponse> {
+    pub fn send(&self, request: &HubRequest<'_>) -> Result<HubResponse> {
         let mut url = request.url.clone();
         let mut method = request.method;
         let mut body = request.body.as_ref();
@@ -306,7 +306,7 @@ impl HubClient {
         method: Method,
         url: &str,
         headers: &[(String, String)],
-        body: Option<&RequestBody>,
+        body: Option<&RequestBody<'_>>,
         with_token: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url);
@@ -326,10 +326,10 @@ impl HubClient {
                 let reader = file_body.open_file().map_err(ureq::Error::Io)?;
                 let builder = builder.header("content-length", file_body.len());
                 match reader {
-                    Some(reader) => self
+                    Some(mut reader) => self
                         .inner
                         .agent
-                        .run(builder.body(ureq::SendBody::from_owned_reader(reader))?),
+                        .run(builder.body(ureq::SendBody::from_reader(&mut reader))?),
                     None => self.inner.agent.run(builder.body(())?),
                 }
             }

@@ -29,15 +29,23 @@
 //! # }
 //! ```
 
+mod base64;
 mod client;
+mod commit_operation;
+mod create_commit;
 mod error;
 mod error_response;
 mod file_metadata;
+mod git_refs;
+mod lfs_upload;
 mod list_repos;
+mod login;
 mod pagination;
+mod progress;
 mod proxy;
 mod redirect;
 mod repo_info;
+mod repo_management;
 mod repo_tree;
 mod request;
 mod request_body;
@@ -47,16 +55,24 @@ mod target;
 mod tls;
 mod token_file;
 mod token_store;
+mod upload;
 mod user_agent;
 mod whoami;
 
 pub use client::{HubClient, HubClientBuilder};
+pub use commit_operation::{AddSource, CommitOperation};
+pub use create_commit::{CommitInfo, CommitOptions};
 pub use error::{Error, Result, UnauthorizedReason};
 pub use file_metadata::{FileMetadata, normalize_etag};
+pub use git_refs::{CommitAuthor, GitCommitInfo, GitRef, GitRefs};
+pub use lfs_upload::{LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
 pub use list_repos::ListReposOptions;
+pub use login::LoginOutcome;
 pub use pagination::{Paginated, next_link};
+pub use progress::{Progress, ProgressEvent};
 pub use redirect::{MAX_REDIRECTS, RedirectPolicy, origin, resolve_location};
 pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};
+pub use repo_management::{CreateRepoOptions, SPACE_SDKS};
 pub use repo_tree::{ListTreeOptions, RepoTreeEntry};
 pub use request::{HubRequest, HubResponse, Method};
 pub use request_body::{RequestBody, SentBytes};
@@ -64,5 +80,6 @@ pub use retry::RetryPolicy;
 pub use target::RequestTarget;
 pub use token_file::{read_token_file, resolve_token};
 pub use token_store::{Logout, TokenStore};
+pub use upload::{DEFAULT_IGNORE_PATTERNS, UploadFolderOptions};
 pub use user_agent::{HF_HUB_VERSION, RUST_VERSION, user_agent};
 pub use whoami::{AccessTokenInfo, AuthInfo, OrgMembership, WhoAmI};

@@ -44,7 +44,7 @@ impl Method {
 
 /// One request: method, URL, headers, an optional body, and what it is about.
 #[derive(Debug, Clone)]
-pub struct HubRequest {
+pub struct HubRequest<'a> {
     /// The method.
     pub method: Method,
     /// The full URL (already percent-encoded).
@@ -52,7 +52,7 @@ pub struct HubRequest {
     /// Extra headers; the client adds `User-Agent` and, for the endpoint's own origin, `Authorization`.
     pub headers: Vec<(String, String)>,
     /// The body, sent again as it is on a retry.
-    pub body: Option<RequestBody>,
+    pub body: Option<RequestBody<'a>>,
     /// What the request is about, named in errors.
     pub target: RequestTarget,
     /// Which redirects to follow.
@@ -61,7 +61,7 @@ pub struct HubRequest {
     pub retry_post: bool,
 }
 
-impl HubRequest {
+impl<'a> HubRequest<'a> {
     /// A request with no body.
     pub fn new(method: Method, url: impl Into<String>) -> Self {
         HubRequest {
@@ -98,7 +98,7 @@ impl HubRequest {
     }
 
     /// Sets the body.
-    pub fn body(mut self, body: RequestBody) -> Self {
+    pub fn body(mut self, body: RequestBody<'a>) -> Self {
         self.body = Some(body);
         self
     }

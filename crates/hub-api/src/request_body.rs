@@ -4,14 +4,13 @@
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
-use std::sync::Arc;
 
 /// Called with the number of bytes just sent.
-pub type SentBytes = Arc<dyn Fn(u64) + Send + Sync>;
+pub type SentBytes<'a> = &'a (dyn Fn(u64) + Sync);
 
 /// A request body.
 #[derive(Clone)]
-pub enum RequestBody {
+pub enum RequestBody<'a> {
     /// Bytes in memory.
     Bytes(Vec<u8>),
     /// `len` bytes of a file from `offset`, read as they are sent.
@@ -23,11 +22,11 @@ pub enum RequestBody {
         /// How many bytes.
         len: u64,
         /// Told of every chunk sent (for progress).
-        on_sent: Option<SentBytes>,
+        on_sent: Option<SentBytes<'a>>,
     },
 }
 
-impl std::fmt::Debug for RequestBody {
+impl std::fmt::Debug for RequestBody<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RequestBody::Bytes(b) => write!(f, "Bytes({} bytes)", b.len()),
@@ -38,7 +37,7 @@ impl std::fmt::Debug for RequestBody {
     }
 }
 
-impl RequestBody {
+impl<'a> RequestBody<'a> {
     /// The number of bytes sent.
     pub fn len(&self) -> u64 {
         match self {
@@ -53,7 +52,7 @@ impl RequestBody {
     }
 
     /// Opens a file body at its offset, counting what is read.
-    pub(crate) fn open_file(&self) -> std::io::Result<Option<CountingReader>> {
+    pub(crate) fn open_file(&self) -> std::io::Result<Option<CountingReader<'a>>> {
         let RequestBody::File {
             path,
             offset,
@@ -67,18 +66,18 @@ impl RequestBody {
         file.seek(SeekFrom::Start(*offset))?;
         Ok(Some(CountingReader {
             inner: file.take(*len),
-            on_sent: on_sent.clone(),
+            on_sent: *on_sent,
         }))
     }
 }
 
 /// A file slice that reports what is read from it (that is, sent).
-pub(crate) struct CountingReader {
+pub(crate) struct CountingReader<'a> {
     inner: std::io::Take<File>,
-    on_sent: Option<SentBytes>,
+    on_sent: Option<SentBytes<'a>>,
 }
 
-impl Read for CountingReader {
+impl Read for CountingReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         let n = self.inner.read(buf)?;
         if let Some(report) = &self.on_sent {

@@ -37,6 +37,7 @@
 mod config;
 mod endpoint;
 mod error;
+mod pattern;
 mod proxy;
 mod quote;
 mod repo_id;
@@ -48,6 +49,7 @@ mod token;
 pub use config::{HubConfig, is_truthy};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use pattern::{filter_path, fnmatch};
 pub use proxy::ProxySettings;
 pub use quote::{encode_path, encode_segment};
 pub use repo_id::RepoId;

@@ -1,0 +1,410 @@
+//! `create_commit`: the Hub's commit API, as the Python client drives it:
+//! hash, preupload (which files go to LFS), LFS batch and uploads, then one
+//! NDJSON commit.
+
+use std::sync::Arc;
+use std::sync::Mutex;
+
+use hub_url::{RepoId, RepoType, Revision, encode_segment, hf_hub_url};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::base64;
+use crate::client::HubClient;
+use crate::commit_operation::{AddSource, CommitOperation, UploadInfo, validate_path_in_repo};
+use crate::error::{Error, Result};
+use crate::lfs_upload::{BATCH_SIZE, LfsContent, LfsObject};
+use crate::progress::Progress;
+use crate::repo_info::RepoInfoOptions;
+use crate::request::{HubRequest, Method};
+use crate::request_body::RequestBody;
+use crate::target::RequestTarget;
+
+/// Options of [`HubClient::create_commit`].
+#[derive(Clone)]
+pub struct CommitOptions<'a> {
+    /// The repo type.
+    pub repo_type: RepoType,
+    /// The branch to commit on (default `main`).
+    pub revision: Option<Revision>,
+    /// The commit's summary line.
+    pub commit_message: String,
+    /// The rest of the commit message.
+    pub commit_description: Option<String>,
+    /// Fail unless the branch is still at this commit.
+    pub parent_commit: Option<String>,
+    /// Open a pull request with the commit instead of committing on the branch.
+    pub create_pr: bool,
+    /// LFS files uploaded at once.
+    pub upload_workers: usize,
+    /// Parts of one multipart upload sent at once.
+    pub part_workers: usize,
+    /// Receives progress events of the uploads.
+    pub progress: &'a dyn Progress,
+}
+
+impl std::fmt::Debug for CommitOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CommitOptions")
+            .field("repo_type", &self.repo_type)
+            .field("revision", &self.revision)
+            .field("commit_message", &self.commit_message)
+            .field("parent_commit", &self.parent_commit)
+            .field("create_pr", &self.create_pr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommitOptions<'static> {
+    /// Options with this commit message and the defaults.
+    pub fn new(commit_message: impl Into<String>) -> Self {
+        CommitOptions {
+            repo_type: RepoType::Model,
+            revision: None,
+            commit_message: commit_message.into(),
+            commit_description: None,
+            parent_commit: None,
+            create_pr: false,
+            upload_workers: 4,
+            part_workers: 8,
+            progress: &(),
+        }
+    }
+}
+
+/// What a commit made.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct CommitInfo {
+    /// The commit's page on the Hub.
+    #[serde(rename = "commitUrl")]
+    pub commit_url: String,
+    /// The commit id.
+    #[serde(rename = "commitOid")]
+    pub commit_oid: String,
+    /// The pull request opened, with `create_pr`.
+    #[serde(rename = "pullRequestUrl", default)]
+    pub pull_request_url: Option<String>,
+}
+
+/// The Hub's verdict on one file of a preupload.
+#[derive(Debug, Deserialize)]
+struct PreuploadFile {
+    path: String,
+    #[serde(rename = "uploadMode")]
+    upload_mode: String,
+    #[serde(rename = "shouldIgnore", default)]
+    should_ignore: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct PreuploadResponse {
+    files: Vec<PreuploadFile>,
+}
+
+/// An added file, hashed and classified.
+struct PreparedAdd<'o> {
+    path: String,
+    source: &'o AddSource,
+    info: UploadInfo,
+    lfs: bool,
+    ignore: bool,
+}
+
+impl HubClient {
+    /// Commits `operations` to a branch (or a new pull request) in one commit.
+    /// LFS files already on the Hub are not sent again; the rest go up in
+    /// parallel, each hashed once while reading.
+    pub fn create_commit(
+        &self,
+        repo_id: &RepoId,
+        operations: &[CommitOperation],
+        options: &CommitOptions<'_>,
+    ) -> Result<CommitInfo> {
+        let revision = options.revision.clone().unwrap_or_default();
+        let target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
+        let mut adds = self.prepare_adds(operations, options)?;
+        self.fetch_upload_modes(repo_id, &revision, &mut adds, options)?;
+        self.upload_lfs_files(repo_id, &revision, &adds, options)?;
+
+        let mut lines = Vec::with_capacity(operations.len() + 1);
+        let mut header = json!({
+            "summary": options.commit_message,
+            "description": options.commit_description.clone().unwrap_or_default(),
+        });
+        if let Some(parent) = &options.parent_commit {
+            header["parentCommit"] = json!(parent);
+        }
+        lines.push(json!({ "key": "header", "value": header }));
+        let mut adds_iter = adds.iter();
+        for operation in operations {
+            match operation {
+                CommitOperation::Add { .. } => {
+                    let Some(add) = adds_iter.next() else { continue };
+                    if add.ignore {
+                        continue;
+                    }
+                    lines.push(if add.lfs {
+                        json!({ "key": "lfsFile", "value": {
+                            "path": add.path, "algo": "sha256", "oid": add.info.sha256, "size": add.info.size } })
+                    } else {
+                        json!({ "key": "file", "value": {
+                            "content": base64::encode(&add.source.read_all()?), "path": add.path, "encoding": "base64" } })
+                    });
+                }
+                CommitOperation::Delete { path_in_repo } => {
+                    lines.push(
+                        json!({ "key": "deletedFile", "value": { "path": validate_path_in_repo(path_in_repo)? } }),
+                    );
+                }
+                CommitOperation::DeleteFolder { path_in_repo } => {
+                    let path = validate_path_in_repo(path_in_repo)?;
+                    lines.push(json!({ "key": "deletedFolder", "value": { "path": path } }));
+                }
+                CommitOperation::Copy {
+                    src_path_in_repo,
+                    path_in_repo,
+                    src_revision,
+                } => {
+                    let from = src_revision
+                        .as_deref()
+                        .map(Revision::new)
+                        .transpose()?
+                        .unwrap_or(revision.clone());
+                    lines.push(self.copy_line(repo_id, options.repo_type, &from, src_path_in_repo, path_in_repo)?);
+                }
+            }
+        }
+        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let mut url = format!(
+            "{}/commit/{}",
+            self.endpoint().api_url(options.repo_type, repo_id),
+            encode_segment(revision.as_str())
+        );
+        if options.create_pr {
+            url.push_str("?create_pr=1");
+        }
+        let request = HubRequest::new(Method::Post, url)
+            .header("content-type", "application/x-ndjson")
+            .body(RequestBody::Bytes(body.into_bytes()))
+            .target(target);
+        self.send(&request)?.json()
+    }
+
+    /// Validates paths and hashes every added file (in parallel, once each).
+    fn prepare_adds<'o>(
+        &self,
+        operations: &'o [CommitOperation],
+        options: &CommitOptions<'_>,
+    ) -> Result<Vec<PreparedAdd<'o>>> {
+        let sources: Vec<(String, &AddSource)> = operations
+            .iter()
+            .filter_map(|op| match op {
+                CommitOperation::Add { path_in_repo, source } => Some((path_in_repo, source)),
+                _ => None,
+            })
+            .map(|(path, source)| Ok((validate_path_in_repo(path)?, source)))
+            .collect::<Result<_>>()?;
+        let infos: Vec<Mutex<Option<Result<UploadInfo>>>> = sources.iter().map(|_| Mutex::new(None)).collect();
+        let next = Mutex::new(0usize);
+        std::thread::scope(|scope| {
+            for _ in 0..options.upload_workers.clamp(1, sources.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        let index = {
+                            let Ok(mut n) = next.lock() else { return };
+                            *n += 1;
+                            *n - 1
+                        };
+                        let Some((_, source)) = sources.get(index) else { return };
+                        if let Ok(mut slot) = infos[index].lock() {
+                            *slot = Some(source.upload_info());
+                        }
+                    }
+                });
+            }
+        });
+        sources
+            .into_iter()
+            .zip(infos)
+            .map(|((path, source), info)| {
+                let info = info.into_inner().ok().flatten().ok_or_else(|| Error::Config {
+                    reason: format!("{path} was not hashed"),
+                })??;
+                Ok(PreparedAdd {
+                    path,
+                    source,
+                    info,
+                    lfs: false,
+                    ignore: false,
+                })
+            })
+            .collect()
+    }
+
+    /// Asks the Hub which files go to LFS, 256 at a time.
+    fn fetch_upload_modes(
+        &self,
+        repo_id: &RepoId,
+        revision: &Revision,
+        adds: &mut [PreparedAdd<'_>],
+        options: &CommitOptions<'_>,
+    ) -> Result<()> {
+        let mut url = format!(
+            "{}/preupload/{}",
+            self.endpoint().api_url(options.repo_type, repo_id),
+            encode_segment(revision.as_str())
+        );
+        if options.create_pr {
+            url.push_str("?create_pr=1");
+        }
+        for chunk in adds.chunks_mut(BATCH_SIZE) {
+            let files: Vec<_> = chunk
+                .iter()
+                .map(|a| json!({ "path": a.path, "sample": base64::encode(&a.info.sample), "size": a.info.size }))
+                .collect();
+            let request = HubRequest::new(Method::Post, &url)
+                .json_body(&json!({ "files": files }))
+                .target(RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str()))
+                .retry_post();
+            let answer: PreuploadResponse = self.send(&request)?.json()?;
+            for add in chunk.iter_mut() {
+                let verdict =
+                    answer
+                        .files
+                        .iter()
+                        .find(|f| f.path == add.path)
+                        .ok_or_else(|| Error::InvalidResponse {
+                            url: url.clone(),
+                            reason: format!("the preupload answer does not mention {}", add.path),
+                        })?;
+                // Empty files cannot be LFS objects: they always go inline.
+                add.lfs = verdict.upload_mode == "lfs" && add.info.size > 0;
+                add.ignore = verdict.should_ignore;
+            }
+        }
+        Ok(())
+    }
+
+    /// Uploads the LFS files the Hub does not have yet, `upload_workers` at once.
+    fn upload_lfs_files(
+        &self,
+        repo_id: &RepoId,
+        revision: &Revision,
+        adds: &[PreparedAdd<'_>],
+        options: &CommitOptions<'_>,
+    ) -> Result<()> {
+        let lfs: Vec<&PreparedAdd<'_>> = adds.iter().filter(|a| a.lfs && !a.ignore).collect();
+        let mut jobs = Vec::new();
+        for chunk in lfs.chunks(BATCH_SIZE) {
+            let objects: Vec<(String, u64)> = chunk.iter().map(|a| (a.info.sha256.clone(), a.info.size)).collect();
+            let batch = self.lfs_batch(repo_id, options.repo_type, revision.as_str(), &objects)?;
+            for object in batch.objects {
+                if let Some(error) = object.error {
+                    return Err(Error::Http {
+                        status: u16::try_from(error.code).unwrap_or(500),
+                        url: self.endpoint().repo_url(options.repo_type, repo_id),
+                        server_message: Some(format!("LFS object {}: {}", object.oid, error.message)),
+                        request_id: None,
+                    });
+                }
+                let Some(actions) = object.actions else { continue };
+                let Some(upload) = actions.upload else { continue };
+                if let Some(add) = chunk.iter().find(|a| a.info.sha256 == object.oid) {
+                    jobs.push((*add, upload, actions.verify));
+                }
+            }
+        }
+        let next = Mutex::new(0usize);
+        let first_error: Mutex<Option<Error>> = Mutex::new(None);
+        std::thread::scope(|scope| {
+            for _ in 0..options.upload_workers.clamp(1, jobs.len().max(1)) {
+                scope.spawn(|| {
+                    loop {
+                        if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
+                            return;
+                        }
+                        let index = {
+                            let Ok(mut n) = next.lock() else { return };
+                            *n += 1;
+                            *n - 1
+                        };
+                        let Some((add, upload, verify)) = jobs.get(index) else {
+                            return;
+                        };
+                        let content = match add.source {
+                            AddSource::File(path) => LfsContent::File(path.clone()),
+                            AddSource::Bytes(bytes) => LfsContent::Bytes(Arc::new(bytes.clone())),
+                        };
+                        let object = LfsObject {
+                            oid: &add.info.sha256,
+                            size: add.info.size,
+                            content,
+                            label: &add.path,
+                        };
+                        let result = self.upload_lfs_object(
+                            &object,
+                            upload,
+                            verify.as_ref(),
+                            options.part_workers,
+                            options.progress,
+                        );
+                        if let Err(error) = result
+                            && let Ok(mut slot) = first_error.lock()
+                        {
+                            slot.get_or_insert(error);
+                        }
+                    }
+                });
+            }
+        });
+        match first_error.into_inner().ok().flatten() {
+            Some(error) => Err(error),
+            None => Ok(()),
+        }
+    }
+
+    /// The commit line that copies a file: by reference for LFS files, by content otherwise.
+    fn copy_line(
+        &self,
+        repo_id: &RepoId,
+        repo_type: RepoType,
+        revision: &Revision,
+        src: &str,
+        dest: &str,
+    ) -> Result<serde_json::Value> {
+        let dest = validate_path_in_repo(dest)?;
+        let info = self.repo_info(
+            repo_id,
+            &RepoInfoOptions {
+                repo_type,
+                revision: Some(revision.clone()),
+                files_metadata: true,
+            },
+        )?;
+        let sibling = info
+            .siblings
+            .iter()
+            .find(|s| s.rfilename == src)
+            .ok_or_else(|| Error::EntryNotFound {
+                repo: repo_id.to_string(),
+                revision: revision.to_string(),
+                path: src.to_string(),
+                commit: info.sha.clone(),
+                request_id: None,
+            })?;
+        if let Some(lfs) = &sibling.lfs {
+            return Ok(json!({ "key": "lfsFile", "value": {
+                "path": dest, "algo": "sha256", "oid": lfs.sha256, "size": lfs.size } }));
+        }
+        let url = hf_hub_url(repo_id, src, Some(revision), repo_type, self.endpoint());
+        let content = self
+            .send(
+                &HubRequest::get(url).target(RequestTarget::repo(repo_type, repo_id).at(revision.as_str()).file(src)),
+            )?
+            .bytes()?;
+        Ok(
+            json!({ "key": "file", "value": { "content": base64::encode(&content), "path": dest, "encoding": "base64" } }),
+        )
+    }
+}
