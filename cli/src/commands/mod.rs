@@ -3,7 +3,10 @@
 mod delete_cache;
 mod download;
 mod env;
+mod login;
+mod repo;
 mod scan_cache;
+mod upload;
 mod whoami;
 
 use anyhow::Result;
@@ -19,12 +22,20 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Log in: check a token with the Hub and save it.
+    Login(login::LoginArgs),
+    /// Log out: remove the saved token(s).
+    Logout(login::LogoutArgs),
     /// Show who you are logged in as.
     Whoami(whoami::WhoamiArgs),
     /// Print the environment: versions, paths and settings.
     Env(env::EnvArgs),
     /// Download files of a repo into the cache (or a folder) and print their path.
     Download(download::DownloadArgs),
+    /// Create or delete repos on the Hub.
+    Repo(repo::RepoArgs),
+    /// Upload a file or a folder to a repo in one commit and print the commit URL.
+    Upload(upload::UploadArgs),
     /// List the repos and revisions in the cache, with their sizes.
     ScanCache(scan_cache::ScanCacheArgs),
     /// Delete revisions or repos from the cache, showing what is freed first.
@@ -35,7 +46,11 @@ impl Cli {
     /// Runs the chosen command.
     pub(crate) fn run(self) -> Result<()> {
         match self.command {
+            Command::Login(args) => login::login(args),
+            Command::Logout(args) => login::logout(args),
             Command::Whoami(args) => whoami::run(args),
+            Command::Repo(args) => repo::run(args),
+            Command::Upload(args) => upload::run(args),
             Command::Env(args) => env::run(args),
             Command::Download(args) => download::run(args),
             Command::ScanCache(args) => scan_cache::run(args),

@@ -1,36 +1,4 @@
 //! Progress reporting: the library reports events, the caller draws them.
+//! The trait is `hub-api`'s, so one progress sink serves downloads and uploads.
 
-/// Something that happened during a download.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ProgressEvent {
-    /// A file's transfer starts; `total` is its size when known.
-    Started {
-        /// The path in the repo.
-        path: String,
-        /// Its size in bytes.
-        total: Option<u64>,
-    },
-    /// More bytes of a file arrived.
-    Advanced {
-        /// The path in the repo.
-        path: String,
-        /// Bytes that arrived since the last event.
-        bytes: u64,
-    },
-    /// A file is complete and in place.
-    Finished {
-        /// The path in the repo.
-        path: String,
-    },
-}
-
-/// Receives progress events; `()` ignores them.
-pub trait Progress: Sync {
-    /// Called for each event, from any thread.
-    fn event(&self, event: &ProgressEvent);
-}
-
-impl Progress for () {
-    fn event(&self, _: &ProgressEvent) {}
-}
+pub use hub_api::{Progress, ProgressEvent};
