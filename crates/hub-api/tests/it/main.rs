@@ -5,6 +5,7 @@ mod read_api;
 mod redirects;
 mod retries;
 mod tls_and_proxy;
+mod write_api;
 
 use hub_api::{HubClient, RetryPolicy};
 use hub_emulator::test_hub::TestHub;
