@@ -2,6 +2,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::http::TlsIdentity;
 
@@ -10,6 +11,13 @@ pub const DEFAULT_LFS_THRESHOLD: u64 = 10 * 1024 * 1024;
 
 /// The Hub's page size for tree listings and repo listings.
 pub const DEFAULT_PAGE_SIZE: usize = 1000;
+
+/// LFS uploads of at least this size go `multipart` when the client offers it: 5 GiB,
+/// the largest single PUT object stores accept.
+pub(crate) const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
+
+/// The size of each part of a `multipart` LFS upload (the last may be shorter): 64 MiB.
+pub(crate) const DEFAULT_MULTIPART_PART_SIZE: u64 = 64 * 1024 * 1024;
 
 /// How to start an [`Emulator`](crate::Emulator).
 ///
@@ -39,6 +47,18 @@ pub struct EmulatorConfig {
     pub lfs_threshold: u64,
     /// Items per page of tree listings and repo listings.
     pub page_size: usize,
+    /// LFS uploads of at least this many bytes get `multipart` actions when the
+    /// client offers that transfer (5 GiB by default).
+    pub multipart_threshold: u64,
+    /// The part size of `multipart` LFS uploads (64 MiB by default).
+    pub multipart_part_size: u64,
+    /// A simulated round-trip time: every response waits this long before it is
+    /// sent, and every new connection waits it once (its handshake). Zero by default;
+    /// 20 ms looks like a CDN 10 ms away.
+    pub latency: Duration,
+    /// Caps the body bytes a second of each connection, as a distant CDN does
+    /// (about 180 MB/s); unlimited by default.
+    pub per_connection_bytes_per_sec: Option<u64>,
 }
 
 impl EmulatorConfig {
@@ -52,6 +72,10 @@ impl EmulatorConfig {
             tls: None,
             lfs_threshold: DEFAULT_LFS_THRESHOLD,
             page_size: DEFAULT_PAGE_SIZE,
+            multipart_threshold: DEFAULT_MULTIPART_THRESHOLD,
+            multipart_part_size: DEFAULT_MULTIPART_PART_SIZE,
+            latency: Duration::ZERO,
+            per_connection_bytes_per_sec: None,
         }
     }
 

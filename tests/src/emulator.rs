@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::http::{Faults, HttpServer, RequestLog, ServerOptions};
+use crate::http::{Faults, HttpServer, NetworkConditions, RequestLog, ServerOptions};
 use crate::hub::Hub;
 use crate::hub::clock;
 use crate::hub::commit::{CommitOp, CommitSpec, Content};
@@ -57,6 +57,10 @@ impl Emulator {
             },
             hub.clone(),
         )?;
+        server.set_network_conditions(NetworkConditions {
+            latency: config.latency,
+            per_connection_bytes_per_sec: config.per_connection_bytes_per_sec,
+        });
         let mut addr = server.local_addr();
         if addr.ip().is_unspecified() {
             // Listening everywhere: clients reach it on the loopback address.

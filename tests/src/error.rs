@@ -75,6 +75,28 @@ pub enum EmulatorError {
         /// The commit the writer expected the ref to point at.
         expected: String,
     },
+    /// A commit names an LFS object the store does not hold.
+    #[error("lfs object {oid} for {path:?} is not in the store of {repo_id}: upload it first")]
+    LfsObjectNotFound {
+        /// The repo id.
+        repo_id: String,
+        /// The path the commit would point at the object.
+        path: String,
+        /// The object's sha256.
+        oid: String,
+    },
+    /// A commit declares an LFS object with another size than the stored one.
+    #[error("lfs object {oid} for {path:?} has {stored} bytes in the store, not {declared}")]
+    LfsSizeMismatch {
+        /// The path the commit would point at the object.
+        path: String,
+        /// The object's sha256.
+        oid: String,
+        /// The size the commit declares.
+        declared: u64,
+        /// The size of the stored object.
+        stored: u64,
+    },
     /// A git process could not be started.
     #[error("failed to run git {command} in {git_dir}")]
     GitSpawn {

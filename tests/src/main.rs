@@ -8,6 +8,7 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::Parser;
 use hub_emulator::{DEFAULT_LFS_THRESHOLD, DEFAULT_PAGE_SIZE, Emulator, EmulatorConfig, Org, Role, TokenGrant};
@@ -34,6 +35,13 @@ struct Args {
     /// Items per page of tree and repo listings.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PAGE_SIZE)]
     page_size: usize,
+    /// Simulated round-trip time: each response waits this long, and each new
+    /// connection once more (20 looks like a CDN 10 ms away).
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    latency_ms: u64,
+    /// Caps each connection's body throughput, as a distant CDN does (180000000 for 180 MB/s).
+    #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
+    per_connection_bytes_per_sec: Option<u64>,
 }
 
 fn parse_token(value: &str) -> Result<TokenGrant, String> {
@@ -79,6 +87,8 @@ fn main() -> ExitCode {
     config.orgs = args.orgs;
     config.lfs_threshold = args.lfs_threshold;
     config.page_size = args.page_size;
+    config.latency = Duration::from_millis(args.latency_ms);
+    config.per_connection_bytes_per_sec = args.per_connection_bytes_per_sec;
     let emulator = match Emulator::start(config) {
         Ok(emulator) => emulator,
         Err(err) => {

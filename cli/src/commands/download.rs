@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use clap::Args;
 use hub_cache::{DownloadOptions, hf_hub_download, snapshot_download};
 use hub_url::{RepoId, RepoType, Revision};
@@ -69,12 +69,13 @@ pub(crate) fn run(args: DownloadArgs) -> Result<()> {
     };
     let result = if args.filenames.len() == 1 && args.include.is_empty() && args.exclude.is_empty() {
         let file = &args.filenames[0];
-        hf_hub_download(&session.client, &repo_id, file, &options).map_err(anyhow::Error::from)
+        hf_hub_download(&session.client, &repo_id, file, &options)
+            .with_context(|| format!("failed to download {file} from {repo_id}"))
     } else {
         let mut options = options;
         options.allow_patterns = args.filenames.iter().chain(&args.include).cloned().collect();
         options.ignore_patterns = args.exclude.clone();
-        snapshot_download(&session.client, &repo_id, &options).map_err(anyhow::Error::from)
+        snapshot_download(&session.client, &repo_id, &options).with_context(|| format!("failed to download {repo_id}"))
     };
     if let Some(bars) = &bars {
         bars.finish();

@@ -1,61 +1,32 @@
-//! `huggingface-cli` end to end, against the local Hub emulator.
+//! `huggingface-cli` end to end, against the local Hub emulator (and, for
+//! interop, the real Python client sharing its cache).
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod cache_commands;
+mod faults;
+mod interop;
+mod local_dir;
+mod patterns;
+mod publishing;
+mod support;
+
+use std::process::Output;
 
 use hub_emulator::SeedRepo;
-use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
+use hub_emulator::test_hub::ALICE_WRITE;
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+use crate::support::{BoxError, Env, TestResult, last_line, stderr, stdout};
 
 const REPO: &str = "alice/cli-model";
 
-struct Env {
-    hub: TestHub,
-    home: tempfile::TempDir,
-}
-
-fn env() -> Result<Env, Box<dyn std::error::Error>> {
-    let hub = TestHub::start()?;
-    hub.seed(
+fn env() -> Result<Env, BoxError> {
+    let e = Env::empty()?;
+    e.hub.seed(
         &SeedRepo::model(REPO)
             .file("config.json", br#"{"x": 1}"#.to_vec())
             .file("weights.safetensors", vec![42u8; 4096])
             .file("sub/dir/notes.txt", b"notes".to_vec()),
     )?;
-    Ok(Env {
-        hub,
-        home: tempfile::tempdir()?,
-    })
-}
-
-impl Env {
-    #[allow(clippy::disallowed_methods)] // PATH is passed on to the child.
-    fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Output, std::io::Error> {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_huggingface-cli"));
-        cmd.args(args)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HF_HOME", self.home.path())
-            .env("HF_ENDPOINT", self.hub.endpoint())
-            .env("HF_HUB_DISABLE_PROGRESS_BARS", "1");
-        for (k, v) in extra {
-            cmd.env(k, v);
-        }
-        cmd.output()
-    }
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn last_line(out: &Output) -> PathBuf {
-    PathBuf::from(stdout(out).lines().last().unwrap_or_default())
+    Ok(e)
 }
 
 fn assert_no_token(out: &Output) {
@@ -177,5 +148,61 @@ fn version_and_usage_errors() -> TestResult {
     assert!(stdout(&out).starts_with("huggingface-cli "), "{}", stdout(&out));
     let out = e.cli(&["no-such-command"], &[])?;
     assert_eq!(out.status.code(), Some(2));
+    Ok(())
+}
+
+#[test]
+fn rate_limited_download_says_to_wait() -> TestResult {
+    let e = env()?;
+    e.hub.faults().push(
+        hub_emulator::http::Fault::new(
+            "/resolve/",
+            hub_emulator::http::FaultAction::Status {
+                status: 429,
+                retry_after: Some(3600),
+            },
+        )
+        .times(10),
+    );
+    let out = e.cli(&["download", REPO, "config.json"], &[])?;
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("error: failed to download config.json from alice/cli-model"),
+        "{err}"
+    );
+    assert!(err.contains("rate limited"), "{err}");
+    // The hint is found through the cache's error, which wraps the client's.
+    assert!(err.contains("hint: wait"), "{err}");
+    Ok(())
+}
+
+#[test]
+fn snapshot_errors_name_the_problem() -> TestResult {
+    let e = env()?;
+    let cases: [(&[&str], &str); 3] = [
+        (&["download", "alice/no-such-repo"], "alice/no-such-repo"),
+        (&["download", REPO, "--revision", "nope"], "nope"),
+        (
+            &["download", REPO, "--include", "*.json", "--repo-type", "dataset"],
+            REPO,
+        ),
+    ];
+    for (args, needle) in cases {
+        let out = e.cli(args, &[])?;
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.starts_with(&format!("error: failed to download {}", args[1])),
+            "{err}"
+        );
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "no path is printed");
+    }
+    let out = e.cli(&["download", REPO], &[("HF_HUB_OFFLINE", "1")])?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("not in the cache"), "{}", stderr(&out));
+    let out = e.cli(&["download", REPO, "--repo-type", "nonsense"], &[])?;
+    assert_eq!(out.status.code(), Some(2), "a usage error");
     Ok(())
 }

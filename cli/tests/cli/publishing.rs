@@ -241,3 +241,52 @@ fn upload_creates_a_private_repo_and_a_branch() -> TestResult {
     assert_eq!(std::fs::read_to_string(last_line(&out))?, "a");
     Ok(())
 }
+
+#[test]
+fn what_python_uploads_we_download_and_the_other_way_round() -> TestResult {
+    let env = Env::empty()?;
+    let token = [("HF_TOKEN", ALICE_WRITE)];
+    let work = tempfile::tempdir()?;
+    let weights: Vec<u8> = (0..200_000u32).map(|i| (i.wrapping_mul(40503) >> 5) as u8).collect();
+    let ours = work.path().join("ours.bin");
+    std::fs::write(&ours, &weights)?;
+    env.cli_ok(
+        &["upload", "alice/both-ways", &ours.display().to_string(), "ours.bin"],
+        &token,
+    )?;
+
+    let theirs = work.path().join("theirs.bin");
+    let their_bytes: Vec<u8> = weights.iter().rev().copied().collect();
+    std::fs::write(&theirs, &their_bytes)?;
+    let code = format!(
+        "import hashlib\n\
+         from huggingface_hub import HfApi, hf_hub_download\n\
+         api = HfApi(token='{ALICE_WRITE}')\n\
+         api.upload_file(path_or_fileobj='{theirs}', path_in_repo='theirs.bin', repo_id='alice/both-ways')\n\
+         api.upload_file(path_or_fileobj=b'hello', path_in_repo='small.txt', repo_id='alice/both-ways')\n\
+         path = hf_hub_download('alice/both-ways', 'ours.bin', token='{ALICE_WRITE}')\n\
+         print(hashlib.sha256(open(path, 'rb').read()).hexdigest())",
+        theirs = theirs.display()
+    );
+    let out = python(&env, &code)?;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let sha = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    assert_eq!(
+        stdout(&out).trim(),
+        sha(&weights),
+        "the Python client downloads what we uploaded"
+    );
+
+    let out = env.cli_ok(&["download", "alice/both-ways", "--quiet"], &token)?;
+    let snapshot = last_line(&out);
+    assert_eq!(
+        std::fs::read(snapshot.join("theirs.bin"))?,
+        their_bytes,
+        "we download what Python uploaded"
+    );
+    assert_eq!(std::fs::read(snapshot.join("small.txt"))?, b"hello");
+    Ok(())
+}

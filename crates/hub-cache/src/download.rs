@@ -1,6 +1,7 @@
 //! `hf_hub_download`: one file of a repo, through the cache.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hub_api::{FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
@@ -12,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
-use crate::snapshot_link::link_blob;
+use crate::snapshot_link::{link_blob, move_blob};
 
 /// Options of [`hf_hub_download`] and [`snapshot_download`](crate::snapshot_download).
 #[derive(Clone)]
@@ -32,7 +33,8 @@ pub struct DownloadOptions<'a> {
     pub force_download: bool,
     /// Never use the network: serve from the cache or fail with [`Error::NotCached`].
     pub local_files_only: bool,
-    /// Copy blobs into snapshots instead of linking them.
+    /// Real files in snapshots instead of symlinks, as the Python client makes
+    /// them: a blob fetched for the file is moved there, one already cached is copied.
     pub disable_symlinks: bool,
     /// Snapshots: only paths matching one of these globs (all when empty).
     pub allow_patterns: Vec<String>,
@@ -257,7 +259,12 @@ pub(crate) fn place_in_cache(
     tag_cache_dir(cache.cache_dir());
     // One process at a time fetches or links a blob, Rust or Python alike.
     let _lock = BlobLock::acquire(&cache.lock_path(file.etag))?;
-    if !blob.exists() || options.force_download {
+    // Another process may have placed the file while this one waited.
+    if pointer.exists() && !options.force_download {
+        return Ok(pointer);
+    }
+    let blob_was_there = blob.exists();
+    if !blob_was_there || options.force_download {
         fetch_blob(
             client,
             &file.source(),
@@ -267,7 +274,13 @@ pub(crate) fn place_in_cache(
             options.progress,
         )?;
     }
-    link_blob(&blob, &pointer, options.disable_symlinks)?;
+    if options.disable_symlinks && !blob_was_there {
+        // As the Python client does: a blob fetched for a copy becomes the
+        // copy, rather than staying behind where no snapshot refers to it.
+        move_blob(&blob, &pointer)?;
+    } else {
+        link_blob(&blob, &pointer, options.disable_symlinks)?;
+    }
     Ok(pointer)
 }
 
@@ -320,14 +333,36 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     }
     let folder = ref_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    let mut temp = tempfile::NamedTempFile::new_in(folder).map_err(Error::io("create a temporary file in", folder))?;
-    std::io::Write::write_all(&mut temp, commit.as_bytes()).map_err(Error::io("write", &ref_path))?;
-    temp.persist(&ref_path).map_err(|e| Error::Io {
-        action: "rename into",
-        path: ref_path.clone(),
-        source: e.error,
-    })?;
-    Ok(())
+    // A plain new file, so that the umask sets its mode as for the Python
+    // client's refs (a `tempfile` would be private to its owner).
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let name = ref_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let temp = folder.join(format!(
+        ".{name}.{}.{}.tmp",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, commit.as_bytes()));
+    if let Err(source) = written {
+        let _ = std::fs::remove_file(&temp);
+        return Err(Error::Io {
+            action: "write",
+            path: temp,
+            source,
+        });
+    }
+    std::fs::rename(&temp, &ref_path).map_err(|source| {
+        let _ = std::fs::remove_file(&temp);
+        Error::Io {
+            action: "rename into",
+            path: ref_path.clone(),
+            source,
+        }
+    })
 }
 
 pub(crate) fn is_sha256(s: &str) -> bool {

@@ -1,4 +1,5 @@
-//! Puts a blob into a snapshot: a relative symlink, or a copy where links are off.
+//! Puts a blob into a snapshot: a relative symlink, or a copy (or the blob
+//! itself, moved) where links are off.
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,13 @@ pub(crate) fn link_blob(blob: &Path, pointer: &Path, copy: bool) -> Result<()> {
             source,
         }
     })
+}
+
+/// Moves a blob to `pointer`, making it the snapshot's copy (symlinks off).
+pub(crate) fn move_blob(blob: &Path, pointer: &Path) -> Result<()> {
+    let folder = pointer.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    std::fs::rename(blob, pointer).map_err(Error::io("rename into", pointer))
 }
 
 fn temp_name(pointer: &Path) -> PathBuf {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use super::faults::{FaultAction, Faults};
 use super::http_date::HttpDate;
 use super::message::{Handler, Request, Response};
+use super::network_conditions::SharedConditions;
 use super::read_request::{Incoming, ReadError, read_request};
 use super::request_log::{RequestLog, RequestRecord};
 use super::transport::Transport;
@@ -30,6 +31,8 @@ pub(crate) struct Context {
     pub(crate) stopping: Arc<AtomicBool>,
     /// `http` or `https`.
     pub(crate) scheme: &'static str,
+    /// The simulated round-trip delay and throughput cap.
+    pub(crate) conditions: SharedConditions,
 }
 
 /// What to do with the connection after a response.
@@ -43,6 +46,8 @@ enum After {
 /// Serves requests on `stream` until the client or the server closes it.
 /// `base` is the origin the client connected to, as `http://127.0.0.1:PORT`.
 pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
+    // The TCP handshake of a distant server costs one round trip before the first request.
+    sleep_nonzero(context.conditions.get().latency);
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
     let mut line = Vec::with_capacity(256);
     let mut head = Vec::with_capacity(1024);
@@ -54,7 +59,7 @@ pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
             Err(ReadError::Reject { status, reason }) => {
                 let outgoing = Outgoing::new(Response::hub_error(status, None, reason), false, None);
                 let stream = reader.get_mut();
-                if outgoing.write(stream, &mut head, date.now(), false, None).is_ok() {
+                if outgoing.write(stream, &mut head, date.now(), false, None, None).is_ok() {
                     close_gracefully(stream);
                 }
                 return;
@@ -82,8 +87,10 @@ fn answer<T: Transport>(
     date: &mut HttpDate,
 ) -> After {
     let Incoming { request, keep_alive } = incoming;
+    let conditions = context.conditions.get();
     let mut drop_after = None;
     let mut corrupt_at = None;
+    let mut bytes_per_sec = conditions.per_connection_bytes_per_sec;
     let mut route_panicked = false;
     let response = match context.faults.take(&request.method, &request.path) {
         Some(FaultAction::Status { status, retry_after }) => {
@@ -100,6 +107,7 @@ fn answer<T: Transport>(
                 }
                 Some(FaultAction::DropAfter { bytes }) => drop_after = Some(bytes),
                 Some(FaultAction::Corrupt { offset }) => corrupt_at = Some(offset),
+                Some(FaultAction::Throttle { bytes_per_sec: rate }) => bytes_per_sec = Some(rate),
                 Some(FaultAction::Status { .. }) | None => {}
             }
             match catch_unwind(AssertUnwindSafe(|| context.handler.handle(&request, base))) {
@@ -120,11 +128,18 @@ fn answer<T: Transport>(
         .log
         .push(record(request, outgoing.status(), outgoing.body_bytes()));
 
-    let written = outgoing.write(stream, head, date.now(), keep_alive, corrupt_at);
+    sleep_nonzero(conditions.latency);
+    let written = outgoing.write(stream, head, date.now(), keep_alive, corrupt_at, bytes_per_sec);
     match (written, drop_after) {
         (Err(_), _) | (Ok(()), Some(_)) => After::Cut,
         (Ok(()), None) if keep_alive => After::KeepAlive,
         (Ok(()), None) => After::Close,
+    }
+}
+
+fn sleep_nonzero(duration: Duration) {
+    if !duration.is_zero() {
+        std::thread::sleep(duration);
     }
 }
 

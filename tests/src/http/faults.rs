@@ -1,4 +1,5 @@
-//! Faults injected on demand: error statuses, cut connections, wrong bytes, slow answers.
+//! Faults injected on demand: error statuses, cut connections, wrong bytes, slow answers
+//! and slow bodies.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -122,5 +123,11 @@ pub enum FaultAction {
     Delay {
         /// The wait in milliseconds.
         millis: u64,
+    },
+    /// Runs the route and sends the body at most this fast (instead of the
+    /// connection's usual cap, if any): a slow body, to stop a client mid-transfer.
+    Throttle {
+        /// The body's rate in bytes a second.
+        bytes_per_sec: u64,
     },
 }

@@ -104,7 +104,8 @@ pub enum Body {
     Empty,
     /// Bytes in memory.
     Bytes(Vec<u8>),
-    /// `len` bytes of a file from `offset`: served with `std::io::copy` straight onto the socket.
+    /// `len` bytes of a file from `offset`: served with `sendfile` (Linux, plain HTTP)
+    /// or copied in large chunks straight onto the socket.
     File {
         /// The open file.
         file: File,

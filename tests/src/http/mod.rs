@@ -1,11 +1,14 @@
 //! The emulator's HTTP/1.1 server: a listener thread, one thread per connection,
-//! keep-alive, chunked request bodies, TLS, fault injection and a request log.
+//! keep-alive, chunked request bodies, TLS, fault injection, simulated network
+//! conditions and a request log.
 //!
 //! The server knows nothing of the Hub: it parses requests, hands each one to a
 //! [`Handler`] and writes the [`Response`] back. Small bodies leave in one write
-//! with the head; large file bodies are copied in 256 KiB chunks straight onto
-//! the socket. (`std::io::copy` no longer uses `sendfile` from a file to a
-//! socket, so it would only add 8 KiB copies.)
+//! with the head; large file bodies go from the page cache to the socket with
+//! `sendfile` on Linux over plain HTTP (`std::io::copy` no longer does that
+//! from a file to a socket), and are copied in 256 KiB chunks elsewhere and over
+//! TLS. [`NetworkConditions`] make the server look distant: a delay before each
+//! answer and a throughput cap per connection.
 //!
 //! ```
 //! use std::io::{Read, Write};
@@ -36,6 +39,8 @@ pub mod message;
 mod connection;
 mod faults;
 mod http_date;
+mod network_conditions;
+mod pacing;
 mod read_request;
 mod request_log;
 mod server;
@@ -49,6 +54,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 pub use faults::{Fault, FaultAction, Faults};
 pub use message::{Body, Handler, Request, Response, percent_decode};
+pub use network_conditions::NetworkConditions;
 pub use request_log::{RequestLog, RequestRecord};
 pub use server::HttpServer;
 

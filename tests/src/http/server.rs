@@ -15,6 +15,7 @@ use rustls::{ServerConfig, ServerConnection, StreamOwned};
 use super::connection::{Context, serve};
 use super::faults::Faults;
 use super::message::Handler;
+use super::network_conditions::{NetworkConditions, SharedConditions};
 use super::request_log::RequestLog;
 use super::{ServerOptions, TlsIdentity};
 
@@ -30,6 +31,7 @@ pub struct HttpServer {
     local_addr: SocketAddr,
     faults: Faults,
     log: RequestLog,
+    conditions: SharedConditions,
     shared: Arc<Shared>,
     accept_thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -62,12 +64,14 @@ impl HttpServer {
         });
         let faults = Faults::default();
         let log = RequestLog::default();
+        let conditions = SharedConditions::default();
         let context = Arc::new(Context {
             handler,
             faults: faults.clone(),
             log: log.clone(),
             stopping: shared.stopping.clone(),
             scheme: if tls.is_some() { "https" } else { "http" },
+            conditions: conditions.clone(),
         });
         let accept_thread = {
             let shared = shared.clone();
@@ -79,6 +83,7 @@ impl HttpServer {
             local_addr,
             faults,
             log,
+            conditions,
             shared,
             accept_thread: Mutex::new(Some(accept_thread)),
         })
@@ -97,6 +102,18 @@ impl HttpServer {
     /// The requests answered so far.
     pub fn log(&self) -> &RequestLog {
         &self.log
+    }
+
+    /// The simulated network conditions in force (none at start).
+    pub fn network_conditions(&self) -> NetworkConditions {
+        self.conditions.get()
+    }
+
+    /// Changes the simulated network conditions. Requests answered from then on
+    /// wait the new latency, and bodies started from then on get the new cap;
+    /// a connection opened from then on pays the new latency once for its handshake.
+    pub fn set_network_conditions(&self, conditions: NetworkConditions) {
+        self.conditions.set(conditions);
     }
 
     /// Stops accepting, closes the listening socket and every open connection.

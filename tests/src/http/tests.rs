@@ -7,7 +7,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Body, Fault, FaultAction, Handler, HttpServer, Request, Response, ServerOptions, TlsIdentity};
+use super::pacing::Pacer;
+use super::{
+    Body, Fault, FaultAction, Handler, HttpServer, NetworkConditions, Request, Response, ServerOptions, TlsIdentity,
+};
 use crate::tls::TestCa;
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -524,6 +527,106 @@ fn delay_holds_the_answer_back() -> TestResult {
     assert!(started.elapsed() >= Duration::from_millis(300));
     assert_eq!(response.body, pattern(3));
     Ok(())
+}
+
+/// `seconds` less one pacing step of `bytes_per_sec` (10 ms): the least time a
+/// client can take to receive a paced body, whose last step may still be in flight.
+fn paced_floor(len: u64, bytes_per_sec: u64) -> Duration {
+    let step = (bytes_per_sec / 100).max(1);
+    Duration::from_secs_f64(len.saturating_sub(step) as f64 / bytes_per_sec as f64)
+}
+
+#[test]
+fn throttle_fault_slows_one_body_down() -> TestResult {
+    let fixture = start()?;
+    let mut client = connect(&fixture.server)?;
+    // A body in memory, then a file slice (sent with `sendfile` in paced steps).
+    for (path, len, rate) in [("/bytes/200000", 200_000, 1_000_000), ("/file-part", 1000, 5000)] {
+        fixture
+            .server
+            .faults()
+            .push(Fault::new(path, FaultAction::Throttle { bytes_per_sec: rate }));
+        let started = Instant::now();
+        let response = get(&mut client, path)?;
+        let elapsed = started.elapsed();
+        assert!(
+            elapsed >= paced_floor(len, rate),
+            "{path}: {len} bytes at {rate} B/s took {elapsed:?}"
+        );
+        let expected = if path == "/file-part" {
+            fixture.file[100..1100].to_vec()
+        } else {
+            pattern(200_000)
+        };
+        assert!(response.body == expected, "{path}: the throttled body differs");
+    }
+    assert_eq!(fixture.server.faults().pending(), 0);
+    Ok(())
+}
+
+#[test]
+fn per_connection_cap_holds_every_body_to_the_rate() -> TestResult {
+    let fixture = start()?;
+    let rate = 4_000_000;
+    let conditions = NetworkConditions {
+        per_connection_bytes_per_sec: Some(rate),
+        ..NetworkConditions::default()
+    };
+    fixture.server.set_network_conditions(conditions);
+    assert_eq!(fixture.server.network_conditions(), conditions);
+    let mut client = connect(&fixture.server)?;
+    let started = Instant::now();
+    let response = get(&mut client, "/file")?;
+    let file_len = fixture.file.len() as u64;
+    assert!(started.elapsed() >= paced_floor(file_len, rate));
+    assert!(response.body == fixture.file, "the capped file body differs");
+    // Small bodies, which usually leave with the head, are paced too.
+    let started = Instant::now();
+    assert_eq!(get(&mut client, "/bytes/60000")?.body, pattern(60_000));
+    assert!(started.elapsed() >= paced_floor(60_000, rate));
+    Ok(())
+}
+
+#[test]
+fn latency_delays_each_answer_and_each_new_connection() -> TestResult {
+    let fixture = start()?;
+    let latency = Duration::from_millis(100);
+    fixture.server.set_network_conditions(NetworkConditions {
+        latency,
+        ..NetworkConditions::default()
+    });
+    let started = Instant::now();
+    let mut client = connect(&fixture.server)?;
+    assert_eq!(get(&mut client, "/bytes/3")?.body, pattern(3));
+    // The handshake's round trip, then one per answer.
+    assert!(started.elapsed() >= 2 * latency);
+    let again = Instant::now();
+    assert_eq!(get(&mut client, "/bytes/3")?.body, pattern(3));
+    assert!(again.elapsed() >= latency);
+    Ok(())
+}
+
+#[test]
+fn pacer_holds_the_rate_and_limits_the_burst_after_a_pause() {
+    let rate = 2_000_000;
+    let mut pacer = Pacer::new(rate);
+    assert_eq!(pacer.step(), 20_000);
+    let started = Instant::now();
+    for _ in 0..10 {
+        pacer.sent(pacer.step());
+    }
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    // A pause earns at most 10 ms of credit, on top of the step already written when the
+    // pacer hears of it: the next 100 ms of bytes take at least 80 ms.
+    std::thread::sleep(Duration::from_millis(200));
+    let resumed = Instant::now();
+    for _ in 0..10 {
+        pacer.sent(pacer.step());
+    }
+    assert!(resumed.elapsed() >= Duration::from_millis(80));
+    // Fast rates write in 256 KiB steps; slow ones in steps of 10 ms, at least a byte.
+    assert_eq!(Pacer::new(180_000_000).step(), 256 * 1024);
+    assert_eq!(Pacer::new(50).step(), 1);
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Writing one response: the head the server frames, then the body, possibly
-//! cut short or damaged by a fault.
+//! cut short, damaged or slowed down.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 
 use super::message::{Body, Response};
+use super::pacing::Pacer;
 use super::transport::Transport;
 
 /// Bodies up to this size go out in the same write as the head.
@@ -71,7 +72,8 @@ impl Outgoing {
     }
 
     /// Writes the head and the body bytes, flipping the bits of the body byte
-    /// at `corrupt_at` if it is sent. `head` is a scratch buffer.
+    /// at `corrupt_at` if it is sent, and sending the body at most `bytes_per_sec`
+    /// fast if given. `head` is a scratch buffer.
     pub(crate) fn write<T: Transport>(
         self,
         out: &mut T,
@@ -79,6 +81,7 @@ impl Outgoing {
         date: &str,
         keep_alive: bool,
         corrupt_at: Option<u64>,
+        bytes_per_sec: Option<u64>,
     ) -> io::Result<()> {
         let Outgoing {
             response,
@@ -87,6 +90,8 @@ impl Outgoing {
         } = self;
         write_head(head, &response, content_length, date, keep_alive);
         let corrupt_at = corrupt_at.filter(|&at| at < send);
+        // A paced body leaves on its own, after the head, so that the pacer sees all of it.
+        let inline = if bytes_per_sec.is_some() { 0 } else { INLINE_BODY_BYTES };
         match response.body {
             _ if send == 0 => out.write_all(head)?,
             Body::Empty => out.write_all(head)?,
@@ -95,15 +100,15 @@ impl Outgoing {
                 if let Some(at) = corrupt_at {
                     data[at as usize] ^= 0xff;
                 }
-                if data.len() <= INLINE_BODY_BYTES {
+                if data.len() <= inline {
                     head.extend_from_slice(&data);
                     out.write_all(head)?;
                 } else {
                     out.write_all(head)?;
-                    out.write_all(&data)?;
+                    BodyOut::new(out, bytes_per_sec).write_all(&data)?;
                 }
             }
-            Body::File { file, offset, .. } if send as usize <= INLINE_BODY_BYTES => {
+            Body::File { file, offset, .. } if send as usize <= inline => {
                 let body_start = head.len();
                 let mut reader = &file;
                 reader.seek(SeekFrom::Start(offset))?;
@@ -117,14 +122,64 @@ impl Outgoing {
             }
             Body::File { file, offset, .. } => {
                 out.write_all(head)?;
-                write_file(out, &file, offset, send, corrupt_at)?;
+                write_file(&mut BodyOut::new(out, bytes_per_sec), &file, offset, send, corrupt_at)?;
             }
             Body::Reader { mut reader, .. } => {
                 out.write_all(head)?;
-                write_reader(out, &mut reader, send, corrupt_at)?;
+                write_reader(&mut BodyOut::new(out, bytes_per_sec), &mut reader, send, corrupt_at)?;
             }
         }
         out.flush()
+    }
+}
+
+/// Where body bytes go: the connection, through a [`Pacer`] when the body is slowed down.
+struct BodyOut<'a, T> {
+    out: &'a mut T,
+    pacer: Option<Pacer>,
+}
+
+impl<'a, T: Transport> BodyOut<'a, T> {
+    fn new(out: &'a mut T, bytes_per_sec: Option<u64>) -> Self {
+        BodyOut {
+            out,
+            pacer: bytes_per_sec.map(Pacer::new),
+        }
+    }
+
+    /// Writes `len` bytes of `file` from `offset`, in paced steps if paced; returns
+    /// how many were written (fewer only when the file is shorter).
+    fn send_file(&mut self, file: &File, offset: u64, len: u64) -> io::Result<u64> {
+        let Some(pacer) = &mut self.pacer else {
+            return self.out.send_file(file, offset, len);
+        };
+        let mut sent = 0;
+        while sent < len {
+            let step = pacer.step().min(len - sent);
+            let n = self.out.send_file(file, offset + sent, step)?;
+            sent += n;
+            pacer.sent(n);
+            if n < step {
+                break;
+            }
+        }
+        Ok(sent)
+    }
+}
+
+impl<T: Transport> Write for BodyOut<'_, T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let Some(pacer) = &mut self.pacer else {
+            return self.out.write(buf);
+        };
+        let step = usize::try_from(pacer.step()).unwrap_or(usize::MAX).min(buf.len());
+        let n = self.out.write(&buf[..step])?;
+        pacer.sent(n as u64);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
     }
 }
 
@@ -184,7 +239,7 @@ fn push_header_text(head: &mut Vec<u8>, text: &str) {
 }
 
 fn write_file<T: Transport>(
-    out: &mut T,
+    out: &mut BodyOut<'_, T>,
     file: &File,
     offset: u64,
     send: u64,
@@ -202,7 +257,7 @@ fn write_file<T: Transport>(
     send_file_exactly(out, file, offset + at + 1, send - at - 1)
 }
 
-fn send_file_exactly<T: Transport>(out: &mut T, file: &File, offset: u64, len: u64) -> io::Result<()> {
+fn send_file_exactly<T: Transport>(out: &mut BodyOut<'_, T>, file: &File, offset: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
@@ -213,7 +268,7 @@ fn send_file_exactly<T: Transport>(out: &mut T, file: &File, offset: u64, len: u
 }
 
 fn write_reader<T: Transport>(
-    out: &mut T,
+    out: &mut BodyOut<'_, T>,
     reader: &mut Box<dyn Read + Send>,
     send: u64,
     corrupt_at: Option<u64>,
@@ -228,7 +283,7 @@ fn write_reader<T: Transport>(
     copy_exactly(reader, out, send - at - 1)
 }
 
-fn copy_exactly<T: Transport>(reader: &mut Box<dyn Read + Send>, out: &mut T, len: u64) -> io::Result<()> {
+fn copy_exactly<T: Transport>(reader: &mut Box<dyn Read + Send>, out: &mut BodyOut<'_, T>, len: u64) -> io::Result<()> {
     if io::copy(&mut reader.take(len), out)? != len {
         return Err(short_body());
     }

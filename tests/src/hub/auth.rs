@@ -25,6 +25,14 @@ pub(crate) enum Caller<'a> {
 }
 
 impl<'a> Caller<'a> {
+    /// The token's grant, when authenticated.
+    pub(crate) fn grant(&self) -> Option<&'a TokenGrant> {
+        match self {
+            Caller::Anonymous => None,
+            Caller::User(grant) => Some(grant),
+        }
+    }
+
     /// The user name, when authenticated.
     pub(crate) fn user(&self) -> Option<&'a str> {
         match self {
@@ -90,7 +98,7 @@ fn bearer_or_basic_token(value: &str) -> Option<String> {
     if scheme.eq_ignore_ascii_case("bearer") {
         Some(rest.to_string())
     } else if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = base64_decode(rest)?;
+        let decoded = super::base64::decode(rest)?;
         let text = String::from_utf8(decoded).ok()?;
         let (_, password) = text.split_once(':')?;
         Some(password.to_string())
@@ -99,33 +107,9 @@ fn bearer_or_basic_token(value: &str) -> Option<String> {
     }
 }
 
-/// Standard base64 with optional padding.
-fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(s.len() * 3 / 4);
-    let mut acc = 0u32;
-    let mut bits = 0;
-    for c in s.bytes().filter(|c| *c != b'=') {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            _ => return None,
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{base64_decode, bearer_or_basic_token};
+    use super::bearer_or_basic_token;
 
     #[test]
     fn reads_bearer_and_basic_tokens() {
@@ -136,6 +120,5 @@ mod tests {
             Some("hf_abc")
         );
         assert_eq!(bearer_or_basic_token("Token x"), None);
-        assert_eq!(base64_decode("aGVsbG8=").as_deref(), Some(&b"hello"[..]));
     }
 }

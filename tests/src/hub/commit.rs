@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::clock;
 use super::git::{COMMITTER_EMAIL, COMMITTER_NAME, Git, ZERO_OID};
 use super::gitattributes::LfsPatterns;
-use super::lfs_store::LfsStore;
+use super::lfs_store::{LfsPointer, LfsStore};
 use super::repo_id::is_valid_repo_path;
 use super::snapshot::{Snapshot, SnapshotCache};
 use crate::EmulatorError;
@@ -52,8 +52,22 @@ pub(crate) enum CommitOp {
         /// The content.
         content: Content,
     },
+    /// A pointer to an object already in the LFS store (the commit API's `lfsFile`).
+    Lfs {
+        /// Path in the repo.
+        path: String,
+        /// The object's sha256.
+        oid: String,
+        /// The size the client declares, checked against the store when given.
+        size: Option<u64>,
+    },
     /// Removes a file, or every file under a folder.
     Delete {
+        /// Path in the repo.
+        path: String,
+    },
+    /// Removes a file; a folder or a missing path is an error.
+    DeleteFile {
         /// Path in the repo.
         path: String,
     },
@@ -62,7 +76,11 @@ pub(crate) enum CommitOp {
 impl CommitOp {
     fn path(&self) -> &str {
         match self {
-            CommitOp::Auto { path, .. } | CommitOp::Regular { path, .. } | CommitOp::Delete { path } => path,
+            CommitOp::Auto { path, .. }
+            | CommitOp::Regular { path, .. }
+            | CommitOp::Lfs { path, .. }
+            | CommitOp::Delete { path }
+            | CommitOp::DeleteFile { path } => path,
         }
     }
 }
@@ -174,8 +192,45 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
                     index_info.extend_from_slice(format!("0 {ZERO_OID}\t{file}\0").as_bytes());
                 }
             }
+            CommitOp::DeleteFile { path } => {
+                if !base_snapshot
+                    .as_deref()
+                    .and_then(|s| s.get(path))
+                    .is_some_and(|e| e.is_file())
+                {
+                    return Err(EmulatorError::EntryNotFound {
+                        repo_id: target.repo_id.to_string(),
+                        path: path.clone(),
+                    });
+                }
+                index_info.extend_from_slice(format!("0 {ZERO_OID}\t{path}\0").as_bytes());
+            }
             CommitOp::Regular { path, content } => {
                 blobs.push((path, blob_source(content, scratch)?));
+            }
+            CommitOp::Lfs { path, oid, size } => {
+                let stored = target
+                    .lfs
+                    .object_size(oid)
+                    .ok_or_else(|| EmulatorError::LfsObjectNotFound {
+                        repo_id: target.repo_id.to_string(),
+                        path: path.clone(),
+                        oid: oid.clone(),
+                    })?;
+                if let Some(declared) = size.filter(|declared| *declared != stored) {
+                    return Err(EmulatorError::LfsSizeMismatch {
+                        path: path.clone(),
+                        oid: oid.clone(),
+                        declared,
+                        stored,
+                    });
+                }
+                let pointer = LfsPointer {
+                    oid: oid.clone(),
+                    size: stored,
+                };
+                write_scratch(&scratch, pointer.text().as_bytes())?;
+                blobs.push((path, scratch));
             }
             CommitOp::Auto { path, content } => {
                 let size = content.len()?;

@@ -211,7 +211,7 @@ pub(crate) fn init_bare(git_dir: &Path) -> Result<(), EmulatorError> {
 }
 
 /// A git command isolated from the user's configuration and environment.
-fn base_command() -> Command {
+pub(crate) fn base_command() -> Command {
     let mut cmd = Command::new("git");
     for var in [
         "GIT_DIR",

@@ -5,13 +5,18 @@
 //! ([`commit`]) and read through cached per-commit listings ([`snapshot`]).
 
 pub(crate) mod auth;
+pub(crate) mod base64;
 pub(crate) mod clock;
 pub(crate) mod commit;
 pub(crate) mod git;
 pub(crate) mod gitattributes;
+pub(crate) mod history;
+pub(crate) mod http_backend;
 pub(crate) mod lfs_store;
+pub(crate) mod lfs_uploads;
 pub(crate) mod paging;
 pub(crate) mod range;
+pub(crate) mod refs;
 pub(crate) mod repo_id;
 pub(crate) mod repos;
 pub(crate) mod routes;
@@ -27,6 +32,7 @@ use self::auth::Users;
 use self::commit::{CommitOp, CommitSpec, CommitTarget, Content};
 use self::git::{Git, ZERO_OID};
 use self::lfs_store::LfsStore;
+use self::lfs_uploads::LfsUploads;
 use self::repo_id::{RepoKey, is_valid_ref_name};
 use self::repos::{RepoMeta, RepoStore};
 use self::signing::UrlSigner;
@@ -43,6 +49,8 @@ pub(crate) struct Hub {
     pub(crate) repos: RepoStore,
     /// LFS objects.
     pub(crate) lfs: LfsStore,
+    /// LFS uploads in flight.
+    pub(crate) uploads: LfsUploads,
     /// Per-commit listings.
     pub(crate) snapshots: SnapshotCache,
     /// Tokens, users and organisations.
@@ -53,6 +61,10 @@ pub(crate) struct Hub {
     pub(crate) lfs_threshold: u64,
     /// Items per page of listings.
     pub(crate) page_size: usize,
+    /// LFS uploads of at least this size go `multipart` when the client offers it.
+    pub(crate) multipart_threshold: u64,
+    /// The part size of `multipart` uploads.
+    pub(crate) multipart_part_size: u64,
     request_ids: RequestIds,
 }
 
@@ -67,11 +79,14 @@ impl Hub {
         Ok(Hub {
             repos: RepoStore::new(&root),
             lfs: LfsStore::new(&root),
+            uploads: LfsUploads::new(&root),
             snapshots: SnapshotCache::default(),
             users: Users::new(&config.tokens, &config.orgs),
             signer: UrlSigner::new(),
             lfs_threshold: config.lfs_threshold,
             page_size: config.page_size.max(1),
+            multipart_threshold: config.multipart_threshold,
+            multipart_part_size: config.multipart_part_size.max(1),
             request_ids: RequestIds::new(),
             root,
         })
@@ -123,7 +138,8 @@ impl Hub {
         commit::write_commit(self.commit_target(key, &git_dir), spec)
     }
 
-    fn commit_target<'a>(&'a self, key: &'a RepoKey, git_dir: &'a Path) -> CommitTarget<'a> {
+    /// Where commits to `key` go; for callers that already hold the repo's lock.
+    pub(crate) fn commit_target<'a>(&'a self, key: &'a RepoKey, git_dir: &'a Path) -> CommitTarget<'a> {
         CommitTarget {
             repo_id: &key.repo_id,
             git_dir,
@@ -131,6 +147,15 @@ impl Hub {
             snapshots: &self.snapshots,
             lfs_threshold: self.lfs_threshold,
         }
+    }
+
+    /// Deletes the repo and forgets what was cached about it. Returns whether it existed.
+    pub(crate) fn delete_repo(&self, key: &RepoKey) -> Result<bool, EmulatorError> {
+        let lock = self.repos.lock(key);
+        let _guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+        let existed = self.repos.delete(key)?;
+        self.snapshots.forget_repo(&self.git_dir(key));
+        Ok(existed)
     }
 
     /// The metadata of an existing repo.

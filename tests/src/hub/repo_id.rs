@@ -123,12 +123,13 @@ pub(crate) fn is_valid_repo_id(repo_id: &str) -> bool {
 }
 
 /// A file path inside a repo: relative, `/`-separated, no empty, `.` or `..` segments,
-/// and nothing inside `.git/`.
+/// and nothing inside a `.git/` folder.
 pub(crate) fn is_valid_repo_path(path: &str) -> bool {
     !path.is_empty()
         && !path.contains('\0')
-        && path.split('/').all(|seg| !seg.is_empty() && seg != "." && seg != "..")
-        && path.split('/').next() != Some(".git")
+        && path
+            .split('/')
+            .all(|seg| !seg.is_empty() && seg != "." && seg != ".." && seg != ".git")
 }
 
 /// A name git accepts as a branch or tag (the rules of `git check-ref-format`), also
@@ -168,6 +169,8 @@ mod tests {
         assert!(!is_valid_repo_path("../etc/passwd"));
         assert!(!is_valid_repo_path("a//b"));
         assert!(!is_valid_repo_path(".git/config"));
+        assert!(!is_valid_repo_path("sub/.git/hooks/pre-commit"));
+        assert!(!is_valid_repo_path("/etc/passwd"));
         assert!(is_valid_ref_name("refs/pr/1"));
         assert!(is_valid_ref_name("feature/x"));
         assert!(!is_valid_ref_name("main~1"));

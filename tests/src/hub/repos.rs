@@ -108,6 +108,23 @@ impl RepoStore {
         fs::rename(&temp, &path).map_err(|e| EmulatorError::io(&path, e))
     }
 
+    /// Deletes the repo: its metadata first (so it stops existing at once), then its
+    /// git repository. Returns whether it existed. The caller holds the repo's lock.
+    pub(crate) fn delete(&self, key: &RepoKey) -> Result<bool, EmulatorError> {
+        let path = self.meta_path(key);
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(EmulatorError::io(path, e)),
+        }
+        let git_dir = self.git_dir(key);
+        match fs::remove_dir_all(&git_dir) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+            Err(e) => Err(EmulatorError::io(git_dir, e)),
+        }
+    }
+
     /// Every existing repo of `repo_type` with its metadata, sorted by id.
     pub(crate) fn list(&self, repo_type: RepoType) -> Result<Vec<(RepoKey, RepoMeta)>, EmulatorError> {
         let type_dir = self.root.join(repo_type.plural());

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use sha2::{Digest, Sha256};
 
 use super::lfs_store::hex;
+use super::paging::encode_component;
 
 /// How long a presigned URL stays valid.
 pub(crate) const DEFAULT_TTL_SECS: i64 = 3600;
@@ -64,6 +65,40 @@ impl UrlSigner {
         let expires = now_secs() + ttl_secs;
         format!("expires={expires}&signature={}", self.sign(parts, expires))
     }
+
+    /// A query string `name=value&…&expires=…&signature=…` whose signature covers
+    /// `kind` and every field, valid for `ttl_secs`: a URL that authorises exactly one
+    /// action on exactly these values.
+    pub(crate) fn signed_query(&self, kind: &str, fields: &[(&str, &str)], ttl_secs: i64) -> String {
+        let mut parts = vec![kind];
+        let mut query = String::new();
+        for (name, value) in fields {
+            parts.extend([*name, *value]);
+            query.push_str(&format!("{}={}&", encode_component(name), encode_component(value)));
+        }
+        query.push_str(&self.query(&parts, ttl_secs));
+        query
+    }
+
+    /// The values of `names` in `query` (decoded pairs) when it was made by
+    /// [`UrlSigner::signed_query`] for `kind` and has not expired.
+    pub(crate) fn check_query(&self, kind: &str, names: &[&str], query: &[(String, String)]) -> Option<Vec<String>> {
+        let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let values: Vec<&str> = names.iter().map(|name| param(name)).collect::<Option<_>>()?;
+        let mut parts = vec![kind];
+        for (name, value) in names.iter().zip(&values) {
+            parts.extend([*name, *value]);
+        }
+        let expires = param("expires")?;
+        let signature = param("signature")?;
+        self.verify(&parts, expires, signature, now_secs())
+            .then(|| values.into_iter().map(str::to_string).collect())
+    }
+}
+
+/// A fresh unpredictable id of 32 hex digits.
+pub(crate) fn random_id() -> String {
+    hex(&random_secret()[..16])
 }
 
 /// Seconds since the epoch.
@@ -101,5 +136,25 @@ mod tests {
         assert!(!signer.verify(&["other"], "1000", &sig, 999), "other object");
         assert!(!signer.verify(&["oid"], "1001", &sig, 999), "other expiry");
         assert!(!UrlSigner::new().verify(&["oid"], "1000", &sig, 999), "other secret");
+    }
+
+    #[test]
+    fn signed_queries_cover_kind_and_every_field() {
+        let signer = UrlSigner::new();
+        let query = signer.signed_query("part", &[("oid", "abc"), ("n", "1 2")], 60);
+        let pairs = |q: &str| -> Vec<(String, String)> {
+            q.split('&')
+                .filter_map(|p| p.split_once('='))
+                .map(|(k, v)| (k.to_string(), crate::http::percent_decode(v, true)))
+                .collect()
+        };
+        assert_eq!(
+            signer.check_query("part", &["oid", "n"], &pairs(&query)),
+            Some(vec!["abc".to_string(), "1 2".to_string()])
+        );
+        assert_eq!(signer.check_query("upload", &["oid", "n"], &pairs(&query)), None);
+        let forged = query.replace("oid=abc", "oid=abd");
+        assert_eq!(signer.check_query("part", &["oid", "n"], &pairs(&forged)), None);
+        assert_eq!(signer.check_query("part", &["oid", "n", "x"], &pairs(&query)), None);
     }
 }

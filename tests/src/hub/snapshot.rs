@@ -235,6 +235,12 @@ impl SnapshotCache {
         self.lock().contains_key(&(git_dir.to_path_buf(), commit.to_string()))
     }
 
+    /// Forgets every snapshot of the repository at `git_dir` (it was deleted: a repo
+    /// created again at the same place must not find the old commits here).
+    pub(crate) fn forget_repo(&self, git_dir: &Path) {
+        self.lock().retain(|(dir, _), _| dir != git_dir);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(PathBuf, String), Arc<Snapshot>>> {
         self.map.lock().unwrap_or_else(|e| e.into_inner())
     }

@@ -4,6 +4,11 @@
 mod api;
 mod auth;
 mod binary;
+mod commit_api;
+mod git_http;
+mod lfs_api;
+mod refs_api;
+mod repos_api;
 mod resolve;
 mod storage;
 
@@ -29,6 +34,13 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Result<Fixture, Box<dyn std::error::Error>> {
+        Fixture::start_with(|config| config)
+    }
+
+    /// Like [`Fixture::start`], with a chance to change the settings.
+    fn start_with(
+        adjust: impl FnOnce(EmulatorConfig) -> EmulatorConfig,
+    ) -> Result<Fixture, Box<dyn std::error::Error>> {
         let root = tempfile::tempdir()?;
         let mut config = EmulatorConfig::new(root.path().join("hub"))
             .token(ALICE, "alice", Role::Write)
@@ -38,7 +50,7 @@ impl Fixture {
         config.lfs_threshold = 1024;
         config.page_size = 3;
         Ok(Fixture {
-            hub: Emulator::start(config)?,
+            hub: Emulator::start(adjust(config))?,
             _root: root,
         })
     }
@@ -83,6 +95,16 @@ impl Reply {
 
 /// One HTTP/1.1 request on a fresh connection; `headers` are sent as given.
 fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, Box<dyn std::error::Error>> {
+    send(method, url, headers, None)
+}
+
+/// One HTTP/1.1 request with an optional body (sent with its `Content-Length`).
+fn send(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Result<Reply, Box<dyn std::error::Error>> {
     let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
     let (authority, target) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -93,8 +115,14 @@ fn request(method: &str, url: &str, headers: &[(&str, &str)]) -> Result<Reply, B
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
     head.push_str("\r\n");
     stream.write_all(head.as_bytes())?;
+    if let Some(body) = body {
+        stream.write_all(body)?;
+    }
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let split = raw
@@ -140,6 +168,41 @@ fn get(url: &str) -> Result<Reply, Box<dyn std::error::Error>> {
 
 fn get_as(url: &str, token: &str) -> Result<Reply, Box<dyn std::error::Error>> {
     request("GET", url, &[("Authorization", &format!("Bearer {token}"))])
+}
+
+/// A request with a JSON body, as `token` (anonymous when `None`).
+fn send_json(
+    method: &str,
+    url: &str,
+    token: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<Reply, Box<dyn std::error::Error>> {
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut headers = vec![("Content-Type", "application/json")];
+    if let Some(auth) = &auth {
+        headers.push(("Authorization", auth));
+    }
+    send(method, url, &headers, Some(body.to_string().as_bytes()))
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, b)| acc | u32::from(*b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {

@@ -1,6 +1,8 @@
 //! The real Python `huggingface_hub` against the emulator: if the Python client
 //! rejects a response, the emulator is wrong.
 
+mod write_side;
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -1,4 +1,6 @@
-//! hf_hub_download against the local Hub emulator.
+//! hf_hub_download and snapshot_download against the local Hub emulator.
+
+mod snapshot;
 
 use std::path::{Path, PathBuf};
 
@@ -346,5 +348,130 @@ fn datasets_use_their_own_folder() -> TestResult {
     options.repo_type = RepoType::Dataset;
     let path = hf_hub_download(&f.client, &RepoId::new("alice/data")?, "train.csv", &options)?;
     assert!(path.starts_with(f.cache.path().join("datasets--alice--data/snapshots")));
+    Ok(())
+}
+
+#[test]
+fn subfolder_is_joined_to_the_filename() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.subfolder = Some("tokenizer/sub/".into());
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "vocab.txt", &options)?;
+    assert_eq!(
+        path,
+        f.repo_dir()
+            .join("snapshots")
+            .join(&f.commit)
+            .join("tokenizer/sub/vocab.txt")
+    );
+    assert_eq!(std::fs::read(path)?, b"hello\nworld\n");
+    Ok(())
+}
+
+#[test]
+fn server_errors_without_retry_after_are_retried_with_backoff() -> TestResult {
+    let f = fixture()?;
+    let status = |status| FaultAction::Status {
+        status,
+        retry_after: None,
+    };
+    f.hub
+        .faults()
+        .push(Fault::new("/resolve/", status(500)).method("HEAD").times(2));
+    f.hub.faults().push(Fault::new("/cdn/", status(503)));
+    f.hub.faults().push(Fault::new("/cdn/", status(429)));
+    f.hub.log().clear();
+    let path = f.download("model.safetensors")?;
+    assert_eq!(std::fs::read(path)?, weights());
+    assert_eq!(f.hub.faults().pending(), 0);
+    let statuses: Vec<u16> = f.hub.log().records().iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [500, 500, 302, 503, 429, 200], "HEADs, then the CDN GETs");
+    Ok(())
+}
+
+#[test]
+fn pinned_commit_with_a_missing_file_asks_the_hub() -> TestResult {
+    let f = fixture()?;
+    f.download("config.json")?;
+    let mut options = f.options();
+    options.revision = Some(Revision::new(&f.commit)?);
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "tokenizer/sub/vocab.txt", &options)?;
+    assert_eq!(std::fs::read(path)?, b"hello\nworld\n");
+    assert!(!f.hub.log().records().is_empty(), "a file not cached is fetched");
+    assert!(
+        !f.repo_dir().join("refs").join(&f.commit).exists(),
+        "a commit is not written as a ref"
+    );
+    Ok(())
+}
+
+#[test]
+fn parallel_ranges_of_a_failed_call_are_not_fetched_again() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    let chunk = 7_000u64;
+    options.transfer = hub_cache::TransferSettings {
+        connections: 2,
+        chunk_size: chunk,
+        parallel_threshold: 10_000,
+        verify: true,
+    };
+    // The second range request is refused for good: the call fails, the ranges
+    // that did arrive (the first, at least) stay recorded beside the partial file.
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::Delay { millis: 0 }));
+    f.hub.faults().push(Fault::new(
+        "/cdn/",
+        FaultAction::Status {
+            status: 403,
+            retry_after: None,
+        },
+    ));
+    f.hub.log().clear();
+    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options).expect_err("refused");
+    assert!(matches!(err, Error::Api(_)), "{err:?}");
+    let blobs = listing(&f.repo_dir().join("blobs"));
+    assert!(blobs.iter().all(|b| b.contains(".incomplete")), "{blobs:?}");
+    let size = weights().len() as u64;
+    let range_len = |start: u64| chunk.min(size - start);
+    let range_start = |r: &hub_emulator::http::RequestRecord| {
+        r.range
+            .as_deref()
+            .and_then(|v| v.strip_prefix("bytes="))
+            .and_then(|v| v.split('-').next())
+            .and_then(|v| v.parse::<u64>().ok())
+    };
+    let cdn = |records: Vec<hub_emulator::http::RequestRecord>| -> Vec<_> {
+        records.into_iter().filter(|r| r.path.starts_with("/cdn/")).collect()
+    };
+    let arrived: Vec<u64> = cdn(f.hub.log().records())
+        .iter()
+        .filter(|r| r.status == 206)
+        .filter_map(|r| range_start(r).filter(|&s| r.body_bytes_sent == range_len(s)))
+        .collect();
+    assert!(!arrived.is_empty(), "the first range arrived");
+
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
+    assert_eq!(std::fs::read(path)?, weights());
+    let second = cdn(f.hub.log().records());
+    let mut fetched: Vec<u64> = second.iter().filter_map(range_start).collect();
+    fetched.sort();
+    let missing: Vec<u64> = (0..size.div_ceil(chunk))
+        .map(|i| i * chunk)
+        .filter(|s| !arrived.contains(s))
+        .collect();
+    assert_eq!(fetched, missing, "only the ranges that had not arrived");
+    assert_eq!(
+        second.iter().map(|r| r.body_bytes_sent).sum::<u64>(),
+        missing.iter().map(|&s| range_len(s)).sum::<u64>()
+    );
+    assert_eq!(
+        listing(&f.repo_dir().join("blobs")).len(),
+        1,
+        "no partial file or record remains"
+    );
     Ok(())
 }

@@ -109,7 +109,7 @@ pub(super) struct Detail {
 }
 
 /// A Mongo-style id, stable for a repo.
-fn object_id(key: &RepoKey) -> String {
+pub(super) fn object_id(key: &RepoKey) -> String {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(format!("{}/{}", key.repo_type.singular(), key.repo_id));
     hex(&digest[..12])

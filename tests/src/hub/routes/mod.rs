@@ -1,18 +1,30 @@
 //! Request routing and what all routes share: repo access rules and the Hub's error answers.
 
 mod cdn;
+mod commit;
+mod commits;
+mod git_http;
 mod info;
+mod lfs_batch;
+mod lfs_upload;
 mod listing;
+mod paths_info;
+mod preupload;
+mod refs;
+mod repos;
 mod resolve;
 mod tree;
+mod validate_yaml;
 mod whoami;
+
+use serde::de::DeserializeOwned;
 
 use super::Hub;
 use super::auth::Caller;
 use super::repo_id::{RepoKey, RepoType};
 use super::repos::RepoMeta;
-use crate::EmulatorError;
 use crate::http::{Request, Response, percent_decode};
+use crate::{EmulatorError, Role, TokenGrant};
 
 /// The words that follow a repo id in `/api/{type}/{repo}/…` paths.
 const REPO_ACTIONS: &[&str] = &[
@@ -37,42 +49,56 @@ const REPO_ACTIONS: &[&str] = &[
 /// Answers one request.
 pub(crate) fn route(hub: &Hub, request: &Request, base: &str) -> Response {
     let segments: Vec<&str> = request.path.trim_start_matches('/').split('/').collect();
-    let read = matches!(request.method.as_str(), "GET" | "HEAD");
+    let method = request.method.as_str();
+    let read = matches!(method, "GET" | "HEAD");
 
     // Presigned: no token needed, and one sent by mistake does not matter.
-    if let ["cdn", "lfs", oid] = segments.as_slice() {
-        return if read {
-            cdn::serve(hub, request, oid)
-        } else {
-            not_found()
-        };
+    match (method, segments.as_slice()) {
+        (_, ["cdn", "lfs", oid]) => {
+            return if read {
+                cdn::serve(hub, request, oid)
+            } else {
+                not_found()
+            };
+        }
+        ("PUT", ["cdn", "lfs-upload", oid]) => return lfs_upload::basic(hub, request, oid),
+        ("PUT", ["cdn", "lfs-part", upload_id, number]) => return lfs_upload::part(hub, request, upload_id, number),
+        ("POST", ["api", "complete_multipart"]) => return lfs_upload::complete(hub, request),
+        _ => {}
     }
 
     let caller = match hub.users.caller(request) {
         Ok(caller) => caller,
         Err(refused) => return refused,
     };
-    if !read {
-        return not_found();
-    }
-    match segments.as_slice() {
-        ["api", "whoami-v2"] => whoami::whoami(hub, caller),
-        ["api", plural] => match RepoType::from_plural(plural) {
+    match (method, segments.as_slice()) {
+        (_, ["api", "whoami-v2"]) if read => whoami::whoami(hub, caller),
+        ("POST", ["api", "repos", "create"]) => repos::create(hub, request, base, caller),
+        ("DELETE", ["api", "repos", "delete"]) => repos::delete(hub, request, caller),
+        ("POST", ["api", "validate-yaml"]) => validate_yaml::validate(request),
+        (_, ["api", plural]) if read => match RepoType::from_plural(plural) {
             Some(repo_type) => listing::list(hub, request, base, caller, repo_type),
             None => not_found(),
         },
-        ["api", plural, rest @ ..] => match RepoType::from_plural(plural) {
+        (_, ["api", plural, rest @ ..]) => match RepoType::from_plural(plural) {
             Some(repo_type) => repo_api(hub, request, base, caller, repo_type, rest),
             None => not_found(),
         },
-        _ => match parse_resolve(&segments) {
-            Some((key, revision, path)) => resolve::resolve(hub, request, base, caller, &key, &revision, &path),
-            None => not_found(),
-        },
+        _ => {
+            if let Some((key, endpoint)) = git_http::parse(&segments) {
+                return git_http::serve(hub, request, base, caller, &key, endpoint);
+            }
+            match parse_resolve(&segments) {
+                Some((key, revision, path)) if read => {
+                    resolve::resolve(hub, request, base, caller, &key, &revision, &path)
+                }
+                _ => not_found(),
+            }
+        }
     }
 }
 
-/// `/api/{type}/{repo}[/revision/{rev}]` and `/api/{type}/{repo}/tree/{rev}[/{path}]`.
+/// `/api/{type}/{repo}[/{action}/…]`: info, tree, refs, commits, and the write side.
 fn repo_api(
     hub: &Hub,
     request: &Request,
@@ -93,10 +119,12 @@ fn repo_api(
     let Ok(key) = RepoKey::new(repo_type, &repo_id) else {
         return repo_not_found(caller);
     };
-    match (action, tail) {
-        ("", []) => info::info(hub, request, caller, &key, None),
-        ("revision", [_, ..]) => info::info(hub, request, caller, &key, Some(&decode(&tail.join("/")))),
-        ("tree", [revision, path @ ..]) => {
+    // Revisions and ref names come percent-encoded as one segment; `/` is tolerated.
+    let joined = || decode(&tail.join("/"));
+    match (request.method.as_str(), action, tail) {
+        ("GET" | "HEAD", "", []) => info::info(hub, request, caller, &key, None),
+        ("GET" | "HEAD", "revision", [_, ..]) => info::info(hub, request, caller, &key, Some(&joined())),
+        ("GET" | "HEAD", "tree", [revision, path @ ..]) => {
             let path = decode(&path.join("/"));
             tree::tree(
                 hub,
@@ -108,6 +136,15 @@ fn repo_api(
                 path.trim_matches('/'),
             )
         }
+        ("GET" | "HEAD", "refs", []) => refs::list(hub, request, caller, &key),
+        ("GET" | "HEAD", "commits", [_, ..]) => commits::list(hub, request, base, caller, &key, &joined()),
+        ("POST", "paths-info", [_, ..]) => paths_info::paths_info(hub, request, caller, &key, &joined()),
+        ("POST", "preupload", [_, ..]) => preupload::preupload(hub, request, caller, &key, &joined()),
+        ("POST", "commit", [_, ..]) => commit::commit(hub, request, base, caller, &key, &joined()),
+        ("POST", "branch", [_, ..]) => refs::create_branch(hub, request, caller, &key, &joined()),
+        ("DELETE", "branch", [_, ..]) => refs::delete_branch(hub, caller, &key, &joined()),
+        ("POST", "tag", [_, ..]) => refs::create_tag(hub, request, caller, &key, &joined()),
+        ("DELETE", "tag", [_, ..]) => refs::delete_tag(hub, caller, &key, &joined()),
         _ => not_found(),
     }
 }
@@ -149,6 +186,77 @@ fn open_repo(hub: &Hub, caller: Caller<'_>, key: &RepoKey) -> Result<OpenRepo, R
         Ok(_) => Err(repo_not_found(caller)),
         Err(err) => Err(internal_error(&err)),
     }
+}
+
+/// A repo `caller` may write to: it must see the repo, be its owner (or a member of
+/// the owning organisation) and hold a write token. Returns the caller's grant.
+fn writable_repo<'a>(hub: &Hub, caller: Caller<'a>, key: &RepoKey) -> Result<(OpenRepo, &'a TokenGrant), Response> {
+    let repo = open_repo(hub, caller, key)?;
+    let Some(grant) = caller.grant() else {
+        return Err(Response::hub_error(
+            401,
+            None,
+            &format!(
+                "You must be authenticated to write to {} {}",
+                key.repo_type.singular(),
+                key.repo_id
+            ),
+        ));
+    };
+    let what = format!("{} {}", key.repo_type.singular(), key.repo_id);
+    if !hub.users.is_owner(caller, repo.meta.owner.as_deref()) {
+        return Err(Response::hub_error(
+            403,
+            None,
+            &format!(
+                "You don't have the rights to write to {what}: {} is not its owner",
+                grant.user
+            ),
+        ));
+    }
+    if grant.role != Role::Write {
+        return Err(read_token_refused(&what));
+    }
+    Ok((repo, grant))
+}
+
+/// 403 for a read token used to write.
+fn read_token_refused(what: &str) -> Response {
+    Response::hub_error(
+        403,
+        None,
+        &format!("You don't have the rights to write to {what}: this token has the read role, use a write token"),
+    )
+}
+
+/// The Hub's answer for a failed storage operation: the error's status and message.
+fn storage_error(err: &EmulatorError) -> Response {
+    match err {
+        EmulatorError::InvalidPath { .. }
+        | EmulatorError::LfsObjectNotFound { .. }
+        | EmulatorError::LfsSizeMismatch { .. } => Response::hub_error(422, None, &err.to_string()),
+        EmulatorError::InvalidRefName { .. } | EmulatorError::InvalidRepoId { .. } => {
+            Response::hub_error(400, None, &err.to_string())
+        }
+        EmulatorError::RepoNotFound { .. } => Response::hub_error(404, Some("RepoNotFound"), "Repository not found"),
+        EmulatorError::RevisionNotFound { revision, .. } => {
+            Response::hub_error(404, Some("RevisionNotFound"), &format!("Invalid rev id: {revision}"))
+        }
+        EmulatorError::EntryNotFound { path, .. } => Response::hub_error(
+            404,
+            Some("EntryNotFound"),
+            &format!("A file with this name doesn't exist: {path}"),
+        ),
+        EmulatorError::RefExists { .. } => Response::hub_error(409, None, &err.to_string()),
+        EmulatorError::Conflict { .. } => Response::hub_error(412, None, &err.to_string()),
+        _ => internal_error(err),
+    }
+}
+
+/// The JSON body of a request, or a 400 saying what is wrong with it.
+fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T, Response> {
+    let body: &[u8] = if request.body.is_empty() { b"{}" } else { &request.body };
+    serde_json::from_slice(body).map_err(|e| Response::hub_error(400, None, &format!("Invalid JSON body: {e}")))
 }
 
 /// Refuses content of a gated repo to callers outside it, and of a disabled repo to all.

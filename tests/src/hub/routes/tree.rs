@@ -40,7 +40,7 @@ pub(super) fn tree(
 }
 
 /// One item of a tree listing.
-fn entry_json(entry: &Entry) -> Value {
+pub(super) fn entry_json(entry: &Entry) -> Value {
     match &entry.kind {
         EntryKind::Directory => json!({ "type": "directory", "oid": entry.oid, "size": 0, "path": entry.path }),
         EntryKind::File { size, lfs: None } => {

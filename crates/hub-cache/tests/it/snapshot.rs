@@ -1,0 +1,135 @@
+//! snapshot_download: patterns, pinned commits, offline use, fallbacks and local folders.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use hub_cache::{Error, snapshot_download};
+use hub_emulator::http::{Fault, FaultAction};
+use hub_url::{RepoId, Revision};
+
+use super::{REPO, TestResult, fixture, weights};
+
+/// Every file below a folder, relative, but the local folder's bookkeeping.
+fn files_below(dir: &Path) -> BTreeSet<String> {
+    fn walk(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                if path != base.join(".cache") {
+                    walk(&path, base, out);
+                }
+            } else if let Ok(relative) = path.strip_prefix(base) {
+                out.insert(relative.to_string_lossy().into_owned());
+            }
+        }
+    }
+    let mut out = BTreeSet::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn set(items: &[&str]) -> BTreeSet<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn patterns_pick_files_and_a_folder() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.allow_patterns = vec!["*.json".into(), "tokenizer/".into(), "*.safetensors".into()];
+    options.ignore_patterns = vec!["model.*".into()];
+    options.max_workers = 2;
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    assert_eq!(folder, f.repo_dir().join("snapshots").join(&f.commit));
+    assert_eq!(files_below(&folder), set(&["config.json", "tokenizer/sub/vocab.txt"]));
+    assert_eq!(std::fs::read_to_string(f.repo_dir().join("refs/main"))?, f.commit);
+    Ok(())
+}
+
+#[test]
+fn pinned_snapshot_lists_the_tree_once_and_asks_no_file_metadata() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.revision = Some(Revision::new(&f.commit)?);
+    f.hub.log().clear();
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    assert_eq!(std::fs::read(folder.join("model.safetensors"))?, weights());
+    let records = f.hub.log().records();
+    assert!(
+        records.iter().all(|r| r.method == "GET"),
+        "no HEAD per file: {records:?}"
+    );
+    let listings = records.iter().filter(|r| r.path.contains("/tree/")).count();
+    assert!(listings >= 1, "{records:?}");
+    assert!(
+        !records.iter().any(|r| r.path.contains("/revision/")),
+        "no info call for a commit"
+    );
+    assert!(!f.repo_dir().join("refs").exists(), "a commit is not written as a ref");
+    Ok(())
+}
+
+#[test]
+fn offline_snapshot_is_served_or_not_cached() -> TestResult {
+    let f = fixture()?;
+    let mut offline = f.options();
+    offline.local_files_only = true;
+    let err = snapshot_download(&f.client, &RepoId::new(REPO)?, &offline).expect_err("nothing cached");
+    assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?;
+    f.hub.log().clear();
+    assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &offline)?, folder);
+    assert!(f.hub.log().records().is_empty());
+    Ok(())
+}
+
+#[test]
+fn unreachable_hub_falls_back_to_the_cached_snapshot() -> TestResult {
+    let f = fixture()?;
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?;
+    f.hub.faults().push(
+        Fault::new(
+            "/api/",
+            FaultAction::Status {
+                status: 503,
+                retry_after: Some(0),
+            },
+        )
+        .times(100),
+    );
+    assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?, folder);
+    Ok(())
+}
+
+#[test]
+fn local_dir_snapshot_writes_files_and_skips_them_next_time() -> TestResult {
+    let f = fixture()?;
+    let dir = f.cache.path().join("local");
+    let mut options = f.options();
+    options.local_dir = Some(dir.clone());
+    assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?, dir);
+    assert_eq!(
+        files_below(&dir),
+        set(&[
+            ".gitattributes",
+            "config.json",
+            "model.safetensors",
+            "tokenizer/sub/vocab.txt"
+        ])
+    );
+    assert!(!dir.join("model.safetensors").is_symlink());
+    let metadata = std::fs::read_to_string(dir.join(".cache/huggingface/download/tokenizer/sub/vocab.txt.metadata"))?;
+    assert!(metadata.starts_with(&format!("{}\n", f.commit)), "{metadata}");
+    f.hub.log().clear();
+    snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    let transfers: Vec<_> = f
+        .hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.contains("/resolve/") || r.path.starts_with("/cdn/"))
+        .collect();
+    assert!(transfers.is_empty(), "{transfers:?}");
+    assert!(!f.repo_dir().exists(), "the cache is not touched");
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The git-lfs API of a repo, `/{prefix}{repo}.git/info/lfs/…`: the batch endpoint
+//! (`objects/batch`, upload and download), `objects/verify`, and an empty
+//! `locks/verify` so that git-lfs pushes quietly.
+
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::lfs_upload::{basic_url, completion_url, part_urls, verify_is_presigned, verify_url};
+use super::{Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, open_repo, writable_repo};
+use crate::hub::lfs_store::is_sha256;
+use crate::hub::lfs_uploads::MultipartPlan;
+use crate::hub::signing::{DEFAULT_TTL_SECS, random_id};
+
+/// The media type of every git-lfs request and answer.
+const LFS_MEDIA_TYPE: &str = "application/vnd.git-lfs+json";
+
+#[derive(Debug, Deserialize)]
+struct BatchRequest {
+    operation: String,
+    #[serde(default)]
+    transfers: Vec<String>,
+    objects: Vec<BatchObject>,
+    #[serde(default)]
+    hash_algo: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct BatchObject {
+    oid: String,
+    size: u64,
+}
+
+#[derive(Debug, Deserialize)]
+struct VerifyRequest {
+    oid: String,
+    size: u64,
+}
+
+/// A git-lfs JSON answer.
+fn lfs_json(status: u16, value: &Value) -> Response {
+    let mut response = Response::json(status, value);
+    response
+        .headers
+        .retain(|(name, _)| !name.eq_ignore_ascii_case("content-type"));
+    response.with_header("Content-Type", LFS_MEDIA_TYPE)
+}
+
+/// A git-lfs error: git-lfs shows `message`, the Hub's clients read `error`.
+fn lfs_error(status: u16, message: &str) -> Response {
+    lfs_json(status, &json!({ "message": message, "error": message })).with_header("X-Error-Message", message)
+}
+
+/// Lets git and git-lfs know that credentials would help.
+pub(super) fn ask_for_credentials(response: Response) -> Response {
+    if response.status == 401 {
+        response
+            .with_header("WWW-Authenticate", "Basic realm=\"Hugging Face Hub\"")
+            .with_header("LFS-Authenticate", "Basic realm=\"Hugging Face Hub\"")
+    } else {
+        response
+    }
+}
+
+/// An access refusal in git-lfs terms: the same status and Hub headers, a git-lfs
+/// body, and a request for credentials on 401.
+fn lfs_refusal(refused: Response) -> Response {
+    let message = refused
+        .headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case("x-error-message"))
+        .map_or_else(|| "Request refused".to_string(), |(_, value)| value.clone());
+    let mut response = lfs_error(refused.status, &message);
+    response.headers.extend(
+        refused
+            .headers
+            .into_iter()
+            .filter(|(name, _)| name.eq_ignore_ascii_case("x-error-code")),
+    );
+    ask_for_credentials(response)
+}
+
+/// `POST …/info/lfs/objects/batch`.
+pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>, key: &RepoKey) -> Response {
+    let answer = || -> Result<Response, Response> {
+        let body: BatchRequest = serde_json::from_slice(&request.body)
+            .map_err(|e| lfs_error(422, &format!("Invalid batch request: {e}")))?;
+        let upload = match body.operation.as_str() {
+            "upload" => {
+                writable_repo(hub, caller, key).map_err(lfs_refusal)?;
+                true
+            }
+            "download" => {
+                let repo = open_repo(hub, caller, key).map_err(lfs_refusal)?;
+                check_content_access(hub, caller, key, &repo).map_err(lfs_refusal)?;
+                false
+            }
+            other => return Err(lfs_error(422, &format!("Unknown operation {other:?}"))),
+        };
+        if body.hash_algo.as_deref().is_some_and(|algo| algo != "sha256") {
+            return Err(lfs_error(409, "Only the sha256 hash algorithm is supported"));
+        }
+        // One transfer for the whole batch (git-lfs uses it for every object): multipart
+        // when the client offers it and some object to send reaches the threshold.
+        let multipart = upload
+            && body.transfers.iter().any(|t| t == "multipart")
+            && body.objects.iter().any(|o| {
+                is_sha256(&o.oid)
+                    && o.size > 0
+                    && o.size >= hub.multipart_threshold
+                    && hub.lfs.object_size(&o.oid).is_none()
+            });
+        let cdn = cdn_origin(base);
+        let objects: Vec<Value> = body
+            .objects
+            .iter()
+            .map(|object| {
+                if !is_sha256(&object.oid) {
+                    return object_error(object, 422, "Invalid object id: a sha256 is expected");
+                }
+                let stored = hub.lfs.object_size(&object.oid);
+                if upload {
+                    upload_object(hub, base, &cdn, key, object, stored, multipart)
+                } else {
+                    download_object(hub, &cdn, object, stored)
+                }
+            })
+            .collect();
+        Ok(lfs_json(
+            200,
+            &json!({
+                "transfer": if multipart { "multipart" } else { "basic" },
+                "objects": objects,
+                "hash_algo": "sha256",
+            }),
+        ))
+    };
+    answer().unwrap_or_else(|refused| refused)
+}
+
+fn object_error(object: &BatchObject, code: u16, message: &str) -> Value {
+    json!({ "oid": object.oid, "size": object.size, "error": { "code": code, "message": message } })
+}
+
+fn upload_object(
+    hub: &Hub,
+    base: &str,
+    cdn: &str,
+    key: &RepoKey,
+    object: &BatchObject,
+    stored: Option<u64>,
+    multipart: bool,
+) -> Value {
+    match stored {
+        // Already stored: nothing to send.
+        Some(size) if size == object.size => {
+            return json!({ "oid": object.oid, "size": object.size, "authenticated": true });
+        }
+        Some(size) => {
+            return object_error(
+                object,
+                422,
+                &format!("Object {} is stored with {size} bytes, not {}", object.oid, object.size),
+            );
+        }
+        None => {}
+    }
+    let verify = json!({ "href": verify_url(hub, base, key, &object.oid), "expires_in": DEFAULT_TTL_SECS });
+    let upload = if multipart && object.size > 0 {
+        let plan = MultipartPlan {
+            upload_id: random_id(),
+            oid: object.oid.clone(),
+            size: object.size,
+            part_size: hub.multipart_part_size,
+        };
+        let mut header = Map::new();
+        header.insert("chunk_size".into(), json!(plan.part_size.to_string()));
+        for (i, url) in part_urls(hub, cdn, &plan).into_iter().enumerate() {
+            header.insert(format!("{:05}", i + 1), json!(url));
+        }
+        json!({ "href": completion_url(hub, base, &plan), "header": header, "expires_in": DEFAULT_TTL_SECS })
+    } else {
+        json!({ "href": basic_url(hub, cdn, &object.oid, object.size), "expires_in": DEFAULT_TTL_SECS })
+    };
+    json!({
+        "oid": object.oid,
+        "size": object.size,
+        "authenticated": true,
+        "actions": { "upload": upload, "verify": verify },
+    })
+}
+
+fn download_object(hub: &Hub, cdn: &str, object: &BatchObject, stored: Option<u64>) -> Value {
+    match stored {
+        Some(size) => {
+            let query = hub.signer.query(&[&object.oid], DEFAULT_TTL_SECS);
+            json!({
+                "oid": object.oid,
+                "size": size,
+                "authenticated": true,
+                "actions": { "download": {
+                    "href": format!("{cdn}/cdn/lfs/{}?{query}", object.oid),
+                    "expires_in": DEFAULT_TTL_SECS,
+                } },
+            })
+        }
+        None => object_error(object, 404, "Object does not exist"),
+    }
+}
+
+/// `POST …/info/lfs/objects/verify` `{oid, size}`: 200 when the object is stored with
+/// that size. Presigned, or for a caller who may write to the repo.
+pub(super) fn verify(hub: &Hub, request: &Request, caller: Caller<'_>, key: &RepoKey) -> Response {
+    let answer = || -> Result<Response, Response> {
+        let body: VerifyRequest = serde_json::from_slice(&request.body)
+            .map_err(|e| lfs_error(422, &format!("Invalid verify request: {e}")))?;
+        if !verify_is_presigned(hub, request, key, &body.oid) {
+            writable_repo(hub, caller, key).map_err(lfs_refusal)?;
+        }
+        match hub.lfs.object_size(&body.oid) {
+            Some(size) if size == body.size => Ok(lfs_json(200, &json!({ "oid": body.oid, "size": size }))),
+            Some(size) => Err(lfs_error(
+                422,
+                &format!("Object {} is stored with {size} bytes, not {}", body.oid, body.size),
+            )),
+            None => Err(lfs_error(404, &format!("Object {} was not uploaded", body.oid))),
+        }
+    };
+    answer().unwrap_or_else(|refused| refused)
+}
+
+/// `POST …/info/lfs/locks/verify`: the Hub has no locks.
+pub(super) fn locks_verify(hub: &Hub, caller: Caller<'_>, key: &RepoKey) -> Response {
+    match open_repo(hub, caller, key) {
+        Ok(_) => lfs_json(200, &json!({ "ours": [], "theirs": [] })),
+        Err(refused) => lfs_refusal(refused),
+    }
+}

@@ -1,0 +1,212 @@
+//! Running a client once and measuring it: wall time, CPU seconds and peak RSS.
+//!
+//! CPU and memory come from GNU time (`/usr/bin/time -f`), which reads them from
+//! `wait4` of the child: user + system seconds of the client and everything it
+//! waited for, and its largest resident set. Wall time is taken here.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// GNU time, which reports what `wait4` tells of the child.
+pub(crate) const GNU_TIME: &str = "/usr/bin/time";
+
+/// A program to run, with its arguments and environment (on top of a cleared one).
+#[derive(Clone, Debug)]
+pub(crate) struct Invocation {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<OsString>,
+    pub(crate) env: Vec<(OsString, OsString)>,
+}
+
+impl Invocation {
+    pub(crate) fn new(program: impl Into<PathBuf>) -> Self {
+        Invocation {
+            program: program.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub(crate) fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub(crate) fn args<I: IntoIterator<Item = S>, S: Into<OsString>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn env(mut self, key: impl Into<OsString>, value: impl Into<OsString>) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// The command, under GNU time writing to `time_report` when given. The
+    /// environment is cleared but for `PATH` and `HOME`, so that the user's
+    /// settings (a token, an endpoint, a proxy) do not leak into a run.
+    fn command(&self, time_report: Option<&Path>, home: &Path) -> Command {
+        let mut cmd = match time_report {
+            Some(report) => {
+                let mut cmd = Command::new(GNU_TIME);
+                cmd.arg("-f").arg("%U %S %M").arg("-o").arg(report).arg(&self.program);
+                cmd
+            }
+            None => Command::new(&self.program),
+        };
+        cmd.args(&self.args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    pub(crate) fn describe(&self) -> String {
+        let mut parts = vec![self.program.display().to_string()];
+        parts.extend(self.args.iter().map(|a| a.to_string_lossy().into_owned()));
+        parts.join(" ")
+    }
+}
+
+/// One run's figures.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Sample {
+    pub(crate) wall: Duration,
+    /// User + system seconds, when GNU time is available.
+    pub(crate) cpu: Option<Duration>,
+    /// Peak resident set in KiB, when GNU time is available.
+    pub(crate) peak_rss_kib: Option<u64>,
+}
+
+/// Runs `invocation` once in `work_dir` (its `HOME`), output discarded.
+pub(crate) fn run_once(invocation: &Invocation, work_dir: &Path, with_gnu_time: bool) -> Result<Sample> {
+    let report = work_dir.join("time-report");
+    let stderr_path = work_dir.join("stderr");
+    let stderr =
+        std::fs::File::create(&stderr_path).with_context(|| format!("failed to create {}", stderr_path.display()))?;
+    let mut cmd = invocation.command(with_gnu_time.then_some(report.as_path()), work_dir);
+    cmd.current_dir(work_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    let started = Instant::now();
+    let status = cmd
+        .status()
+        .with_context(|| format!("failed to start {}", invocation.describe()))?;
+    let wall = started.elapsed();
+    if !status.success() {
+        let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
+        let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        bail!("`{}` failed with {status}: {}", invocation.describe(), tail.join(" | "));
+    }
+    let (cpu, peak_rss_kib) = if with_gnu_time {
+        let text = std::fs::read_to_string(&report).with_context(|| format!("failed to read {}", report.display()))?;
+        parse_gnu_time(&text).with_context(|| format!("unexpected report from {GNU_TIME}: {text:?}"))?
+    } else {
+        (None, None)
+    };
+    Ok(Sample {
+        wall,
+        cpu,
+        peak_rss_kib,
+    })
+}
+
+/// Reads `%U %S %M` from the report's last line (GNU time puts notes before it).
+fn parse_gnu_time(text: &str) -> Option<(Option<Duration>, Option<u64>)> {
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    let mut fields = line.split_whitespace();
+    let user: f64 = fields.next()?.parse().ok()?;
+    let system: f64 = fields.next()?.parse().ok()?;
+    let rss: u64 = fields.next()?.parse().ok()?;
+    Some((Some(Duration::from_secs_f64(user + system)), Some(rss)))
+}
+
+/// The summary of several runs: medians of wall and CPU time, the largest peak RSS.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stats {
+    pub(crate) wall_secs: f64,
+    pub(crate) cpu_secs: Option<f64>,
+    pub(crate) peak_rss_mb: Option<f64>,
+}
+
+impl Stats {
+    pub(crate) fn of(samples: &[Sample]) -> Option<Stats> {
+        if samples.is_empty() {
+            return None;
+        }
+        let wall_secs = median(samples.iter().map(|s| s.wall.as_secs_f64()).collect());
+        let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu).map(|c| c.as_secs_f64()).collect();
+        let cpu_secs = (cpu.len() == samples.len()).then(|| median(cpu));
+        let peak_rss_mb = samples
+            .iter()
+            .map(|s| s.peak_rss_kib)
+            .collect::<Option<Vec<u64>>>()
+            .and_then(|rss| rss.into_iter().max())
+            .map(|kib| kib as f64 * 1024.0 / 1e6);
+        Some(Stats {
+            wall_secs,
+            cpu_secs,
+            peak_rss_mb,
+        })
+    }
+}
+
+/// The median (the mean of the middle two for an even count); 0 for none.
+pub(crate) fn median(mut values: Vec<f64>) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+/// The bytes of the regular files under `dir` (symlinks not followed), so that a
+/// run that fetched nothing is caught.
+pub(crate) fn bytes_under(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut total = 0;
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else { continue };
+        if kind.is_dir() {
+            total += bytes_under(&entry.path());
+        } else if kind.is_file() {
+            total += entry.metadata().map(|m| m.len()).unwrap_or(0);
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{median, parse_gnu_time};
+    use std::time::Duration;
+
+    #[test]
+    fn gnu_time_report_is_read_from_its_last_line() {
+        let (cpu, rss) = parse_gnu_time("Command exited with non-zero status 1\n0.50 1.25 20480\n").unwrap_or_default();
+        assert_eq!(cpu, Some(Duration::from_secs_f64(1.75)));
+        assert_eq!(rss, Some(20480));
+        assert!(parse_gnu_time("garbage").is_none());
+    }
+
+    #[test]
+    fn median_of_odd_and_even_counts() {
+        assert_eq!(median(vec![3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(vec![4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(Vec::new()), 0.0);
+    }
+}

@@ -1,0 +1,96 @@
+//! The checks before the clients are compared: that the emulator is not what is
+//! measured, how fast our CLI starts, and how fast the verifying code hashes.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use sha2::{Digest, Sha256};
+
+use super::keep_alive;
+use super::measure::median;
+use super::nginx::Nginx;
+use super::workloads::pseudo_random;
+
+/// Runs of a plain `curl -o /dev/null` of the large file, per server.
+const SERVE_RUNS: usize = 3;
+/// Runs of `huggingface-cli --version`.
+const VERSION_RUNS: usize = 20;
+/// The buffer hashed over and over to time sha256 without holding gigabytes.
+const HASH_BUFFER: usize = 256 << 20;
+/// Runs of the hash timing.
+const HASH_RUNS: usize = 3;
+
+/// Median seconds for `curl -s -o /dev/null URL`, one connection.
+pub(crate) fn curl_to_null_secs(url: &str, expected: u64) -> Result<f64> {
+    let mut secs = Vec::with_capacity(SERVE_RUNS);
+    for _ in 0..SERVE_RUNS {
+        let started = Instant::now();
+        let out = Command::new("curl")
+            .args(["-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}", url])
+            .output()
+            .context("failed to run curl")?;
+        let elapsed = started.elapsed().as_secs_f64();
+        let got: u64 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap_or(0);
+        if !out.status.success() || got != expected {
+            bail!(
+                "curl got {got} of {expected} bytes from {url}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        secs.push(elapsed);
+    }
+    Ok(median(secs))
+}
+
+/// The same file from nginx: median seconds, or why nginx could not serve it.
+pub(crate) fn nginx_secs(file: &Path, dir: &Path, expected: u64) -> Result<f64> {
+    let nginx = Nginx::serve_file(file, dir)?;
+    curl_to_null_secs(&nginx.url, expected)
+}
+
+/// Requests a second for each URL, and what measured them.
+pub(crate) fn keep_alive_rate(url: &str, wrk: bool) -> Result<(f64, &'static str)> {
+    keep_alive::requests_per_sec(url, wrk)
+}
+
+/// Median wall time of `cli --version`, output discarded.
+pub(crate) fn version_time(cli: &Path) -> Result<Duration> {
+    let mut secs = Vec::with_capacity(VERSION_RUNS);
+    for _ in 0..VERSION_RUNS {
+        let started = Instant::now();
+        let status = Command::new(cli)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .with_context(|| format!("failed to run {}", cli.display()))?;
+        let elapsed = started.elapsed();
+        if !status.success() {
+            bail!("`{} --version` failed with {status}", cli.display());
+        }
+        secs.push(elapsed.as_secs_f64());
+    }
+    Ok(Duration::from_secs_f64(median(secs)))
+}
+
+/// Median seconds the client's sha256 code (the `sha2` crate, release build)
+/// takes over `bytes` bytes from memory: a 256 MiB buffer hashed over and over.
+pub(crate) fn sha256_secs(bytes: u64) -> f64 {
+    let buffer = pseudo_random(HASH_BUFFER, 3);
+    let mut secs = Vec::with_capacity(HASH_RUNS);
+    for _ in 0..HASH_RUNS {
+        let started = Instant::now();
+        let mut hasher = Sha256::new();
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(HASH_BUFFER as u64) as usize;
+            hasher.update(&buffer[..n]);
+            left -= n as u64;
+        }
+        std::hint::black_box(hasher.finalize());
+        secs.push(started.elapsed().as_secs_f64());
+    }
+    median(secs)
+}

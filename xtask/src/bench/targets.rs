@@ -1,0 +1,362 @@
+//! The performance targets of the download issue, with its numbers, and how the
+//! measurements are judged against them.
+
+use super::results::Results;
+use super::tools::Tool;
+use super::workloads::WorkloadKind;
+
+/// A network condition the emulator simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// Loopback as is: no delay, no cap.
+    Loopback,
+    /// 20 ms round trips and 180 MB/s per connection.
+    Wan,
+}
+
+impl Condition {
+    pub(crate) const ALL: [Condition; 2] = [Condition::Loopback, Condition::Wan];
+
+    pub(crate) fn label(self) -> &'static str {
+        match self {
+            Condition::Loopback => "loopback",
+            Condition::Wan => "WAN-like",
+        }
+    }
+}
+
+/// What one target compares.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Rule {
+    /// Our wall time at most `max_ratio` times `tool`'s on the same workload.
+    VsTool {
+        condition: Condition,
+        workload: WorkloadKind,
+        tool: Tool,
+        max_ratio: f64,
+        /// The target is for a client that does not verify sha256.
+        verification_off: bool,
+    },
+    /// Our wall time (verifying) at most `max_ratio` times hashing the workload's
+    /// LFS bytes from memory with the same sha256 code.
+    VsHash {
+        condition: Condition,
+        workload: WorkloadKind,
+        max_ratio: f64,
+    },
+    /// Our peak RSS below this on every workload and condition.
+    PeakRss { max_mb: f64 },
+    /// At least this many times faster than the Python client everywhere.
+    VsPython { min_speedup: f64 },
+    /// `huggingface-cli --version` in under this many milliseconds.
+    VersionTime { max_ms: f64 },
+    /// The emulator serves the large file to curl at least this fraction of nginx's speed.
+    ServeVsNginx { min_fraction: f64 },
+    /// The emulator answers at least this many small requests a second over keep-alive,
+    /// on the CDN route or on `resolve` of a regular file.
+    KeepAlive { route: ProbeRoute, min_per_sec: f64 },
+}
+
+/// Which small request the keep-alive check repeats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ProbeRoute {
+    /// A 4 KiB LFS object from the CDN route: the server core and a cheap route.
+    Cdn,
+    /// `resolve` of a 4 KiB regular file at a commit: what the small-files workload asks.
+    Resolve,
+}
+
+/// A target: its words in the report and its rule.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
+    pub(crate) rule: Rule,
+}
+
+/// The targets of the issue "Downloads: … fast, resumable and verified", section Performance.
+pub(crate) const TARGETS: &[Target] = &[
+    Target {
+        name: "emulator serves the large file >= 0.9x nginx's speed (curl -o /dev/null)",
+        rule: Rule::ServeVsNginx { min_fraction: 0.9 },
+    },
+    Target {
+        name: "emulator answers >= 10,000 small requests/s over keep-alive (CDN, 4 KiB LFS)",
+        rule: Rule::KeepAlive {
+            route: ProbeRoute::Cdn,
+            min_per_sec: 10_000.0,
+        },
+    },
+    Target {
+        name: "emulator answers >= 10,000 small requests/s over keep-alive (resolve, 4 KiB regular)",
+        rule: Rule::KeepAlive {
+            route: ProbeRoute::Resolve,
+            min_per_sec: 10_000.0,
+        },
+    },
+    Target {
+        name: "huggingface-cli --version < 5 ms",
+        rule: Rule::VersionTime { max_ms: 5.0 },
+    },
+    Target {
+        name: "loopback, large file, verification off: <= 0.7x curl -o",
+        rule: Rule::VsTool {
+            condition: Condition::Loopback,
+            workload: WorkloadKind::LargeFile,
+            tool: Tool::CurlOne,
+            max_ratio: 0.7,
+            verification_off: true,
+        },
+    },
+    Target {
+        name: "loopback, model repo, verification off: <= 0.7x curl -o",
+        rule: Rule::VsTool {
+            condition: Condition::Loopback,
+            workload: WorkloadKind::ModelRepo,
+            tool: Tool::CurlOne,
+            max_ratio: 0.7,
+            verification_off: true,
+        },
+    },
+    Target {
+        name: "loopback, large file, verification on: <= 1.15x sha256 from memory",
+        rule: Rule::VsHash {
+            condition: Condition::Loopback,
+            workload: WorkloadKind::LargeFile,
+            max_ratio: 1.15,
+        },
+    },
+    Target {
+        name: "loopback, model repo, verification on: <= 1.15x sha256 from memory",
+        rule: Rule::VsHash {
+            condition: Condition::Loopback,
+            workload: WorkloadKind::ModelRepo,
+            max_ratio: 1.15,
+        },
+    },
+    Target {
+        name: "loopback, small files: <= 2x curl --parallel",
+        rule: Rule::VsTool {
+            condition: Condition::Loopback,
+            workload: WorkloadKind::SmallFiles,
+            tool: Tool::CurlParallel,
+            max_ratio: 2.0,
+            verification_off: false,
+        },
+    },
+    Target {
+        name: "peak RSS < 30 MB on every workload",
+        rule: Rule::PeakRss { max_mb: 30.0 },
+    },
+    Target {
+        name: "WAN-like, large file: <= 1.1x aria2c -x8",
+        rule: Rule::VsTool {
+            condition: Condition::Wan,
+            workload: WorkloadKind::LargeFile,
+            tool: Tool::Aria2c,
+            max_ratio: 1.1,
+            verification_off: false,
+        },
+    },
+    Target {
+        name: "WAN-like, small files: <= 1.2x curl --parallel",
+        rule: Rule::VsTool {
+            condition: Condition::Wan,
+            workload: WorkloadKind::SmallFiles,
+            tool: Tool::CurlParallel,
+            max_ratio: 1.2,
+            verification_off: false,
+        },
+    },
+    Target {
+        name: "WAN-like, model repo: <= 0.6x curl --parallel",
+        rule: Rule::VsTool {
+            condition: Condition::Wan,
+            workload: WorkloadKind::ModelRepo,
+            tool: Tool::CurlParallel,
+            max_ratio: 0.6,
+            verification_off: false,
+        },
+    },
+    Target {
+        name: ">= 3x faster than the Python client on every workload",
+        rule: Rule::VsPython { min_speedup: 3.0 },
+    },
+];
+
+/// The tool a row's ratio is taken against: the one the targets name for that
+/// workload and condition.
+pub(crate) fn reference_tool(condition: Condition, workload: WorkloadKind) -> Tool {
+    match (condition, workload) {
+        (Condition::Loopback, WorkloadKind::SmallFiles) => Tool::CurlParallel,
+        (Condition::Loopback, _) => Tool::CurlOne,
+        (Condition::Wan, WorkloadKind::LargeFile) => Tool::Aria2c,
+        (Condition::Wan, _) => Tool::CurlParallel,
+    }
+}
+
+/// How a target fared.
+#[derive(Clone, Debug)]
+pub(crate) enum Status {
+    Pass,
+    Miss,
+    /// Not measured, and why.
+    NotMeasured(String),
+}
+
+impl Status {
+    pub(crate) fn from_check(pass: bool) -> Self {
+        if pass { Status::Pass } else { Status::Miss }
+    }
+
+    pub(crate) fn label(&self) -> &str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Miss => "MISS",
+            Status::NotMeasured(_) => "N/A",
+        }
+    }
+}
+
+/// A target's outcome: the figure measured and the verdict.
+#[derive(Clone, Debug)]
+pub(crate) struct Verdict {
+    pub(crate) name: &'static str,
+    pub(crate) measured: String,
+    pub(crate) status: Status,
+}
+
+/// Judges every target against what was measured.
+pub(crate) fn judge(results: &Results) -> Vec<Verdict> {
+    TARGETS
+        .iter()
+        .map(|target| {
+            let (measured, status) = judge_one(target.rule, results);
+            Verdict {
+                name: target.name,
+                measured,
+                status,
+            }
+        })
+        .collect()
+}
+
+fn not_measured(why: &str) -> (String, Status) {
+    ("-".to_string(), Status::NotMeasured(why.to_string()))
+}
+
+fn judge_one(rule: Rule, results: &Results) -> (String, Status) {
+    let check = &results.self_check;
+    match rule {
+        Rule::ServeVsNginx { min_fraction } => {
+            let (Some(emulator), Ok(nginx)) = (check.emulator_secs, &check.nginx_secs) else {
+                return not_measured("nginx could not be run");
+            };
+            let mb = check.serve_bytes as f64 / 1e6;
+            let fraction = nginx / emulator;
+            (
+                format!(
+                    "{:.0} MB/s vs nginx {:.0} MB/s = {fraction:.2}x",
+                    mb / emulator,
+                    mb / nginx
+                ),
+                Status::from_check(fraction >= min_fraction),
+            )
+        }
+        Rule::KeepAlive { route, min_per_sec } => {
+            let rate = match route {
+                ProbeRoute::Cdn => &check.keep_alive_cdn,
+                ProbeRoute::Resolve => &check.keep_alive_resolve,
+            };
+            match rate {
+                Ok((rate, tool)) => (
+                    format!("{rate:.0}/s ({tool})"),
+                    Status::from_check(*rate >= min_per_sec),
+                ),
+                Err(why) => not_measured(why),
+            }
+        }
+        Rule::VersionTime { max_ms } => match check.version {
+            Some(time) => {
+                let ms = time.as_secs_f64() * 1e3;
+                (format!("{ms:.2} ms"), Status::from_check(ms < max_ms))
+            }
+            None => not_measured("the CLI could not be run"),
+        },
+        Rule::VsTool {
+            condition,
+            workload,
+            tool,
+            max_ratio,
+            verification_off,
+        } => {
+            let (Some(ours), Some(theirs)) = (
+                results.stats(condition, workload, Tool::Ours),
+                results.stats(condition, workload, tool),
+            ) else {
+                return not_measured("a run is missing");
+            };
+            let ratio = ours.wall_secs / theirs.wall_secs;
+            let measured = format!("{ratio:.2}x ({:.2} s vs {:.2} s)", ours.wall_secs, theirs.wall_secs);
+            if verification_off {
+                return (
+                    format!("{measured} with verification on"),
+                    Status::NotMeasured("the CLI always verifies sha256: no way to turn it off".into()),
+                );
+            }
+            (measured, Status::from_check(ratio <= max_ratio))
+        }
+        Rule::VsHash {
+            condition,
+            workload,
+            max_ratio,
+        } => {
+            let (Some(ours), Some(hash)) = (
+                results.stats(condition, workload, Tool::Ours),
+                results.hash_secs(workload),
+            ) else {
+                return not_measured("a run is missing");
+            };
+            let ratio = ours.wall_secs / hash;
+            (
+                format!("{ratio:.2}x ({:.2} s vs sha256 {hash:.2} s)", ours.wall_secs),
+                Status::from_check(ratio <= max_ratio),
+            )
+        }
+        Rule::PeakRss { max_mb } => {
+            let ours: Vec<f64> = results
+                .rows
+                .iter()
+                .filter(|r| r.tool == Tool::Ours)
+                .filter_map(|r| results.stats(r.condition, r.workload, r.tool))
+                .filter_map(|s| s.peak_rss_mb)
+                .collect();
+            if ours.is_empty() {
+                return not_measured("no peak RSS figures (GNU time missing?)");
+            }
+            let worst = ours.iter().copied().fold(0.0, f64::max);
+            (format!("worst {worst:.1} MB"), Status::from_check(worst < max_mb))
+        }
+        Rule::VsPython { min_speedup } => {
+            let mut worst: Option<(f64, String)> = None;
+            for row in results.rows.iter().filter(|r| r.tool == Tool::Python) {
+                let (Some(python), Some(ours)) = (
+                    results.stats(row.condition, row.workload, Tool::Python),
+                    results.stats(row.condition, row.workload, Tool::Ours),
+                ) else {
+                    continue;
+                };
+                let speedup = python.wall_secs / ours.wall_secs;
+                if worst.as_ref().is_none_or(|(w, _)| speedup < *w) {
+                    worst = Some((speedup, format!("{}, {}", row.condition.label(), row.workload_label)));
+                }
+            }
+            match worst {
+                Some((speedup, which)) => (
+                    format!("worst {speedup:.2}x ({which})"),
+                    Status::from_check(speedup >= min_speedup),
+                ),
+                None => not_measured("the Python client is not available"),
+            }
+        }
+    }
+}
