@@ -16,7 +16,7 @@ use crate::download::{
 };
 use crate::error::{Error, Result};
 use crate::local_dir::{LocalPaths, place, read_metadata};
-use crate::patterns::filter_path;
+use hub_url::filter_path;
 use crate::repo_cache::RepoCache;
 
 /// A file of the tree to fetch.
