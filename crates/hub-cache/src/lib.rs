@@ -49,6 +49,7 @@ mod progress;
 mod repo_cache;
 mod snapshot;
 mod snapshot_link;
+mod tree_cache;
 
 pub use blob_lock::BlobLock;
 pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};

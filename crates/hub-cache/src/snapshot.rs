@@ -2,7 +2,7 @@
 //! fetched in parallel from one tree listing, with no request per file but the
 //! transfer itself.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,8 +16,9 @@ use crate::download::{
 };
 use crate::error::{Error, Result};
 use crate::local_dir::{LocalPaths, place, read_metadata};
-use hub_url::filter_path;
 use crate::repo_cache::RepoCache;
+use crate::tree_cache::{self, TreeEntry};
+use hub_url::filter_path;
 
 /// A file of the tree to fetch.
 struct TreeFile {
@@ -56,29 +57,23 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
         }
     };
     let commit_revision = Revision::new(&commit)?;
-    let tree_options = ListTreeOptions {
-        repo_type: options.repo_type,
-        revision: Some(commit_revision.clone()),
-        path_in_repo: None,
-        recursive: true,
-    };
-    let mut files = Vec::new();
-    for entry in client.list_repo_tree(repo_id, &tree_options) {
-        if let RepoTreeEntry::File { path, size, oid, lfs } = entry?
-            && filter_path(&path, &options.allow_patterns, &options.ignore_patterns)
-        {
-            let (etag, is_lfs) = match lfs {
-                Some(lfs) => (lfs.sha256, true),
-                None => (oid, false),
-            };
-            files.push(TreeFile {
-                path,
-                etag,
-                size,
-                is_lfs,
-            });
-        }
-    }
+    let listing = tree_listing(
+        client,
+        repo_id,
+        &commit_revision,
+        &tree_folder(&cache, options),
+        options,
+    )?;
+    let files: Vec<TreeFile> = listing
+        .into_iter()
+        .filter(|(path, _)| filter_path(path, &options.allow_patterns, &options.ignore_patterns))
+        .map(|(path, entry)| TreeFile {
+            etag: entry.etag().to_string(),
+            is_lfs: entry.lfs_sha256.is_some(),
+            size: entry.size,
+            path,
+        })
+        .collect();
     if options.local_dir.is_none() && revision.as_str() != commit {
         write_ref(&cache, revision.as_str(), &commit)?;
     }
@@ -141,11 +136,69 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
     }
 }
 
-/// The snapshot folder of a revision, when the cache has one.
+/// The snapshot folder of a revision, when the cache has one; when the
+/// commit's listing is cached too, only if every file the patterns pick is there.
 fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOptions<'_>) -> Option<PathBuf> {
     if let Some(dir) = &options.local_dir {
         return dir.exists().then(|| dir.clone());
     }
-    let folder = cache.snapshot_dir(&cached_commit(cache, revision)?);
-    folder.is_dir().then_some(folder)
+    let commit = cached_commit(cache, revision)?;
+    let folder = cache.snapshot_dir(&commit);
+    if !folder.is_dir() {
+        return None;
+    }
+    if let Some(listing) = tree_cache::read(&cache.root(), &commit) {
+        let complete = listing
+            .keys()
+            .filter(|path| filter_path(path, &options.allow_patterns, &options.ignore_patterns))
+            .all(|path| cache.snapshot_path(&commit, path).is_ok_and(|p| p.exists()));
+        if !complete {
+            return None;
+        }
+    }
+    Some(folder)
+}
+
+/// Where the listing cache of this download lives: beside the snapshots, or
+/// in `local_dir/.cache/huggingface`.
+fn tree_folder(cache: &RepoCache, options: &DownloadOptions<'_>) -> PathBuf {
+    match &options.local_dir {
+        Some(dir) => dir.join(".cache").join("huggingface"),
+        None => cache.root(),
+    }
+}
+
+/// A commit's files: from the listing cache, else from one paginated tree
+/// listing, which is then cached.
+fn tree_listing(
+    client: &HubClient,
+    repo_id: &RepoId,
+    commit: &Revision,
+    folder: &std::path::Path,
+    options: &DownloadOptions<'_>,
+) -> Result<BTreeMap<String, TreeEntry>> {
+    if let Some(listing) = tree_cache::read(folder, commit.as_str()) {
+        return Ok(listing);
+    }
+    let tree_options = ListTreeOptions {
+        repo_type: options.repo_type,
+        revision: Some(commit.clone()),
+        path_in_repo: None,
+        recursive: true,
+    };
+    let mut listing = BTreeMap::new();
+    for entry in client.list_repo_tree(repo_id, &tree_options) {
+        if let RepoTreeEntry::File { path, size, oid, lfs } = entry? {
+            let entry = TreeEntry {
+                size,
+                blob_id: oid,
+                lfs_sha256: lfs.as_ref().map(|l| l.sha256.clone()),
+                lfs_size: lfs.as_ref().map(|l| l.size),
+                xet_hash: None,
+            };
+            listing.insert(path, entry);
+        }
+    }
+    tree_cache::write(folder, commit.as_str(), &listing);
+    Ok(listing)
 }

@@ -133,3 +133,42 @@ fn local_dir_snapshot_writes_files_and_skips_them_next_time() -> TestResult {
     assert!(!f.repo_dir().exists(), "the cache is not touched");
     Ok(())
 }
+
+#[test]
+fn a_cached_commit_listing_makes_a_pinned_snapshot_free() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.revision = Some(Revision::new(&f.commit)?);
+    snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    let listing = f.repo_dir().join("trees").join(format!("{}.json", f.commit));
+    let text = std::fs::read_to_string(&listing)?;
+    let parsed: serde_json::Value = serde_json::from_str(&text)?;
+    assert_eq!(parsed["format_version"], 1);
+    assert!(parsed["files"]["model.safetensors"]["lfs_sha256"].is_string(), "{text}");
+    assert!(parsed["files"]["config.json"]["blob_id"].is_string(), "{text}");
+
+    f.hub.log().clear();
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    assert!(
+        f.hub.log().records().is_empty(),
+        "the listing and every file are cached: no request"
+    );
+    assert_eq!(std::fs::read(folder.join("model.safetensors"))?, weights());
+    Ok(())
+}
+
+#[test]
+fn an_offline_snapshot_with_missing_files_is_not_served() -> TestResult {
+    let f = fixture()?;
+    let mut options = f.options();
+    options.allow_patterns = vec!["*.json".into()];
+    snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
+    let mut offline = f.options();
+    offline.local_files_only = true;
+    offline.allow_patterns = vec!["*.json".into()];
+    snapshot_download(&f.client, &RepoId::new(REPO)?, &offline)?;
+    offline.allow_patterns.clear();
+    let err = snapshot_download(&f.client, &RepoId::new(REPO)?, &offline).expect_err("incomplete");
+    assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
+    Ok(())
+}
