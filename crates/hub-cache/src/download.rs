@@ -212,7 +212,7 @@ pub(crate) struct RemoteFile<'a> {
 }
 
 impl<'a> RemoteFile<'a> {
-    fn from_metadata(path: &'a str, metadata: &'a FileMetadata, target: RequestTarget) -> Self {
+    pub(crate) fn from_metadata(path: &'a str, metadata: &'a FileMetadata, target: RequestTarget) -> Self {
         RemoteFile {
             path,
             commit: &metadata.commit_hash,

@@ -113,16 +113,7 @@ pub(crate) fn download(
         };
     }
     let metadata = head_file(client, repo_id, path, revision, options.repo_type)?;
-    let file = RemoteFile {
-        path,
-        commit: &metadata.commit_hash,
-        etag: &metadata.etag,
-        size: metadata.size,
-        is_lfs: metadata.is_lfs,
-        url: metadata.location.clone(),
-        url_is_final: true,
-        target: target(repo_id, options.repo_type, revision, path),
-    };
+    let file = RemoteFile::from_metadata(path, &metadata, target(repo_id, options.repo_type, revision, path));
     let budget = ConnectionBudget::new(options.transfer.connections);
     place(client, &paths, &file, known, options, &budget)
 }
