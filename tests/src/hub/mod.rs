@@ -53,6 +53,8 @@ pub(crate) struct Hub {
     pub(crate) uploads: LfsUploads,
     /// Per-commit listings.
     pub(crate) snapshots: SnapshotCache,
+    /// Small blobs by id: blobs never change, so each is read from git once.
+    pub(crate) blobs: BlobCache,
     /// Tokens, users and organisations.
     pub(crate) users: Users,
     /// Signs CDN (and upload) URLs.
@@ -81,6 +83,7 @@ impl Hub {
             lfs: LfsStore::new(&root),
             uploads: LfsUploads::new(&root),
             snapshots: SnapshotCache::default(),
+            blobs: BlobCache::default(),
             users: Users::new(&config.tokens, &config.orgs),
             signer: UrlSigner::new(),
             lfs_threshold: config.lfs_threshold,
@@ -184,6 +187,10 @@ impl Hub {
         if revision.starts_with("refs/") {
             return git.rev_parse_commit(revision);
         }
+        // A branch is a loose ref file the emulator wrote itself: read it without a process.
+        if let Some(sha) = read_loose_ref(&git_dir, &format!("refs/heads/{revision}")) {
+            return Ok(Some(sha));
+        }
         match git.rev_parse_commit(&format!("refs/heads/{revision}"))? {
             Some(sha) => Ok(Some(sha)),
             None => git.rev_parse_commit(&format!("refs/tags/{revision}")),
@@ -260,5 +267,33 @@ impl RequestIds {
     fn next(&self) -> String {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         format!("Root=1-{}-{n:08x}", self.prefix)
+    }
+}
+
+/// The commit in a loose ref file (`refs/heads/main`), if there is one holding a sha.
+fn read_loose_ref(git_dir: &std::path::Path, reference: &str) -> Option<String> {
+    let text = std::fs::read_to_string(git_dir.join(reference)).ok()?;
+    let sha = text.trim();
+    (sha.len() == 40 && sha.bytes().all(|b| b.is_ascii_hexdigit())).then(|| sha.to_ascii_lowercase())
+}
+
+/// Small blobs read from git, by blob id. Blob ids name their content, so an
+/// entry never goes stale.
+#[derive(Debug, Default)]
+pub(crate) struct BlobCache {
+    blobs: std::sync::Mutex<std::collections::HashMap<String, Arc<Vec<u8>>>>,
+}
+
+impl BlobCache {
+    /// The blob's bytes, from memory or else from `git`.
+    pub(crate) fn get(&self, git: &Git, oid: &str) -> Result<Arc<Vec<u8>>, EmulatorError> {
+        if let Some(bytes) = self.blobs.lock().ok().and_then(|b| b.get(oid).cloned()) {
+            return Ok(bytes);
+        }
+        let bytes = Arc::new(git.read_blob(oid)?);
+        if let Ok(mut blobs) = self.blobs.lock() {
+            blobs.insert(oid.to_string(), Arc::clone(&bytes));
+        }
+        Ok(bytes)
     }
 }

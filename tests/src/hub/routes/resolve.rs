@@ -66,7 +66,7 @@ fn regular_file(hub: &Hub, request: &Request, key: &RepoKey, entry: &Entry) -> R
             });
         }
         if size <= IN_MEMORY_BLOB {
-            let bytes = git.read_blob(&entry.oid)?;
+            let bytes = hub.blobs.get(&git, &entry.oid)?;
             let start = usize::try_from(offset).unwrap_or(usize::MAX).min(bytes.len());
             let end = usize::try_from(offset + len).unwrap_or(usize::MAX).min(bytes.len());
             return Ok(Body::Bytes(bytes[start..end].to_vec()));
