@@ -6,9 +6,14 @@
 //! with backoff on transient failures, a hand-written redirect policy, and the
 //! mapping of the Hub's error responses (`X-Error-Code`, `X-Error-Message`,
 //! `X-Request-Id`) into [`Error`] variants such as [`Error::RepoNotFound`].
-//! On top of it sit the Hub's read API: [`HubClient::whoami`],
+//! On top of it sit the Hub's read API ([`HubClient::whoami`],
 //! [`HubClient::repo_info`], [`HubClient::list_repo_tree`],
-//! [`HubClient::list_models`] and [`HubClient::file_metadata`].
+//! [`HubClient::list_models`], [`HubClient::file_metadata`]), its write API
+//! ([`HubClient::create_repo`], branches and tags, and
+//! [`HubClient::create_commit`] with [`HubClient::upload_file`] and
+//! [`HubClient::upload_folder`]: preupload, LFS `basic` and parallel
+//! `multipart` uploads, then one commit), and [`TokenStore`], the token files
+//! shared with the Python client.
 //!
 //! It sits on `hub-url` (ids, revisions, endpoints, configuration) and below
 //! `hub-cache`, `hub-lfs` and the CLI.
