@@ -16,7 +16,7 @@ use crate::download::{
 };
 use crate::error::{Error, Result};
 use crate::local_dir::{LocalPaths, place, read_metadata};
-use crate::repo_cache::RepoCache;
+use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::tree_cache::{self, TreeEntry};
 use hub_url::filter_path;
 
@@ -74,6 +74,11 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
             path,
         })
         .collect();
+    // Paths come from the server: refuse the whole snapshot before writing anything
+    // if one of them would leave the folder.
+    for file in &files {
+        safe_relative_path(&file.path)?;
+    }
     if options.local_dir.is_none() && revision.as_str() != commit {
         write_ref(&cache, revision.as_str(), &commit)?;
     }
