@@ -43,7 +43,7 @@ pub(crate) struct DownloadArgs {
     #[arg(long)]
     token: Option<String>,
     /// Files fetched at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 16)]
     max_workers: usize,
     /// No progress bars; print only the resulting path.
     #[arg(long, short)]

@@ -40,7 +40,8 @@ pub struct DownloadOptions<'a> {
     pub allow_patterns: Vec<String>,
     /// Snapshots: leave out paths matching any of these globs.
     pub ignore_patterns: Vec<String>,
-    /// Snapshots: files fetched at once.
+    /// Snapshots: files fetched at once (16 by default: small files are bound by
+    /// round trips, so more of them in flight hide the latency).
     pub max_workers: usize,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
@@ -81,7 +82,7 @@ impl DownloadOptions<'static> {
             disable_symlinks: false,
             allow_patterns: Vec::new(),
             ignore_patterns: Vec::new(),
-            max_workers: 8,
+            max_workers: 16,
             transfer: TransferSettings::default(),
             progress: &(),
         }
