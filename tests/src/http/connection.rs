@@ -53,7 +53,8 @@ pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
     let mut head = Vec::with_capacity(1024);
     let mut date = HttpDate::new();
     loop {
-        let incoming = match read_request(&mut reader, context.scheme, &mut line) {
+        let spool_dir = |head: &Request| context.handler.spool_dir(head);
+        let incoming = match read_request(&mut reader, context.scheme, &mut line, &spool_dir) {
             Ok(Some(incoming)) => incoming,
             Ok(None) | Err(ReadError::Broken) => return,
             Err(ReadError::Reject { status, reason }) => {

@@ -2,11 +2,16 @@
 
 use std::fs::File;
 use std::io::Read;
+use std::path::PathBuf;
+
+use super::spooled_body::SpooledBody;
 
 /// An HTTP request as the routes see it: head parsed, body fully read.
 ///
-/// Bodies are read into memory before routing; the emulator's upload bodies are
-/// bounded by the part size tests choose, so this keeps the routes simple.
+/// Bodies are read before routing: into [`body`](Request::body) in memory, or,
+/// when larger than [`SPOOL_THRESHOLD`](super::SPOOL_THRESHOLD) and the handler's
+/// [`Handler::spool_dir`] gives a folder, into a temp file there
+/// ([`body_file`](Request::body_file)), so that large uploads never sit in memory.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// `GET`, `HEAD`, `POST`, `PUT`, `DELETE`, ... as sent.
@@ -17,8 +22,10 @@ pub struct Request {
     pub query: String,
     /// Header names lowercased, in arrival order.
     pub headers: Vec<(String, String)>,
-    /// The body, de-chunked.
+    /// The body, de-chunked; empty when it was spooled to [`body_file`](Request::body_file).
     pub body: Vec<u8>,
+    /// The body, when it was large enough to be spooled to disk instead.
+    pub body_file: Option<SpooledBody>,
     /// `http` or `https`: how this request reached the server.
     pub scheme: &'static str,
 }
@@ -30,6 +37,11 @@ impl Request {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The length of the body, in memory or spooled.
+    pub fn body_len(&self) -> u64 {
+        self.body_file.as_ref().map_or(self.body.len() as u64, SpooledBody::len)
     }
 
     /// The `Host` header, or an empty string.
@@ -181,4 +193,13 @@ pub trait Handler: Send + Sync + 'static {
     /// Answers one request. `base` is the origin the request was addressed to,
     /// as `http://127.0.0.1:PORT` (from the listener, not from the `Host` header).
     fn handle(&self, request: &Request, base: &str) -> Response;
+
+    /// Where the body of this request (its head given, its body still empty) is
+    /// spooled when it is larger than [`SPOOL_THRESHOLD`](super::SPOOL_THRESHOLD);
+    /// `None` reads it into memory. By default `PUT` bodies, the uploads, go to the
+    /// system's temp folder; a handler that moves them into its own storage should
+    /// name a folder on that file system, so the move is a rename.
+    fn spool_dir(&self, head: &Request) -> Option<PathBuf> {
+        (head.method == "PUT").then(std::env::temp_dir)
+    }
 }

@@ -1,5 +1,5 @@
 //! The emulator's HTTP/1.1 server: a listener thread, one thread per connection,
-//! keep-alive, chunked request bodies, TLS, fault injection, simulated network
+//! keep-alive, chunked request bodies, large request bodies spooled to disk, TLS, fault injection, simulated network
 //! conditions and a request log.
 //!
 //! The server knows nothing of the Hub: it parses requests, hands each one to a
@@ -44,6 +44,7 @@ mod pacing;
 mod read_request;
 mod request_log;
 mod server;
+mod spooled_body;
 mod transport;
 mod write_response;
 
@@ -57,6 +58,7 @@ pub use message::{Body, Handler, Request, Response, percent_decode};
 pub use network_conditions::NetworkConditions;
 pub use request_log::{RequestLog, RequestRecord};
 pub use server::HttpServer;
+pub use spooled_body::{SPOOL_THRESHOLD, SpooledBody};
 
 /// Where and how an [`HttpServer`] listens.
 #[derive(Clone, Debug)]

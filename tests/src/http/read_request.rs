@@ -1,16 +1,21 @@
 //! Reading one request from a connection: the head, then the whole body
-//! (by `Content-Length` or `Transfer-Encoding: chunked`).
+//! (by `Content-Length` or `Transfer-Encoding: chunked`), into memory or, when
+//! large and the handler gives a spool folder, into a spool file.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
 
 use super::message::Request;
+use super::spooled_body::{SPOOL_THRESHOLD, Spool, SpoolError};
 
 /// The most bytes a request head (request line and headers) may take.
 const MAX_HEAD_BYTES: u64 = 64 * 1024;
 /// The most header lines a request may have.
 const MAX_HEADERS: usize = 256;
-/// The largest request body accepted; bodies are held in memory.
+/// The largest request body accepted in memory.
 const MAX_BODY_BYTES: u64 = 4 << 30;
+/// The largest request body accepted into a spool file.
+const MAX_SPOOLED_BODY_BYTES: u64 = 1 << 40;
 /// The longest chunk-size line (sizes plus extensions) accepted.
 const MAX_CHUNK_LINE: u64 = 4096;
 /// Memory reserved up front for a body of declared length, at most.
@@ -41,6 +46,29 @@ fn bad(reason: &'static str) -> ReadError {
     ReadError::Reject { status: 400, reason }
 }
 
+fn too_large() -> ReadError {
+    ReadError::Reject {
+        status: 413,
+        reason: "request body too large",
+    }
+}
+
+impl From<SpoolError> for ReadError {
+    fn from(err: SpoolError) -> Self {
+        match err {
+            SpoolError::Read => ReadError::Broken,
+            SpoolError::Write => spool_failed(),
+        }
+    }
+}
+
+fn spool_failed() -> ReadError {
+    ReadError::Reject {
+        status: 500,
+        reason: "failed to spool the request body to disk",
+    }
+}
+
 /// How the request body is framed.
 enum Framing {
     None,
@@ -50,10 +78,13 @@ enum Framing {
 
 /// Reads the next request. `Ok(None)` when the client closed the connection
 /// cleanly between requests. `line` is a scratch buffer kept across requests.
+/// `spool_dir` is asked, with the request's head, where a body over
+/// [`SPOOL_THRESHOLD`] goes; `None` keeps it in memory.
 pub(crate) fn read_request<S: Read + Write>(
     reader: &mut BufReader<S>,
     scheme: &'static str,
     line: &mut Vec<u8>,
+    spool_dir: &dyn Fn(&Request) -> Option<PathBuf>,
 ) -> Result<Option<Incoming>, ReadError> {
     let mut budget = MAX_HEAD_BYTES;
 
@@ -132,20 +163,31 @@ pub(crate) fn read_request<S: Read + Write>(
         stream.flush()?;
     }
 
-    let body = match framing {
-        Framing::None => Vec::new(),
-        Framing::Length(length) => read_sized_body(reader, length)?,
-        Framing::Chunked => read_chunked_body(reader, line)?,
-    };
-
-    let request = Request {
+    let mut request = Request {
         method,
         path,
         query,
         headers,
-        body,
+        body: Vec::new(),
+        body_file: None,
         scheme,
     };
+    match framing {
+        Framing::None => {}
+        Framing::Length(length) if length > SPOOL_THRESHOLD => match spool_dir(&request) {
+            Some(dir) => {
+                if length > MAX_SPOOLED_BODY_BYTES {
+                    return Err(too_large());
+                }
+                let mut spool = create_spool(&dir)?;
+                spool.copy_from(reader, length)?;
+                request.body_file = Some(spool.finish().map_err(|_| spool_failed())?);
+            }
+            None => request.body = read_sized_body(reader, length)?,
+        },
+        Framing::Length(length) => request.body = read_sized_body(reader, length)?,
+        Framing::Chunked => read_chunked_body(reader, line, &mut request, spool_dir)?,
+    }
     Ok(Some(Incoming { request, keep_alive }))
 }
 
@@ -252,12 +294,13 @@ fn is_token_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
+fn create_spool(dir: &Path) -> Result<Spool, ReadError> {
+    Spool::create(dir).map_err(|_| spool_failed())
+}
+
 fn read_sized_body<R: BufRead>(reader: &mut R, length: u64) -> Result<Vec<u8>, ReadError> {
     if length > MAX_BODY_BYTES {
-        return Err(ReadError::Reject {
-            status: 413,
-            reason: "request body too large",
-        });
+        return Err(too_large());
     }
     let mut body = Vec::with_capacity(length.min(MAX_BODY_RESERVE) as usize);
     read_exactly(reader, length, &mut body)?;
@@ -273,8 +316,18 @@ fn read_exactly<R: BufRead>(reader: &mut R, n: u64, out: &mut Vec<u8>) -> Result
     Ok(())
 }
 
-fn read_chunked_body<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> Result<Vec<u8>, ReadError> {
+/// Reads a chunked body into `request.body`, moving to a spool file once it
+/// outgrows [`SPOOL_THRESHOLD`] when `spool_dir` gives a folder.
+fn read_chunked_body<R: BufRead>(
+    reader: &mut R,
+    line: &mut Vec<u8>,
+    request: &mut Request,
+    spool_dir: &dyn Fn(&Request) -> Option<PathBuf>,
+) -> Result<(), ReadError> {
     let mut body = Vec::new();
+    let mut spool: Option<Spool> = None;
+    // Asked once, when the body first outgrows memory.
+    let mut asked = false;
     loop {
         let mut budget = MAX_CHUNK_LINE;
         if !read_line(reader, line, &mut budget, 400, "chunk size line too long")? {
@@ -290,13 +343,28 @@ fn read_chunked_body<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> Result<V
         if size == 0 {
             break;
         }
-        if body.len() as u64 + size > MAX_BODY_BYTES {
-            return Err(ReadError::Reject {
-                status: 413,
-                reason: "request body too large",
-            });
+        let so_far = spool.as_ref().map_or(body.len() as u64, Spool::len);
+        if spool.is_none() && !asked && so_far + size > SPOOL_THRESHOLD {
+            asked = true;
+            if let Some(dir) = spool_dir(request) {
+                let mut file = create_spool(&dir)?;
+                file.write(&body).map_err(|_| spool_failed())?;
+                body = Vec::new();
+                spool = Some(file);
+            }
         }
-        read_exactly(reader, size, &mut body)?;
+        let limit = if spool.is_some() {
+            MAX_SPOOLED_BODY_BYTES
+        } else {
+            MAX_BODY_BYTES
+        };
+        if so_far + size > limit {
+            return Err(too_large());
+        }
+        match spool.as_mut() {
+            Some(file) => file.copy_from(reader, size)?,
+            None => read_exactly(reader, size, &mut body)?,
+        }
         let mut budget = 2;
         if !read_line(reader, line, &mut budget, 400, "malformed chunk end")? || !line.is_empty() {
             return Err(bad("malformed chunk end"));
@@ -309,7 +377,11 @@ fn read_chunked_body<R: BufRead>(reader: &mut R, line: &mut Vec<u8>) -> Result<V
             return Err(ReadError::Broken);
         }
         if line.is_empty() {
-            return Ok(body);
+            match spool {
+                Some(file) => request.body_file = Some(file.finish().map_err(|_| spool_failed())?),
+                None => request.body = body,
+            }
+            return Ok(());
         }
     }
 }

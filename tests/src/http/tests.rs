@@ -25,11 +25,14 @@ fn pattern(len: usize) -> Vec<u8> {
 /// - `/bytes/N`: N pattern bytes in memory;
 /// - `/file`, `/file-part`: the fixture file, whole or bytes 100..1100;
 /// - `/reader/N`: N pattern bytes streamed from a reader;
-/// - `/echo`: the request body, with the method in `X-Method`;
+/// - `/echo`: the request body, with the method in `X-Method` and, for a body
+///   spooled to disk, its length and sha256 in `X-Spooled` and `X-Sha256`;
 /// - `/base`: the `base` the route was given;
 /// - `/no-content`, `/close`, `/panic`: a 204, a route asking to close, a panicking route.
 struct Routes {
     file: Option<PathBuf>,
+    /// Where `PUT` bodies over the threshold are spooled.
+    spool: Option<PathBuf>,
 }
 
 impl Handler for Routes {
@@ -66,9 +69,24 @@ impl Handler for Routes {
                 };
                 ok(Body::File { file, offset, len })
             }
-            "/echo" => ok(Body::Bytes(request.body.clone()))
-                .with_header("X-Method", request.method.clone())
-                .with_header("X-Query", request.query.clone()),
+            "/echo" => {
+                let (body, spooled) = match &request.body_file {
+                    Some(file) => match std::fs::read(file.path()) {
+                        Ok(bytes) => (bytes, Some(file)),
+                        Err(_) => return Response::hub_error(500, None, "spool file unreadable"),
+                    },
+                    None => (request.body.clone(), None),
+                };
+                let mut response = ok(Body::Bytes(body))
+                    .with_header("X-Method", request.method.clone())
+                    .with_header("X-Query", request.query.clone());
+                if let Some(file) = spooled {
+                    response = response
+                        .with_header("X-Spooled", file.len().to_string())
+                        .with_header("X-Sha256", hex(&file.sha256()));
+                }
+                response
+            }
             "/base" => ok(Body::Bytes(base.as_bytes().to_vec())),
             "/no-content" => Response::empty(204),
             "/close" => ok(Body::Bytes(b"bye".to_vec())).with_header("Connection", "close"),
@@ -76,11 +94,20 @@ impl Handler for Routes {
             _ => Response::hub_error(404, None, "no such route"),
         }
     }
+
+    fn spool_dir(&self, head: &Request) -> Option<PathBuf> {
+        self.spool.clone().filter(|_| head.method == "PUT")
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct Fixture {
     server: HttpServer,
     file: Vec<u8>,
+    spool: PathBuf,
     _dir: tempfile::TempDir,
 }
 
@@ -97,10 +124,16 @@ fn start_with(tls: Option<TlsIdentity>) -> io::Result<Fixture> {
         tls,
         ..ServerOptions::default()
     };
-    let server = HttpServer::start(options, Arc::new(Routes { file: Some(path) }))?;
+    let spool = dir.path().join("spool");
+    let routes = Routes {
+        file: Some(path),
+        spool: Some(spool.clone()),
+    };
+    let server = HttpServer::start(options, Arc::new(routes))?;
     Ok(Fixture {
         server,
         file,
+        spool,
         _dir: dir,
     })
 }
@@ -822,7 +855,10 @@ fn tls_setup_rejects_a_bad_identity() {
             tls: Some(identity),
             ..ServerOptions::default()
         },
-        Arc::new(Routes { file: None }),
+        Arc::new(Routes {
+            file: None,
+            spool: None,
+        }),
     );
     assert!(result.is_err_and(|e| e.kind() == io::ErrorKind::InvalidInput));
 }
@@ -839,5 +875,114 @@ fn client_closing_mid_request_does_not_disturb_the_server() -> TestResult {
     assert!(read_until_closed(&mut client).is_empty());
     assert_eq!(get(&mut connect(&fixture.server)?, "/bytes/1")?.status, 200);
     assert!(fixture.server.log().records().iter().all(|r| r.path != "/echo"));
+    Ok(())
+}
+
+/// The files in the spool folder (none when it does not exist).
+fn spooled_files(fixture: &Fixture) -> io::Result<usize> {
+    match std::fs::read_dir(&fixture.spool) {
+        Ok(entries) => Ok(entries.count()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e),
+    }
+}
+
+fn chunked(head: &str, data: &[u8], piece: usize) -> Vec<u8> {
+    let mut request = format!("{head}\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n").into_bytes();
+    for part in data.chunks(piece) {
+        request.extend_from_slice(format!("{:x}\r\n", part.len()).as_bytes());
+        request.extend_from_slice(part);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    request
+}
+
+#[test]
+fn large_put_bodies_are_spooled_to_disk_and_hashed() -> TestResult {
+    use sha2::{Digest, Sha256};
+
+    let fixture = start()?;
+    let mut client = connect(&fixture.server)?;
+    let data = pattern(super::SPOOL_THRESHOLD as usize + 4321);
+    let sha256 = hex(&Sha256::digest(&data));
+
+    let mut request = format!(
+        "PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(&data);
+    send(&mut client, &request)?;
+    let response = read_response(&mut client, false)?;
+    assert_eq!(response.header("X-Spooled"), Some(data.len().to_string().as_str()));
+    assert_eq!(response.header("X-Sha256"), Some(sha256.as_str()));
+    assert!(response.body == data, "the spool file holds the body");
+    assert_eq!(spooled_files(&fixture)?, 0, "the spool file goes with the request");
+
+    // Chunked: starts in memory, moves to disk once it outgrows the threshold.
+    send(&mut client, &chunked("PUT /echo HTTP/1.1", &data, 1_000_003))?;
+    let response = read_response(&mut client, false)?;
+    assert_eq!(response.header("X-Sha256"), Some(sha256.as_str()));
+    assert!(response.body == data);
+    assert_eq!(spooled_files(&fixture)?, 0);
+
+    // Small PUT bodies, and large bodies of other methods, stay in memory.
+    send(&mut client, &chunked("PUT /echo HTTP/1.1", b"small", 2))?;
+    let response = read_response(&mut client, false)?;
+    assert_eq!(
+        (response.header("X-Spooled"), response.body.as_slice()),
+        (None, &b"small"[..])
+    );
+    send(&mut client, &chunked("POST /echo HTTP/1.1", &data, 1 << 20))?;
+    let response = read_response(&mut client, false)?;
+    assert_eq!(response.header("X-Spooled"), None);
+    assert!(response.body == data);
+
+    assert_eq!(get(&mut client, "/bytes/7")?.body, pattern(7));
+    Ok(())
+}
+
+#[test]
+fn spooled_bodies_cut_short_or_refused_leave_no_file() -> TestResult {
+    let fixture = start()?;
+    let len = super::SPOOL_THRESHOLD as usize * 2;
+    let data = pattern(len);
+
+    // The client gives up half-way: the partial spool file is removed before the close.
+    let mut client = connect(&fixture.server)?;
+    let mut request = format!("PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    request.extend_from_slice(&data[..len / 2 + 17]);
+    send(&mut client, &request)?;
+    client.get_ref().shutdown(Shutdown::Write)?;
+    assert!(read_until_closed(&mut client).is_empty());
+    assert_eq!(spooled_files(&fixture)?, 0);
+
+    // The same cut in a chunked body, past the switch to disk.
+    let mut client = connect(&fixture.server)?;
+    let request = chunked("PUT /echo HTTP/1.1", &data, 1 << 20);
+    send(&mut client, &request[..request.len() / 2 + 5])?;
+    client.get_ref().shutdown(Shutdown::Write)?;
+    assert!(read_until_closed(&mut client).is_empty());
+    assert_eq!(spooled_files(&fixture)?, 0);
+
+    // A fault answers instead of the route: the complete spool file is dropped too.
+    fixture.server.faults().push(
+        Fault::new(
+            "/echo",
+            FaultAction::Status {
+                status: 503,
+                retry_after: None,
+            },
+        )
+        .method("PUT"),
+    );
+    let mut client = connect(&fixture.server)?;
+    let mut request = format!("PUT /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    request.extend_from_slice(&data);
+    send(&mut client, &request)?;
+    assert_eq!(read_response(&mut client, false)?.status, 503);
+    assert_eq!(spooled_files(&fixture)?, 0);
+    assert!(fixture.server.log().records().iter().all(|r| r.status == 503));
     Ok(())
 }

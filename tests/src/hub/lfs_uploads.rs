@@ -4,7 +4,8 @@
 //! ETag and the whole object's sha256 and size, then moves the object into the store.
 //!
 //! Every write goes to a temp file that is renamed once complete, and objects are read
-//! and written in bounded chunks: nothing holds more than one part in memory.
+//! and written in bounded chunks. Large bodies arrive spooled to disk, already hashed
+//! ([`SpooledBody`]): they are checked and moved into place, never copied in memory.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -15,6 +16,7 @@ use sha2::{Digest, Sha256};
 
 use super::lfs_store::{LfsStore, hex, is_sha256};
 use crate::EmulatorError;
+use crate::http::{Request, SpooledBody};
 
 /// Bytes read or written at a time while hashing and assembling.
 const CHUNK: usize = 1 << 20;
@@ -31,6 +33,48 @@ pub(crate) enum UploadRejection {
 impl From<EmulatorError> for UploadRejection {
     fn from(err: EmulatorError) -> Self {
         UploadRejection::Storage(err)
+    }
+}
+
+/// The bytes of an upload as they reached the server: in memory, or spooled to disk.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum UploadBody<'a> {
+    /// A small body, in memory.
+    Bytes(&'a [u8]),
+    /// A large body, in a spool file, with its sha256.
+    Spooled(&'a SpooledBody),
+}
+
+impl<'a> UploadBody<'a> {
+    /// The body of `request`, wherever it is.
+    pub(crate) fn of(request: &'a Request) -> Self {
+        match &request.body_file {
+            Some(file) => UploadBody::Spooled(file),
+            None => UploadBody::Bytes(&request.body),
+        }
+    }
+
+    fn len(self) -> u64 {
+        match self {
+            UploadBody::Bytes(bytes) => bytes.len() as u64,
+            UploadBody::Spooled(file) => file.len(),
+        }
+    }
+
+    /// The sha256 in lowercase hex (computed while spooling for spooled bodies).
+    fn sha256_hex(self) -> String {
+        match self {
+            UploadBody::Bytes(bytes) => hex(&Sha256::digest(bytes)),
+            UploadBody::Spooled(file) => hex(&file.sha256()),
+        }
+    }
+
+    /// Puts the bytes at `path` (a temp name): written out, or the spool file moved there.
+    fn place(self, path: &Path) -> Result<(), EmulatorError> {
+        match self {
+            UploadBody::Bytes(bytes) => write_all_synced(path, bytes),
+            UploadBody::Spooled(file) => file.persist(path).map_err(|e| EmulatorError::io(path, e)),
+        }
     }
 }
 
@@ -99,7 +143,7 @@ impl LfsUploads {
         &self,
         plan: &MultipartPlan,
         number: u64,
-        bytes: &[u8],
+        body: UploadBody<'_>,
     ) -> Result<String, UploadRejection> {
         let expected = plan.part_len(number).ok_or_else(|| {
             UploadRejection::Invalid(format!(
@@ -107,17 +151,18 @@ impl LfsUploads {
                 plan.part_count()
             ))
         })?;
-        if bytes.len() as u64 != expected {
+        if body.len() != expected {
             return Err(UploadRejection::Invalid(format!(
                 "part {number} must have {expected} bytes, got {}",
-                bytes.len()
+                body.len()
             )));
         }
         let dir = self.upload_dir(&plan.upload_id)?;
         fs::create_dir_all(&dir).map_err(|e| EmulatorError::io(&dir, e))?;
         let n = self.temp_counter.fetch_add(1, Ordering::Relaxed);
         let temp = dir.join(format!("{number:05}.{}-{n}.tmp", std::process::id()));
-        let result = write_all_synced(&temp, bytes).and_then(|()| {
+        let etag = format!("\"{}\"", body.sha256_hex());
+        let result = body.place(&temp).and_then(|()| {
             let dest = Self::part_path(&dir, number);
             fs::rename(&temp, &dest).map_err(|e| EmulatorError::io(dest, e))
         });
@@ -125,7 +170,7 @@ impl LfsUploads {
             let _ = fs::remove_file(&temp);
             return Err(err.into());
         }
-        Ok(format!("\"{}\"", hex(&Sha256::digest(bytes))))
+        Ok(etag)
     }
 
     /// Assembles an upload from its parts, checking that `parts` lists every part once
@@ -222,17 +267,17 @@ fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, Strin
 
 /// Stores a whole object sent by a `basic` upload, after checking it is `size` bytes
 /// with sha256 `oid`.
-pub(crate) fn store_basic(store: &LfsStore, oid: &str, size: u64, bytes: &[u8]) -> Result<(), UploadRejection> {
+pub(crate) fn store_basic(store: &LfsStore, oid: &str, size: u64, body: UploadBody<'_>) -> Result<(), UploadRejection> {
     if !is_sha256(oid) {
         return Err(UploadRejection::Invalid(format!("invalid oid {oid:?}")));
     }
-    if bytes.len() as u64 != size {
+    if body.len() != size {
         return Err(UploadRejection::Invalid(format!(
             "the upload of {oid} has {} bytes, not the {size} announced",
-            bytes.len()
+            body.len()
         )));
     }
-    let actual = hex(&Sha256::digest(bytes));
+    let actual = body.sha256_hex();
     if actual != oid {
         return Err(UploadRejection::Invalid(format!(
             "the uploaded content has sha256 {actual}, not {oid}"
@@ -242,7 +287,7 @@ pub(crate) fn store_basic(store: &LfsStore, oid: &str, size: u64, bytes: &[u8]) 
         return Ok(());
     }
     let temp = store.temp_path()?;
-    let result = write_all_synced(&temp, bytes).and_then(|()| store.adopt(&temp, oid));
+    let result = body.place(&temp).and_then(|()| store.adopt(&temp, oid));
     if result.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -268,7 +313,7 @@ fn unquote_etag(etag: &str) -> &str {
 mod tests {
     use sha2::{Digest, Sha256};
 
-    use super::{LfsUploads, MultipartPlan, UploadRejection, store_basic};
+    use super::{LfsUploads, MultipartPlan, UploadBody, UploadRejection, store_basic};
     use crate::hub::lfs_store::{LfsStore, hex};
 
     fn plan(content: &[u8], part_size: u64) -> MultipartPlan {
@@ -302,10 +347,15 @@ mod tests {
         let mut etags = Vec::new();
         for (i, chunk) in content.chunks(4).enumerate() {
             let n = i as u64 + 1;
-            etags.push((n, uploads.store_part(&p, n, chunk).map_err(|e| format!("{e:?}"))?));
+            etags.push((
+                n,
+                uploads
+                    .store_part(&p, n, UploadBody::Bytes(chunk))
+                    .map_err(|e| format!("{e:?}"))?,
+            ));
         }
         assert!(matches!(
-            uploads.store_part(&p, 3, b"xyz"),
+            uploads.store_part(&p, 3, UploadBody::Bytes(b"xyz")),
             Err(UploadRejection::Invalid(_))
         ));
 
@@ -335,9 +385,9 @@ mod tests {
         let root = tempfile::tempdir()?;
         let store = LfsStore::new(root.path());
         let oid = hex(&Sha256::digest(b"hello"));
-        assert!(store_basic(&store, &oid, 5, b"hellO").is_err());
-        assert!(store_basic(&store, &oid, 6, b"hello").is_err());
-        store_basic(&store, &oid, 5, b"hello").map_err(|e| format!("{e:?}"))?;
+        assert!(store_basic(&store, &oid, 5, UploadBody::Bytes(b"hellO")).is_err());
+        assert!(store_basic(&store, &oid, 6, UploadBody::Bytes(b"hello")).is_err());
+        store_basic(&store, &oid, 5, UploadBody::Bytes(b"hello")).map_err(|e| format!("{e:?}"))?;
         assert_eq!(store.object_size(&oid), Some(5));
         Ok(())
     }

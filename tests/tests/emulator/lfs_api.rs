@@ -291,3 +291,71 @@ fn batch_needs_write_access_to_upload_and_read_access_to_download() -> TestResul
     assert_eq!(batch(&f, "alice/open", Some(&bearer(ALICE)), &unknown)?.status, 409);
     Ok(())
 }
+
+#[test]
+fn large_uploads_are_spooled_and_moved_into_the_store() -> TestResult {
+    // Parts and basic bodies over the server's 8 MiB spool threshold.
+    let part_size: usize = 9 << 20;
+    let f = Fixture::start_with(|mut config| {
+        config.multipart_threshold = 16 << 20;
+        config.multipart_part_size = part_size as u64;
+        config
+    })?;
+    f.hub.seed(&SeedRepo::model("alice/big").file("a.txt", "a"))?;
+
+    let content = pseudo_random(part_size + 12_345, 21);
+    let oid = sha256_hex(&content);
+    let reply = batch(
+        &f,
+        "alice/big",
+        Some(&bearer(ALICE)),
+        &upload_request(&[&content], &["basic"]),
+    )?
+    .json()?;
+    let href = reply["objects"][0]["actions"]["upload"]["href"]
+        .as_str()
+        .ok_or("upload href")?
+        .to_string();
+    let mut wrong = content.clone();
+    wrong[part_size] ^= 1;
+    assert_eq!(
+        send("PUT", &href, &[], Some(&wrong))?.status,
+        400,
+        "checked by its hash"
+    );
+    assert!(!f.hub.lfs_object_path(&oid).exists());
+    assert_eq!(send("PUT", &href, &[], Some(&content))?.status, 200);
+    assert!(std::fs::read(f.hub.lfs_object_path(&oid))? == content);
+
+    let content = pseudo_random(2 * part_size + 999, 22);
+    let oid = sha256_hex(&content);
+    let json = batch(
+        &f,
+        "alice/big",
+        Some(&bearer(ALICE)),
+        &upload_request(&[&content], &["basic", "multipart"]),
+    )?
+    .json()?;
+    assert_eq!(json["transfer"], "multipart");
+    let upload = &json["objects"][0]["actions"]["upload"];
+    let header = upload["header"].as_object().ok_or("header")?;
+    let mut parts = Vec::new();
+    for (i, chunk) in content.chunks(part_size).enumerate() {
+        let url = header[&format!("{:05}", i + 1)].as_str().ok_or("part url")?;
+        let reply = send("PUT", url, &[], Some(chunk))?;
+        assert_eq!(reply.status, 200);
+        let etag = reply.header("etag").ok_or("etag")?.to_string();
+        assert_eq!(etag, format!("\"{}\"", sha256_hex(chunk)));
+        parts.push(json!({ "partNumber": i + 1, "etag": etag }));
+    }
+    let body = json!({ "oid": oid, "parts": parts }).to_string();
+    let completion = upload["href"].as_str().ok_or("completion href")?;
+    let done = send("POST", completion, &[], Some(body.as_bytes()))?;
+    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.body));
+    assert!(std::fs::read(f.hub.lfs_object_path(&oid))? == content);
+    assert!(
+        f.hub.root().join("lfs/tmp").read_dir()?.next().is_none(),
+        "no temp file left"
+    );
+    Ok(())
+}

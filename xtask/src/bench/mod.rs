@@ -1,5 +1,7 @@
 //! `cargo xtask bench download [--quick]`: how fast `huggingface-cli download`
 //! is next to curl, aria2c and the Python client, on the bundled emulator.
+//! `cargo xtask bench upload [--quick]`: the same for `huggingface-cli upload`
+//! (see [`upload`]).
 //!
 //! The emulator runs in this process (release build) over a scratch folder in
 //! `target/bench/`, seeded once per scale with three workloads: one large LFS
@@ -17,6 +19,7 @@ mod results;
 mod self_check;
 mod targets;
 mod tools;
+mod upload;
 mod workloads;
 
 use std::path::{Path, PathBuf};
@@ -38,11 +41,14 @@ use workloads::{PROBE_LFS, PROBE_REGULAR, PROBE_REPO, Scale, Workload, WorkloadK
 const RUNS: usize = 3;
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let quick = match args {
-        [what] if what == "download" => false,
-        [what, flag] if what == "download" && flag == "--quick" => true,
-        _ => bail!("usage: cargo xtask bench download [--quick]"),
+    let (what, quick) = match args {
+        [what] => (what.as_str(), false),
+        [what, flag] if flag == "--quick" => (what.as_str(), true),
+        _ => bail!("usage: cargo xtask bench <download|upload> [--quick]"),
     };
+    if what != "download" && what != "upload" {
+        bail!("usage: cargo xtask bench <download|upload> [--quick]");
+    }
     if cfg!(debug_assertions) {
         // The emulator runs in this process: it must not be a debug build.
         run_command(cargo().args([
@@ -56,6 +62,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         ]))?;
         let release = target_dir().join("release").join("xtask");
         return run_command(Command::new(release).arg("bench").args(args));
+    }
+    if what == "upload" {
+        return upload::run(quick);
     }
     download(Scale::new(quick))
 }

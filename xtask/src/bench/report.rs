@@ -77,7 +77,7 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
 }
 
 /// Left-aligned text columns, two spaces apart; a row with fewer cells ends early.
-fn format_table(rows: &[Vec<String>]) -> String {
+pub(crate) fn format_table(rows: &[Vec<String>]) -> String {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut widths = vec![0; columns];
     for row in rows {

@@ -216,7 +216,7 @@ pub(crate) fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
     out
 }
 
-fn write_pseudo_random(path: &PathBuf, len: u64, seed: u64) -> Result<()> {
+pub(crate) fn write_pseudo_random(path: &PathBuf, len: u64, seed: u64) -> Result<()> {
     let mut rng = XorShift::new(seed);
     let file = File::create(path).with_context(|| format!("failed to create {}", path.display()))?;
     let mut out = BufWriter::with_capacity(8 << 20, file);

@@ -3,12 +3,14 @@
 //! (one part of a `multipart` upload, answered with its `ETag`) and
 //! `POST {endpoint}/api/complete_multipart` (the completion). They carry no token: a
 //! signed, expiring query authorises exactly the object, size and part they name.
+//! Large PUT bodies reach these routes spooled to disk and hashed; they are moved
+//! into the store, not copied.
 
 use serde::Deserialize;
 use serde_json::json;
 
 use super::{Hub, Request, Response, internal_error};
-use crate::hub::lfs_uploads::{MultipartPlan, UploadRejection, store_basic};
+use crate::hub::lfs_uploads::{MultipartPlan, UploadBody, UploadRejection, store_basic};
 use crate::hub::repo_id::RepoKey;
 
 /// How long upload URLs stay valid: long enough for very large uploads.
@@ -117,7 +119,7 @@ pub(super) fn basic(hub: &Hub, request: &Request, oid: &str) -> Response {
     let Some(size) = number(&values[1]).filter(|_| values[0] == oid) else {
         return bad_signature();
     };
-    match store_basic(&hub.lfs, oid, size, &request.body) {
+    match store_basic(&hub.lfs, oid, size, UploadBody::of(request)) {
         Ok(()) => Response::empty(200),
         Err(rejected) => rejection(rejected),
     }
@@ -131,7 +133,7 @@ pub(super) fn part(hub: &Hub, request: &Request, upload_id: &str, part: &str) ->
     let Some(n) = number(part).filter(|n| plan.upload_id == upload_id && extra[0] == n.to_string()) else {
         return bad_signature();
     };
-    match hub.uploads.store_part(&plan, n, &request.body) {
+    match hub.uploads.store_part(&plan, n, UploadBody::of(request)) {
         Ok(etag) => Response::empty(200).with_header("ETag", etag),
         Err(rejected) => rejection(rejected),
     }

@@ -1,0 +1,528 @@
+//! `cargo xtask bench upload [--quick]`: how fast `huggingface-cli upload` is
+//! next to the Python client, one `sha256sum` pass and one `curl -T`, on the
+//! bundled emulator over loopback.
+//!
+//! Two workloads: one large LFS file streamed from disk, and a folder of small
+//! files (text ones committed inline, binary ones through LFS). Each client
+//! uploads each workload [`RUNS`] times, every run to a fresh repo with the
+//! emulator's LFS store emptied first, so every object is really sent.
+
+use std::fs::File;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use hub_emulator::{Emulator, EmulatorConfig, Role, SeedRepo};
+
+use super::measure::{GNU_TIME, Invocation, Sample, Stats, run_once};
+use super::report::format_table;
+use super::self_check::sha256_secs;
+use super::workloads::{human_size, pseudo_random, write_pseudo_random};
+use super::{RUNS, ensure_installed, load_average, python_client, remove_dir};
+use crate::workspace::{cargo, run_command, target_dir};
+
+/// The write token the clients upload with.
+const TOKEN: &str = "hf_bench_upload_write";
+/// Its user, the namespace of the benchmark's repos.
+const USER: &str = "bench";
+
+/// What a row of the report measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tool {
+    Ours,
+    Python,
+    /// `sha256sum` of the large file: one hash pass from the page cache.
+    Sha256sum,
+    /// `curl -T` of the large file to a presigned `basic` upload URL.
+    CurlPut,
+}
+
+impl Tool {
+    fn label(self) -> &'static str {
+        match self {
+            Tool::Ours => "huggingface-cli upload",
+            Tool::Python => "python huggingface_hub",
+            Tool::Sha256sum => "sha256sum",
+            Tool::CurlPut => "curl -T (basic PUT)",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    LargeFile,
+    SmallFiles,
+}
+
+struct Workload {
+    kind: Kind,
+    label: String,
+    /// The file or folder uploaded.
+    path: PathBuf,
+    bytes: u64,
+}
+
+struct Row {
+    tool: Tool,
+    kind: Kind,
+    label: String,
+    bytes: u64,
+    outcome: Result<Stats, String>,
+}
+
+pub(crate) fn run(quick: bool) -> Result<()> {
+    let scratch = target_dir().join("bench");
+    let mode = if quick { "quick" } else { "full" };
+    let (large_size, small_count) = if quick { (256u64 << 20, 200) } else { (2u64 << 30, 1000) };
+    let load_before = load_average();
+    let mut notes = Vec::new();
+
+    let mut installed = Vec::new();
+    let gnu_time = ensure_installed(GNU_TIME, "time", &mut installed);
+    if !ensure_installed("curl", "curl", &mut installed) {
+        bail!("curl is needed: install it and run again");
+    }
+    if !installed.is_empty() {
+        notes.push(format!(
+            "installed with apt-get for this benchmark: {}",
+            installed.join(", ")
+        ));
+    }
+    let python = python_client();
+    notes.push(match &python {
+        Some(python) => format!(
+            "Python client: {} (huggingface_hub, HF_HUB_DISABLE_XET=1)",
+            python.display()
+        ),
+        None => "Python client: not available (set HUB_TEST_PYTHON), its rows are skipped".into(),
+    });
+
+    run_command(cargo().args(["build", "--release", "--quiet", "--package", "huggingface-cli"]))?;
+    let cli = target_dir().join("release").join("huggingface-cli");
+
+    let data = scratch.join(format!("upload-data-{mode}"));
+    let workloads = prepare_data(&data, large_size, small_count)?;
+    let large_file = &workloads[0].path;
+
+    let hub_root = scratch.join(format!("upload-hub-{mode}"));
+    remove_dir(&hub_root)?;
+    let emulator = Emulator::start(EmulatorConfig::new(&hub_root).token(TOKEN, USER, Role::Write))
+        .context("failed to start the emulator")?;
+    let endpoint = emulator.endpoint();
+    let objects = hub_root.join("lfs").join("objects");
+    let run_dir = scratch.join("upload-run");
+
+    let mut rows = Vec::new();
+
+    eprintln!("\n== references: {}", workloads[0].label);
+    let sha = measure(Tool::Sha256sum, &run_dir, &objects, gnu_time, 1, |_| {
+        Ok(Invocation::new("sha256sum").arg(large_file))
+    });
+    let oid = sha256_of(large_file)?;
+    rows.push(row(Tool::Sha256sum, &workloads[0], sha));
+    emulator
+        .seed(&SeedRepo::model(&format!("{USER}/curl-target")).file("README.md", "curl -T target\n"))
+        .context("failed to seed the curl target repo")?;
+    let curl = measure(Tool::CurlPut, &run_dir, &objects, gnu_time, RUNS, |_| {
+        let href = basic_upload_url(&endpoint, &format!("{USER}/curl-target"), &oid, large_size)?;
+        Ok(Invocation::new("curl")
+            .args(["-sS", "-f", "-o", "/dev/null", "-T"])
+            .arg(large_file)
+            .arg(href))
+    });
+    let curl = curl.and_then(|stats| {
+        if emulator.lfs_object_path(&oid).is_file() {
+            Ok(stats)
+        } else {
+            Err("the object is not in the store after the PUT".to_string())
+        }
+    });
+    rows.push(row(Tool::CurlPut, &workloads[0], curl));
+    let hash_secs = sha256_secs(large_size);
+    eprintln!(
+        "sha256 from memory (sha2 crate), {}: {hash_secs:.2} s ({:.0} MB/s)",
+        human_size(large_size),
+        large_size as f64 / 1e6 / hash_secs
+    );
+
+    for workload in &workloads {
+        eprintln!("\n== {}", workload.label);
+        for tool in [Tool::Ours, Tool::Python] {
+            if tool == Tool::Python && python.is_none() {
+                rows.push(row(tool, workload, Err("not available".into())));
+                continue;
+            }
+            let stats = measure(tool, &run_dir, &objects, gnu_time, RUNS, |run| {
+                let repo = format!(
+                    "{USER}/{}-{}-{run}",
+                    match workload.kind {
+                        Kind::LargeFile => "large",
+                        Kind::SmallFiles => "small",
+                    },
+                    match tool {
+                        Tool::Python => "python",
+                        _ => "ours",
+                    }
+                );
+                let invocation = match (tool, &python) {
+                    (Tool::Python, Some(python)) => Invocation::new(python)
+                        .args(["-c", PYTHON_UPLOAD, repo.as_str()])
+                        .arg(&workload.path),
+                    _ => Invocation::new(&cli)
+                        .args(["upload", repo.as_str()])
+                        .arg(&workload.path)
+                        .args(["--quiet"]),
+                };
+                Ok(invocation
+                    .env("HF_HOME", run_dir.join("home"))
+                    .env("HF_ENDPOINT", &endpoint)
+                    .env("HF_TOKEN", TOKEN)
+                    .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                    .env("HF_HUB_DISABLE_TELEMETRY", "1")
+                    .env("HF_HUB_DISABLE_XET", "1"))
+            });
+            rows.push(row(tool, workload, stats));
+        }
+    }
+    let wall = |tool: Tool| {
+        rows.iter()
+            .find(|r| r.tool == tool && r.kind == Kind::LargeFile)
+            .and_then(|r| r.outcome.as_ref().ok())
+            .map(|s| s.wall_secs)
+    };
+    if let (Some(ours), Some(curl)) = (wall(Tool::Ours), wall(Tool::CurlPut)) {
+        notes.push(format!(
+            "with the sha2 crate's hash time ({hash_secs:.2} s) as the one sha256 pass instead of sha256sum's: \
+             huggingface-cli {ours:.2} s / ({hash_secs:.2} s + curl -T {curl:.2} s) = {:.2}x",
+            ours / (hash_secs + curl)
+        ));
+    }
+    let commits = rows_committed(&emulator, &rows);
+    notes.push(commits);
+    drop(emulator);
+    remove_dir(&run_dir)?;
+
+    notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
+    notes.push(format!(
+        "every run uploads to a fresh repo ({USER}/<workload>-<client>-<run>) with the emulator's LFS store \
+         emptied before it: no object is skipped as already present"
+    ));
+    notes.push(format!(
+        "the large file is {} of pseudo-random bytes in {}; the OS page cache is not dropped, so it is read \
+         from memory; sha256sum and curl -T are the issue's references (curl PUTs to a presigned `basic` URL \
+         from the LFS batch API, so the emulator does what it does for a client's LFS PUT: spool, hash, move)",
+        human_size(large_size),
+        data.display()
+    ));
+    notes.push(format!(
+        "sha256 from memory with the sha2 crate (release, one thread) over {}: {hash_secs:.2} s, {:.0} MB/s",
+        human_size(large_size),
+        large_size as f64 / 1e6 / hash_secs
+    ));
+    notes.push(format!(
+        "load average (1, 5, 15 min) before: {load_before}, after: {}",
+        load_average()
+    ));
+
+    println!(
+        "\ncargo xtask bench upload{}: median of {RUNS} runs (sha256sum: one run), loopback\n",
+        if quick { " --quick" } else { "" }
+    );
+    print!("{}", render(&rows, &notes));
+    Ok(())
+}
+
+/// The commits the clients' runs left, as a note (a failed commit shows as a failed row).
+fn rows_committed(emulator: &Emulator, rows: &[Row]) -> String {
+    let mut found = 0;
+    let mut missing = Vec::new();
+    for row in rows.iter().filter(|r| matches!(r.tool, Tool::Ours | Tool::Python)) {
+        if row.outcome.is_err() {
+            continue;
+        }
+        for run in 1..=RUNS {
+            let repo = format!(
+                "{USER}/{}-{}-{run}",
+                if row.kind == Kind::LargeFile { "large" } else { "small" },
+                if row.tool == Tool::Python { "python" } else { "ours" }
+            );
+            match emulator.resolve_revision("model", &repo, "main") {
+                Ok(_) => found += 1,
+                Err(_) => missing.push(repo),
+            }
+        }
+    }
+    if missing.is_empty() {
+        format!("checked: all {found} measured uploads left a commit on main")
+    } else {
+        format!("CHECK FAILED: no commit on main in {}", missing.join(", "))
+    }
+}
+
+fn row(tool: Tool, workload: &Workload, outcome: Result<Stats, String>) -> Row {
+    Row {
+        tool,
+        kind: workload.kind,
+        label: workload.label.clone(),
+        bytes: workload.bytes,
+        outcome,
+    }
+}
+
+/// `runs` runs of the invocation `make(run)` gives, each in an empty `run_dir`
+/// and with the LFS store `objects` emptied before and after.
+fn measure(
+    tool: Tool,
+    run_dir: &Path,
+    objects: &Path,
+    gnu_time: bool,
+    runs: usize,
+    mut make: impl FnMut(usize) -> Result<Invocation>,
+) -> Result<Stats, String> {
+    let mut samples: Vec<Sample> = Vec::with_capacity(runs);
+    for run in 1..=runs {
+        let mut once = || -> Result<Sample> {
+            remove_dir(run_dir)?;
+            remove_dir(objects)?;
+            std::fs::create_dir_all(run_dir.join("home"))
+                .with_context(|| format!("failed to create {}", run_dir.display()))?;
+            std::fs::create_dir_all(objects).with_context(|| format!("failed to create {}", objects.display()))?;
+            // Start each run with no dirty pages of the previous one left to write back.
+            let _ = Command::new("sync").status();
+            let invocation = make(run)?;
+            run_once(&invocation, run_dir, gnu_time)
+        };
+        let sample = once().map_err(|e| {
+            eprintln!("  failed: {e:#}");
+            format!("{e:#}")
+        })?;
+        eprintln!(
+            "  {:<24} run {run}/{runs}: {:7.2} s",
+            tool.label(),
+            sample.wall.as_secs_f64()
+        );
+        samples.push(sample);
+    }
+    Stats::of(&samples).ok_or_else(|| "no runs".to_string())
+}
+
+/// The large file and the small-files folder under `dir`, generated once.
+fn prepare_data(dir: &Path, large_size: u64, small_count: usize) -> Result<Vec<Workload>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let large = dir.join("large.bin");
+    if std::fs::metadata(&large).map(|m| m.len()).ok() != Some(large_size) {
+        eprintln!("writing {} ({})", large.display(), human_size(large_size));
+        write_pseudo_random(&large, large_size, 101)?;
+    }
+    let small = dir.join("small");
+    let marker = dir.join("small-files-v1");
+    let mut small_bytes = 0;
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    let mut sizes = Vec::with_capacity(small_count);
+    for _ in 0..small_count {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let size = 4096 + rng % (60 * 1024 + 1);
+        small_bytes += size;
+        sizes.push(size);
+    }
+    if std::fs::read_to_string(&marker).ok().as_deref() != Some(&small_count.to_string()) {
+        remove_dir(&small)?;
+        eprintln!("writing {small_count} small files under {}", small.display());
+        for (i, size) in sizes.iter().enumerate() {
+            let sub = small.join(format!("{:02}", i % 10));
+            std::fs::create_dir_all(&sub).with_context(|| format!("failed to create {}", sub.display()))?;
+            // One in three is binary (so it goes through LFS), the rest is text.
+            let (name, bytes) = if i % 3 == 0 {
+                (
+                    format!("blob-{i:04}.bin"),
+                    pseudo_random(*size as usize, 1000 + i as u64),
+                )
+            } else {
+                (format!("text-{i:04}.txt"), text(*size as usize, i))
+            };
+            let path = sub.join(name);
+            let mut file = File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
+            file.write_all(&bytes)
+                .with_context(|| format!("failed to write {}", path.display()))?;
+        }
+        std::fs::write(&marker, small_count.to_string())
+            .with_context(|| format!("failed to write {}", marker.display()))?;
+    }
+    Ok(vec![
+        Workload {
+            kind: Kind::LargeFile,
+            label: format!("1 x {} (LFS)", human_size(large_size)),
+            path: large,
+            bytes: large_size,
+        },
+        Workload {
+            kind: Kind::SmallFiles,
+            label: format!("{small_count} x 4-64 KiB (1/3 binary)"),
+            path: small,
+            bytes: small_bytes,
+        },
+    ])
+}
+
+/// `len` bytes of printable lines, different for each `seed`.
+fn text(len: usize, seed: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 64);
+    let mut line = 0;
+    while out.len() < len {
+        out.extend_from_slice(
+            format!("file {seed} line {line}: the quick brown fox jumps over the lazy dog\n").as_bytes(),
+        );
+        line += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// The sha256 of a file, by `sha256sum`.
+fn sha256_of(path: &Path) -> Result<String> {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .context("failed to run sha256sum")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match text.split_whitespace().next() {
+        Some(oid) if out.status.success() && oid.len() == 64 => Ok(oid.to_string()),
+        _ => bail!(
+            "sha256sum {} failed: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+/// A presigned `basic` upload URL for `oid` from the LFS batch API (asked with curl).
+fn basic_upload_url(endpoint: &str, repo: &str, oid: &str, size: u64) -> Result<String> {
+    let body = format!(
+        r#"{{"operation":"upload","transfers":["basic"],"objects":[{{"oid":"{oid}","size":{size}}}],"hash_algo":"sha256"}}"#
+    );
+    let out = Command::new("curl")
+        .args(["-sS", "-f", "-X", "POST"])
+        .args(["-H", "Accept: application/vnd.git-lfs+json"])
+        .args(["-H", "Content-Type: application/vnd.git-lfs+json"])
+        .args(["-H", &format!("Authorization: Bearer {TOKEN}")])
+        .args(["--data-binary", &body])
+        .arg(format!("{endpoint}/{repo}.git/info/lfs/objects/batch"))
+        .output()
+        .context("failed to run curl")?;
+    let reply: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .with_context(|| format!("unexpected LFS batch answer: {}", String::from_utf8_lossy(&out.stderr)))?;
+    reply["objects"][0]["actions"]["upload"]["href"]
+        .as_str()
+        .map(str::to_string)
+        .with_context(|| format!("no upload href in the LFS batch answer: {reply}"))
+}
+
+/// The table and the targets.
+fn render(rows: &[Row], notes: &[String]) -> String {
+    let stats = |tool: Tool, kind: Kind| {
+        rows.iter()
+            .find(|r| r.tool == tool && r.kind == kind)
+            .and_then(|r| r.outcome.as_ref().ok())
+            .copied()
+    };
+    let mut table = vec![
+        ["tool", "workload", "wall s", "MB/s", "CPU s", "RSS MB", "vs python"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>(),
+    ];
+    for row in rows {
+        let mut cells = vec![row.tool.label().to_string(), row.label.clone()];
+        match &row.outcome {
+            Ok(s) => {
+                let vs_python = match (row.tool, stats(Tool::Python, row.kind)) {
+                    (Tool::Ours | Tool::Python, Some(p)) => format!("{:.2}x", s.wall_secs / p.wall_secs),
+                    _ => "-".into(),
+                };
+                cells.extend([
+                    format!("{:.2}", s.wall_secs),
+                    format!("{:.0}", row.bytes as f64 / 1e6 / s.wall_secs),
+                    s.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
+                    s.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                    vs_python,
+                ]);
+            }
+            Err(why) => cells.push(format!("failed: {why}")),
+        }
+        table.push(cells);
+    }
+    let mut out = format_table(&table);
+
+    let mut targets = vec![vec!["".to_string(), "target".to_string(), "measured".to_string()]];
+    let mut verdict = |name: String, measured: Option<(bool, String)>| {
+        let (status, text) = match measured {
+            Some((true, text)) => ("PASS", text),
+            Some((false, text)) => ("MISS", text),
+            None => ("n/a", "not measured".to_string()),
+        };
+        targets.push(vec![status.to_string(), name, text]);
+    };
+    let ours_large = stats(Tool::Ours, Kind::LargeFile);
+    let reference = stats(Tool::Sha256sum, Kind::LargeFile)
+        .zip(stats(Tool::CurlPut, Kind::LargeFile))
+        .map(|(sha, curl)| sha.wall_secs + curl.wall_secs);
+    verdict(
+        "large file wall <= 1.2 x (sha256sum + curl -T)".into(),
+        ours_large.zip(reference).map(|(ours, reference)| {
+            let ratio = ours.wall_secs / reference;
+            (
+                ratio <= 1.2,
+                format!("{:.2} s vs {:.2} s: {ratio:.2}x", ours.wall_secs, reference),
+            )
+        }),
+    );
+    for (kind, what) in [(Kind::LargeFile, "large file"), (Kind::SmallFiles, "small files")] {
+        verdict(
+            format!("{what}: >= 2x faster than the Python client"),
+            stats(Tool::Ours, kind)
+                .zip(stats(Tool::Python, kind))
+                .map(|(ours, python)| {
+                    let speedup = python.wall_secs / ours.wall_secs;
+                    (
+                        speedup >= 2.0,
+                        format!("{:.2} s vs {:.2} s: {speedup:.2}x", ours.wall_secs, python.wall_secs),
+                    )
+                }),
+        );
+    }
+    let rss: Option<Vec<f64>> = [Kind::LargeFile, Kind::SmallFiles]
+        .iter()
+        .map(|&k| stats(Tool::Ours, k).and_then(|s| s.peak_rss_mb))
+        .collect();
+    verdict(
+        "huggingface-cli upload peak RSS < 50 MB".into(),
+        rss.map(|rss| {
+            let max = rss.iter().copied().fold(0.0, f64::max);
+            (max < 50.0, format!("{max:.1} MB (largest of every run)"))
+        }),
+    );
+    out.push_str("\nTargets (issue 4, Performance)\n");
+    out.push_str(&format_table(&targets));
+    out.push_str("\nNotes\n");
+    for note in notes {
+        out.push_str(&format!("- {note}\n"));
+    }
+    out
+}
+
+/// `python -c` this, then the repo id and the local path: create the repo, then
+/// `upload_file` (a file) or `upload_folder` (a folder), as the CLI does.
+const PYTHON_UPLOAD: &str = "\
+import os, sys
+from huggingface_hub import HfApi
+repo, path = sys.argv[1], sys.argv[2]
+api = HfApi()
+api.create_repo(repo, exist_ok=True)
+if os.path.isdir(path):
+    api.upload_folder(repo_id=repo, folder_path=path)
+else:
+    api.upload_file(repo_id=repo, path_or_fileobj=path, path_in_repo=os.path.basename(path))
+";
