@@ -268,6 +268,8 @@ impl HubClient {
                         url: request.url.clone(),
                     });
                 }
+                // Reading the (small) redirect body lets the connection be reused.
+                HubResponse::new(url.clone(), response).discard();
                 if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
                     method = Method::Get;
                     body = None;
@@ -283,7 +285,7 @@ impl HubClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     if let Some(wait) = self.inner.retry.delay(attempt, retry_after) {
-                        drop(response);
+                        HubResponse::new(url.clone(), response).discard();
                         std::thread::sleep(wait);
                         attempt += 1;
                         continue;

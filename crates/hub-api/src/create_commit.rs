@@ -127,7 +127,9 @@ impl HubClient {
         self.fetch_upload_modes(repo_id, &revision, &mut adds, options)?;
         self.upload_lfs_files(repo_id, &revision, &adds, options)?;
 
-        let mut lines = Vec::with_capacity(operations.len() + 1);
+        // The NDJSON body is written to a temporary file one line at a time, so
+        // memory holds one file's content at most, however large the commit.
+        let mut lines = NdjsonFile::new()?;
         let mut header = json!({
             "summary": options.commit_message,
             "description": options.commit_description.clone().unwrap_or_default(),
@@ -135,7 +137,7 @@ impl HubClient {
         if let Some(parent) = &options.parent_commit {
             header["parentCommit"] = json!(parent);
         }
-        lines.push(json!({ "key": "header", "value": header }));
+        lines.push(&json!({ "key": "header", "value": header }))?;
         let mut adds_iter = adds.iter();
         for operation in operations {
             match operation {
@@ -144,22 +146,22 @@ impl HubClient {
                     if add.ignore {
                         continue;
                     }
-                    lines.push(if add.lfs {
+                    lines.push(&if add.lfs {
                         json!({ "key": "lfsFile", "value": {
                             "path": add.path, "algo": "sha256", "oid": add.info.sha256, "size": add.info.size } })
                     } else {
                         json!({ "key": "file", "value": {
                             "content": base64::encode(&add.source.read_all()?), "path": add.path, "encoding": "base64" } })
-                    });
+                    })?;
                 }
                 CommitOperation::Delete { path_in_repo } => {
                     lines.push(
-                        json!({ "key": "deletedFile", "value": { "path": validate_path_in_repo(path_in_repo)? } }),
-                    );
+                        &json!({ "key": "deletedFile", "value": { "path": validate_path_in_repo(path_in_repo)? } }),
+                    )?;
                 }
                 CommitOperation::DeleteFolder { path_in_repo } => {
                     let path = validate_path_in_repo(path_in_repo)?;
-                    lines.push(json!({ "key": "deletedFolder", "value": { "path": path } }));
+                    lines.push(&json!({ "key": "deletedFolder", "value": { "path": path } }))?;
                 }
                 CommitOperation::Copy {
                     src_path_in_repo,
@@ -171,11 +173,17 @@ impl HubClient {
                         .map(Revision::new)
                         .transpose()?
                         .unwrap_or(revision.clone());
-                    lines.push(self.copy_line(repo_id, options.repo_type, &from, src_path_in_repo, path_in_repo)?);
+                    lines.push(&self.copy_line(
+                        repo_id,
+                        options.repo_type,
+                        &from,
+                        src_path_in_repo,
+                        path_in_repo,
+                    )?)?;
                 }
             }
         }
-        let body: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        let body = lines.finish()?;
         let mut url = format!(
             "{}/commit/{}",
             self.endpoint().api_url(options.repo_type, repo_id),
@@ -186,7 +194,12 @@ impl HubClient {
         }
         let request = HubRequest::new(Method::Post, url)
             .header("content-type", "application/x-ndjson")
-            .body(RequestBody::Bytes(body.into_bytes()))
+            .body(RequestBody::File {
+                path: body.path().to_path_buf(),
+                offset: 0,
+                len: lines.len,
+                on_sent: None,
+            })
             .target(target);
         self.send(&request)?.json()
     }
@@ -406,5 +419,47 @@ impl HubClient {
         Ok(
             json!({ "key": "file", "value": { "content": base64::encode(&content), "path": dest, "encoding": "base64" } }),
         )
+    }
+}
+
+/// A commit body being written: one JSON value a line, in a temporary file.
+struct NdjsonFile {
+    file: std::io::BufWriter<tempfile::NamedTempFile>,
+    len: u64,
+}
+
+impl NdjsonFile {
+    fn new() -> Result<Self> {
+        let temp = tempfile::NamedTempFile::new().map_err(|source| Error::Io {
+            path: std::env::temp_dir(),
+            source,
+        })?;
+        Ok(NdjsonFile {
+            file: std::io::BufWriter::new(temp),
+            len: 0,
+        })
+    }
+
+    fn push(&mut self, value: &serde_json::Value) -> Result<()> {
+        let mut line = serde_json::to_vec(value).map_err(|e| Error::Config {
+            reason: format!("unencodable commit line: {e}"),
+        })?;
+        line.push(b'\n');
+        std::io::Write::write_all(&mut self.file, &line).map_err(|source| self.io(source))?;
+        self.len += line.len() as u64;
+        Ok(())
+    }
+
+    fn io(&self, source: std::io::Error) -> Error {
+        Error::Io {
+            path: self.file.get_ref().path().to_path_buf(),
+            source,
+        }
+    }
+
+    /// The finished file (removed when dropped).
+    fn finish(&mut self) -> Result<&tempfile::NamedTempFile> {
+        std::io::Write::flush(&mut self.file).map_err(|source| self.io(source))?;
+        Ok(self.file.get_ref())
     }
 }

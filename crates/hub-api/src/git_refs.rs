@@ -101,7 +101,10 @@ impl HubClient {
         };
         let target = RequestTarget::repo(repo_type, repo_id).at(revision.map(Revision::as_str).unwrap_or("main"));
         match self.send(&HubRequest::new(Method::Post, url).json_body(&payload).target(target)) {
-            Ok(_) => Ok(()),
+            Ok(response) => {
+                response.discard();
+                Ok(())
+            }
             Err(Error::Http { status: 409, .. }) if exist_ok => Ok(()),
             Err(error) => Err(error),
         }
@@ -110,7 +113,8 @@ impl HubClient {
     /// Deletes a branch.
     pub fn delete_branch(&self, repo_id: &RepoId, repo_type: RepoType, branch: &str) -> Result<()> {
         let url = self.repo_api(repo_type, repo_id, &format!("branch/{}", encode_segment(branch)));
-        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(branch)))?;
+        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(branch)))?
+            .discard();
         Ok(())
     }
 
@@ -136,7 +140,10 @@ impl HubClient {
         }
         let target = RequestTarget::repo(repo_type, repo_id).at(revision.as_str());
         match self.send(&HubRequest::new(Method::Post, url).json_body(&payload).target(target)) {
-            Ok(_) => Ok(()),
+            Ok(response) => {
+                response.discard();
+                Ok(())
+            }
             Err(Error::Http { status: 409, .. }) if exist_ok => Ok(()),
             Err(error) => Err(error),
         }
@@ -145,7 +152,8 @@ impl HubClient {
     /// Deletes a tag.
     pub fn delete_tag(&self, repo_id: &RepoId, repo_type: RepoType, tag: &str) -> Result<()> {
         let url = self.repo_api(repo_type, repo_id, &format!("tag/{}", encode_segment(tag)));
-        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(tag)))?;
+        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(tag)))?
+            .discard();
         Ok(())
     }
 

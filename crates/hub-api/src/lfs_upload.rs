@@ -207,7 +207,7 @@ impl HubClient {
                         request = request.header(name, value);
                     }
                 }
-                self.send(&request)?;
+                self.send(&request)?.discard();
             }
         }
         if let Some(verify) = verify {
@@ -216,7 +216,7 @@ impl HubClient {
                 .header("accept", LFS_CONTENT_TYPE)
                 .header("content-type", LFS_CONTENT_TYPE)
                 .retry_post();
-            self.send(&request)?;
+            self.send(&request)?.discard();
         }
         progress.event(&ProgressEvent::Finished {
             path: object.label.to_string(),
@@ -276,14 +276,12 @@ impl HubClient {
                         let result = self
                             .send(&HubRequest::new(Method::Put, url).body(body))
                             .and_then(|response| {
-                                response
-                                    .header("etag")
-                                    .map(str::to_string)
-                                    .filter(|e| !e.is_empty())
-                                    .ok_or_else(|| Error::InvalidResponse {
-                                        url: url.clone(),
-                                        reason: format!("part {} was stored without an ETag", index + 1),
-                                    })
+                                let etag = response.header("etag").map(str::to_string).filter(|e| !e.is_empty());
+                                response.discard();
+                                etag.ok_or_else(|| Error::InvalidResponse {
+                                    url: url.clone(),
+                                    reason: format!("part {} was stored without an ETag", index + 1),
+                                })
                             });
                         match result {
                             Ok(etag) => {
@@ -317,7 +315,7 @@ impl HubClient {
             .header("accept", LFS_CONTENT_TYPE)
             .header("content-type", LFS_CONTENT_TYPE)
             .retry_post();
-        self.send(&request)?;
+        self.send(&request)?.discard();
         Ok(())
     }
 }

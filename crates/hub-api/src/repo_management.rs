@@ -92,7 +92,10 @@ impl HubClient {
             .json_body(&payload)
             .target(RequestTarget::repo(repo_type, repo_id));
         match self.send(&request) {
-            Ok(_) => Ok(()),
+            Ok(response) => {
+                response.discard();
+                Ok(())
+            }
             Err(Error::RepoNotFound { .. }) if missing_ok => Ok(()),
             Err(error) => Err(error),
         }

@@ -134,6 +134,9 @@ pub struct HubResponse {
     inner: ureq::http::Response<ureq::Body>,
 }
 
+/// The most of an unwanted body read to keep its connection.
+const DISCARD_LIMIT: u64 = 1024 * 1024;
+
 /// The largest JSON document read into memory from one response.
 const JSON_LIMIT: u64 = 256 * 1024 * 1024;
 
@@ -171,6 +174,12 @@ impl HubResponse {
             .read_to_end(&mut out)
             .map_err(|source| Error::Body { url, source })?;
         Ok(out)
+    }
+
+    /// Reads and drops what is left of the body, so that the connection goes
+    /// back to the pool instead of being closed (bounded: a huge body is cut).
+    pub fn discard(self) {
+        let _ = std::io::copy(&mut self.into_reader().take(DISCARD_LIMIT), &mut std::io::sink());
     }
 
     /// Reads the body as JSON.

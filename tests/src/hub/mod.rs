@@ -246,6 +246,11 @@ impl Handler for Hub {
         response.headers.push(("X-Request-Id".into(), self.request_ids.next()));
         response
     }
+
+    /// Large uploads are spooled beside the LFS store, so moving them in is a rename.
+    fn spool_dir(&self, head: &Request) -> Option<PathBuf> {
+        (head.method == "PUT").then(|| self.root.join("lfs").join("tmp"))
+    }
 }
 
 /// Unique request ids: a random prefix per process and a counter.
