@@ -12,7 +12,7 @@ use crate::session::Session;
 /// Arguments of `login`.
 #[derive(Debug, Args)]
 pub(crate) struct LoginArgs {
-    /// The token (from https://huggingface.co/settings/tokens); asked for when absent.
+    /// The token (from the Access Tokens page of your Hub settings); asked for when absent.
     #[arg(long)]
     token: Option<String>,
 }
