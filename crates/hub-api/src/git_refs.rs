@@ -100,22 +100,15 @@ impl HubClient {
             None => json!({}),
         };
         let target = RequestTarget::repo(repo_type, repo_id).at(revision.map(Revision::as_str).unwrap_or("main"));
-        match self.send(&HubRequest::new(Method::Post, url).json_body(&payload).target(target)) {
-            Ok(response) => {
-                response.discard();
-                Ok(())
-            }
-            Err(Error::Http { status: 409, .. }) if exist_ok => Ok(()),
-            Err(error) => Err(error),
-        }
+        self.create_ref(
+            &HubRequest::new(Method::Post, url).json_body(&payload).target(target),
+            exist_ok,
+        )
     }
 
     /// Deletes a branch.
     pub fn delete_branch(&self, repo_id: &RepoId, repo_type: RepoType, branch: &str) -> Result<()> {
-        let url = self.repo_api(repo_type, repo_id, &format!("branch/{}", encode_segment(branch)));
-        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(branch)))?
-            .discard();
-        Ok(())
+        self.delete_ref(repo_id, repo_type, "branch", branch)
     }
 
     /// Tags `revision` (default `main`) as `tag`, with an optional message.
@@ -139,7 +132,20 @@ impl HubClient {
             payload["message"] = json!(message);
         }
         let target = RequestTarget::repo(repo_type, repo_id).at(revision.as_str());
-        match self.send(&HubRequest::new(Method::Post, url).json_body(&payload).target(target)) {
+        self.create_ref(
+            &HubRequest::new(Method::Post, url).json_body(&payload).target(target),
+            exist_ok,
+        )
+    }
+
+    /// Deletes a tag.
+    pub fn delete_tag(&self, repo_id: &RepoId, repo_type: RepoType, tag: &str) -> Result<()> {
+        self.delete_ref(repo_id, repo_type, "tag", tag)
+    }
+
+    /// Sends a request creating a ref; with `exist_ok`, "already exists" (409) is success.
+    fn create_ref(&self, request: &HubRequest<'_>, exist_ok: bool) -> Result<()> {
+        match self.send(request) {
             Ok(response) => {
                 response.discard();
                 Ok(())
@@ -149,10 +155,11 @@ impl HubClient {
         }
     }
 
-    /// Deletes a tag.
-    pub fn delete_tag(&self, repo_id: &RepoId, repo_type: RepoType, tag: &str) -> Result<()> {
-        let url = self.repo_api(repo_type, repo_id, &format!("tag/{}", encode_segment(tag)));
-        self.send(&HubRequest::new(Method::Delete, url).target(RequestTarget::repo(repo_type, repo_id).at(tag)))?
+    /// `DELETE …/{kind}/{name}` (`kind` is `branch` or `tag`).
+    fn delete_ref(&self, repo_id: &RepoId, repo_type: RepoType, kind: &str, name: &str) -> Result<()> {
+        let url = self.repo_api(repo_type, repo_id, &format!("{kind}/{}", encode_segment(name)));
+        let target = RequestTarget::repo(repo_type, repo_id).at(name);
+        self.send(&HubRequest::new(Method::Delete, url).target(target))?
             .discard();
         Ok(())
     }
