@@ -2,8 +2,8 @@
 //!
 //! - `cargo xtask ci`: formatting, lints, docs and every test, as CI runs them.
 //! - `cargo xtask demo`: a tour of `huggingface-cli` against the bundled local Hub.
-//! - `cargo xtask bench download [--quick]`: download speed next to curl, aria2c
-//!   and the Python client, on the bundled local Hub.
+//! - `cargo xtask bench download|upload [--quick]`: transfer speed next to curl,
+//!   aria2c and the Python client, on the bundled local Hub.
 
 // A chore runner: it prints, and reads cargo's and the shell's variables.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -25,7 +25,9 @@ fn main() -> ExitCode {
             eprintln!("usage: cargo xtask <ci|demo|bench>");
             eprintln!("  ci     fmt check, clippy -D warnings, docs, and all tests");
             eprintln!("  demo   start the local Hub and show huggingface-cli at work");
-            eprintln!("  bench  download [--quick]: release-build download benchmark against curl, aria2c, Python");
+            eprintln!(
+                "  bench  download|upload [--quick]: release-build transfer benchmarks against curl, aria2c, Python"
+            );
             return ExitCode::from(2);
         }
     };
