@@ -33,7 +33,7 @@ impl Default for TransferSettings {
     fn default() -> Self {
         TransferSettings {
             connections: 8,
-            chunk_size: 16 * 1024 * 1024,
+            chunk_size: 32 * 1024 * 1024,
             parallel_threshold: 32 * 1024 * 1024,
             verify: true,
         }
