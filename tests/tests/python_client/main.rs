@@ -12,6 +12,40 @@ use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
+/// Runs `tests/python/{script}` with the real client against `hub` as Alice,
+/// with `HF_HOME` under `work` and the `files` variables naming files; fails
+/// unless the script passed every check and never showed the token.
+fn run_script(
+    hub: &TestHub,
+    script: &str,
+    work: &std::path::Path,
+    files: &[(&str, &std::path::Path)],
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut command = Command::new(python());
+    command
+        .arg(format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR")))
+        .env("HF_ENDPOINT", hub.endpoint())
+        .env("HF_HOME", work.join("hf-home"))
+        .env("HF_TOKEN", ALICE_WRITE)
+        .env("HF_HUB_DISABLE_XET", "1")
+        .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        .env_remove("HF_HUB_OFFLINE");
+    for (name, path) in files {
+        command.env(name, path);
+    }
+    let output = command.output()?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    assert!(
+        !stdout.contains(ALICE_WRITE) && !stderr.contains(ALICE_WRITE),
+        "the token leaked"
+    );
+    Ok(stdout)
+}
+
 #[allow(clippy::disallowed_methods)]
 /// The Python with the pinned client: `HUB_TEST_PYTHON`, else the workspace's `.venv`.
 fn python() -> PathBuf {
@@ -97,22 +131,7 @@ fn python_client_reads_everything_the_emulator_serves() -> TestResult {
     let expected_path = work.path().join("expected.json");
     std::fs::write(&expected_path, expected.to_string())?;
 
-    let output = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/read_side.py"))
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HF_HOME", work.path().join("hf-home"))
-        .env("HF_TOKEN", ALICE_WRITE)
-        .env("HF_HUB_DISABLE_XET", "1")
-        .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        .env("HUB_EXPECTED", &expected_path)
-        .env_remove("HF_HUB_OFFLINE")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
-    assert!(!stdout.contains(ALICE_WRITE) && !stderr.contains(ALICE_WRITE));
+    run_script(&hub, "read_side.py", work.path(), &[("HUB_EXPECTED", &expected_path)])?;
 
     // The CDN never saw the token, though the Python client sent it to the Hub.
     let records = hub.log().records();

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use hub_emulator::test_hub::{ALICE, ALICE_READ, ALICE_WRITE, TestHub};
+use hub_emulator::test_hub::{ALICE, ALICE_READ, TestHub};
 
-use crate::{TestResult, hex_sha256, python};
+use crate::{TestResult, hex_sha256, python, run_script};
 
 /// Deterministic bytes that do not compress to nothing.
 fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
@@ -98,23 +98,12 @@ fn python_client_writes_what_the_emulator_then_holds() -> TestResult {
     let result_path = work.path().join("result.json");
     std::fs::write(&expected_path, expected.to_string())?;
 
-    let output = Command::new(&python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/python/write_side.py"))
-        .env("HF_ENDPOINT", hub.endpoint())
-        .env("HF_HOME", work.path().join("hf-home"))
-        .env("HF_TOKEN", ALICE_WRITE)
-        .env("HF_HUB_DISABLE_XET", "1")
-        .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-        .env("HUB_EXPECTED", &expected_path)
-        .env("HUB_RESULT", &result_path)
-        .env_remove("HF_HUB_OFFLINE")
-        .output()?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the Python client failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("all checks passed"), "{stdout}");
-    assert!(!stdout.contains(ALICE_WRITE) && !stderr.contains(ALICE_WRITE));
+    run_script(
+        &hub,
+        "write_side.py",
+        work.path(),
+        &[("HUB_EXPECTED", &expected_path), ("HUB_RESULT", &result_path)],
+    )?;
     let result: serde_json::Value = serde_json::from_slice(&std::fs::read(&result_path)?)?;
 
     // The repo holds exactly the uploaded files, byte for byte.
