@@ -84,23 +84,7 @@ fn download(scale: Scale) -> Result<()> {
     if !ensure_installed("curl", "curl", &mut installed) {
         bail!("curl is needed: install it and run again");
     }
-    if !installed.is_empty() {
-        notes.push(format!(
-            "installed with apt-get for this benchmark: {}",
-            installed.join(", ")
-        ));
-    }
-    let python = python_client();
-    notes.push(match &python {
-        Some(python) => format!(
-            "Python client: {} (huggingface_hub, HF_HUB_DISABLE_XET=1)",
-            python.display()
-        ),
-        None => "Python client: not available (set HUB_TEST_PYTHON), its rows are skipped".into(),
-    });
-
-    run_command(cargo().args(["build", "--release", "--quiet", "--package", "huggingface-cli"]))?;
-    let cli = target_dir().join("release").join("huggingface-cli");
+    let (python, cli) = prepare_clients(&installed, &mut notes)?;
 
     let workloads = workloads::workloads(scale);
     let mode = if scale.quick { "quick" } else { "full" };
@@ -384,6 +368,27 @@ fn on_path(binary: &str) -> bool {
 }
 
 /// The Python client: `HUB_TEST_PYTHON` or the workspace's `.venv`, if it imports.
+/// Notes what was installed and which Python client runs, and builds the
+/// release CLI: returns the Python client (if any) and the CLI's path.
+pub(crate) fn prepare_clients(installed: &[String], notes: &mut Vec<String>) -> Result<(Option<PathBuf>, PathBuf)> {
+    if !installed.is_empty() {
+        notes.push(format!(
+            "installed with apt-get for this benchmark: {}",
+            installed.join(", ")
+        ));
+    }
+    let python = python_client();
+    notes.push(match &python {
+        Some(python) => format!(
+            "Python client: {} (huggingface_hub, HF_HUB_DISABLE_XET=1)",
+            python.display()
+        ),
+        None => "Python client: not available (set HUB_TEST_PYTHON), its rows are skipped".into(),
+    });
+    run_command(cargo().args(["build", "--release", "--quiet", "--package", "huggingface-cli"]))?;
+    Ok((python, target_dir().join("release").join("huggingface-cli")))
+}
+
 fn python_client() -> Option<PathBuf> {
     let python = std::env::var_os("HUB_TEST_PYTHON")
         .map(PathBuf::from)

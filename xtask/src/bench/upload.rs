@@ -19,8 +19,8 @@ use super::measure::{GNU_TIME, Invocation, Sample, Stats, run_once};
 use super::report::format_table;
 use super::self_check::sha256_secs;
 use super::workloads::{human_size, pseudo_random, write_pseudo_random};
-use super::{RUNS, ensure_installed, load_average, python_client, remove_dir};
-use crate::workspace::{cargo, run_command, target_dir};
+use super::{RUNS, ensure_installed, load_average, prepare_clients, remove_dir};
+use crate::workspace::target_dir;
 
 /// The write token the clients upload with.
 const TOKEN: &str = "hf_bench_upload_write";
@@ -83,23 +83,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     if !ensure_installed("curl", "curl", &mut installed) {
         bail!("curl is needed: install it and run again");
     }
-    if !installed.is_empty() {
-        notes.push(format!(
-            "installed with apt-get for this benchmark: {}",
-            installed.join(", ")
-        ));
-    }
-    let python = python_client();
-    notes.push(match &python {
-        Some(python) => format!(
-            "Python client: {} (huggingface_hub, HF_HUB_DISABLE_XET=1)",
-            python.display()
-        ),
-        None => "Python client: not available (set HUB_TEST_PYTHON), its rows are skipped".into(),
-    });
-
-    run_command(cargo().args(["build", "--release", "--quiet", "--package", "huggingface-cli"]))?;
-    let cli = target_dir().join("release").join("huggingface-cli");
+    let (python, cli) = prepare_clients(&installed, &mut notes)?;
 
     let data = scratch.join(format!("upload-data-{mode}"));
     let workloads = prepare_data(&data, large_size, small_count)?;
