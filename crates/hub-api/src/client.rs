@@ -15,6 +15,9 @@ use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
 use crate::token_file::resolve_token;
 use crate::user_agent::user_agent;
 
+/// Idle connections kept for reuse: more than a download ever has open at once.
+const IDLE_CONNECTIONS: usize = 64;
+
 /// The Hub client: one connection pool, the token, the user agent, retries,
 /// the redirect policy and error mapping, for every request.
 ///
@@ -164,6 +167,10 @@ impl HubClientBuilder {
             .timeout_per_read(Some(self.read_timeout))
             .tls_config(crate::tls::tls_config(self.ca_bundle.as_deref())?)
             .proxy(crate::proxy::proxy_for(&self.proxy, self.endpoint.is_https())?)
+            // Parallel transfers hold many connections to one host (the API and its CDN):
+            // all of them go back to the pool, instead of being closed and opened again.
+            .max_idle_connections(IDLE_CONNECTIONS)
+            .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .build();
         let endpoint_origin = origin(self.endpoint.as_str()).ok_or_else(|| Error::Config {
             reason: format!("the endpoint {} has no origin", self.endpoint),

@@ -4,7 +4,7 @@ use std::io::{BufReader, Read};
 use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use super::faults::{FaultAction, Faults};
@@ -43,9 +43,13 @@ enum After {
     Cut,
 }
 
+/// Numbers the connections of every server in this process, for the request log.
+static NEXT_CONNECTION: AtomicU64 = AtomicU64::new(1);
+
 /// Serves requests on `stream` until the client or the server closes it.
 /// `base` is the origin the client connected to, as `http://127.0.0.1:PORT`.
 pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
+    let connection = NEXT_CONNECTION.fetch_add(1, Ordering::Relaxed);
     // The TCP handshake of a distant server costs one round trip before the first request.
     sleep_nonzero(context.conditions.get().latency);
     let mut reader = BufReader::with_capacity(16 * 1024, stream);
@@ -67,7 +71,7 @@ pub(crate) fn serve<T: Transport>(stream: T, context: &Context, base: &str) {
             }
         };
         let stream = reader.get_mut();
-        match answer(stream, incoming, context, base, &mut head, &mut date) {
+        match answer(stream, incoming, context, (base, connection), &mut head, &mut date) {
             After::KeepAlive => {}
             After::Close => return close_gracefully(stream),
             After::Cut => {
@@ -83,7 +87,7 @@ fn answer<T: Transport>(
     stream: &mut T,
     incoming: Incoming,
     context: &Context,
-    base: &str,
+    (base, connection): (&str, u64),
     head: &mut Vec<u8>,
     date: &mut HttpDate,
 ) -> After {
@@ -127,7 +131,7 @@ fn answer<T: Transport>(
         keep_alive && !route_panicked && !outgoing.route_closes() && !context.stopping.load(Ordering::Relaxed);
     context
         .log
-        .push(record(request, outgoing.status(), outgoing.body_bytes()));
+        .push(record(request, connection, outgoing.status(), outgoing.body_bytes()));
 
     sleep_nonzero(conditions.latency);
     let written = outgoing.write(stream, head, date.now(), keep_alive, corrupt_at, bytes_per_sec);
@@ -144,7 +148,7 @@ fn sleep_nonzero(duration: Duration) {
     }
 }
 
-fn record(request: Request, status: u16, body_bytes_sent: u64) -> RequestRecord {
+fn record(request: Request, connection: u64, status: u16, body_bytes_sent: u64) -> RequestRecord {
     let Request {
         method,
         path,
@@ -166,6 +170,7 @@ fn record(request: Request, status: u16, body_bytes_sent: u64) -> RequestRecord 
         authorization: take("authorization"),
         range: take("range"),
         user_agent: take("user-agent"),
+        connection,
         status,
         body_bytes_sent,
     }

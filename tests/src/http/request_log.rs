@@ -62,6 +62,9 @@ pub struct RequestRecord {
     pub range: Option<String>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// Which TCP connection carried the request: the same number for every
+    /// request of one kept-alive connection, a new one for each connection.
+    pub connection: u64,
     /// The status answered (after faults).
     pub status: u16,
     /// The body bytes the server set out to send: 0 for `HEAD`, 204 and 304,

@@ -172,3 +172,39 @@ fn an_offline_snapshot_with_missing_files_is_not_served() -> TestResult {
     assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
     Ok(())
 }
+
+#[test]
+fn parallel_files_reuse_their_connections() -> TestResult {
+    // Each answer waits a little, so the workers really are in flight together.
+    let hub = hub_emulator::test_hub::TestHub::start_with(|mut config| {
+        config.latency = std::time::Duration::from_millis(3);
+        config
+    })?;
+    let mut repo = hub_emulator::SeedRepo::model("alice/many");
+    for i in 0..96 {
+        repo = repo.file(
+            &format!("shard-{i:03}.json"),
+            format!("{{\"shard\": {i}}}").into_bytes(),
+        );
+    }
+    hub.seed(&repo)?;
+    let client = hub_api::HubClient::builder()
+        .endpoint(hub_url::Endpoint::new(&hub.endpoint())?)
+        .build()?;
+    let cache = tempfile::tempdir()?;
+    let mut options = hub_cache::DownloadOptions::new(cache.path());
+    options.max_workers = 8;
+    hub.log().clear();
+    let folder = snapshot_download(&client, &RepoId::new("alice/many")?, &options)?;
+    assert_eq!(files_below(&folder).len(), 96 + 1, "the files and .gitattributes");
+    let records = hub.log().records();
+    let connections: BTreeSet<u64> = records.iter().map(|r| r.connection).collect();
+    assert!(records.len() > 96, "a request per file: {}", records.len());
+    assert!(
+        connections.len() <= 8,
+        "8 workers keep their 8 connections alive, but {} were opened for {} requests",
+        connections.len(),
+        records.len()
+    );
+    Ok(())
+}
