@@ -24,7 +24,7 @@ pub(crate) struct PrefixHasher {
     handle: Option<JoinHandle<std::io::Result<Option<String>>>>,
 }
 
-const READ_SIZE: usize = 1 << 20;
+const READ_SIZE: usize = 256 * 1024;
 
 impl PrefixHasher {
     /// Starts hashing `path` (opened now), which will hold `total` bytes.

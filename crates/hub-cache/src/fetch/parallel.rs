@@ -18,6 +18,7 @@ use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
+/// Bytes gathered before each write: a range is written in few large writes.
 const BUFFER_SIZE: usize = 256 * 1024;
 
 /// The record of finished ranges beside a partial file.
@@ -168,7 +169,6 @@ fn worker(
     budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) {
-    let mut buffer = vec![0u8; BUFFER_SIZE];
     loop {
         if shared.failed.load(Ordering::SeqCst) {
             return;
@@ -181,7 +181,10 @@ fn worker(
             Err(_) => return,
         };
         let permit = budget.acquire();
-        let fetched = fetch_range(client, source, file, partial, start, end, &mut buffer, progress);
+        // Only workers holding a connection hold a buffer: many files may wait at once.
+        let mut buffer = vec![0u8; BUFFER_SIZE];
+        let target = RangeTarget { file, partial };
+        let fetched = fetch_range(client, source, &target, start, end, &mut buffer, progress);
         drop(permit);
         if let Err(error) = fetched {
             shared.failed.store(true, Ordering::SeqCst);
@@ -203,14 +206,26 @@ fn worker(
     }
 }
 
+/// Where a range's bytes go.
+struct RangeTarget<'a> {
+    file: &'a File,
+    partial: &'a Path,
+}
+
+impl RangeTarget<'_> {
+    fn write_at(&self, bytes: &[u8], offset: u64) -> Result<()> {
+        self.file
+            .write_all_at(bytes, offset)
+            .map_err(Error::io("write", self.partial))
+    }
+}
+
 /// Fetches `[start, end)` into the file at its offset, resuming within the
 /// range when the connection breaks.
-#[allow(clippy::too_many_arguments)]
 fn fetch_range(
     client: &HubClient,
     source: &BlobSource<'_>,
-    file: &File,
-    partial: &Path,
+    target: &RangeTarget<'_>,
     start: u64,
     end: u64,
     buffer: &mut [u8],
@@ -242,19 +257,18 @@ fn fetch_range(
             if want == 0 {
                 break None;
             }
-            let n = match reader.read(&mut buffer[..want]) {
-                Ok(0) => break None,
-                Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => break Some(e),
-            };
-            file.write_all_at(&buffer[..n], position)
-                .map_err(Error::io("write", partial))?;
-            position += n as u64;
-            progress.event(&ProgressEvent::Advanced {
-                path: source.repo_path.to_string(),
-                bytes: n as u64,
-            });
+            let (filled, broken) = fill(&mut reader, &mut buffer[..want]);
+            if filled > 0 {
+                target.write_at(&buffer[..filled], position)?;
+                position += filled as u64;
+                progress.event(&ProgressEvent::Advanced {
+                    path: source.repo_path.to_string(),
+                    bytes: filled as u64,
+                });
+            }
+            if broken.is_some() || filled < want {
+                break broken;
+            }
         };
         if position < end {
             if resumes >= RESUMES_PER_CALL {
@@ -265,4 +279,20 @@ fn fetch_range(
         }
     }
     Ok(())
+}
+
+/// Reads until `buffer` is full, the body ends or the connection breaks: few
+/// large writes cost less than many small ones. Returns what was read, and
+/// the error that stopped it early.
+fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> (usize, Option<std::io::Error>) {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Some(e)),
+        }
+    }
+    (filled, None)
 }
