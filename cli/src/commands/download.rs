@@ -48,6 +48,15 @@ pub(crate) struct DownloadArgs {
     /// No progress bars; print only the resulting path.
     #[arg(long, short)]
     quiet: bool,
+    /// Connections for one large file (tuning; the default suits most networks).
+    #[arg(long, hide = true)]
+    connections: Option<usize>,
+    /// Size in MiB of one range request of a large file (tuning).
+    #[arg(long, hide = true, value_name = "MIB")]
+    chunk_mib: Option<u64>,
+    /// Skip the sha256 check of LFS files (sizes are still checked); for measuring.
+    #[arg(long, hide = true)]
+    no_verify: bool,
 }
 
 pub(crate) fn run(args: DownloadArgs) -> Result<()> {
@@ -59,6 +68,14 @@ pub(crate) fn run(args: DownloadArgs) -> Result<()> {
     options.force_download = args.force_download;
     options.local_dir = args.local_dir.clone();
     options.max_workers = args.max_workers.max(1);
+    if let Some(connections) = args.connections {
+        options.transfer.connections = connections.max(1);
+    }
+    if let Some(mib) = args.chunk_mib {
+        options.transfer.chunk_size = mib.max(1) * 1024 * 1024;
+        options.transfer.parallel_threshold = options.transfer.chunk_size;
+    }
+    options.transfer.verify &= !args.no_verify;
     if let Some(dir) = &args.cache_dir {
         options.cache_dir = dir.clone();
     }

@@ -73,8 +73,9 @@ fn download(scale: Scale) -> Result<()> {
     let scratch = target_dir().join("bench");
     std::fs::create_dir_all(&scratch).with_context(|| format!("failed to create {}", scratch.display()))?;
     let disk = check_disk(&scratch, scale)?;
+    let (runs_root, runs_note) = runs_folder(&scratch, scale);
     let load_before = load_average();
-    let mut notes = vec![disk];
+    let mut notes = vec![disk, runs_note];
 
     let mut installed = Vec::new();
     let gnu_time = ensure_installed(GNU_TIME, "time", &mut installed);
@@ -126,7 +127,7 @@ fn download(scale: Scale) -> Result<()> {
             eprintln!("\n== {}: {} ({})", condition.label(), workload.label, workload.repo_id);
             let urls = file_urls(&clients.endpoint, workload, commit)?;
             for &tool in Tool::for_workload(workload.kind) {
-                let outcome = measure_tool(tool, &clients, workload, &urls, &scratch, gnu_time)?;
+                let outcome = measure_tool(tool, &clients, workload, &urls, (&runs_root, &scratch), gnu_time)?;
                 results.rows.push(Row {
                     condition,
                     workload: workload.kind,
@@ -138,6 +139,9 @@ fn download(scale: Scale) -> Result<()> {
             }
         }
         drop(emulator);
+    }
+    if runs_root != scratch {
+        let _ = std::fs::remove_dir_all(&runs_root);
     }
 
     notes.extend(standing_notes(&results, &workloads));
@@ -234,16 +238,17 @@ fn self_check(
     })
 }
 
-/// [`RUNS`] runs of `tool` on `workload`, each into an empty folder removed afterwards.
+/// [`RUNS`] runs of `tool` on `workload`, each into an empty folder under
+/// `runs_root` removed afterwards; `scratch` keeps curl's URL lists.
 fn measure_tool(
     tool: Tool,
     clients: &Clients,
     workload: &Workload,
     urls: &[tools::FileUrl],
-    scratch: &Path,
+    (runs_root, scratch): (&Path, &Path),
     gnu_time: bool,
 ) -> Result<Outcome> {
-    let run_dir = scratch.join("run");
+    let run_dir = runs_root.join("run");
     let out_dir = run_dir.join("out");
     let mut samples: Vec<Sample> = Vec::with_capacity(RUNS);
     for run in 1..=RUNS {
@@ -302,14 +307,7 @@ fn remove_dir(dir: &Path) -> Result<()> {
 /// Free space where the scratch folder is: enough for the stores, the
 /// generated sources while seeding, and one run's output.
 fn check_disk(scratch: &Path, scale: Scale) -> Result<String> {
-    let out = Command::new("df")
-        .args(["-B1", "--output=fstype,avail"])
-        .arg(scratch)
-        .output()
-        .context("failed to run df")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut fields = text.lines().nth(1).unwrap_or_default().split_whitespace();
-    let (Some(fstype), Some(avail)) = (fields.next(), fields.next().and_then(|a| a.parse::<u64>().ok())) else {
+    let Some((fstype, avail)) = free_space(scratch) else {
         return Ok(format!("scratch folder {} (free space unknown)", scratch.display()));
     };
     let data = scale.large_file + 5 * scale.shard;
@@ -327,6 +325,46 @@ fn check_disk(scratch: &Path, scale: Scale) -> Result<String> {
         scratch.display(),
         avail as f64 / 1e9
     ))
+}
+
+/// Where the clients write: a memory file system when one has room, else the
+/// scratch folder. On ext4, creating files is slow for minutes after thousands
+/// were deleted (its check for recently deleted inodes scans them), so each
+/// small-files run would pay for the clean-up of the run before it, whichever
+/// client that was. A memory file system keeps no such state between runs.
+fn runs_folder(scratch: &Path, scale: Scale) -> (PathBuf, String) {
+    let shm = Path::new("/dev/shm");
+    let needed = 2 * (scale.large_file + 5 * scale.shard);
+    match free_space(shm) {
+        Some((fstype, avail)) if fstype == "tmpfs" && avail >= needed => (
+            shm.join(format!("hub-bench-{}", std::process::id())),
+            format!(
+                "clients write into {} (tmpfs), so that no run pays for the file deletions of the one before",
+                shm.display()
+            ),
+        ),
+        _ => (
+            scratch.to_path_buf(),
+            format!(
+                "clients write into {} (no tmpfs with {} free): small-file runs on ext4 also measure \
+                 the clean-up of the run before",
+                scratch.display(),
+                human_size(needed)
+            ),
+        ),
+    }
+}
+
+/// The file system type and free bytes where `path` is, from `df`.
+fn free_space(path: &Path) -> Option<(String, u64)> {
+    let out = Command::new("df")
+        .args(["-B1", "--output=fstype,avail"])
+        .arg(path)
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fields = text.lines().nth(1)?.split_whitespace();
+    Some((fields.next()?.to_string(), fields.next()?.parse().ok()?))
 }
 
 /// Whether `binary` (a name on `PATH` or an absolute path) is there, installing

@@ -15,6 +15,9 @@ use super::workloads::{Workload, WorkloadKind};
 pub(crate) enum Tool {
     /// `huggingface-cli download`, release build.
     Ours,
+    /// The same with `--no-verify`: sizes checked, sha256 not (for the targets
+    /// set for a client that does not verify).
+    OursNoVerify,
     /// `curl -o`, every file in turn over one connection.
     CurlOne,
     /// `curl --parallel --parallel-max 8`.
@@ -29,6 +32,7 @@ impl Tool {
     pub(crate) fn label(self) -> &'static str {
         match self {
             Tool::Ours => "huggingface-cli",
+            Tool::OursNoVerify => "huggingface-cli --no-verify",
             Tool::CurlOne => "curl -o",
             Tool::CurlParallel => "curl --parallel 8",
             Tool::Aria2c => "aria2c -x8 -s8",
@@ -39,10 +43,21 @@ impl Tool {
     /// The clients that fetch `kind`, ours first.
     pub(crate) fn for_workload(kind: WorkloadKind) -> &'static [Tool] {
         match kind {
-            WorkloadKind::LargeFile => &[Tool::Ours, Tool::CurlOne, Tool::Aria2c, Tool::Python],
-            WorkloadKind::SmallFiles | WorkloadKind::ModelRepo => {
-                &[Tool::Ours, Tool::CurlOne, Tool::CurlParallel, Tool::Python]
-            }
+            WorkloadKind::LargeFile => &[
+                Tool::Ours,
+                Tool::OursNoVerify,
+                Tool::CurlOne,
+                Tool::Aria2c,
+                Tool::Python,
+            ],
+            WorkloadKind::SmallFiles => &[Tool::Ours, Tool::CurlOne, Tool::CurlParallel, Tool::Python],
+            WorkloadKind::ModelRepo => &[
+                Tool::Ours,
+                Tool::OursNoVerify,
+                Tool::CurlOne,
+                Tool::CurlParallel,
+                Tool::Python,
+            ],
         }
     }
 }
@@ -119,12 +134,16 @@ pub(crate) fn invocation(
         Vec::new()
     };
     let invocation = match tool {
-        Tool::Ours => hub_env(
-            Invocation::new(&clients.cli)
+        Tool::Ours | Tool::OursNoVerify => {
+            let mut invocation = Invocation::new(&clients.cli)
                 .args(["download", workload.repo_id.as_str()])
                 .args(files)
-                .args(["--quiet", "--max-workers", "8"]),
-        ),
+                .args(["--quiet", "--max-workers", "8"]);
+            if tool == Tool::OursNoVerify {
+                invocation = invocation.arg("--no-verify");
+            }
+            hub_env(invocation)
+        }
         Tool::Python => {
             let Some(python) = &clients.python else {
                 return Ok(None);
