@@ -126,6 +126,23 @@ fn corrupted_lfs_bytes_fail_with_an_integrity_error_and_leave_no_blob() -> TestR
 }
 
 #[test]
+fn no_verify_skips_the_sha256_check() -> TestResult {
+    let e = setup()?;
+    e.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::Corrupt { offset: 1234 }));
+    let out = e.cli_ok(&["download", REPO, "model.safetensors", "--no-verify"], &[])?;
+    let fetched = std::fs::read(last_line(&out))?;
+    assert_eq!(fetched.len(), model_bytes().len());
+    assert_ne!(
+        fetched,
+        model_bytes(),
+        "the corrupted byte was kept: nothing checked the sha256"
+    );
+    Ok(())
+}
+
+#[test]
 fn eight_processes_fetch_one_blob_once() -> TestResult {
     eight_processes_at_once(&[])
 }
