@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use hub_url::{Endpoint, HubConfig, ProxySettings, Token};
 
+use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
 use crate::error_response::{ErrorResponse, parse_retry_after};
 use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, origin, resolve_location};
@@ -32,8 +33,32 @@ struct ClientInner {
     endpoint: Endpoint,
     endpoint_origin: String,
     token: Option<Token>,
+    /// What the user agent is made of, for calls that change a part of it.
+    user_agent_parts: UserAgentParts,
     user_agent: String,
+    /// Headers added to every request (from [`CallSettings`]).
+    headers: Vec<(String, String)>,
+    etag_timeout: Option<Duration>,
     retry: RetryPolicy,
+}
+
+#[derive(Debug, Clone)]
+struct UserAgentParts {
+    library_name: Option<String>,
+    library_version: Option<String>,
+    extra: Vec<(String, String)>,
+    telemetry_disabled: bool,
+}
+
+impl UserAgentParts {
+    fn render(&self) -> String {
+        user_agent(
+            self.library_name.as_deref(),
+            self.library_version.as_deref(),
+            &self.extra,
+            self.telemetry_disabled,
+        )
+    }
 }
 
 impl std::fmt::Debug for HubClient {
@@ -153,12 +178,13 @@ impl HubClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<HubClient> {
-        let user_agent = user_agent(
-            self.library_name.as_deref(),
-            self.library_version.as_deref(),
-            &self.user_agent_extra,
-            self.telemetry_disabled,
-        );
+        let user_agent_parts = UserAgentParts {
+            library_name: self.library_name,
+            library_version: self.library_version,
+            extra: self.user_agent_extra,
+            telemetry_disabled: self.telemetry_disabled,
+        };
+        let user_agent = user_agent_parts.render();
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
@@ -181,7 +207,10 @@ impl HubClientBuilder {
                 endpoint: self.endpoint,
                 endpoint_origin,
                 token: self.token,
+                user_agent_parts,
                 user_agent,
+                headers: Vec::new(),
+                etag_timeout: None,
                 retry: self.retry,
             }),
         })
@@ -216,16 +245,53 @@ impl HubClient {
 
     /// The same client (same pool) with another token.
     pub fn with_token(&self, token: Option<Token>) -> HubClient {
-        HubClient {
-            inner: Arc::new(ClientInner {
-                agent: self.inner.agent.clone(),
-                endpoint: self.inner.endpoint.clone(),
-                endpoint_origin: self.inner.endpoint_origin.clone(),
-                token,
-                user_agent: self.inner.user_agent.clone(),
-                retry: self.inner.retry,
-            }),
+        self.derive(|inner| inner.token = token)
+    }
+
+    /// The same client (same pool) with one call's settings: its token,
+    /// headers, user agent parts and metadata timeout.
+    pub fn for_call(&self, call: &CallSettings) -> HubClient {
+        if call.is_empty() {
+            return self.clone();
         }
+        self.derive(|inner| {
+            if let Some(token) = &call.token {
+                inner.token = Some(token.clone());
+            }
+            inner.headers.extend(call.headers.iter().cloned());
+            let parts = &mut inner.user_agent_parts;
+            if call.library_name.is_some() {
+                parts.library_name.clone_from(&call.library_name);
+                parts.library_version.clone_from(&call.library_version);
+            }
+            parts.extra.extend(call.user_agent.iter().cloned());
+            inner.user_agent = parts.render();
+            if call.etag_timeout.is_some() {
+                inner.etag_timeout = call.etag_timeout;
+            }
+        })
+    }
+
+    /// How long a file's metadata request may take in all, if limited.
+    pub fn etag_timeout(&self) -> Option<Duration> {
+        self.inner.etag_timeout
+    }
+
+    fn derive(&self, change: impl FnOnce(&mut ClientInner)) -> HubClient {
+        let current = &self.inner;
+        let mut inner = ClientInner {
+            agent: current.agent.clone(),
+            endpoint: current.endpoint.clone(),
+            endpoint_origin: current.endpoint_origin.clone(),
+            token: current.token.clone(),
+            user_agent_parts: current.user_agent_parts.clone(),
+            user_agent: current.user_agent.clone(),
+            headers: current.headers.clone(),
+            etag_timeout: current.etag_timeout,
+            retry: current.retry,
+        };
+        change(&mut inner);
+        HubClient { inner: Arc::new(inner) }
     }
 
     /// Sends a request: follows redirects by the request's policy (the token
@@ -239,7 +305,7 @@ impl HubClient {
         let mut attempt = 0;
         loop {
             let sent_token = self.authorizes(&url);
-            let response = match self.send_once(method, &url, &request.headers, body, sent_token) {
+            let response = match self.send_once(method, &url, request, body, sent_token) {
                 Ok(response) => response,
                 Err(error) => {
                     let retry = request.is_retryable() && is_retryable_transport(&error);
@@ -307,41 +373,85 @@ impl HubClient {
 
     /// Whether the token goes with a request to this URL: only to the endpoint's own origin.
     fn authorizes(&self, url: &str) -> bool {
-        self.inner.token.is_some() && origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
+        self.is_endpoint_origin(url) && (self.inner.token.is_some() || self.has_own_authorization())
+    }
+
+    fn is_endpoint_origin(&self, url: &str) -> bool {
+        origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
+    }
+
+    /// Whether the call's headers carry their own `Authorization`.
+    fn has_own_authorization(&self) -> bool {
+        self.inner
+            .headers
+            .iter()
+            .any(|(name, _)| name.eq_ignore_ascii_case("authorization"))
     }
 
     fn send_once(
         &self,
         method: Method,
         url: &str,
-        headers: &[(String, String)],
+        request: &HubRequest<'_>,
         body: Option<&RequestBody<'_>>,
         with_token: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let mut builder = ureq::http::Request::builder().method(method.as_str()).uri(url);
-        for (name, value) in headers {
+        let mut builder = ureq::http::Request::builder()
+            .method(method.as_str())
+            .uri(url)
+            .header("user-agent", self.inner.user_agent.as_str());
+        let to_endpoint = self.is_endpoint_origin(url);
+        for (name, value) in &self.inner.headers {
+            // Credentials of the call's own go where the token would, and nowhere else.
+            if to_endpoint || !name.eq_ignore_ascii_case("authorization") {
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+        }
+        for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if method == Method::Head {
             builder = builder.header("accept-encoding", "identity");
         }
-        if let Some(token) = self.inner.token.as_ref().filter(|_| with_token) {
+        let token = self
+            .inner
+            .token
+            .as_ref()
+            .filter(|_| with_token && !self.has_own_authorization());
+        if let Some(token) = token {
             builder = builder.header("authorization", format!("Bearer {}", token.expose()));
         }
         match body {
-            None => self.inner.agent.run(builder.body(())?),
-            Some(RequestBody::Bytes(bytes)) => self.inner.agent.run(builder.body(bytes.as_slice())?),
+            None => self.run(builder.body(())?, request.timeout),
+            Some(RequestBody::Bytes(bytes)) => self.run(builder.body(bytes.as_slice())?, request.timeout),
             Some(file_body @ RequestBody::File { .. }) => {
                 let reader = file_body.open_file().map_err(ureq::Error::Io)?;
                 let builder = builder.header("content-length", file_body.len());
                 match reader {
-                    Some(mut reader) => self
-                        .inner
-                        .agent
-                        .run(builder.body(ureq::SendBody::from_reader(&mut reader))?),
-                    None => self.inner.agent.run(builder.body(())?),
+                    Some(mut reader) => {
+                        self.run(builder.body(ureq::SendBody::from_reader(&mut reader))?, request.timeout)
+                    }
+                    None => self.run(builder.body(())?, request.timeout),
                 }
             }
         }
+    }
+
+    /// Runs one request on the pool, within `timeout` in all if given.
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: ureq::http::Request<S>,
+        timeout: Option<Duration>,
+    ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
+        let request = match timeout {
+            Some(timeout) => self
+                .inner
+                .agent
+                .configure_request(request)
+                .timeout_global(Some(timeout))
+                .build(),
+            None => request,
+        };
+        self.inner.agent.run(request)
     }
 }

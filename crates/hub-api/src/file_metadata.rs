@@ -31,11 +31,11 @@ impl HubClient {
     /// Reads a file's metadata with a `HEAD` on its resolve URL: redirects on
     /// the endpoint (renamed repos) are followed, the redirect to the CDN is not.
     pub fn file_metadata(&self, url: &str, target: RequestTarget) -> Result<FileMetadata> {
-        let response = self.send(
-            &HubRequest::head(url)
-                .target(target)
-                .redirects(RedirectPolicy::SameOriginOnly),
-        )?;
+        let mut request = HubRequest::head(url)
+            .target(target)
+            .redirects(RedirectPolicy::SameOriginOnly);
+        request.timeout = self.etag_timeout();
+        let response = self.send(&request)?;
         let header = |name: &str| response.header(name).map(str::to_string).filter(|v| !v.is_empty());
         let missing = |what: &str| Error::InvalidResponse {
             url: url.to_string(),

@@ -35,6 +35,7 @@
 //! ```
 
 mod base64;
+mod call_settings;
 mod client;
 mod commit_operation;
 mod create_commit;
@@ -64,6 +65,7 @@ mod upload;
 mod user_agent;
 mod whoami;
 
+pub use call_settings::CallSettings;
 pub use client::{HubClient, HubClientBuilder};
 pub use commit_operation::{AddSource, CommitOperation};
 pub use create_commit::{CommitInfo, CommitOptions};

@@ -1,6 +1,7 @@
 //! A request to send through [`HubClient::send`](crate::HubClient::send), and its response.
 
 use std::io::Read;
+use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
@@ -59,6 +60,9 @@ pub struct HubRequest<'a> {
     pub redirects: RedirectPolicy,
     /// Retry even though the method is `POST` (for read-only POSTs such as a preupload check).
     pub retry_post: bool,
+    /// How long the whole exchange may take (each try), beyond the client's
+    /// connect and read timeouts.
+    pub timeout: Option<Duration>,
 }
 
 impl<'a> HubRequest<'a> {
@@ -72,7 +76,14 @@ impl<'a> HubRequest<'a> {
             target: RequestTarget::default(),
             redirects: RedirectPolicy::Follow,
             retry_post: false,
+            timeout: None,
         }
+    }
+
+    /// Limits how long the whole exchange may take (each try).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// A `GET`.

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blob_lock::BlobLock;
 use crate::connection_budget::ConnectionBudget;
-use crate::download::{DownloadOptions, hf_hub_download};
+use crate::download::{DownloadOptions, download_file};
 use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, fetch_blob, hex};
 
@@ -72,6 +72,7 @@ fn percent_decode(s: &str) -> String {
 
 /// Downloads a URL into the cache and returns the local path.
 pub fn cached_download(client: &HubClient, url: &str, options: &DownloadOptions<'_>) -> Result<PathBuf> {
+    let client = &client.for_call(&options.call);
     if let Some(resolved) = parse_resolve_url(url, client.endpoint().as_str()) {
         let options = DownloadOptions {
             repo_type: resolved.repo_type,
@@ -79,7 +80,7 @@ pub fn cached_download(client: &HubClient, url: &str, options: &DownloadOptions<
             subfolder: None,
             ..options.clone()
         };
-        return hf_hub_download(client, &resolved.repo_id, &resolved.path, &options);
+        return download_file(client, &resolved.repo_id, &resolved.path, &options);
     }
     let folder = options.cache_dir.join(".url_cache");
     let key = hex(&Sha256::digest(url.as_bytes()));

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hub_api::{FileMetadata, HubClient, RequestTarget};
+use hub_api::{CallSettings, FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
 
 use crate::blob_lock::BlobLock;
@@ -45,6 +45,10 @@ pub struct DownloadOptions<'a> {
     pub max_workers: usize,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
+    /// This call's token, headers, user agent parts and metadata timeout
+    /// (the Python client's `token`, `headers`, `library_name`,
+    /// `library_version`, `user_agent` and `etag_timeout`).
+    pub call: CallSettings,
     /// Receives progress events.
     pub progress: &'a dyn Progress,
 }
@@ -64,6 +68,7 @@ impl std::fmt::Debug for DownloadOptions<'_> {
             .field("ignore_patterns", &self.ignore_patterns)
             .field("max_workers", &self.max_workers)
             .field("transfer", &self.transfer)
+            .field("call", &self.call)
             .finish_non_exhaustive()
     }
 }
@@ -84,17 +89,21 @@ impl DownloadOptions<'static> {
             ignore_patterns: Vec::new(),
             max_workers: 16,
             transfer: TransferSettings::default(),
+            call: CallSettings::default(),
             progress: &(),
         }
     }
 
-    /// Defaults from the configuration: its cache, offline mode and symlink setting.
+    /// Defaults from the configuration: its cache, offline mode, symlink
+    /// setting and metadata timeout.
     pub fn from_config(config: &HubConfig) -> Self {
-        DownloadOptions {
+        let mut options = DownloadOptions {
             local_files_only: config.offline,
             disable_symlinks: config.disable_symlinks,
             ..Self::new(config.hub_cache.clone())
-        }
+        };
+        options.call.etag_timeout = Some(config.etag_timeout);
+        options
     }
 }
 
@@ -114,6 +123,7 @@ impl<'a> DownloadOptions<'a> {
             ignore_patterns: self.ignore_patterns.clone(),
             max_workers: self.max_workers,
             transfer: self.transfer,
+            call: self.call.clone(),
             progress,
         }
     }
@@ -123,6 +133,16 @@ impl<'a> DownloadOptions<'a> {
 /// its path inside `snapshots/{commit}/`, as the Python client does. With
 /// `local_dir`, the file is written there instead and that path is returned.
 pub fn hf_hub_download(
+    client: &HubClient,
+    repo_id: &RepoId,
+    filename: &str,
+    options: &DownloadOptions<'_>,
+) -> Result<PathBuf> {
+    download_file(&client.for_call(&options.call), repo_id, filename, options)
+}
+
+/// [`hf_hub_download`] with a client the call's settings are applied to.
+pub(crate) fn download_file(
     client: &HubClient,
     repo_id: &RepoId,
     filename: &str,

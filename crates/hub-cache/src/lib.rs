@@ -16,6 +16,8 @@
 //!   in parallel ranges ([`TransferSettings`]); a broken connection or a killed
 //!   process resumes where it stopped; sizes and (for LFS files) sha256 are
 //!   checked, on a thread of their own, before the rename into `blobs/`.
+//! - A call can bring its own token, headers and user agent parts
+//!   ([`DownloadOptions::call`]), as the Python client's keyword arguments do.
 //! - [`scan_cache`] tells what the cache holds; [`CacheInfo::delete_revisions`]
 //!   plans a deletion to show before [`DeleteStrategy::execute`] runs it.
 //!

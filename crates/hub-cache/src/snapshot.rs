@@ -31,6 +31,7 @@ struct TreeFile {
 /// Downloads a revision's files into the cache (or `local_dir`) and returns
 /// the snapshot folder (or `local_dir`).
 pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &DownloadOptions<'_>) -> Result<PathBuf> {
+    let client = &client.for_call(&options.call);
     let revision = options.revision.clone().unwrap_or_default();
     let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
     if options.local_files_only {

@@ -156,6 +156,7 @@ fn record(request: Request, connection: u64, status: u16, body_bytes_sent: u64) 
         mut headers,
         ..
     } = request;
+    let all_headers = headers.clone();
     let mut take = |name: &str| {
         headers
             .iter_mut()
@@ -171,6 +172,7 @@ fn record(request: Request, connection: u64, status: u16, body_bytes_sent: u64) 
         range: take("range"),
         user_agent: take("user-agent"),
         connection,
+        headers: all_headers,
         status,
         body_bytes_sent,
     }

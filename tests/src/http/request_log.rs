@@ -62,6 +62,8 @@ pub struct RequestRecord {
     pub range: Option<String>,
     /// The `User-Agent` header.
     pub user_agent: Option<String>,
+    /// Every header as received, names in lowercase.
+    pub headers: Vec<(String, String)>,
     /// Which TCP connection carried the request: the same number for every
     /// request of one kept-alive connection, a new one for each connection.
     pub connection: u64,
