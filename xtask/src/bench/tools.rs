@@ -138,7 +138,7 @@ pub(crate) fn invocation(
             let mut invocation = Invocation::new(&clients.cli)
                 .args(["download", workload.repo_id.as_str()])
                 .args(files)
-                .args(["--quiet", "--max-workers", "8"]);
+                .arg("--quiet");
             if tool == Tool::OursNoVerify {
                 invocation = invocation.arg("--no-verify");
             }
