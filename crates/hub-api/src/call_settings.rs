@@ -8,7 +8,7 @@ use hub_url::Token;
 /// Adjustments of a [`HubClient`](crate::HubClient) for one call; see
 /// [`HubClient::for_call`](crate::HubClient::for_call). Empty by default: the
 /// client's own settings.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct CallSettings {
     /// A token instead of the client's (which stays when this is `None`).
     pub token: Option<Token>,
@@ -27,9 +27,53 @@ pub struct CallSettings {
     pub etag_timeout: Option<Duration>,
 }
 
+/// Header values that carry credentials are never shown.
+impl std::fmt::Debug for CallSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let secret = ["authorization", "cookie", "proxy-authorization"]
+                    .iter()
+                    .any(|s| name.eq_ignore_ascii_case(s));
+                (name.as_str(), if secret { "<redacted>" } else { value.as_str() })
+            })
+            .collect();
+        f.debug_struct("CallSettings")
+            .field("token", &self.token)
+            .field("headers", &headers)
+            .field("library_name", &self.library_name)
+            .field("library_version", &self.library_version)
+            .field("user_agent", &self.user_agent)
+            .field("etag_timeout", &self.etag_timeout)
+            .finish()
+    }
+}
+
 impl CallSettings {
     /// Whether nothing is changed.
     pub fn is_empty(&self) -> bool {
         *self == CallSettings::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_shows_no_credentials() {
+        let call = CallSettings {
+            token: Some(Token::new("hf_secret_token_value")),
+            headers: vec![
+                ("Authorization".into(), "Bearer hf_secret_header_value".into()),
+                ("X-Trace".into(), "run-7".into()),
+            ],
+            ..CallSettings::default()
+        };
+        let shown = format!("{call:?}");
+        assert!(!shown.contains("hf_secret"), "{shown}");
+        assert!(shown.contains("run-7") && shown.contains("<redacted>"), "{shown}");
     }
 }
