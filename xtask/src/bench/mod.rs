@@ -126,6 +126,7 @@ fn download(scale: Scale) -> Result<()> {
         for (workload, commit) in workloads.iter().zip(&commits) {
             eprintln!("\n== {}: {} ({})", condition.label(), workload.label, workload.repo_id);
             let urls = file_urls(&clients.endpoint, workload, commit)?;
+            tools::warm_up(&urls, &scratch)?;
             for &tool in Tool::for_workload(workload.kind) {
                 let runs_root = match workload.kind {
                     WorkloadKind::SmallFiles => &small_files_root,
@@ -457,7 +458,8 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
     let wan = NetworkConditions::wan();
     let mut notes = vec![
         "cold client cache each run: a fresh HF_HOME (or output folder for curl and aria2c), removed after; \
-         the OS page cache is not dropped, so the emulator's files stay hot"
+         the OS page cache is not dropped, and curl fetches every file of a workload once into /dev/null \
+         before the first client is measured, so the emulator's files and caches are hot for every client"
             .to_string(),
         format!(
             "WAN-like: {} ms before every response and once per new connection, {} MB/s per connection",

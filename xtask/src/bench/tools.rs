@@ -189,6 +189,27 @@ pub(crate) fn invocation(
     Ok(Some(invocation))
 }
 
+/// Fetches every file once, untimed, into `/dev/null`: the emulator's caches
+/// are then as warm for the first client measured as for the last.
+pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path) -> Result<()> {
+    let list = config_dir.join("warm-up-urls.txt");
+    let mut text = String::new();
+    for file in urls {
+        let _ = writeln!(text, "url = \"{}\"", file.url);
+        let _ = writeln!(text, "output = \"/dev/null\"");
+    }
+    std::fs::write(&list, text).with_context(|| format!("failed to write {}", list.display()))?;
+    let status = Command::new("curl")
+        .args(["-s", "-S", "-f", "--parallel", "--parallel-max", "8", "-K"])
+        .arg(&list)
+        .status()
+        .context("failed to run curl")?;
+    if !status.success() {
+        bail!("the warm-up fetch failed: {status}");
+    }
+    Ok(())
+}
+
 /// A curl config listing every URL with its output path.
 fn write_curl_list(list: &Path, urls: &[FileUrl], out_dir: &Path) -> Result<()> {
     let mut text = String::new();
