@@ -104,7 +104,7 @@ pub(super) fn fetch(
     if existing_len == size {
         load_done(&parts, &mut plan);
     } else {
-        file.set_len(size).map_err(Error::io("allocate", partial))?;
+        preallocate(&file, size).map_err(Error::io("allocate", partial))?;
     }
     let mut record = std::fs::OpenOptions::new()
         .create(true)
@@ -279,6 +279,23 @@ fn fetch_range(
         }
     }
     Ok(())
+}
+
+/// Gives the partial file its full size, with its disk space reserved where the
+/// file system can: a disk too small fails now rather than after gigabytes,
+/// and the parallel writes then fill blocks that already exist.
+fn preallocate(file: &File, size: u64) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{FallocateFlags, fallocate};
+        match fallocate(file, FallocateFlags::empty(), 0, size) {
+            Ok(()) => return Ok(()),
+            // File systems without it (some network ones): a sparse file will do.
+            Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    file.set_len(size)
 }
 
 /// Reads until `buffer` is full, the body ends or the connection breaks: few

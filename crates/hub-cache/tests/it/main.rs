@@ -477,3 +477,47 @@ fn parallel_ranges_of_a_failed_call_are_not_fetched_again() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn a_large_download_reserves_its_disk_space_before_the_bytes_arrive() -> TestResult {
+    use std::os::unix::fs::MetadataExt;
+    let f = fixture()?;
+    let mut options = f.options();
+    options.transfer = hub_cache::TransferSettings {
+        connections: 2,
+        chunk_size: 7_000,
+        parallel_threshold: 10_000,
+        verify: true,
+    };
+    // The first range arrives, every later one is refused: the call fails
+    // with most of the file still to come.
+    f.hub
+        .faults()
+        .push(Fault::new("/cdn/", FaultAction::Delay { millis: 0 }));
+    f.hub.faults().push(
+        Fault::new(
+            "/cdn/",
+            FaultAction::Status {
+                status: 403,
+                retry_after: None,
+            },
+        )
+        .times(100),
+    );
+    hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options).expect_err("refused");
+    let blobs = f.repo_dir().join("blobs");
+    let partial = std::fs::read_dir(&blobs)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "incomplete"))
+        .ok_or("no partial file")?;
+    let meta = std::fs::metadata(&partial)?;
+    let size = weights().len() as u64;
+    assert_eq!(meta.len(), size);
+    assert!(
+        meta.blocks() * 512 >= size,
+        "all {size} bytes reserved, not only the 7000 that arrived: {} blocks",
+        meta.blocks()
+    );
+    Ok(())
+}
