@@ -33,6 +33,8 @@ struct Plan {
     size: u64,
     chunk_size: u64,
     done: Vec<bool>,
+    /// Bytes written from the start of each range not yet done.
+    filled: Vec<u64>,
 }
 
 impl Plan {
@@ -41,10 +43,11 @@ impl Plan {
         (start, (start + self.chunk_size).min(self.size))
     }
 
-    /// Bytes from the start that are all on disk.
+    /// Bytes from the start that are all on disk: the ranges done, then what
+    /// the first range not done has written so far (ranges are written in order).
     fn contiguous(&self) -> u64 {
         match self.done.iter().position(|d| !d) {
-            Some(first_missing) => self.range(first_missing).0,
+            Some(first_missing) => self.range(first_missing).0 + self.filled[first_missing],
             None => self.size,
         }
     }
@@ -72,6 +75,9 @@ fn load_done(parts: &Path, plan: &mut Plan) {
 
 struct Shared<'a> {
     plan: Mutex<Plan>,
+    /// Held for every write: one writer at a time into the file, waiting
+    /// asleep, rather than all of them spinning on the kernel's inode lock.
+    write_turn: Mutex<()>,
     queue: Mutex<VecDeque<usize>>,
     record: Mutex<File>,
     failed: AtomicBool,
@@ -98,6 +104,7 @@ pub(super) fn fetch(
         size,
         chunk_size,
         done: vec![false; chunks],
+        filled: vec![0; chunks],
     };
     let parts = parts_path(partial);
     let existing_len = file.metadata().map_err(Error::io("read", partial))?.len();
@@ -139,6 +146,7 @@ pub(super) fn fetch(
     let workers = settings.connections.min(pending.len()).max(1);
     let shared = Shared {
         plan: Mutex::new(plan),
+        write_turn: Mutex::new(()),
         queue: Mutex::new(pending),
         record: Mutex::new(record),
         failed: AtomicBool::new(false),
@@ -183,7 +191,13 @@ fn worker(
         let permit = budget.acquire();
         // Only workers holding a connection hold a buffer: many files may wait at once.
         let mut buffer = vec![0u8; BUFFER_SIZE];
-        let target = RangeTarget { file, partial };
+        let target = RangeTarget {
+            file,
+            partial,
+            shared,
+            index,
+            start,
+        };
         let fetched = fetch_range(client, source, &target, start, end, &mut buffer, progress);
         drop(permit);
         if let Err(error) = fetched {
@@ -206,17 +220,31 @@ fn worker(
     }
 }
 
-/// Where a range's bytes go.
+/// Where a range's bytes go, and who hears of them.
 struct RangeTarget<'a> {
     file: &'a File,
     partial: &'a Path,
+    shared: &'a Shared<'a>,
+    index: usize,
+    start: u64,
 }
 
 impl RangeTarget<'_> {
+    /// Writes the range's next bytes at `offset`; the hasher may follow at once.
     fn write_at(&self, bytes: &[u8], offset: u64) -> Result<()> {
-        self.file
-            .write_all_at(bytes, offset)
-            .map_err(Error::io("write", self.partial))
+        {
+            let _turn = self.shared.write_turn.lock().unwrap_or_else(|p| p.into_inner());
+            self.file
+                .write_all_at(bytes, offset)
+                .map_err(Error::io("write", self.partial))?;
+        }
+        if let Ok(mut plan) = self.shared.plan.lock() {
+            plan.filled[self.index] = offset + bytes.len() as u64 - self.start;
+            if let Some(h) = self.shared.hasher {
+                h.advance(plan.contiguous());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -312,4 +340,30 @@ fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> (usize, Option<std::io::Er
         }
     }
     (filled, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contiguous_prefix_follows_the_first_range_not_done() {
+        let mut plan = Plan {
+            size: 250,
+            chunk_size: 100,
+            done: vec![false; 3],
+            filled: vec![0; 3],
+        };
+        assert_eq!(plan.contiguous(), 0);
+        // Bytes of a later range do not count until every range before it is done.
+        plan.filled[1] = 60;
+        assert_eq!(plan.contiguous(), 0);
+        plan.filled[0] = 40;
+        assert_eq!(plan.contiguous(), 40);
+        plan.done[0] = true;
+        assert_eq!(plan.contiguous(), 160);
+        plan.done[1] = true;
+        plan.done[2] = true;
+        assert_eq!(plan.contiguous(), 250);
+    }
 }
