@@ -7,6 +7,11 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 
+/// Bytes read and hashed at a time: small enough to stay in a core's L2 cache
+/// between the copy from the page cache and the hash (measured on a 2 GiB
+/// file: 1.6 s at 128 KiB, 2.5 s at 1 MiB).
+const HASH_READ_SIZE: usize = 128 * 1024;
+
 /// The bytes of a file to add.
 #[derive(Clone, PartialEq, Eq)]
 pub enum AddSource {
@@ -140,7 +145,7 @@ impl AddSource {
                 };
                 let mut file = std::fs::File::open(path).map_err(io)?;
                 let mut hasher = Sha256::new();
-                let mut buffer = vec![0u8; 1 << 20];
+                let mut buffer = vec![0u8; HASH_READ_SIZE];
                 let mut sample = Vec::new();
                 let mut size = 0u64;
                 loop {

@@ -10,7 +10,8 @@ use super::{BlobSource, RESUMES_PER_CALL, content_range_start, open_partial};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
-const BUFFER_SIZE: usize = 256 * 1024;
+/// Bytes read before each write (see the parallel fetch for why this size).
+const BUFFER_SIZE: usize = 128 * 1024;
 
 /// Fetches the rest of the blob into `partial`; returns its sha256 when asked
 /// to hash and the size is known (otherwise the caller hashes the file).
