@@ -232,6 +232,16 @@ fn self_check(
         );
         hash_secs.push((workload.kind, secs));
     }
+    let write_secs = self_check::write_secs(scratch, file.size).map_err(|e| format!("{e:#}"));
+    match &write_secs {
+        Ok(secs) => eprintln!(
+            "one thread writing {} into a new file in {}: {secs:.2} s ({:.0} MB/s)",
+            human_size(file.size),
+            scratch.display(),
+            file.size as f64 / 1e6 / secs
+        ),
+        Err(e) => eprintln!("write floor: failed: {e}"),
+    }
     Ok(SelfCheck {
         serve_bytes: file.size,
         emulator_secs: Some(emulator_secs),
@@ -240,6 +250,7 @@ fn self_check(
         keep_alive_resolve,
         version: Some(version),
         hash_secs,
+        write_secs,
     })
 }
 
@@ -484,6 +495,14 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
                 workload.lfs_bytes() as f64 / 1e6 / secs
             ));
         }
+    }
+    if let Ok(secs) = &results.self_check.write_secs {
+        notes.push(format!(
+            "one thread writing the large file's bytes into a new file in the scratch folder (128 KiB writes, \
+             no hashing, no network): {secs:.2} s, {:.0} MB/s; every client pays at least this, hashing \
+             from memory does not",
+            results.self_check.serve_bytes as f64 / 1e6 / secs
+        ));
     }
     if let Some(curl) = results.stats(Condition::Wan, WorkloadKind::LargeFile, Tool::CurlOne)
         && let Some(large) = workloads.iter().find(|w| w.kind == WorkloadKind::LargeFile)

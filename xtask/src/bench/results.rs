@@ -45,6 +45,9 @@ pub(crate) struct SelfCheck {
     pub(crate) version: Option<Duration>,
     /// Seconds to sha256 each workload's LFS bytes from memory.
     pub(crate) hash_secs: Vec<(WorkloadKind, f64)>,
+    /// Seconds for one thread to write the large file's bytes into a new file
+    /// where the clients write, or why it could not: the floor of any client.
+    pub(crate) write_secs: Result<f64, String>,
 }
 
 /// Everything measured.

@@ -19,7 +19,9 @@ const SERVE_RUNS: usize = 3;
 const VERSION_RUNS: usize = 20;
 /// The buffer hashed over and over to time sha256 without holding gigabytes.
 const HASH_BUFFER: usize = 256 << 20;
-/// Runs of the hash timing.
+/// The buffer written over and over to time page-cache writes.
+const WRITE_BUFFER: usize = 128 << 10;
+/// Runs of the hash and write timings.
 const HASH_RUNS: usize = 3;
 
 /// Median seconds for `curl -s -o /dev/null URL`, one connection.
@@ -73,6 +75,32 @@ pub(crate) fn version_time(cli: &Path) -> Result<Duration> {
         secs.push(elapsed.as_secs_f64());
     }
     Ok(Duration::from_secs_f64(median(secs)))
+}
+
+/// Median seconds for one thread to write `bytes` bytes into a new file in
+/// `dir` (128 KiB writes from one buffer, the file removed after each run):
+/// what putting the bytes into that file system's page cache costs on this
+/// machine, which every client pays and hashing from memory does not.
+pub(crate) fn write_secs(dir: &Path, bytes: u64) -> Result<f64> {
+    use std::io::Write;
+    let buffer = pseudo_random(WRITE_BUFFER, 5);
+    let path = dir.join("write-floor.tmp");
+    let mut secs = Vec::with_capacity(HASH_RUNS);
+    for _ in 0..HASH_RUNS {
+        let started = Instant::now();
+        let mut file = std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
+        let mut left = bytes;
+        while left > 0 {
+            let n = left.min(WRITE_BUFFER as u64) as usize;
+            file.write_all(&buffer[..n])
+                .with_context(|| format!("failed to write {}", path.display()))?;
+            left -= n as u64;
+        }
+        drop(file);
+        secs.push(started.elapsed().as_secs_f64());
+        std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+    }
+    Ok(median(secs))
 }
 
 /// Median seconds the client's sha256 code (the `sha2` crate, release build)
