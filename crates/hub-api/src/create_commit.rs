@@ -125,10 +125,61 @@ impl HubClient {
         let target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
         let mut adds = self.prepare_adds(operations, options)?;
         self.fetch_upload_modes(repo_id, &revision, &mut adds, options)?;
-        self.upload_lfs_files(repo_id, &revision, &adds, options)?;
+        // The body names LFS files by their sha256 only, so it is written while
+        // they go up: small files are read and encoded meanwhile.
+        let (uploaded, lines) = std::thread::scope(|scope| {
+            let lines = scope.spawn(|| self.commit_body(repo_id, &revision, operations, &adds, options));
+            let uploaded = self.upload_lfs_files(repo_id, &revision, &adds, options);
+            (uploaded, lines.join())
+        });
+        uploaded?;
+        let mut lines = lines.map_err(|_| Error::Config {
+            reason: "writing the commit body failed unexpectedly".into(),
+        })??;
+        let body = lines.finish()?;
+        let url = self.revision_route_url("commit", repo_id, &revision, options);
+        let request = HubRequest::new(Method::Post, url)
+            .header("content-type", "application/x-ndjson")
+            .body(RequestBody::File {
+                path: body.path().to_path_buf(),
+                offset: 0,
+                len: lines.len,
+                on_sent: None,
+            })
+            .target(target);
+        self.send(&request)?.json()
+    }
 
-        // The NDJSON body is written to a temporary file one line at a time, so
-        // memory holds one file's content at most, however large the commit.
+    /// `{api}/{type}s/{repo}/{route}/{revision}`, with `?create_pr=1` when the
+    /// commit opens a pull request.
+    fn revision_route_url(
+        &self,
+        route: &str,
+        repo_id: &RepoId,
+        revision: &Revision,
+        options: &CommitOptions<'_>,
+    ) -> String {
+        let mut url = format!(
+            "{}/{route}/{}",
+            self.endpoint().api_url(options.repo_type, repo_id),
+            encode_segment(revision.as_str())
+        );
+        if options.create_pr {
+            url.push_str("?create_pr=1");
+        }
+        url
+    }
+
+    /// The NDJSON commit body, in a temporary file written one line at a time,
+    /// so memory holds one file's content at most, however large the commit.
+    fn commit_body(
+        &self,
+        repo_id: &RepoId,
+        revision: &Revision,
+        operations: &[CommitOperation],
+        adds: &[PreparedAdd<'_>],
+        options: &CommitOptions<'_>,
+    ) -> Result<NdjsonFile> {
         let mut lines = NdjsonFile::new()?;
         let mut header = json!({
             "summary": options.commit_message,
@@ -146,13 +197,12 @@ impl HubClient {
                     if add.ignore {
                         continue;
                     }
-                    lines.push(&if add.lfs {
-                        json!({ "key": "lfsFile", "value": {
-                            "path": add.path, "algo": "sha256", "oid": add.info.sha256, "size": add.info.size } })
+                    if add.lfs {
+                        lines.push(&json!({ "key": "lfsFile", "value": {
+                            "path": add.path, "algo": "sha256", "oid": add.info.sha256, "size": add.info.size } }))?;
                     } else {
-                        json!({ "key": "file", "value": {
-                            "content": base64::encode(&add.source.read_all()?), "path": add.path, "encoding": "base64" } })
-                    })?;
+                        lines.push_file(&add.path, &add.source.read_all()?)?;
+                    }
                 }
                 CommitOperation::Delete { path_in_repo } => {
                     lines.push(
@@ -183,25 +233,7 @@ impl HubClient {
                 }
             }
         }
-        let body = lines.finish()?;
-        let mut url = format!(
-            "{}/commit/{}",
-            self.endpoint().api_url(options.repo_type, repo_id),
-            encode_segment(revision.as_str())
-        );
-        if options.create_pr {
-            url.push_str("?create_pr=1");
-        }
-        let request = HubRequest::new(Method::Post, url)
-            .header("content-type", "application/x-ndjson")
-            .body(RequestBody::File {
-                path: body.path().to_path_buf(),
-                offset: 0,
-                len: lines.len,
-                on_sent: None,
-            })
-            .target(target);
-        self.send(&request)?.json()
+        Ok(lines)
     }
 
     /// Validates paths and hashes every added file (in parallel, once each).
@@ -263,14 +295,7 @@ impl HubClient {
         adds: &mut [PreparedAdd<'_>],
         options: &CommitOptions<'_>,
     ) -> Result<()> {
-        let mut url = format!(
-            "{}/preupload/{}",
-            self.endpoint().api_url(options.repo_type, repo_id),
-            encode_segment(revision.as_str())
-        );
-        if options.create_pr {
-            url.push_str("?create_pr=1");
-        }
+        let url = self.revision_route_url("preupload", repo_id, revision, options);
         for chunk in adds.chunks_mut(BATCH_SIZE) {
             let files: Vec<_> = chunk
                 .iter()
@@ -450,6 +475,27 @@ impl NdjsonFile {
         Ok(())
     }
 
+    /// A `file` line: the content in base64, written as it is (base64 needs no
+    /// JSON escaping, so megabytes of it are not scanned again).
+    fn push_file(&mut self, path: &str, content: &[u8]) -> Result<()> {
+        let path = serde_json::to_string(path).map_err(|e| Error::Config {
+            reason: format!("unencodable path in the commit: {e}"),
+        })?;
+        let content = base64::encode(content);
+        let parts: [&[u8]; 5] = [
+            br#"{"key":"file","value":{"path":"#,
+            path.as_bytes(),
+            br#","encoding":"base64","content":""#,
+            content.as_bytes(),
+            b"\"}}\n",
+        ];
+        for part in parts {
+            std::io::Write::write_all(&mut self.file, part).map_err(|source| self.io(source))?;
+            self.len += part.len() as u64;
+        }
+        Ok(())
+    }
+
     fn io(&self, source: std::io::Error) -> Error {
         Error::Io {
             path: self.file.get_ref().path().to_path_buf(),
@@ -461,5 +507,37 @@ impl NdjsonFile {
     fn finish(&mut self) -> Result<&tempfile::NamedTempFile> {
         std::io::Write::flush(&mut self.file).map_err(|source| self.io(source))?;
         Ok(self.file.get_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_line_is_the_json_of_the_file_operation() -> Result<()> {
+        let mut lines = NdjsonFile::new()?;
+        let path = "dir/a \"quoted\" naïve\\name.txt";
+        let content: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        lines.push_file(path, &content)?;
+        lines.push_file("empty", b"")?;
+        let written = std::fs::read_to_string(lines.finish()?.path()).map_err(|source| Error::Io {
+            path: "commit body".into(),
+            source,
+        })?;
+        assert_eq!(written.len() as u64, lines.len);
+        let values: Vec<serde_json::Value> = written
+            .lines()
+            .map(serde_json::from_str)
+            .collect::<std::result::Result<_, _>>()
+            .map_err(|e| Error::Config { reason: e.to_string() })?;
+        assert_eq!(
+            values,
+            [
+                json!({ "key": "file", "value": { "content": base64::encode(&content), "path": path, "encoding": "base64" } }),
+                json!({ "key": "file", "value": { "content": "", "path": "empty", "encoding": "base64" } }),
+            ]
+        );
+        Ok(())
     }
 }
