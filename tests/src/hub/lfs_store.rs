@@ -149,7 +149,7 @@ impl LfsStore {
         let mut out = File::create(temp).map_err(|e| EmulatorError::io(temp, e))?;
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        let mut buf = vec![0u8; 1 << 20];
+        let mut buf = vec![0u8; 128 * 1024];
         loop {
             let n = match reader.read(&mut buf) {
                 Ok(0) => break,
@@ -161,7 +161,7 @@ impl LfsStore {
             out.write_all(&buf[..n]).map_err(|e| EmulatorError::io(temp, e))?;
             size += n as u64;
         }
-        out.sync_all().map_err(|e| EmulatorError::io(temp, e))?;
+        out.flush().map_err(|e| EmulatorError::io(temp, e))?;
         Ok(LfsPointer {
             oid: hex(&hasher.finalize()),
             size,
