@@ -14,17 +14,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use sha2::{Digest, Sha256};
 
-use super::lfs_store::{LfsStore, hex, is_sha256};
+use super::lfs_store::{CHUNK, LfsStore, hex, is_sha256};
 use crate::EmulatorError;
 use crate::http::{Request, SpooledBody};
-
-/// Bytes read or written at a time while hashing and assembling: small
-/// enough to stay in a core's L2 cache between the copy and the hash.
-///
-/// Nothing here is synced to disk: the emulator is a test fixture whose store
-/// need not survive a power cut, and an `fsync` per object would make the
-/// disk what the upload benchmarks measure.
-const CHUNK: usize = 128 * 1024;
 
 /// Why an upload was not accepted.
 #[derive(Debug)]
@@ -77,7 +69,7 @@ impl<'a> UploadBody<'a> {
     /// Puts the bytes at `path` (a temp name): written out, or the spool file moved there.
     fn place(self, path: &Path) -> Result<(), EmulatorError> {
         match self {
-            UploadBody::Bytes(bytes) => write_all_chunked(path, bytes),
+            UploadBody::Bytes(bytes) => std::fs::write(path, bytes).map_err(|e| EmulatorError::io(path, e)),
             UploadBody::Spooled(file) => file.persist(path).map_err(|e| EmulatorError::io(path, e)),
         }
     }
@@ -266,7 +258,6 @@ fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, Strin
             plan.oid
         )));
     }
-    out.flush().map_err(|e| EmulatorError::io(temp, e))?;
     Ok(())
 }
 
@@ -297,14 +288,6 @@ pub(crate) fn store_basic(store: &LfsStore, oid: &str, size: u64, body: UploadBo
         let _ = fs::remove_file(&temp);
     }
     Ok(result?)
-}
-
-fn write_all_chunked(path: &Path, bytes: &[u8]) -> Result<(), EmulatorError> {
-    let mut file = File::create(path).map_err(|e| EmulatorError::io(path, e))?;
-    for chunk in bytes.chunks(CHUNK) {
-        file.write_all(chunk).map_err(|e| EmulatorError::io(path, e))?;
-    }
-    Ok(())
 }
 
 /// An ETag without its quotes (and weak marker), as clients echo it either way.

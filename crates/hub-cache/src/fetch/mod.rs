@@ -163,6 +163,12 @@ fn open_partial(partial: &Path) -> Result<std::fs::File> {
         .map_err(Error::io("open", partial))
 }
 
+/// Bytes copied (socket to file, file to hasher) at a time: few system calls,
+/// yet small enough that the buffer stays in a core's L2 cache between one copy
+/// and the next (copying 2 GiB out of the page cache took 0.22 s with 128 KiB
+/// buffers, 1.06 s with 256 KiB ones; reading and hashing it, 1.6 s against 2.7 s).
+const COPY_BUFFER: usize = 128 * 1024;
+
 /// How many times a transfer whose connection broke is resumed within one call.
 const RESUMES_PER_CALL: u32 = 5;
 

@@ -6,12 +6,9 @@ use std::path::Path;
 use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
-use super::{BlobSource, RESUMES_PER_CALL, content_range_start, open_partial};
+use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, content_range_start, open_partial};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
-
-/// Bytes read before each write (see the parallel fetch for why this size).
-const BUFFER_SIZE: usize = 128 * 1024;
 
 /// Fetches the rest of the blob into `partial`; returns its sha256 when asked
 /// to hash and the size is known (otherwise the caller hashes the file).
@@ -41,7 +38,7 @@ pub(super) fn fetch(
             h.advance(offset);
         }
     }
-    let mut buffer = vec![0u8; BUFFER_SIZE];
+    let mut buffer = vec![0u8; COPY_BUFFER];
     let mut resumes = 0;
     loop {
         if source.expected_size == Some(offset) {
