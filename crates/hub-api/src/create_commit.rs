@@ -13,7 +13,7 @@ use crate::base64;
 use crate::client::HubClient;
 use crate::commit_operation::{AddSource, CommitOperation, UploadInfo, validate_path_in_repo};
 use crate::error::{Error, Result};
-use crate::lfs_upload::{BATCH_SIZE, LfsContent, LfsObject};
+use crate::lfs_upload::{BATCH_SIZE, DEFAULT_PART_WORKERS, LfsContent, LfsObject};
 use crate::progress::Progress;
 use crate::repo_info::RepoInfoOptions;
 use crate::request::{HubRequest, Method};
@@ -66,7 +66,7 @@ impl CommitOptions<'static> {
             parent_commit: None,
             create_pr: false,
             upload_workers: 4,
-            part_workers: 8,
+            part_workers: DEFAULT_PART_WORKERS,
             progress: &(),
         }
     }

@@ -4,6 +4,7 @@ use std::io::Read;
 use std::time::Duration;
 
 use crate::error::{Error, UnauthorizedReason};
+use crate::redirect::origin;
 use crate::target::RequestTarget;
 
 /// How much of an error body is read to find the server's message.
@@ -98,7 +99,16 @@ impl ErrorResponse {
             _ => {}
         }
         let invalid_credentials = self.server_message.as_deref() == Some(INVALID_CREDENTIALS);
+        // Another host (a presigned storage URL) refuses for its own reasons, such as
+        // an expired signature: the Hub token has nothing to do with it.
+        let on_hub = origin(&self.url).is_some() && origin(&self.url) == origin(endpoint);
         match self.status {
+            401 | 403 if !on_hub => Error::Http {
+                status: self.status,
+                url: self.url,
+                server_message: self.server_message,
+                request_id: self.request_id,
+            },
             401 if invalid_credentials => Error::Unauthorized {
                 url: self.url,
                 reason: UnauthorizedReason::InvalidToken,
@@ -193,6 +203,17 @@ mod tests {
             server_message: message.map(str::to_string),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn refusals_from_other_hosts_are_not_about_the_token() {
+        let mut refused = response(403, None, Some("Request has expired"));
+        refused.url = "https://storage.example/part/1?signature=x".into();
+        let e = refused.into_error(&RequestTarget::default(), "https://hub.example", false);
+        assert!(matches!(e, Error::Http { status: 403, .. }), "{e:?}");
+        assert!(e.to_string().contains("Request has expired"), "{e}");
+        let on_hub = response(403, None, None).into_error(&RequestTarget::default(), "http://hub", false);
+        assert!(matches!(on_hub, Error::Unauthorized { .. }), "{on_hub:?}");
     }
 
     #[test]

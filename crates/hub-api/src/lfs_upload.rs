@@ -21,6 +21,9 @@ use crate::target::RequestTarget;
 /// The content type of the git-lfs batch API.
 pub const LFS_CONTENT_TYPE: &str = "application/vnd.git-lfs+json";
 
+/// Parts of one `multipart` upload sent at once, unless told otherwise.
+pub const DEFAULT_PART_WORKERS: usize = 8;
+
 /// How many objects one batch request names (as the Python client).
 pub(crate) const BATCH_SIZE: usize = 256;
 
@@ -174,9 +177,11 @@ impl HubClient {
         self.send(&request)?.json()
     }
 
-    /// Uploads one object as the batch answer says: one PUT, or parts in
-    /// parallel then the completion; then the verify call when there is one.
-    pub(crate) fn upload_lfs_object(
+    /// Uploads one object as the batch answer says: one PUT (with the action's
+    /// headers), or, when the action has a `chunk_size`, the parts in parallel
+    /// (`part_workers` at once) then the completion; then the verify call when
+    /// there is one. Progress events are named by the object's `label`.
+    pub fn upload_lfs_object(
         &self,
         object: &LfsObject<'_>,
         upload: &LfsAction,

@@ -72,7 +72,7 @@ pub use create_commit::{CommitInfo, CommitOptions};
 pub use error::{Error, Result, UnauthorizedReason};
 pub use file_metadata::{FileMetadata, normalize_etag};
 pub use git_refs::{CommitAuthor, GitCommitInfo, GitRef, GitRefs};
-pub use lfs_upload::{LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
+pub use lfs_upload::{DEFAULT_PART_WORKERS, LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
 pub use list_repos::ListReposOptions;
 pub use login::LoginOutcome;
 pub use pagination::{Paginated, next_link};

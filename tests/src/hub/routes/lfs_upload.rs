@@ -10,6 +10,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{Hub, Request, Response, internal_error};
+use crate::http::Body;
 use crate::hub::lfs_uploads::{MultipartPlan, UploadBody, UploadRejection, store_basic};
 use crate::hub::repo_id::RepoKey;
 
@@ -83,6 +84,17 @@ fn bad_signature() -> Response {
     Response::hub_error(403, None, "Request has expired or the signature does not match")
 }
 
+/// The object store's answer to a single PUT over its size limit.
+fn entity_too_large() -> Response {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>EntityTooLarge</Code>\
+                <Message>Your proposed upload exceeds the maximum allowed size</Message></Error>";
+    Response {
+        status: 400,
+        headers: vec![("Content-Type".into(), "application/xml".into())],
+        body: Body::Bytes(body.as_bytes().to_vec()),
+    }
+}
+
 fn rejection(rejected: UploadRejection) -> Response {
     match rejected {
         UploadRejection::Invalid(message) => Response::hub_error(400, None, &message),
@@ -109,6 +121,8 @@ fn signed_plan(hub: &Hub, request: &Request, kind: &str, extra: &[&str]) -> Opti
 }
 
 /// `PUT /cdn/lfs-upload/{oid}`: a whole object, checked against its oid and size.
+/// Objects over the multipart threshold are refused as the object store refuses a
+/// single PUT over 5 GiB: they must go up in parts (git-lfs needs the multipart agent).
 pub(super) fn basic(hub: &Hub, request: &Request, oid: &str) -> Response {
     let Some(values) = hub
         .signer
@@ -119,6 +133,9 @@ pub(super) fn basic(hub: &Hub, request: &Request, oid: &str) -> Response {
     let Some(size) = number(&values[1]).filter(|_| values[0] == oid) else {
         return bad_signature();
     };
+    if size > hub.multipart_threshold {
+        return entity_too_large();
+    }
     match store_basic(&hub.lfs, oid, size, UploadBody::of(request)) {
         Ok(()) => Response::empty(200),
         Err(rejected) => rejection(rejected),

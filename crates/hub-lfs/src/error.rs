@@ -1,0 +1,66 @@
+//! The errors of the transfer agent and of `lfs-enable-largefiles`.
+
+use std::path::PathBuf;
+
+/// What stopped the agent, or the set-up of a repo for it.
+///
+/// A failed upload of one object is not among them: the agent reports it to
+/// git-lfs and goes on with the next object.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// git-lfs sent a line that is not a message of the custom transfer protocol.
+    #[error("git-lfs sent line {line} that is not a message of the custom transfer protocol")]
+    Protocol {
+        /// The line's number, from 1.
+        line: usize,
+        /// Why it was refused.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// git-lfs sent a transfer before the `init` message.
+    #[error("git-lfs sent {event:?} on line {line} before the init message")]
+    NotInitialised {
+        /// The message's event.
+        event: &'static str,
+        /// The line's number, from 1.
+        line: usize,
+    },
+    /// Reading git-lfs's messages or writing the answers failed.
+    #[error("failed to {action} the git-lfs protocol stream")]
+    Stream {
+        /// `read` or `write`.
+        action: &'static str,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The folder is not inside a git repository.
+    #[error("{} is not a git repository: run this in a clone of the repo (`git clone`) or give its path", path.display())]
+    NotARepository {
+        /// The folder given.
+        path: PathBuf,
+    },
+    /// `git` could not be started.
+    #[error("failed to run git in {}: is git installed and on the PATH?", dir.display())]
+    GitMissing {
+        /// Where it was run.
+        dir: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `git` ran and failed.
+    #[error("`git {args}` failed in {}: {stderr}", dir.display())]
+    GitFailed {
+        /// Its arguments.
+        args: String,
+        /// Where it was run.
+        dir: PathBuf,
+        /// What it printed on stderr.
+        stderr: String,
+    },
+}
+
+/// The result of the agent's functions.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
