@@ -27,6 +27,7 @@
 //! ```
 
 pub mod connect_proxy;
+pub mod git_sandbox;
 pub mod http;
 pub mod test_hub;
 pub mod tls;

@@ -3,6 +3,7 @@
 mod delete_cache;
 mod download;
 mod env;
+mod lfs;
 mod login;
 mod repo;
 mod scan_cache;
@@ -40,6 +41,10 @@ enum Command {
     ScanCache(scan_cache::ScanCacheArgs),
     /// Delete revisions or repos from the cache, showing what is freed first.
     DeleteCache(delete_cache::DeleteCacheArgs),
+    /// Configure a local clone so that git can push files over 5 GB to the Hub.
+    LfsEnableLargefiles(lfs::EnableLargefilesArgs),
+    /// The git-lfs transfer agent for files over 5 GB: git-lfs runs it, do not call it directly.
+    LfsMultipartUpload(lfs::MultipartUploadArgs),
 }
 
 impl Cli {
@@ -55,6 +60,8 @@ impl Cli {
             Command::Download(args) => download::run(args),
             Command::ScanCache(args) => scan_cache::run(args),
             Command::DeleteCache(args) => delete_cache::run(args),
+            Command::LfsEnableLargefiles(args) => lfs::enable(args),
+            Command::LfsMultipartUpload(args) => lfs::multipart_upload(args),
         }
     }
 }

@@ -4,6 +4,7 @@
 mod cache_commands;
 mod faults;
 mod interop;
+mod large_files;
 mod local_dir;
 mod patterns;
 mod publishing;

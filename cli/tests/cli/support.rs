@@ -30,6 +30,16 @@ impl Env {
         })
     }
 
+    /// An emulator started with these settings, with nothing seeded.
+    pub(crate) fn start_with(
+        adjust: impl FnOnce(hub_emulator::EmulatorConfig) -> hub_emulator::EmulatorConfig,
+    ) -> Result<Env, BoxError> {
+        Ok(Env {
+            hub: TestHub::start_with(adjust)?,
+            home: tempfile::tempdir()?,
+        })
+    }
+
     /// `$HF_HOME/hub`, the cache the CLI uses.
     pub(crate) fn cache(&self) -> PathBuf {
         self.home.path().join("hub")

@@ -210,8 +210,8 @@ struct ProgressState {
     broken: Option<std::io::Error>,
 }
 
-/// Turns the upload's progress events into the protocol's progress messages,
-/// at most one per `step` bytes.
+/// Turns the upload's progress events into the protocol's progress messages:
+/// the first bytes at once, then at most one message per `step` bytes.
 struct ProgressLines<'a, W: Write + Send> {
     oid: &'a str,
     size: u64,
@@ -266,7 +266,10 @@ impl<W: Write + Send> Progress for ProgressLines<'_, W> {
         };
         let Ok(mut state) = self.state.lock() else { return };
         state.so_far = (state.so_far + bytes).min(self.size);
-        if state.so_far - state.reported >= self.step || state.so_far == self.size {
+        // The first bytes are reported at once: git-lfs starts its other agent
+        // processes only once one has reported progress above zero.
+        let first = state.reported == 0;
+        if first || state.so_far - state.reported >= self.step || state.so_far == self.size {
             self.report(&mut state);
         }
     }

@@ -1,66 +1,15 @@
 //! Plain git and git-lfs against the emulator's smart HTTP and LFS batch endpoints.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use hub_emulator::SeedRepo;
+use hub_emulator::git_sandbox::GitSandbox;
 use serde_json::json;
 
 use crate::commit_api::{commit, file, lfs_file, summary};
 use crate::lfs_api::upload_lfs;
 use crate::{ALICE, ALICE_READ, BOB, Fixture, TestResult, get, git_text, pseudo_random, request, send, sha256_hex};
-
-/// git with a private HOME and global config, so nothing touches the user's.
-struct GitEnv {
-    home: tempfile::TempDir,
-}
-
-impl GitEnv {
-    fn new() -> Result<GitEnv, Box<dyn std::error::Error>> {
-        let home = tempfile::tempdir()?;
-        std::fs::write(
-            home.path().join(".gitconfig"),
-            "[user]\n\tname = Alice Local\n\temail = alice@example.com\n[init]\n\tdefaultBranch = main\n",
-        )?;
-        Ok(GitEnv { home })
-    }
-
-    fn dir(&self, name: &str) -> PathBuf {
-        self.home.path().join(name)
-    }
-
-    fn command(&self, cwd: &Path) -> Command {
-        let mut cmd = Command::new("git");
-        cmd.current_dir(cwd)
-            .env("HOME", self.home.path())
-            .env("GIT_CONFIG_GLOBAL", self.home.path().join(".gitconfig"))
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .env("GIT_ASKPASS", "")
-            .env("SSH_ASKPASS", "")
-            .env_remove("GIT_DIR")
-            .env_remove("GIT_WORK_TREE")
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// Runs git in `cwd`; an error carries git's stderr.
-    fn run(&self, cwd: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-        let output = self.command(cwd).args(args).output()?;
-        if !output.status.success() {
-            return Err(format!("git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr)).into());
-        }
-        Ok(String::from_utf8(output.stdout)?.trim_end().to_string())
-    }
-
-    /// Runs git in `cwd` expecting a failure; returns stderr.
-    fn fail(&self, cwd: &Path, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
-        let output = self.command(cwd).args(args).output()?;
-        assert!(!output.status.success(), "git {args:?} should fail");
-        Ok(String::from_utf8_lossy(&output.stderr).into_owned())
-    }
-}
 
 /// `http://user:token@host:port/{repo}`.
 fn url_with_credentials(f: &Fixture, token: &str, repo: &str) -> String {
@@ -89,10 +38,10 @@ fn clone_shows_what_the_commit_api_wrote_and_lfs_pull_fetches_it() -> TestResult
     assert_eq!(reply.status, 200);
     let head = reply.json()?["commitOid"].as_str().ok_or("commitOid")?.to_string();
 
-    let git = GitEnv::new()?;
+    let git = GitSandbox::new()?;
     let clone = git.dir("clone");
     f.hub.log().clear();
-    git.run(git.home.path(), &["clone", "-q", &f.url("/alice/cloned"), "clone"])?;
+    git.run(git.home(), &["clone", "-q", &f.url("/alice/cloned"), "clone"])?;
     assert_eq!(git.run(&clone, &["rev-parse", "HEAD"])?, head);
     assert_eq!(git.run(&clone, &["log", "-1", "--format=%an %s"])?, "alice Add model");
     assert_eq!(std::fs::read(clone.join("config.json"))?, br#"{"a": 1}"#);
@@ -136,9 +85,9 @@ fn push_with_lfs_is_visible_through_resolve_and_tree() -> TestResult {
     let f = Fixture::start()?;
     f.hub
         .seed(&SeedRepo::model("alice/pushed").file("README.md", "# Pushed\n"))?;
-    let git = GitEnv::new()?;
+    let git = GitSandbox::new()?;
     let work = git.dir("work");
-    git.run(git.home.path(), &["clone", "-q", &f.url("/alice/pushed"), "work"])?;
+    git.run(git.home(), &["clone", "-q", &f.url("/alice/pushed"), "work"])?;
     git.run(&work, &["lfs", "install", "--local"])?;
 
     let weights = pseudo_random(6000, 22);
@@ -211,8 +160,8 @@ fn private_repos_clone_only_with_credentials() -> TestResult {
     let f = Fixture::start()?;
     f.hub
         .seed(&SeedRepo::model("alice/private").file("a.txt", "secret").private())?;
-    let git = GitEnv::new()?;
-    let refused = git.fail(git.home.path(), &["clone", "-q", &f.url("/alice/private"), "anon"])?;
+    let git = GitSandbox::new()?;
+    let refused = git.fail(git.home(), &["clone", "-q", &f.url("/alice/private"), "anon"])?;
     assert!(!refused.is_empty());
     let info_refs = get(&f.url("/alice/private.git/info/refs?service=git-upload-pack"))?;
     assert_eq!(info_refs.status, 401);
@@ -222,11 +171,11 @@ fn private_repos_clone_only_with_credentials() -> TestResult {
             .is_some_and(|v| v.starts_with("Basic"))
     );
     git.fail(
-        git.home.path(),
+        git.home(),
         &["clone", "-q", &url_with_credentials(&f, BOB, "alice/private"), "bob"],
     )?;
     git.run(
-        git.home.path(),
+        git.home(),
         &[
             "clone",
             "-q",

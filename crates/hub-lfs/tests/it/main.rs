@@ -105,15 +105,20 @@ const INIT: &str =
     r#"{"event":"init","operation":"upload","remote":"origin","concurrent":true,"concurrenttransfers":3}"#;
 const TERMINATE: &str = r#"{"event":"terminate"}"#;
 
-/// Runs the agent (without a token) on these lines; returns its outcome and answers.
+/// Runs the agent (without a token) on these lines, with a progress message
+/// every 16 KiB; returns its outcome and answers.
 fn run(hub: &TestHub, lines: &[String]) -> Result<(AgentOutcome, Vec<Value>), BoxError> {
-    let input = lines.join("\n") + "\n";
-    let mut output = Vec::new();
     let options = AgentOptions {
         progress_step: 16_384,
         ..AgentOptions::default()
     };
-    let outcome = run_agent(&client(hub, None)?, input.as_bytes(), &mut output, &options)?;
+    run_with(hub, lines, &options)
+}
+
+fn run_with(hub: &TestHub, lines: &[String], options: &AgentOptions) -> Result<(AgentOutcome, Vec<Value>), BoxError> {
+    let input = lines.join("\n") + "\n";
+    let mut output = Vec::new();
+    let outcome = run_agent(&client(hub, None)?, input.as_bytes(), &mut output, options)?;
     let answers = String::from_utf8(output)?
         .lines()
         .map(serde_json::from_str)
@@ -166,6 +171,31 @@ fn uploads_every_part_and_reports_progress_to_the_whole_size() -> TestResult {
         records.iter().all(|r| r.authorization.is_none()),
         "presigned URLs get no token"
     );
+    Ok(())
+}
+
+#[test]
+fn the_first_bytes_are_reported_at_once_so_git_lfs_starts_its_other_agents() -> TestResult {
+    let hub = TestHub::start_with(small_parts)?;
+    let dir = tempfile::tempdir()?;
+    let upload = prepare(&hub, &dir, "alice/early", binary(190_000, 5))?;
+    // One message a MiB would otherwise mean a single message, at the very end.
+    let options = AgentOptions::default();
+    assert!(options.progress_step > upload.bytes.len() as u64);
+
+    let (_, answers) = run_with(&hub, &[INIT.into(), upload_line(&upload), TERMINATE.into()], &options)?;
+
+    let progress: Vec<u64> = answers
+        .iter()
+        .filter(|a| a["event"] == "progress")
+        .filter_map(|a| a["bytesSoFar"].as_u64())
+        .collect();
+    assert_eq!(progress.len(), 2, "{answers:?}");
+    assert!(
+        progress[0] > 0 && progress[0] < upload.bytes.len() as u64,
+        "{progress:?}"
+    );
+    assert_eq!(progress[1], upload.bytes.len() as u64);
     Ok(())
 }
 
@@ -271,7 +301,7 @@ fn lines_outside_the_protocol_stop_the_agent() -> TestResult {
         other => return Err(format!("expected a protocol error on line 3, got {other:?}").into()),
     }
     // The end of input without terminate is a clean stop.
-    let outcome = run_agent(&client, INIT.as_bytes(), &mut Vec::new(), &options)?;
+    let outcome = run_agent(&client, INIT.as_bytes(), Vec::new(), &options)?;
     assert_eq!(outcome, AgentOutcome::default());
     Ok(())
 }
