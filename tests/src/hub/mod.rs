@@ -15,6 +15,7 @@ pub(crate) mod http_backend;
 pub(crate) mod lfs_store;
 pub(crate) mod lfs_uploads;
 pub(crate) mod paging;
+pub(crate) mod push_check;
 pub(crate) mod range;
 pub(crate) mod refs;
 pub(crate) mod repo_id;
@@ -113,6 +114,7 @@ impl Hub {
             fs::create_dir_all(parent).map_err(|e| EmulatorError::io(parent, e))?;
         }
         git::init_bare(&git_dir)?;
+        push_check::install_hook(&git_dir, self.lfs_threshold)?;
         // A crash between init and the metadata write leaves a repo to finish, not to redo.
         if Git::new(&git_dir).rev_parse_commit("refs/heads/main")?.is_none() {
             let spec = CommitSpec {

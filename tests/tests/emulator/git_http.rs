@@ -251,3 +251,52 @@ fn gzip_encoded_upload_pack_requests_are_inflated() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn pushes_of_large_or_binary_files_outside_lfs_are_refused_as_the_hub_refuses_them() -> TestResult {
+    // Room for the default `.gitattributes` and a line more (the Hub's limit is 10 MiB).
+    let f = Fixture::start_with(|mut config| {
+        config.lfs_threshold = 4096;
+        config
+    })?;
+    f.hub
+        .seed(&SeedRepo::model("alice/guarded").file("README.md", "# Guarded\n"))?;
+    let git = GitSandbox::new()?;
+    git.run(
+        git.home(),
+        &["clone", "-q", &url_with_credentials(&f, ALICE, "alice/guarded"), "work"],
+    )?;
+    let work = git.dir("work");
+    let before = f.hub.resolve_revision("model", "alice/guarded", "main")?;
+
+    // Over the LFS threshold, as plain text.
+    std::fs::write(work.join("big.json"), "[1,2,3]\n".repeat(600))?;
+    git.run(&work, &["add", "big.json"])?;
+    git.run(&work, &["commit", "-q", "-m", "Big JSON"])?;
+    let refused = git.fail(&work, &["push", "-q", "origin", "main"])?;
+    assert!(refused.contains("files larger than 4 KiB"), "{refused}");
+    assert!(refused.contains("- big.json (ref: refs/heads/main)"), "{refused}");
+    assert_eq!(f.hub.resolve_revision("model", "alice/guarded", "main")?, before);
+
+    // Small, but binary.
+    git.run(&work, &["reset", "-q", "--hard", "HEAD~1"])?;
+    std::fs::write(work.join("payload.dat"), [0u8, 1, 2, 3, 0, 255])?;
+    git.run(&work, &["add", "payload.dat"])?;
+    git.run(&work, &["commit", "-q", "-m", "Binary"])?;
+    let refused = git.fail(&work, &["push", "-q", "origin", "main"])?;
+    assert!(refused.contains("contains binary files"), "{refused}");
+    assert!(refused.contains("- payload.dat"), "{refused}");
+    assert_eq!(f.hub.resolve_revision("model", "alice/guarded", "main")?, before);
+
+    // The same file through LFS goes in.
+    git.run(&work, &["reset", "-q", "--hard", "HEAD~1"])?;
+    git.run(&work, &["lfs", "install", "--local"])?;
+    git.run(&work, &["lfs", "track", "*.dat"])?;
+    std::fs::write(work.join("payload.dat"), [0u8, 1, 2, 3, 0, 255])?;
+    git.run(&work, &["add", ".gitattributes", "payload.dat"])?;
+    git.run(&work, &["commit", "-q", "-m", "Binary in LFS"])?;
+    git.run(&work, &["push", "-q", "origin", "main"])?;
+    let head = git.run(&work, &["rev-parse", "HEAD"])?;
+    assert_eq!(f.hub.resolve_revision("model", "alice/guarded", "main")?, head);
+    Ok(())
+}
