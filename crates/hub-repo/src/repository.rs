@@ -1,0 +1,595 @@
+//! `Repository`: a local clone of a Hub repo, driven through the user's git.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use hub_url::{Endpoint, RepoId, RepoType, Token};
+
+use crate::error::{Error, Result};
+use crate::git_command::{Git, GitProgram, url_origin, without_credentials};
+use crate::lfs_tracking::{LARGE_FILE_THRESHOLD, is_binary_file};
+
+/// How to clone (or open) a repo.
+#[derive(Debug, Clone)]
+pub struct CloneOptions {
+    /// `model`, `dataset` or `space`.
+    pub repo_type: RepoType,
+    /// A branch to check out after cloning; created from the default branch if
+    /// it does not exist (as the Python client's `revision`).
+    pub revision: Option<String>,
+    /// The token for private repos and pushes. It reaches git through a
+    /// credential helper for the endpoint's origin only; it is never written
+    /// into the remote URL or `.git/config`.
+    pub token: Option<Token>,
+    /// Leave LFS files as pointers (`GIT_LFS_SKIP_SMUDGE`); fetch them later
+    /// with [`Repository::git_pull`] and `lfs: true`.
+    pub skip_lfs_files: bool,
+    /// `user.name` for commits made in this clone (its own config).
+    pub git_user: Option<String>,
+    /// `user.email` for commits made in this clone (its own config).
+    pub git_email: Option<String>,
+    /// Files at least this large are tracked with LFS by the `auto_lfs_track`
+    /// functions ([`LARGE_FILE_THRESHOLD`], the Hub's limit, by default).
+    pub large_file_threshold: u64,
+    /// Which git to run.
+    pub git: GitProgram,
+}
+
+impl Default for CloneOptions {
+    fn default() -> Self {
+        CloneOptions {
+            repo_type: RepoType::Model,
+            revision: None,
+            token: None,
+            skip_lfs_files: false,
+            git_user: None,
+            git_email: None,
+            large_file_threshold: LARGE_FILE_THRESHOLD,
+            git: GitProgram::default(),
+        }
+    }
+}
+
+/// What [`Repository::commit`] does around the caller's work.
+#[derive(Debug, Clone, Default)]
+pub struct CommitScope {
+    /// The branch to commit on: checked out first, created if missing.
+    pub branch: Option<String>,
+    /// Track large and binary files with LFS before adding them (on by default
+    /// in the Python client; here set it explicitly, or use [`CommitScope::tracked`]).
+    pub track_large_files: bool,
+}
+
+impl CommitScope {
+    /// On the current branch, with large and binary files tracked with LFS.
+    pub fn tracked() -> CommitScope {
+        CommitScope {
+            branch: None,
+            track_large_files: true,
+        }
+    }
+}
+
+/// A local clone of a Hub repo.
+///
+/// Every method runs `git` (and `git-lfs`) as processes in the clone, with no
+/// prompts; a failure carries git's own words, without credentials.
+#[derive(Debug, Clone)]
+pub struct Repository {
+    git: Git,
+    large_file_threshold: u64,
+}
+
+impl Repository {
+    /// Clones `repo_id` from `endpoint` into `local_dir` (created if missing)
+    /// and returns it. LFS files are fetched unless `skip_lfs_files`; git-lfs
+    /// is set up in the clone's own config, the user's global config is not
+    /// touched.
+    ///
+    /// A folder that is already a clone of this repo is opened as it is (pull
+    /// to update it); a folder with other files, or a clone of another repo, is
+    /// refused.
+    pub fn clone_from(
+        endpoint: &Endpoint,
+        repo_id: &RepoId,
+        local_dir: impl AsRef<Path>,
+        options: &CloneOptions,
+    ) -> Result<Repository> {
+        let url = endpoint.repo_url(options.repo_type, repo_id);
+        Self::clone_url(&url, local_dir.as_ref(), options)
+    }
+
+    /// Like [`Repository::clone_from`], from a git URL of a Hub repo.
+    pub fn clone_url(url: &str, local_dir: &Path, options: &CloneOptions) -> Result<Repository> {
+        fs::create_dir_all(local_dir).map_err(|source| Error::Io {
+            action: "create",
+            path: local_dir.to_path_buf(),
+            source,
+        })?;
+        let credentials = options.token.clone().and_then(|token| Some((url_origin(url)?, token)));
+        let git = Git::new(options.git.clone(), local_dir.to_path_buf(), credentials);
+        let repo = Repository {
+            git,
+            large_file_threshold: options.large_file_threshold,
+        };
+        if local_dir.join(".git").exists() {
+            let origin = repo.git_remote_url().unwrap_or_else(|_| "no origin".to_string());
+            if same_remote(&origin, url) {
+                repo.configure(options, false)?;
+                return Ok(repo);
+            }
+            return Err(Error::UnrelatedClone {
+                dir: local_dir.to_path_buf(),
+                expected: without_credentials(url),
+                origin,
+            });
+        }
+        let is_empty = fs::read_dir(local_dir)
+            .map_err(|source| Error::Io {
+                action: "read",
+                path: local_dir.to_path_buf(),
+                source,
+            })?
+            .next()
+            .is_none();
+        if !is_empty {
+            return Err(Error::NotEmpty {
+                dir: local_dir.to_path_buf(),
+            });
+        }
+        // No checkout yet: git-lfs is installed in the clone first, so that the
+        // checkout fetches LFS content without any global filter config.
+        let args = [
+            OsStr::new("clone"),
+            OsStr::new("--no-checkout"),
+            OsStr::new(url),
+            OsStr::new("."),
+        ];
+        let output = repo.git.output(args, &[])?;
+        if let Err(error) = repo.git.check(args, &output) {
+            // Leave the folder as it was: empty.
+            let _ = fs::remove_dir_all(local_dir.join(".git"));
+            return Err(error);
+        }
+        repo.configure(options, true)?;
+        Ok(repo)
+    }
+
+    /// Opens the clone containing `dir`; `token` is offered to its `origin` only.
+    pub fn open(dir: impl AsRef<Path>, token: Option<Token>, git: GitProgram) -> Result<Repository> {
+        let dir = dir.as_ref();
+        let probe = Git::new(git.clone(), dir.to_path_buf(), None);
+        let top = probe
+            .run(["rev-parse", "--show-toplevel"])
+            .map_err(|error| match error {
+                Error::GitFailed { .. } => Error::NotARepository { dir: dir.to_path_buf() },
+                other => other,
+            })?;
+        let top = PathBuf::from(top.trim_end_matches(['\n', '\r']));
+        let origin = probe
+            .in_dir(top.clone())
+            .run(["config", "--get", "remote.origin.url"])
+            .ok();
+        let credentials = token.and_then(|token| Some((url_origin(origin?.trim())?, token)));
+        Ok(Repository {
+            git: Git::new(git, top, credentials),
+            large_file_threshold: LARGE_FILE_THRESHOLD,
+        })
+    }
+
+    /// Sets git-lfs up in the clone, the identity, and the branch; checks out when
+    /// `checkout` (after a `--no-checkout` clone).
+    fn configure(&self, options: &CloneOptions, checkout: bool) -> Result<()> {
+        self.git.run(["lfs", "install", "--local"])?;
+        if let Some(user) = &options.git_user {
+            self.git
+                .run([OsStr::new("config"), OsStr::new("user.name"), OsStr::new(user)])?;
+        }
+        if let Some(email) = &options.git_email {
+            self.git
+                .run([OsStr::new("config"), OsStr::new("user.email"), OsStr::new(email)])?;
+        }
+        if checkout {
+            let skip: &[(&str, &str)] = if options.skip_lfs_files {
+                &[("GIT_LFS_SKIP_SMUDGE", "1")]
+            } else {
+                &[]
+            };
+            let head = self.git.output(["rev-parse", "--verify", "-q", "origin/HEAD"], &[])?;
+            if head.status.success() {
+                let args = ["checkout", "-q", "-B", &self.default_branch()?, "origin/HEAD"];
+                let output = self.git.output(args, skip)?;
+                self.git.check(args, &output)?;
+            }
+        }
+        if let Some(revision) = &options.revision {
+            self.git_checkout(revision, true)?;
+        }
+        Ok(())
+    }
+
+    /// The remote's default branch (what `origin/HEAD` points to), else `main`.
+    fn default_branch(&self) -> Result<String> {
+        let output = self
+            .git
+            .output(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"], &[])?;
+        let name = String::from_utf8_lossy(&output.stdout).trim().to_string();
+        Ok(name.strip_prefix("origin/").unwrap_or("main").to_string())
+    }
+
+    /// The clone's top folder.
+    pub fn local_dir(&self) -> &Path {
+        self.git.dir()
+    }
+
+    /// The branch checked out (`HEAD` when detached).
+    pub fn current_branch(&self) -> Result<String> {
+        Ok(self.git.run(["rev-parse", "--abbrev-ref", "HEAD"])?.trim().to_string())
+    }
+
+    /// The commit checked out.
+    pub fn git_head_hash(&self) -> Result<String> {
+        Ok(self.git.run(["rev-parse", "HEAD"])?.trim().to_string())
+    }
+
+    /// `origin`'s URL, without any credentials it may hold.
+    pub fn git_remote_url(&self) -> Result<String> {
+        let url = self.git.run(["config", "--get", "remote.origin.url"])?;
+        Ok(without_credentials(url.trim()))
+    }
+
+    /// The Hub page of the commit checked out: `{remote}/commit/{sha}`.
+    pub fn git_head_commit_url(&self) -> Result<String> {
+        let remote = self.git_remote_url()?;
+        let remote = remote.trim_end_matches('/');
+        let remote = remote.strip_suffix(".git").unwrap_or(remote);
+        Ok(format!("{remote}/commit/{}", self.git_head_hash()?))
+    }
+
+    /// Whether nothing is modified, staged or untracked (ignored files aside).
+    pub fn is_repo_clean(&self) -> Result<bool> {
+        Ok(self.git.run(["status", "--porcelain"])?.trim().is_empty())
+    }
+
+    /// Files deleted from the work tree or the index since the last commit.
+    pub fn list_deleted_files(&self) -> Result<Vec<String>> {
+        let mut deleted = nul_separated(&self.git.run(["ls-files", "-z", "--deleted"])?);
+        for staged in nul_separated(
+            &self
+                .git
+                .run(["diff", "-z", "--cached", "--name-only", "--diff-filter=D"])?,
+        ) {
+            if !deleted.contains(&staged) {
+                deleted.push(staged);
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// `git lfs track` for each pattern; with `filename`, the patterns are file
+    /// names taken literally (glob characters escaped in `.gitattributes`).
+    pub fn lfs_track(&self, patterns: &[&str], filename: bool) -> Result<()> {
+        for pattern in patterns {
+            let mut args = vec![OsStr::new("lfs"), OsStr::new("track")];
+            if filename {
+                args.push(OsStr::new("--filename"));
+            }
+            args.push(OsStr::new("--"));
+            args.push(OsStr::new(pattern));
+            self.git.run(args)?;
+        }
+        Ok(())
+    }
+
+    /// `git lfs untrack` for each pattern.
+    pub fn lfs_untrack(&self, patterns: &[&str]) -> Result<()> {
+        for pattern in patterns {
+            self.git
+                .run([OsStr::new("lfs"), OsStr::new("untrack"), OsStr::new(pattern)])?;
+        }
+        Ok(())
+    }
+
+    /// Files matching `pattern` that `git add` would take (modified or new, not
+    /// ignored) and that exist.
+    fn files_to_be_staged(&self, pattern: &str) -> Result<Vec<String>> {
+        let listed = self.git.run([
+            OsStr::new("ls-files"),
+            OsStr::new("-z"),
+            OsStr::new("--exclude-standard"),
+            OsStr::new("-mo"),
+            OsStr::new("--"),
+            OsStr::new(pattern),
+        ])?;
+        Ok(nul_separated(&listed)
+            .into_iter()
+            .filter(|name| self.local_dir().join(name).is_file())
+            .collect())
+    }
+
+    /// Whether git-lfs already takes `file` (its `filter` attribute is `lfs`).
+    fn is_tracked_with_lfs(&self, file: &str) -> Result<bool> {
+        let out = self.git.run([
+            OsStr::new("check-attr"),
+            OsStr::new("-z"),
+            OsStr::new("filter"),
+            OsStr::new("--"),
+            OsStr::new(file),
+        ])?;
+        // `path NUL filter NUL value NUL`.
+        Ok(out.split('\0').nth(2) == Some("lfs"))
+    }
+
+    /// Tracks with LFS, by file name, the files matching `pattern` about to be
+    /// added that are at least the large-file threshold (10 MiB) and not yet
+    /// tracked. Returns them.
+    pub fn auto_track_large_files(&self, pattern: &str) -> Result<Vec<String>> {
+        self.auto_track(pattern, |_, size| Ok(size >= self.large_file_threshold))
+    }
+
+    /// Tracks with LFS, by file name, the files matching `pattern` about to be
+    /// added whose first 10 MiB hold bytes text does not (as the Python client
+    /// decides), and not yet tracked. Returns them.
+    pub fn auto_track_binary_files(&self, pattern: &str) -> Result<Vec<String>> {
+        self.auto_track(pattern, |path, _| {
+            is_binary_file(path).map_err(|source| Error::Io {
+                action: "read",
+                path: path.to_path_buf(),
+                source,
+            })
+        })
+    }
+
+    fn auto_track(&self, pattern: &str, wanted: impl Fn(&Path, u64) -> Result<bool>) -> Result<Vec<String>> {
+        let mut tracked = Vec::new();
+        for name in self.files_to_be_staged(pattern)? {
+            let path = self.local_dir().join(&name);
+            let size = fs::metadata(&path)
+                .map_err(|source| Error::Io {
+                    action: "read",
+                    path: path.clone(),
+                    source,
+                })?
+                .len();
+            if self.is_tracked_with_lfs(&name)? || !wanted(&path, size)? {
+                continue;
+            }
+            self.lfs_track(&[&name], true)?;
+            tracked.push(name);
+        }
+        Ok(tracked)
+    }
+
+    /// `git add` of `pattern` (new, modified and deleted files). With
+    /// `auto_lfs_track`, large and then binary files are tracked with LFS first.
+    /// Returns the files newly tracked with LFS.
+    pub fn git_add(&self, pattern: &str, auto_lfs_track: bool) -> Result<Vec<String>> {
+        let mut tracked = Vec::new();
+        if auto_lfs_track {
+            tracked = self.auto_track_large_files(pattern)?;
+            tracked.extend(self.auto_track_binary_files(pattern)?);
+            if !tracked.is_empty() {
+                self.git.run(["add", "--", ".gitattributes"])?;
+            }
+        }
+        self.git.run([
+            OsStr::new("add"),
+            OsStr::new("-A"),
+            OsStr::new("--"),
+            OsStr::new(pattern),
+        ])?;
+        Ok(tracked)
+    }
+
+    /// Commits what is staged; `None` when nothing is.
+    pub fn git_commit(&self, message: &str) -> Result<Option<String>> {
+        let staged = self.git.output(["diff", "--cached", "--quiet"], &[])?;
+        if staged.status.success() {
+            return Ok(None);
+        }
+        self.git.run([
+            OsStr::new("commit"),
+            OsStr::new("-q"),
+            OsStr::new("-m"),
+            OsStr::new(message),
+        ])?;
+        Ok(Some(self.git_head_hash()?))
+    }
+
+    /// `git pull` (with `rebase`, local changes set aside and put back); with
+    /// `lfs`, then `git lfs pull`, which also fetches LFS files a clone skipped.
+    pub fn git_pull(&self, rebase: bool, lfs: bool) -> Result<()> {
+        if rebase {
+            self.git.run(["pull", "-q", "--rebase", "--autostash"])?;
+        } else {
+            self.git.run(["pull", "-q"])?;
+        }
+        if lfs {
+            self.git.run(["lfs", "pull"])?;
+        }
+        Ok(())
+    }
+
+    /// `git push` (LFS objects first, by git-lfs's pre-push hook); with
+    /// `upstream` (`(remote, branch)`), also sets the branch's upstream.
+    /// Returns the Hub page of the commit pushed.
+    pub fn git_push(&self, upstream: Option<(&str, &str)>) -> Result<String> {
+        match upstream {
+            Some((remote, branch)) => self.git.run(["push", "-q", "--set-upstream", remote, branch])?,
+            None => self.git.run(["push", "-q"])?,
+        };
+        self.git_head_commit_url()
+    }
+
+    /// Checks out `revision`; with `create_branch_ok`, creates a branch of that
+    /// name from `HEAD` when there is no such revision.
+    pub fn git_checkout(&self, revision: &str, create_branch_ok: bool) -> Result<()> {
+        let args = [
+            OsStr::new("checkout"),
+            OsStr::new("-q"),
+            OsStr::new(revision),
+            OsStr::new("--"),
+        ];
+        let output = self.git.output(args, &[])?;
+        match self.git.check(args, &output) {
+            Ok(()) => Ok(()),
+            Err(_) if create_branch_ok && !self.revision_exists(revision)? => {
+                self.git.run([
+                    OsStr::new("checkout"),
+                    OsStr::new("-q"),
+                    OsStr::new("-b"),
+                    OsStr::new(revision),
+                ])?;
+                Ok(())
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    fn revision_exists(&self, revision: &str) -> Result<bool> {
+        let spec = format!("{revision}^{{commit}}");
+        let local = self.git.output(["rev-parse", "--verify", "-q", &spec], &[])?;
+        let remote = self
+            .git
+            .output(["rev-parse", "--verify", "-q", &format!("origin/{spec}")], &[])?;
+        Ok(local.status.success() || remote.status.success())
+    }
+
+    /// Whether the tag exists here, or with `remote`, on that remote.
+    pub fn tag_exists(&self, tag: &str, remote: Option<&str>) -> Result<bool> {
+        match remote {
+            Some(remote) => Ok(!self
+                .git
+                .run(["ls-remote", remote, &format!("refs/tags/{tag}")])?
+                .trim()
+                .is_empty()),
+            None => {
+                let out = self
+                    .git
+                    .output(["rev-parse", "--verify", "-q", &format!("refs/tags/{tag}")], &[])?;
+                Ok(out.status.success())
+            }
+        }
+    }
+
+    /// Tags `HEAD` (annotated when there is a message); with `remote`, pushes the tag.
+    pub fn add_tag(&self, tag: &str, message: Option<&str>, remote: Option<&str>) -> Result<()> {
+        match message {
+            Some(message) => self.git.run(["tag", "-a", tag, "-m", message])?,
+            None => self.git.run(["tag", tag])?,
+        };
+        if let Some(remote) = remote {
+            self.git.run(["push", "-q", remote, &format!("refs/tags/{tag}")])?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the tag here and, with `remote`, there. Returns whether it existed anywhere.
+    pub fn delete_tag(&self, tag: &str, remote: Option<&str>) -> Result<bool> {
+        let mut existed = false;
+        if self.tag_exists(tag, None)? {
+            self.git.run(["tag", "-d", tag])?;
+            existed = true;
+        }
+        if let Some(remote) = remote
+            && self.tag_exists(tag, Some(remote))?
+        {
+            self.git
+                .run(["push", "-q", remote, "--delete", &format!("refs/tags/{tag}")])?;
+            existed = true;
+        }
+        Ok(existed)
+    }
+
+    /// Adds everything (tracking large and binary files with LFS), commits and
+    /// pushes the current branch. With `clean_ok`, a clean repo is left alone
+    /// and `None` returned. Returns the Hub page of the commit.
+    pub fn push_to_hub(&self, commit_message: &str, clean_ok: bool) -> Result<Option<String>> {
+        if clean_ok && self.is_repo_clean()? {
+            return Ok(None);
+        }
+        self.git_add(".", true)?;
+        self.git_commit(commit_message)?;
+        let branch = self.current_branch()?;
+        self.git_push(Some(("origin", &branch))).map(Some)
+    }
+
+    /// Runs `work` on the up-to-date branch, then commits and pushes what it changed.
+    ///
+    /// Before: checks out `scope.branch` (created if missing) and, when the branch
+    /// has an upstream, pulls with rebase. After `work` succeeds: adds everything
+    /// (tracking large and binary files with LFS when `scope.track_large_files`),
+    /// commits with `message` if anything changed, and pushes the branch (setting
+    /// its upstream). When `work` fails, nothing is committed or pushed and its
+    /// changes stay in the work tree; its error is returned.
+    pub fn commit<T, E>(
+        &self,
+        message: &str,
+        scope: &CommitScope,
+        work: impl FnOnce(&Repository) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<Error>,
+    {
+        if let Some(branch) = &scope.branch {
+            self.git_checkout(branch, true)?;
+        }
+        if self.has_upstream()? {
+            self.git_pull(true, false)?;
+        }
+        let value = work(self)?;
+        self.git_add(".", scope.track_large_files)?;
+        self.git_commit(message)?;
+        let branch = self.current_branch()?;
+        self.git_push(Some(("origin", &branch)))?;
+        Ok(value)
+    }
+
+    /// Whether the current branch tracks a remote branch.
+    fn has_upstream(&self) -> Result<bool> {
+        let out = self
+            .git
+            .output(["rev-parse", "--symbolic-full-name", "--abbrev-ref", "@{u}"], &[])?;
+        Ok(out.status.success())
+    }
+}
+
+/// Whether two remote URLs name the same repo (credentials, case of the
+/// origin, a trailing `/` or `.git` aside).
+fn same_remote(a: &str, b: &str) -> bool {
+    let normal = |url: &str| {
+        let url = without_credentials(url.trim());
+        let url = url.trim_end_matches('/');
+        let url = url.strip_suffix(".git").unwrap_or(url).to_string();
+        match (url_origin(&url), url.split_once("://")) {
+            (Some(origin), Some((_, rest))) => {
+                let path = rest.find('/').map_or("", |i| &rest[i..]);
+                format!("{origin}{path}")
+            }
+            _ => url,
+        }
+    };
+    normal(a) == normal(b)
+}
+
+/// The entries of `git … -z` output.
+fn nul_separated(out: &str) -> Vec<String> {
+    out.split('\0').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_remote;
+
+    #[test]
+    fn remotes_compare_without_credentials_or_git_suffix() {
+        assert!(same_remote(
+            "https://u:t@Hub.example/org/m.git",
+            "https://hub.example/org/m"
+        ));
+        assert!(same_remote("http://h:1/org/m/", "http://h:1/org/m"));
+        assert!(!same_remote("http://h:1/org/m", "http://h:1/org/other"));
+        assert!(!same_remote("http://h:1/org/m", "http://h:2/org/m"));
+    }
+}
