@@ -1,11 +1,15 @@
-//! `cargo xtask demo`: start the bundled local Hub, publish a small model on
-//! it, and fetch it with `huggingface-cli`, showing each step.
+//! `cargo xtask demo`: start the bundled local Hub, log in, create a repo,
+//! publish a small model with `huggingface-cli upload`, fetch it back, and
+//! push a large file with plain git through the multipart agent, showing
+//! each step.
 
 use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail, ensure};
-use hub_emulator::{Emulator, EmulatorConfig, Role, SeedRepo};
+use hub_emulator::{Emulator, EmulatorConfig, Role};
+use hub_repo::{CloneOptions, CommitScope, Repository};
+use hub_url::{Endpoint, RepoId, Token};
 
 use crate::workspace::{cargo, describe, run_command, target_dir};
 
@@ -14,6 +18,13 @@ const DEMO_TOKEN: &str = "hf_demo_write_token_not_secret";
 const DEMO_REPO: &str = "demo-user/tiny-model";
 /// Over the Hub's 10 MB threshold, so it is stored in LFS and served from the CDN.
 const WEIGHTS_SIZE: usize = 12 * 1024 * 1024;
+/// The demo Hub takes at most this much in one PUT (the real one: 5 GB), so
+/// that the git push of a larger file shows the multipart agent at work.
+const SINGLE_PUT_LIMIT: u64 = 16 * 1024 * 1024;
+/// The part size of the demo Hub's multipart uploads.
+const PART_SIZE: u64 = 4 * 1024 * 1024;
+/// The file pushed with git: over the single-PUT limit.
+const LARGE_SIZE: usize = 40 * 1024 * 1024;
 
 pub(crate) fn run() -> Result<()> {
     run_command(cargo().args(["build", "--quiet", "--package", "huggingface-cli"]))?;
@@ -21,34 +32,15 @@ pub(crate) fn run() -> Result<()> {
     let work = tempfile::tempdir().context("failed to make a temporary folder")?;
 
     step("Starting the local Hub");
-    let hub = Emulator::start(EmulatorConfig::new(work.path().join("hub")).token(DEMO_TOKEN, DEMO_USER, Role::Write))
-        .context("failed to start the local Hub")?;
+    let mut config = EmulatorConfig::new(work.path().join("hub")).token(DEMO_TOKEN, DEMO_USER, Role::Write);
+    config.multipart_threshold = SINGLE_PUT_LIMIT;
+    config.multipart_part_size = PART_SIZE;
+    let hub = Emulator::start(config).context("failed to start the local Hub")?;
     println!(
         "  endpoint {}  (LFS files are served from {})",
         hub.endpoint(),
         hub.cdn_origin()
     );
-
-    step(&format!(
-        "Publishing {DEMO_REPO} with 4 files, one of {} MB in LFS",
-        WEIGHTS_SIZE / (1024 * 1024)
-    ));
-    let weights = pseudo_random_bytes(WEIGHTS_SIZE);
-    let commit = hub
-        .seed(
-            &SeedRepo::model(DEMO_REPO)
-                .file(
-                    "config.json",
-                    br#"{"architectures": ["TinyModel"], "hidden_size": 8}"#.to_vec(),
-                )
-                .file("README.md", b"---\nlicense: apache-2.0\n---\n# Tiny model\n".to_vec())
-                .file("tokenizer/vocab.txt", b"[PAD]\n[UNK]\nhello\nworld\n".to_vec())
-                .file("model.safetensors", weights.clone())
-                .tag("pytorch")
-                .message("Add tiny model"),
-        )
-        .context("failed to seed the demo repo")?;
-    println!("  commit {commit}");
 
     let hf_home = work.path().join("hf-home");
     let cli_env = |cmd: &mut Command| {
@@ -58,28 +50,57 @@ pub(crate) fn run() -> Result<()> {
             .env("HF_ENDPOINT", hub.endpoint())
             .env("HF_HUB_DISABLE_PROGRESS_BARS", "1");
     };
+    let run_ok = |args: &[&str]| -> Result<CliOutput> {
+        // The demo token is no secret, but a token is never printed.
+        println!("  $ huggingface-cli {}", args.join(" ").replace(DEMO_TOKEN, "hf_***"));
+        let out = cli_output(&cli, args, &cli_env, &[])?;
+        ensure!(
+            out.success,
+            "`huggingface-cli {}` failed: {}",
+            args.join(" "),
+            out.stderr
+        );
+        Ok(out)
+    };
 
-    step("Who am I? (without a token, then with HF_TOKEN)");
+    step("Who am I? Not logged in yet");
     let out = cli_output(&cli, &["whoami"], &cli_env, &[])?;
     println!("{}", indent(&out.stderr));
-    let out = cli_output(&cli, &["whoami"], &cli_env, &[("HF_TOKEN", DEMO_TOKEN)])?;
+
+    step("Logging in: the token is checked with the Hub, then saved (mode 0600)");
+    let out = run_ok(&["login", "--token", DEMO_TOKEN])?;
+    print!("{}", indent(&out.stdout));
+    print!("{}", indent(&out.stderr));
     ensure!(
-        out.success && out.stdout.starts_with(DEMO_USER),
-        "whoami failed: {}",
-        out.stderr
+        !out.stdout.contains(DEMO_TOKEN) && !out.stderr.contains(DEMO_TOKEN),
+        "login printed the token"
     );
-    println!("{}", indent(&out.stdout));
+    let out = run_ok(&["whoami"])?;
+    print!("{}", indent(&out.stdout));
+
+    step(&format!("Creating {DEMO_REPO}"));
+    let out = run_ok(&["repo", "create", "tiny-model", "-y"])?;
+    print!("{}", indent(&out.stdout));
+
+    step(&format!(
+        "Uploading a folder in one commit: 4 files, one of {} MB through LFS",
+        WEIGHTS_SIZE / (1024 * 1024)
+    ));
+    let weights = pseudo_random_bytes(WEIGHTS_SIZE, 1);
+    let folder = work.path().join("tiny-model");
+    write_model_folder(&folder, &weights)?;
+    let folder_arg = folder.to_str().context("the temporary folder's path is not UTF-8")?;
+    let out = run_ok(&["upload", DEMO_REPO, folder_arg, "--commit-message", "Add tiny model"])?;
+    print!("{}", indent(&out.stdout));
 
     step("Downloading one file");
-    let out = cli_output(&cli, &["download", DEMO_REPO, "config.json"], &cli_env, &[])?;
-    ensure!(out.success, "download failed: {}", out.stderr);
+    let out = run_ok(&["download", DEMO_REPO, "config.json"])?;
     let config_path = out.stdout.trim().to_string();
     println!("  {config_path}");
     println!("  content: {}", std::fs::read_to_string(&config_path)?);
 
     step("Downloading the whole repo (the LFS file comes from the CDN host, verified by sha256)");
-    let out = cli_output(&cli, &["download", DEMO_REPO], &cli_env, &[])?;
-    ensure!(out.success, "download failed: {}", out.stderr);
+    let out = run_ok(&["download", DEMO_REPO])?;
     let snapshot = out.stdout.trim().to_string();
     print!("{}", indent(&out.stderr));
     println!("  snapshot folder: {snapshot}");
@@ -89,7 +110,7 @@ pub(crate) fn run() -> Result<()> {
         "the downloaded weights differ from the published ones"
     );
     println!(
-        "  model.safetensors: {} bytes, identical to what was published",
+        "  model.safetensors: {} bytes, identical to what was uploaded",
         fetched.len()
     );
 
@@ -121,13 +142,102 @@ pub(crate) fn run() -> Result<()> {
         print!("{}", indent(&out.stderr));
     }
 
+    step(&format!(
+        "Pushing a {} MB file with plain git: over the Hub's single-PUT limit ({} MB here, 5 GB on the Hub), so git-lfs hands it to `huggingface-cli lfs-multipart-upload`",
+        LARGE_SIZE >> 20,
+        SINGLE_PUT_LIMIT >> 20
+    ));
+    if git_lfs_is_installed() {
+        push_large_file_with_git(&hub, work.path(), &run_ok)?;
+    } else {
+        println!("  skipped: git-lfs is not installed (apt-get install git-lfs)");
+    }
+
     step("Environment");
-    let out = cli_output(&cli, &["env"], &cli_env, &[("HF_TOKEN", DEMO_TOKEN)])?;
+    let out = cli_output(&cli, &["env"], &cli_env, &[])?;
     ensure!(!out.stdout.contains(DEMO_TOKEN), "env printed the token");
     print!("{}", indent(&out.stdout));
 
     println!("\nDemo complete.");
     Ok(())
+}
+
+/// A small model: a config, a README, a vocabulary and the weights.
+fn write_model_folder(folder: &Path, weights: &[u8]) -> Result<()> {
+    std::fs::create_dir_all(folder.join("tokenizer"))?;
+    std::fs::write(
+        folder.join("config.json"),
+        r#"{"architectures": ["TinyModel"], "hidden_size": 8}"#,
+    )?;
+    std::fs::write(
+        folder.join("README.md"),
+        "---\nlicense: apache-2.0\n---\n# Tiny model\n",
+    )?;
+    std::fs::write(folder.join("tokenizer/vocab.txt"), "[PAD]\n[UNK]\nhello\nworld\n")?;
+    std::fs::write(folder.join("model.safetensors"), weights)?;
+    Ok(())
+}
+
+fn git_lfs_is_installed() -> bool {
+    Command::new("git")
+        .args(["lfs", "version"])
+        .output()
+        .is_ok_and(|out| out.status.success())
+}
+
+/// Clones the demo repo with `hub_repo::Repository`, enables the multipart
+/// agent, and commits and pushes a large file; shows the parts the Hub took.
+fn push_large_file_with_git(hub: &Emulator, work: &Path, run_ok: &dyn Fn(&[&str]) -> Result<CliOutput>) -> Result<()> {
+    let options = CloneOptions {
+        token: Some(Token::new(DEMO_TOKEN)),
+        git_user: Some("Demo User".into()),
+        git_email: Some("demo@example.com".into()),
+        ..CloneOptions::default()
+    };
+    let endpoint = Endpoint::new(&hub.endpoint())?;
+    let clone = work.join("clone");
+    let repo = Repository::clone_from(&endpoint, &RepoId::new(DEMO_REPO)?, &clone, &options)
+        .context("failed to clone the demo repo")?;
+    println!(
+        "  cloned into {} (the token is in no URL and no git config)",
+        clone.display()
+    );
+    let clone_arg = clone.to_str().context("the clone's path is not UTF-8")?;
+    let out = run_ok(&["lfs-enable-largefiles", clone_arg])?;
+    print!("{}", indent(&out.stdout));
+
+    hub.log().clear();
+    let large = pseudo_random_bytes(LARGE_SIZE, 2);
+    repo.commit("Add a second shard", &CommitScope::tracked(), |repo| {
+        std::fs::write(repo.local_dir().join("model-00002.safetensors"), &large)?;
+        Ok::<_, anyhow::Error>(())
+    })
+    .context("failed to commit and push the large file")?;
+    let records = hub.log().records();
+    let parts = records
+        .iter()
+        .filter(|r| r.method == "PUT" && r.path.contains("/lfs-part/"))
+        .count();
+    let completions = records
+        .iter()
+        .filter(|r| r.path.ends_with("/complete_multipart"))
+        .count();
+    println!(
+        "  pushed {}: {parts} parts of {} MB, {completions} completion",
+        repo.git_head_commit_url()?,
+        PART_SIZE >> 20
+    );
+    let oid = sha2_hex(&large);
+    ensure!(
+        std::fs::read(hub.lfs_object_path(&oid))? == large,
+        "the Hub does not hold the pushed file"
+    );
+    Ok(())
+}
+
+fn sha2_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 struct CliOutput {
@@ -181,9 +291,9 @@ fn print_tree(dir: &Path, base: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Deterministic bytes that do not compress (xorshift).
-fn pseudo_random_bytes(len: usize) -> Vec<u8> {
-    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Deterministic bytes that do not compress (xorshift), one stream a seed.
+fn pseudo_random_bytes(len: usize, seed: u64) -> Vec<u8> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D);
     let mut out = Vec::with_capacity(len + 8);
     while out.len() < len {
         state ^= state << 13;
