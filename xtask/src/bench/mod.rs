@@ -11,6 +11,7 @@
 //! each run; the medians are judged against the targets. Never part of
 //! `cargo test`.
 
+mod git_push;
 mod keep_alive;
 mod measure;
 mod nginx;

@@ -3,7 +3,8 @@
 //! bundled emulator over loopback.
 //!
 //! Two workloads: one large LFS file streamed from disk, and a folder of small
-//! files (text ones committed inline, binary ones through LFS). Each client
+//! files (text ones committed inline, binary ones through LFS). Then the large
+//! file pushed with git through each client's multipart agent ([`super::git_push`]). Each client
 //! uploads each workload [`RUNS`] times, every run to a fresh repo with the
 //! emulator's LFS store emptied first, so every object is really sent.
 
@@ -186,6 +187,16 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     notes.push(commits);
     drop(emulator);
     remove_dir(&run_dir)?;
+    let part_size = if quick { 16 << 20 } else { 64 << 20 };
+    let git_push = super::git_push::run(
+        &scratch,
+        large_file,
+        &oid,
+        part_size,
+        &cli,
+        python.as_deref(),
+        gnu_time,
+    )?;
 
     notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
     notes.push(format!(
@@ -214,6 +225,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         if quick { " --quick" } else { "" }
     );
     print!("{}", render(&rows, &notes));
+    print!("{git_push}");
     Ok(())
 }
 
