@@ -422,36 +422,36 @@ impl HubClient {
             builder = builder.header("authorization", format!("Bearer {}", token.expose()));
         }
         match body {
-            None => self.run(builder.body(())?, request.timeout),
-            Some(RequestBody::Bytes(bytes)) => self.run(builder.body(bytes.as_slice())?, request.timeout),
+            None => self.run(builder.body(())?, request),
+            Some(RequestBody::Bytes(bytes)) => self.run(builder.body(bytes.as_slice())?, request),
             Some(file_body @ RequestBody::File { .. }) => {
                 let reader = file_body.open_file().map_err(ureq::Error::Io)?;
                 let builder = builder.header("content-length", file_body.len());
                 match reader {
-                    Some(mut reader) => {
-                        self.run(builder.body(ureq::SendBody::from_reader(&mut reader))?, request.timeout)
-                    }
-                    None => self.run(builder.body(())?, request.timeout),
+                    Some(mut reader) => self.run(builder.body(ureq::SendBody::from_reader(&mut reader))?, request),
+                    None => self.run(builder.body(())?, request),
                 }
             }
         }
     }
 
-    /// Runs one request on the pool, within `timeout` in all if given.
+    /// Runs one request on the pool, with the time limits `settings` gives: a
+    /// limit in all, and a longer wait for the answer than the client's read timeout.
     fn run<S: ureq::AsSendBody>(
         &self,
         request: ureq::http::Request<S>,
-        timeout: Option<Duration>,
+        settings: &HubRequest<'_>,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
-        let request = match timeout {
-            Some(timeout) => self
-                .inner
-                .agent
-                .configure_request(request)
-                .timeout_global(Some(timeout))
-                .build(),
-            None => request,
-        };
-        self.inner.agent.run(request)
+        if settings.timeout.is_none() && settings.answer_timeout.is_none() {
+            return self.inner.agent.run(request);
+        }
+        let mut config = self.inner.agent.configure_request(request);
+        if let Some(timeout) = settings.timeout {
+            config = config.timeout_global(Some(timeout));
+        }
+        if let Some(wait) = settings.answer_timeout {
+            config = config.timeout_recv_response(Some(wait)).timeout_per_read(Some(wait));
+        }
+        self.inner.agent.run(config.build())
     }
 }

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use hub_url::{RepoId, RepoType};
 use serde::Deserialize;
@@ -20,6 +21,10 @@ use crate::target::RequestTarget;
 
 /// The content type of the git-lfs batch API.
 pub const LFS_CONTENT_TYPE: &str = "application/vnd.git-lfs+json";
+
+/// How long a multipart completion may take to answer: the store assembles
+/// the object first, which takes minutes for the largest files.
+pub(crate) const COMPLETION_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
 /// Parts of one `multipart` upload sent at once, unless told otherwise.
 pub const DEFAULT_PART_WORKERS: usize = 8;
@@ -315,10 +320,14 @@ impl HubClient {
             .enumerate()
             .map(|(i, etag)| json!({ "partNumber": i + 1, "etag": etag.unwrap_or_default() }))
             .collect();
+        // The store assembles the whole object before it answers, minutes for the
+        // largest files: wait for it rather than time out and send it again while
+        // the first completion is still at work.
         let request = HubRequest::new(Method::Post, &action.href)
             .json_body(&json!({ "oid": object.oid, "parts": parts }))
             .header("accept", LFS_CONTENT_TYPE)
             .header("content-type", LFS_CONTENT_TYPE)
+            .answer_timeout(COMPLETION_TIMEOUT)
             .retry_post();
         self.send(&request)?.discard();
         Ok(())

@@ -63,6 +63,10 @@ pub struct HubRequest<'a> {
     /// How long the whole exchange may take (each try), beyond the client's
     /// connect and read timeouts.
     pub timeout: Option<Duration>,
+    /// How long the server may work before it answers, instead of the client's
+    /// read timeout: for requests it finishes a long job for (a multipart
+    /// completion assembles the whole object).
+    pub answer_timeout: Option<Duration>,
 }
 
 impl<'a> HubRequest<'a> {
@@ -77,12 +81,20 @@ impl<'a> HubRequest<'a> {
             redirects: RedirectPolicy::Follow,
             retry_post: false,
             timeout: None,
+            answer_timeout: None,
         }
     }
 
     /// Limits how long the whole exchange may take (each try).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// Lets the server take up to `wait` before it answers (each try), however
+    /// short the client's read timeout.
+    pub fn answer_timeout(mut self, wait: Duration) -> Self {
+        self.answer_timeout = Some(wait);
         self
     }
 

@@ -198,7 +198,9 @@ impl Repository {
             };
             let head = self.git.output(["rev-parse", "--verify", "-q", "origin/HEAD"], &[])?;
             if head.status.success() {
-                let args = ["checkout", "-q", "-B", &self.default_branch()?, "origin/HEAD"];
+                let branch = self.default_branch()?;
+                let start = format!("origin/{branch}");
+                let args = ["checkout", "-q", "-B", branch.as_str(), "--track", start.as_str()];
                 let output = self.git.output(args, skip)?;
                 self.git.check(args, &output)?;
             }
@@ -216,6 +218,13 @@ impl Repository {
             .output(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"], &[])?;
         let name = String::from_utf8_lossy(&output.stdout).trim().to_string();
         Ok(name.strip_prefix("origin/").unwrap_or("main").to_string())
+    }
+
+    /// The same clone, with files at least `bytes` large tracked with LFS by the
+    /// `auto_lfs_track` functions (for a clone opened with [`Repository::open`]).
+    pub fn with_large_file_threshold(mut self, bytes: u64) -> Repository {
+        self.large_file_threshold = bytes;
+        self
     }
 
     /// The clone's top folder.

@@ -7,10 +7,12 @@
 //! and written in bounded chunks. Large bodies arrive spooled to disk, already hashed
 //! ([`SpooledBody`]): they are checked and moved into place, never copied in memory.
 
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -110,6 +112,9 @@ impl MultipartPlan {
 pub(crate) struct LfsUploads {
     dir: PathBuf,
     temp_counter: AtomicU64,
+    /// One lock an upload, so that a completion sent again while the first is
+    /// still assembling waits for it instead of finding its parts gone.
+    completions: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl LfsUploads {
@@ -118,6 +123,7 @@ impl LfsUploads {
         LfsUploads {
             dir: root.join("lfs").join("uploads"),
             temp_counter: AtomicU64::new(0),
+            completions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -190,9 +196,15 @@ impl LfsUploads {
                 "the completion must list parts 1 to {count} once each, got {numbers:?}"
             )));
         }
+        let lock = {
+            let mut locks = self.completions.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(plan.upload_id.clone()).or_default().clone()
+        };
+        let _completing = lock.lock().unwrap_or_else(|e| e.into_inner());
         if store.object_size(&plan.oid) == Some(plan.size) {
-            // Another upload of the same content finished first.
+            // This completion came again, or another upload of the same content finished first.
             let _ = fs::remove_dir_all(&dir);
+            self.forget_completion(&plan.upload_id);
             return Ok(());
         }
         let temp = store.temp_path()?;
@@ -200,6 +212,7 @@ impl LfsUploads {
         match result {
             Ok(()) => {
                 let _ = fs::remove_dir_all(&dir);
+                self.forget_completion(&plan.upload_id);
                 Ok(())
             }
             Err(err) => {
@@ -207,6 +220,14 @@ impl LfsUploads {
                 Err(err)
             }
         }
+    }
+}
+
+impl LfsUploads {
+    /// Drops the completion lock of a finished upload.
+    fn forget_completion(&self, upload_id: &str) {
+        let mut locks = self.completions.lock().unwrap_or_else(|e| e.into_inner());
+        locks.remove(upload_id);
     }
 }
 
@@ -365,6 +386,44 @@ mod tests {
         uploads.complete(&store, &p, &right).map_err(|e| format!("{e:?}"))?;
         assert_eq!(std::fs::read(store.object_path(&p.oid))?, content);
         assert!(!root.path().join("lfs/uploads").join(&p.upload_id).exists());
+        Ok(())
+    }
+
+    #[test]
+    fn a_completion_sent_twice_at_once_succeeds_both_times() -> Result<(), Box<dyn std::error::Error>> {
+        let root = tempfile::tempdir()?;
+        let store = LfsStore::new(root.path());
+        let uploads = LfsUploads::new(root.path());
+        let content: Vec<u8> = (0..24u32 << 20)
+            .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+            .collect();
+        let p = plan(&content, 1 << 20);
+        let mut etags = Vec::new();
+        for (i, chunk) in content.chunks(1 << 20).enumerate() {
+            let n = i as u64 + 1;
+            let etag = uploads
+                .store_part(&p, n, UploadBody::Bytes(chunk))
+                .map_err(|e| format!("{e:?}"))?;
+            etags.push((n, etag));
+        }
+        // A client that gave up waiting sends the completion again while the
+        // first is still assembling the parts.
+        let start = std::sync::Barrier::new(2);
+        let results: Vec<Result<(), String>> = std::thread::scope(|scope| {
+            let runs: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        uploads.complete(&store, &p, &etags).map_err(|e| format!("{e:?}"))
+                    })
+                })
+                .collect();
+            runs.into_iter()
+                .map(|run| run.join().unwrap_or_else(|_| Err("panicked".into())))
+                .collect()
+        });
+        assert_eq!(results, [Ok(()), Ok(())]);
+        assert_eq!(std::fs::read(store.object_path(&p.oid))?, content);
         Ok(())
     }
 

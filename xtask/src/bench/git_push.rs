@@ -13,9 +13,9 @@ use hub_emulator::{Emulator, EmulatorConfig, Role, SeedRepo};
 
 use super::RUNS;
 use super::measure::{Invocation, Sample, Stats, run_once};
+use super::remove_dir;
 use super::report::format_table;
 use super::workloads::human_size;
-use super::remove_dir;
 
 const TOKEN: &str = "hf_bench_push_write";
 const USER: &str = "bench";
@@ -59,7 +59,10 @@ pub(crate) fn run(
     // Room for the large file's pointer and `.gitattributes`; the file itself is in LFS.
     let emulator = Emulator::start(config).context("failed to start the emulator")?;
     let run_dir = scratch.join("push-run");
-    let python_agent = python.and_then(|p| p.parent()).map(|bin| bin.join("hf")).filter(|hf| hf.is_file());
+    let python_agent = python
+        .and_then(|p| p.parent())
+        .map(|bin| bin.join("hf"))
+        .filter(|hf| hf.is_file());
 
     let mut rows = vec![
         ["client", "workload", "wall s", "MB/s", "CPU s", "RSS MB", "vs python"]
@@ -83,10 +86,16 @@ pub(crate) fn run(
         let mut samples: Vec<Sample> = Vec::new();
         let mut failure = None;
         for run in 1..=RUNS {
-            let repo = format!("{USER}/push-{}-{run}", if agent == Agent::Ours { "ours" } else { "python" });
-            let result = prepare_clone(&emulator, &hub_root, &run_dir, &repo, large_file, &program)
-                .and_then(|(clone, env)| {
-                    let mut push = Invocation::new("git").arg("-C").arg(&clone).args(["push", "-q", "origin", "main"]);
+            let repo = format!(
+                "{USER}/push-{}-{run}",
+                if agent == Agent::Ours { "ours" } else { "python" }
+            );
+            let result =
+                prepare_clone(&emulator, &hub_root, &run_dir, &repo, large_file, &program).and_then(|(clone, env)| {
+                    let mut push = Invocation::new("git")
+                        .arg("-C")
+                        .arg(&clone)
+                        .args(["push", "-q", "origin", "main"]);
                     for (key, value) in &env {
                         push = push.env(key, value);
                     }
@@ -179,7 +188,10 @@ fn prepare_clone(
         ("GIT_TERMINAL_PROMPT".to_string(), "0".to_string()),
         ("GIT_CONFIG_COUNT".to_string(), "1".to_string()),
         ("GIT_CONFIG_KEY_0".to_string(), format!("http.{endpoint}/.extraHeader")),
-        ("GIT_CONFIG_VALUE_0".to_string(), format!("Authorization: Bearer {TOKEN}")),
+        (
+            "GIT_CONFIG_VALUE_0".to_string(),
+            format!("Authorization: Bearer {TOKEN}"),
+        ),
         ("HF_HUB_DISABLE_TELEMETRY".to_string(), "1".to_string()),
     ];
     let clone = run_dir.join("clone");
@@ -194,7 +206,11 @@ fn prepare_clone(
             .output()
             .context("failed to run git")?;
         if !out.status.success() {
-            bail!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+            bail!(
+                "git {} failed: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
         }
         Ok(())
     };
@@ -203,7 +219,10 @@ fn prepare_clone(
     git(&clone, &["lfs", "install", "--local"])?;
     let program = program.to_str().context("the agent's path is not UTF-8")?;
     git(&clone, &["config", "lfs.customtransfer.multipart.path", program])?;
-    git(&clone, &["config", "lfs.customtransfer.multipart.args", "lfs-multipart-upload"])?;
+    git(
+        &clone,
+        &["config", "lfs.customtransfer.multipart.args", "lfs-multipart-upload"],
+    )?;
     // A hard link when the scratch folder allows it: no copy of the file.
     let target = clone.join("model.bin");
     if std::fs::hard_link(large_file, &target).is_err() {
@@ -227,7 +246,10 @@ fn check_pushed(emulator: &Emulator, repo: &str, clone: &Path, oid: &str) -> Res
     let main = emulator
         .resolve_revision("model", repo, "main")
         .with_context(|| format!("no main in {repo}"))?;
-    ensure!(main == head, "the push did not reach {repo}: main is {main}, the clone's HEAD {head}");
+    ensure!(
+        main == head,
+        "the push did not reach {repo}: main is {main}, the clone's HEAD {head}"
+    );
     ensure!(
         emulator.lfs_object_path(oid).is_file(),
         "the large file is not in the emulator's LFS store after the push"

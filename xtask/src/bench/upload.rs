@@ -188,15 +188,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     drop(emulator);
     remove_dir(&run_dir)?;
     let part_size = if quick { 16 << 20 } else { 64 << 20 };
-    let git_push = super::git_push::run(
-        &scratch,
-        large_file,
-        &oid,
-        part_size,
-        &cli,
-        python.as_deref(),
-        gnu_time,
-    )?;
+    let git_push = super::git_push::run(&scratch, large_file, &oid, part_size, &cli, python.as_deref(), gnu_time)?;
 
     notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
     notes.push(format!(

@@ -430,3 +430,41 @@ fn clients_without_a_token_and_with_one_agree_on_what_exists() -> TestResult {
     assert!(!anyone.repo_exists(&RepoId::new("alice/none")?, RepoType::Model)?);
     Ok(())
 }
+
+#[test]
+fn a_slow_completion_is_waited_for_not_sent_again() -> TestResult {
+    let hub = TestHub::start_with(small_multipart)?;
+    // Reads time out after 300 ms; the store takes a second to assemble the object.
+    let alice = HubClient::builder()
+        .endpoint(hub_url::Endpoint::new(&hub.endpoint())?)
+        .token(Some(Token::new(ALICE_WRITE)))
+        .read_timeout(std::time::Duration::from_millis(300))
+        .retry(crate::fast_retries())
+        .build()?;
+    let repo = RepoId::new("alice/slow-store")?;
+    alice.create_repo(&repo, &CreateRepoOptions::default())?;
+    // Every try is slow: a client that gives up at its read timeout never completes.
+    hub.faults().push(
+        Fault::new("complete_multipart", FaultAction::Delay { millis: 1000 })
+            .method("POST")
+            .times(10),
+    );
+    let bytes = binary(150_000, 9);
+
+    alice.upload_file(
+        &repo,
+        AddSource::Bytes(bytes.clone()),
+        "w.bin",
+        &CommitOptions::new("w"),
+    )?;
+
+    assert_eq!(content(&hub, "alice/slow-store", "w.bin")?, bytes);
+    let completions = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path.ends_with("/complete_multipart"))
+        .count();
+    assert_eq!(completions, 1, "the completion was not sent again");
+    Ok(())
+}

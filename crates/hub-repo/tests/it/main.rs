@@ -357,6 +357,14 @@ fn clone_targets_are_checked() -> TestResult {
 
     let opened = Repository::open(first.local_dir().join("."), None, f.git())?;
     assert_eq!(opened.local_dir(), first.local_dir());
+    // Opened clones track large files by the threshold they are given.
+    let opened = opened.with_large_file_threshold(100);
+    std::fs::write(
+        first.local_dir().join("notes.md"),
+        "a line of text, over 100 bytes. ".repeat(8),
+    )?;
+    assert_eq!(opened.auto_track_large_files(".")?, ["notes.md"]);
+    assert_eq!(first.auto_track_large_files(".")?, Vec::<String>::new(), "now tracked");
     let outside = tempfile::tempdir()?;
     let err = Repository::open(outside.path(), None, f.git()).expect_err("no repo");
     assert!(matches!(err, Error::NotARepository { .. }), "{err}");
