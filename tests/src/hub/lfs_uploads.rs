@@ -12,6 +12,7 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
@@ -242,9 +243,58 @@ impl LfsUploads {
 /// Concatenates the parts into `temp`, checking each part's ETag and the whole's oid and size.
 fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, String)]) -> Result<(), UploadRejection> {
     let mut out = File::create(temp).map_err(|e| EmulatorError::io(temp, e))?;
-    let mut whole = Sha256::new();
+    // The whole object is hashed on a helper thread while this one copies.
+    let (oid, size) = std::thread::scope(|scope| {
+        let (to_hash, chunks) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let (give_back, hashed) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+        let hasher = scope.spawn(move || {
+            let mut whole = Sha256::new();
+            for chunk in chunks {
+                whole.update(&chunk);
+                // The copy loop may have stopped already; the chunk is then dropped.
+                let _ = give_back.send(chunk);
+            }
+            hex(&whole.finalize())
+        });
+        let copied = copy_parts(dir, temp, &mut out, parts, &to_hash, &hashed);
+        drop(to_hash);
+        let oid = hasher
+            .join()
+            .map_err(|_| UploadRejection::Storage(EmulatorError::io(temp, io::Error::other("the hasher stopped"))));
+        copied.and_then(|size| Ok((oid?, size)))
+    })?;
+    if size != plan.size {
+        return Err(UploadRejection::Invalid(format!(
+            "the parts hold {size} bytes, not the {} announced",
+            plan.size
+        )));
+    }
+    if oid != plan.oid {
+        return Err(UploadRejection::Invalid(format!(
+            "the uploaded content has sha256 {oid}, not {}",
+            plan.oid
+        )));
+    }
+    Ok(())
+}
+
+/// Chunks of the assembly between the copy and the whole-object hasher, at most.
+const CHUNKS_IN_FLIGHT: usize = 16;
+
+/// Copies the parts in order into `out`, handing every chunk to the hasher,
+/// and checks each part's ETag (by the sha256 recorded when it was stored, else
+/// by hashing it). Returns the bytes copied.
+fn copy_parts(
+    dir: &Path,
+    temp: &Path,
+    out: &mut File,
+    parts: &[&(u64, String)],
+    to_hash: &SyncSender<Vec<u8>>,
+    hashed: &Receiver<Vec<u8>>,
+) -> Result<u64, UploadRejection> {
+    let hasher_gone = || UploadRejection::Storage(EmulatorError::io(temp, io::Error::other("the hasher stopped")));
     let mut size = 0u64;
-    let mut buf = vec![0u8; CHUNK];
+    let mut allocated = 0;
     for (number, etag) in parts {
         let path = LfsUploads::part_path(dir, *number);
         let mut file = match File::open(&path) {
@@ -256,21 +306,35 @@ fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, Strin
         };
         let claimed = unquote_etag(etag);
         let recorded = fs::read_to_string(LfsUploads::etag_path(dir, *number)).ok();
-        // The whole object's sha256 is checked below in any case.
+        // The whole object's sha256 is checked in any case.
         let mut part = (recorded.as_deref() != Some(claimed)).then(Sha256::new);
         loop {
-            let n = match file.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(EmulatorError::io(&path, e).into()),
+            let mut buf = if allocated < CHUNKS_IN_FLIGHT {
+                allocated += 1;
+                vec![0u8; CHUNK]
+            } else {
+                hashed.recv().map_err(|_| hasher_gone())?
             };
-            if let Some(part) = part.as_mut() {
-                part.update(&buf[..n]);
+            buf.resize(CHUNK, 0);
+            let n = loop {
+                match file.read(&mut buf) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(EmulatorError::io(&path, e).into()),
+                }
+            };
+            if n == 0 {
+                // Not needed for this part: back in the pool.
+                allocated -= 1;
+                break;
             }
-            whole.update(&buf[..n]);
-            out.write_all(&buf[..n]).map_err(|e| EmulatorError::io(temp, e))?;
+            buf.truncate(n);
+            if let Some(part) = part.as_mut() {
+                part.update(&buf);
+            }
+            out.write_all(&buf).map_err(|e| EmulatorError::io(temp, e))?;
             size += n as u64;
+            to_hash.send(buf).map_err(|_| hasher_gone())?;
         }
         let actual = part.map_or_else(|| claimed.to_string(), |part| hex(&part.finalize()));
         if claimed != actual {
@@ -279,20 +343,7 @@ fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, Strin
             )));
         }
     }
-    if size != plan.size {
-        return Err(UploadRejection::Invalid(format!(
-            "the parts hold {size} bytes, not the {} announced",
-            plan.size
-        )));
-    }
-    let oid = hex(&whole.finalize());
-    if oid != plan.oid {
-        return Err(UploadRejection::Invalid(format!(
-            "the uploaded content has sha256 {oid}, not {}",
-            plan.oid
-        )));
-    }
-    Ok(())
+    Ok(size)
 }
 
 /// Stores a whole object sent by a `basic` upload, after checking it is `size` bytes
@@ -437,6 +488,33 @@ mod tests {
         });
         assert_eq!(results, [Ok(()), Ok(())]);
         assert_eq!(std::fs::read(store.object_path(&p.oid))?, content);
+        Ok(())
+    }
+
+    #[test]
+    fn parts_whose_whole_is_not_the_announced_object_are_refused() -> Result<(), Box<dyn std::error::Error>> {
+        let root = tempfile::tempdir()?;
+        let store = LfsStore::new(root.path());
+        let uploads = LfsUploads::new(root.path());
+        let content: Vec<u8> = (0..3u32 << 20).map(|i| (i >> 7) as u8).collect();
+        let mut p = plan(&content, 1 << 20);
+        p.oid = hex(&Sha256::digest(b"something else"));
+        let mut etags = Vec::new();
+        for (i, chunk) in content.chunks(1 << 20).enumerate() {
+            let n = i as u64 + 1;
+            etags.push((
+                n,
+                uploads
+                    .store_part(&p, n, UploadBody::Bytes(chunk))
+                    .map_err(|e| format!("{e:?}"))?,
+            ));
+        }
+        let refused = uploads.complete(&store, &p, &etags);
+        assert!(
+            matches!(&refused, Err(UploadRejection::Invalid(m)) if m.contains("sha256")),
+            "{refused:?}"
+        );
+        assert_eq!(store.object_size(&p.oid), None, "nothing stored");
         Ok(())
     }
 
