@@ -32,6 +32,7 @@ pub mod http;
 pub mod test_hub;
 pub mod tls;
 
+mod chunk_hasher;
 mod config;
 mod emulator;
 mod error;

@@ -101,7 +101,7 @@ impl ErrorResponse {
         let invalid_credentials = self.server_message.as_deref() == Some(INVALID_CREDENTIALS);
         // Another host (a presigned storage URL) refuses for its own reasons, such as
         // an expired signature: the Hub token has nothing to do with it.
-        let on_hub = origin(&self.url).is_some() && origin(&self.url) == origin(endpoint);
+        let on_hub = origin(&self.url).is_some_and(|url| Some(url) == origin(endpoint));
         match self.status {
             401 | 403 if !on_hub => Error::Http {
                 status: self.status,

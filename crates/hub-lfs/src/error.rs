@@ -1,7 +1,5 @@
 //! The errors of the transfer agent and of `lfs-enable-largefiles`.
 
-use std::path::PathBuf;
-
 /// What stopped the agent, or the set-up of a repo for it.
 ///
 /// A failed upload of one object is not among them: the agent reports it to
@@ -35,31 +33,9 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The folder is not inside a git repository.
-    #[error("{} is not a git repository: run this in a clone of the repo (`git clone`) or give its path", path.display())]
-    NotARepository {
-        /// The folder given.
-        path: PathBuf,
-    },
-    /// `git` could not be started.
-    #[error("failed to run git in {}: is git installed and on the PATH?", dir.display())]
-    GitMissing {
-        /// Where it was run.
-        dir: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// `git` ran and failed.
-    #[error("`git {args}` failed in {}: {stderr}", dir.display())]
-    GitFailed {
-        /// Its arguments.
-        args: String,
-        /// Where it was run.
-        dir: PathBuf,
-        /// What it printed on stderr.
-        stderr: String,
-    },
+    /// The repo could not be set up for the agent (not a clone, or git failed).
+    #[error(transparent)]
+    Repo(#[from] hub_repo::Error),
 }
 
 /// The result of the agent's functions.

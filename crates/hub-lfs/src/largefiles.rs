@@ -3,9 +3,10 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use crate::error::{Error, Result};
+use hub_repo::{GitProgram, Repository};
+
+use crate::error::Result;
 
 /// The transfer's name, as the Hub's batch API calls it.
 pub const TRANSFER_NAME: &str = "multipart";
@@ -21,51 +22,13 @@ pub const AGENT_SUBCOMMAND: &str = "lfs-multipart-upload";
 /// `program` should be an absolute path, so that git-lfs finds the agent
 /// whatever its `PATH`.
 pub fn enable_largefiles(dir: &Path, program: &Path) -> Result<PathBuf> {
-    let top = git(dir, [OsStr::new("rev-parse"), OsStr::new("--show-toplevel")]).map_err(|error| match error {
-        Error::GitFailed { .. } => Error::NotARepository {
-            path: dir.to_path_buf(),
-        },
-        other => other,
-    })?;
-    let top = PathBuf::from(top.trim_end_matches(['\n', '\r']));
+    let repo = Repository::open(dir, None, GitProgram::default())?;
     let key = |name: &str| format!("lfs.customtransfer.{TRANSFER_NAME}.{name}");
-    let settings = [
-        (key("path"), program.as_os_str()),
-        (key("args"), OsStr::new(AGENT_SUBCOMMAND)),
-        // The Hub only asks for multipart on uploads.
-        (key("direction"), OsStr::new("upload")),
-    ];
-    for (name, value) in settings {
-        git(
-            &top,
-            [OsStr::new("config"), OsStr::new("--local"), OsStr::new(&name), value],
-        )?;
-    }
-    Ok(top)
-}
-
-/// Runs `git args` in `dir` and returns its stdout.
-fn git<'a>(dir: &Path, args: impl IntoIterator<Item = &'a OsStr> + Clone) -> Result<String> {
-    let output = Command::new("git")
-        .args(args.clone())
-        .current_dir(dir)
-        .output()
-        .map_err(|source| Error::GitMissing {
-            dir: dir.to_path_buf(),
-            source,
-        })?;
-    if !output.status.success() {
-        return Err(Error::GitFailed {
-            args: args
-                .into_iter()
-                .map(|a| a.to_string_lossy().into_owned())
-                .collect::<Vec<_>>()
-                .join(" "),
-            dir: dir.to_path_buf(),
-            stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    repo.git_config(&key("path"), program)?;
+    repo.git_config(&key("args"), AGENT_SUBCOMMAND)?;
+    // The Hub only asks for multipart on uploads.
+    repo.git_config(&key("direction"), OsStr::new("upload"))?;
+    Ok(repo.local_dir().to_path_buf())
 }
 
 #[cfg(test)]
@@ -117,7 +80,7 @@ mod tests {
     fn a_folder_outside_git_is_refused_by_name() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         match enable_largefiles(dir.path(), Path::new("/x")) {
-            Err(Error::NotARepository { path }) => assert_eq!(path, dir.path()),
+            Err(Error::Repo(hub_repo::Error::NotARepository { dir: path })) => assert_eq!(path, dir.path()),
             other => return Err(format!("expected NotARepository, got {other:?}").into()),
         }
         Ok(())

@@ -12,7 +12,7 @@
 //! The parts go up in parallel, each retried on its own, through the same
 //! routine as `hub_api::HubClient::upload_file`
 //! ([`HubClient::upload_lfs_object`](hub_api::HubClient::upload_lfs_object)).
-//! It sits on `hub-api`; only the CLI depends on it.
+//! It sits on `hub-api` (and sets the repo's config through `hub-repo`); only the CLI depends on it.
 //!
 //! ```no_run
 //! use std::io::{stdin, stdout};

@@ -47,7 +47,7 @@ pub enum Error {
         origin: String,
     },
     /// The folder is not inside a git repository.
-    #[error("{} is not a git repository: clone the repo first (`Repository::clone_from`)", dir.display())]
+    #[error("{} is not a git repository: clone the repo first, or give the path of a clone", dir.display())]
     NotARepository {
         /// The folder.
         dir: PathBuf,

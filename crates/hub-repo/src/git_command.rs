@@ -102,13 +102,32 @@ impl Git {
         I: IntoIterator<Item = S> + Clone,
         S: AsRef<OsStr>,
     {
-        let output = self.output(args.clone(), &[])?;
+        self.run_with(args, &[])
+    }
+
+    /// [`Git::run`] with these extra variables.
+    pub(crate) fn run_with<I, S>(&self, args: I, env: &[(&str, &str)]) -> Result<String>
+    where
+        I: IntoIterator<Item = S> + Clone,
+        S: AsRef<OsStr>,
+    {
+        let output = self.output(args.clone(), env)?;
         self.check(args, &output)?;
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
+    /// Whether git with `args` exits with success (for questions such as
+    /// "does this ref exist"); its output is dropped.
+    pub(crate) fn succeeds<I, S>(&self, args: I) -> Result<bool>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        Ok(self.output(args, &[])?.status.success())
+    }
+
     /// Runs git with `args` and these extra variables; the raw output, whatever the status.
-    pub(crate) fn output<I, S>(&self, args: I, env: &[(&str, &str)]) -> Result<Output>
+    fn output<I, S>(&self, args: I, env: &[(&str, &str)]) -> Result<Output>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
@@ -123,7 +142,7 @@ impl Git {
     }
 
     /// An error unless `output` is a success.
-    pub(crate) fn check<I, S>(&self, args: I, output: &Output) -> Result<()>
+    fn check<I, S>(&self, args: I, output: &Output) -> Result<()>
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,

@@ -146,8 +146,7 @@ impl Repository {
             OsStr::new(url),
             OsStr::new("."),
         ];
-        let output = repo.git.output(args, &[])?;
-        if let Err(error) = repo.git.check(args, &output) {
+        if let Err(error) = repo.git.run(args) {
             // Leave the folder as it was: empty.
             let _ = fs::remove_dir_all(local_dir.join(".git"));
             return Err(error);
@@ -183,12 +182,10 @@ impl Repository {
     fn configure(&self, options: &CloneOptions, checkout: bool) -> Result<()> {
         self.git.run(["lfs", "install", "--local"])?;
         if let Some(user) = &options.git_user {
-            self.git
-                .run([OsStr::new("config"), OsStr::new("user.name"), OsStr::new(user)])?;
+            self.git_config("user.name", user)?;
         }
         if let Some(email) = &options.git_email {
-            self.git
-                .run([OsStr::new("config"), OsStr::new("user.email"), OsStr::new(email)])?;
+            self.git_config("user.email", email)?;
         }
         if checkout {
             let skip: &[(&str, &str)] = if options.skip_lfs_files {
@@ -196,13 +193,11 @@ impl Repository {
             } else {
                 &[]
             };
-            let head = self.git.output(["rev-parse", "--verify", "-q", "origin/HEAD"], &[])?;
-            if head.status.success() {
+            if self.git.succeeds(["rev-parse", "--verify", "-q", "origin/HEAD"])? {
                 let branch = self.default_branch()?;
                 let start = format!("origin/{branch}");
                 let args = ["checkout", "-q", "-B", branch.as_str(), "--track", start.as_str()];
-                let output = self.git.output(args, skip)?;
-                self.git.check(args, &output)?;
+                self.git.run_with(args, skip)?;
             }
         }
         if let Some(revision) = &options.revision {
@@ -213,11 +208,12 @@ impl Repository {
 
     /// The remote's default branch (what `origin/HEAD` points to), else `main`.
     fn default_branch(&self) -> Result<String> {
-        let output = self
+        // No `origin/HEAD` (git fails): `main`.
+        let name = self
             .git
-            .output(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"], &[])?;
-        let name = String::from_utf8_lossy(&output.stdout).trim().to_string();
-        Ok(name.strip_prefix("origin/").unwrap_or("main").to_string())
+            .run(["symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD"])
+            .unwrap_or_default();
+        Ok(name.trim().strip_prefix("origin/").unwrap_or("main").to_string())
     }
 
     /// The same clone, with files at least `bytes` large tracked with LFS by the
@@ -225,6 +221,17 @@ impl Repository {
     pub fn with_large_file_threshold(mut self, bytes: u64) -> Repository {
         self.large_file_threshold = bytes;
         self
+    }
+
+    /// Sets `key` to `value` in the clone's own config (`git config --local`).
+    pub fn git_config(&self, key: &str, value: impl AsRef<OsStr>) -> Result<()> {
+        self.git.run([
+            OsStr::new("config"),
+            OsStr::new("--local"),
+            OsStr::new(key),
+            value.as_ref(),
+        ])?;
+        Ok(())
     }
 
     /// The clone's top folder.
@@ -393,8 +400,7 @@ impl Repository {
 
     /// Commits what is staged; `None` when nothing is.
     pub fn git_commit(&self, message: &str) -> Result<Option<String>> {
-        let staged = self.git.output(["diff", "--cached", "--quiet"], &[])?;
-        if staged.status.success() {
+        if self.git.succeeds(["diff", "--cached", "--quiet"])? {
             return Ok(None);
         }
         self.git.run([
@@ -440,9 +446,8 @@ impl Repository {
             OsStr::new(revision),
             OsStr::new("--"),
         ];
-        let output = self.git.output(args, &[])?;
-        match self.git.check(args, &output) {
-            Ok(()) => Ok(()),
+        match self.git.run(args) {
+            Ok(_) => Ok(()),
             Err(_) if create_branch_ok && !self.revision_exists(revision)? => {
                 self.git.run([
                     OsStr::new("checkout"),
@@ -458,11 +463,10 @@ impl Repository {
 
     fn revision_exists(&self, revision: &str) -> Result<bool> {
         let spec = format!("{revision}^{{commit}}");
-        let local = self.git.output(["rev-parse", "--verify", "-q", &spec], &[])?;
-        let remote = self
-            .git
-            .output(["rev-parse", "--verify", "-q", &format!("origin/{spec}")], &[])?;
-        Ok(local.status.success() || remote.status.success())
+        Ok(self.git.succeeds(["rev-parse", "--verify", "-q", &spec])?
+            || self
+                .git
+                .succeeds(["rev-parse", "--verify", "-q", &format!("origin/{spec}")])?)
     }
 
     /// Whether the tag exists here, or with `remote`, on that remote.
@@ -473,12 +477,9 @@ impl Repository {
                 .run(["ls-remote", remote, &format!("refs/tags/{tag}")])?
                 .trim()
                 .is_empty()),
-            None => {
-                let out = self
-                    .git
-                    .output(["rev-parse", "--verify", "-q", &format!("refs/tags/{tag}")], &[])?;
-                Ok(out.status.success())
-            }
+            None => self
+                .git
+                .succeeds(["rev-parse", "--verify", "-q", &format!("refs/tags/{tag}")]),
         }
     }
 
@@ -557,10 +558,8 @@ impl Repository {
 
     /// Whether the current branch tracks a remote branch.
     fn has_upstream(&self) -> Result<bool> {
-        let out = self
-            .git
-            .output(["rev-parse", "--symbolic-full-name", "--abbrev-ref", "@{u}"], &[])?;
-        Ok(out.status.success())
+        self.git
+            .succeeds(["rev-parse", "--symbolic-full-name", "--abbrev-ref", "@{u}"])
     }
 }
 

@@ -12,10 +12,8 @@ use std::io::{self, BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::{self, JoinHandle};
 
-use sha2::{Digest, Sha256};
+use crate::chunk_hasher::ChunkHasher;
 
 /// Bodies larger than this are spooled to disk when the handler gives a spool folder.
 pub const SPOOL_THRESHOLD: u64 = 8 << 20;
@@ -98,48 +96,15 @@ pub(crate) enum SpoolError {
 
 /// A body being written to its temp file; removed if dropped unfinished.
 ///
-/// The connection thread reads and writes; a helper thread hashes the same
-/// chunks meanwhile, so that hashing does not slow the transfer down. At most
-/// [`CHUNKS_IN_FLIGHT`] chunks exist, so memory stays bounded.
+/// The connection thread reads and writes; a [`ChunkHasher`] hashes the same
+/// chunks meanwhile, so that hashing does not slow the transfer down, and
+/// memory stays bounded.
 pub(crate) struct Spool {
     file: File,
     path: PathBuf,
     len: u64,
-    hasher: Option<HashThread>,
-    /// Chunks back from the hasher, ready to be filled again.
-    free: Vec<Vec<u8>>,
-    /// Chunks handed out so far (at most [`CHUNKS_IN_FLIGHT`]).
-    allocated: usize,
+    hasher: Option<ChunkHasher>,
     finished: bool,
-}
-
-/// Chunks read ahead of the hasher, at most.
-const CHUNKS_IN_FLIGHT: usize = 16;
-
-/// The hashing helper: chunks go in, come back once hashed; the digest at the end.
-struct HashThread {
-    chunks: SyncSender<Vec<u8>>,
-    hashed: Receiver<Vec<u8>>,
-    thread: JoinHandle<[u8; 32]>,
-}
-
-impl HashThread {
-    fn start() -> io::Result<HashThread> {
-        let (chunks, to_hash) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (give_back, hashed) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let thread = thread::Builder::new()
-            .name("hub-emulator-spool-hash".into())
-            .spawn(move || {
-                let mut hasher = Sha256::new();
-                for chunk in to_hash {
-                    hasher.update(&chunk);
-                    // The spool may be gone already; then the chunk is just dropped.
-                    let _ = give_back.send(chunk);
-                }
-                hasher.finalize().into()
-            })?;
-        Ok(HashThread { chunks, hashed, thread })
-    }
 }
 
 impl Spool {
@@ -155,12 +120,10 @@ impl Spool {
             path,
             len: 0,
             hasher: None,
-            free: Vec::new(),
-            allocated: 0,
             finished: false,
         };
         // Set after the file exists, so that a failure here still removes it.
-        spool.hasher = Some(HashThread::start()?);
+        spool.hasher = Some(ChunkHasher::start(SPOOL_CHUNK)?);
         Ok(spool)
     }
 
@@ -169,18 +132,10 @@ impl Spool {
         self.len
     }
 
-    /// An empty chunk: a fresh one while fewer than [`CHUNKS_IN_FLIGHT`] exist,
-    /// else one the hasher is done with.
-    fn chunk(&mut self) -> io::Result<Vec<u8>> {
-        if let Some(chunk) = self.free.pop() {
-            return Ok(chunk);
-        }
-        if self.allocated < CHUNKS_IN_FLIGHT {
-            self.allocated += 1;
-            return Ok(vec![0; SPOOL_CHUNK]);
-        }
-        let hasher = self.hasher.as_ref().ok_or_else(hasher_gone)?;
-        hasher.hashed.recv().map_err(|_| hasher_gone())
+    fn hasher(&mut self) -> io::Result<&mut ChunkHasher> {
+        self.hasher
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the spool is finished"))
     }
 
     /// Writes the first `filled` bytes of `chunk` and hands them to the hasher.
@@ -188,16 +143,14 @@ impl Spool {
         self.file.write_all(&chunk[..filled])?;
         self.len += filled as u64;
         chunk.truncate(filled);
-        let hasher = self.hasher.as_ref().ok_or_else(hasher_gone)?;
-        hasher.chunks.send(chunk).map_err(|_| hasher_gone())
+        self.hasher()?.hash(chunk)
     }
 
     /// Appends bytes already in memory.
     pub(crate) fn write(&mut self, mut bytes: &[u8]) -> io::Result<()> {
         while !bytes.is_empty() {
-            let mut chunk = self.chunk()?;
+            let mut chunk = self.hasher()?.buffer()?;
             let n = bytes.len().min(SPOOL_CHUNK);
-            chunk.resize(SPOOL_CHUNK, 0);
             chunk[..n].copy_from_slice(&bytes[..n]);
             self.commit(chunk, n)?;
             bytes = &bytes[n..];
@@ -208,8 +161,10 @@ impl Spool {
     /// Appends exactly `n` bytes read from `reader`, in large chunks.
     pub(crate) fn copy_from<R: BufRead>(&mut self, reader: &mut R, mut n: u64) -> Result<(), SpoolError> {
         while n > 0 {
-            let mut chunk = self.chunk().map_err(|_| SpoolError::Write)?;
-            chunk.resize(SPOOL_CHUNK, 0);
+            let mut chunk = self
+                .hasher()
+                .and_then(ChunkHasher::buffer)
+                .map_err(|_| SpoolError::Write)?;
             let want = n.min(SPOOL_CHUNK as u64) as usize;
             let mut filled = 0;
             // Fill the chunk, so the file sees few large writes.
@@ -229,9 +184,10 @@ impl Spool {
 
     /// The complete body, once the hasher has caught up.
     pub(crate) fn finish(mut self) -> io::Result<SpooledBody> {
-        let hasher = self.hasher.take().ok_or_else(hasher_gone)?;
-        drop(hasher.chunks);
-        let sha256 = hasher.thread.join().map_err(|_| hasher_gone())?;
+        let sha256 = self
+            .hasher
+            .take()
+            .map_or_else(|| Err(io::Error::other("the spool is finished")), ChunkHasher::finish)?;
         self.finished = true;
         let path = std::mem::take(&mut self.path);
         Ok(SpooledBody(Arc::new(SpoolFile {
@@ -240,10 +196,6 @@ impl Spool {
             sha256,
         })))
     }
-}
-
-fn hasher_gone() -> io::Error {
-    io::Error::other("the spool's hashing thread stopped")
 }
 
 impl Drop for Spool {

@@ -12,13 +12,13 @@ use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
 use super::lfs_store::{CHUNK, LfsStore, hex, is_sha256};
 use crate::EmulatorError;
+use crate::chunk_hasher::ChunkHasher;
 use crate::http::{Request, SpooledBody};
 
 /// Why an upload was not accepted.
@@ -244,25 +244,9 @@ impl LfsUploads {
 fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, String)]) -> Result<(), UploadRejection> {
     let mut out = File::create(temp).map_err(|e| EmulatorError::io(temp, e))?;
     // The whole object is hashed on a helper thread while this one copies.
-    let (oid, size) = std::thread::scope(|scope| {
-        let (to_hash, chunks) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let (give_back, hashed) = sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
-        let hasher = scope.spawn(move || {
-            let mut whole = Sha256::new();
-            for chunk in chunks {
-                whole.update(&chunk);
-                // The copy loop may have stopped already; the chunk is then dropped.
-                let _ = give_back.send(chunk);
-            }
-            hex(&whole.finalize())
-        });
-        let copied = copy_parts(dir, temp, &mut out, parts, &to_hash, &hashed);
-        drop(to_hash);
-        let oid = hasher
-            .join()
-            .map_err(|_| UploadRejection::Storage(EmulatorError::io(temp, io::Error::other("the hasher stopped"))));
-        copied.and_then(|size| Ok((oid?, size)))
-    })?;
+    let mut whole = ChunkHasher::start(CHUNK).map_err(|e| EmulatorError::io(temp, e))?;
+    let size = copy_parts(dir, temp, &mut out, parts, &mut whole)?;
+    let oid = hex(&whole.finish().map_err(|e| EmulatorError::io(temp, e))?);
     if size != plan.size {
         return Err(UploadRejection::Invalid(format!(
             "the parts hold {size} bytes, not the {} announced",
@@ -278,23 +262,17 @@ fn assemble(dir: &Path, temp: &Path, plan: &MultipartPlan, parts: &[&(u64, Strin
     Ok(())
 }
 
-/// Chunks of the assembly between the copy and the whole-object hasher, at most.
-const CHUNKS_IN_FLIGHT: usize = 16;
-
-/// Copies the parts in order into `out`, handing every chunk to the hasher,
-/// and checks each part's ETag (by the sha256 recorded when it was stored, else
-/// by hashing it). Returns the bytes copied.
+/// Copies the parts in order into `out`, handing every chunk to `whole`, and
+/// checks each part's ETag (by the sha256 recorded when it was stored, else by
+/// hashing it). Returns the bytes copied.
 fn copy_parts(
     dir: &Path,
     temp: &Path,
     out: &mut File,
     parts: &[&(u64, String)],
-    to_hash: &SyncSender<Vec<u8>>,
-    hashed: &Receiver<Vec<u8>>,
+    whole: &mut ChunkHasher,
 ) -> Result<u64, UploadRejection> {
-    let hasher_gone = || UploadRejection::Storage(EmulatorError::io(temp, io::Error::other("the hasher stopped")));
     let mut size = 0u64;
-    let mut allocated = 0;
     for (number, etag) in parts {
         let path = LfsUploads::part_path(dir, *number);
         let mut file = match File::open(&path) {
@@ -309,13 +287,7 @@ fn copy_parts(
         // The whole object's sha256 is checked in any case.
         let mut part = (recorded.as_deref() != Some(claimed)).then(Sha256::new);
         loop {
-            let mut buf = if allocated < CHUNKS_IN_FLIGHT {
-                allocated += 1;
-                vec![0u8; CHUNK]
-            } else {
-                hashed.recv().map_err(|_| hasher_gone())?
-            };
-            buf.resize(CHUNK, 0);
+            let mut buf = whole.buffer().map_err(|e| EmulatorError::io(temp, e))?;
             let n = loop {
                 match file.read(&mut buf) {
                     Ok(n) => break n,
@@ -324,8 +296,7 @@ fn copy_parts(
                 }
             };
             if n == 0 {
-                // Not needed for this part: back in the pool.
-                allocated -= 1;
+                whole.unused(buf);
                 break;
             }
             buf.truncate(n);
@@ -334,7 +305,7 @@ fn copy_parts(
             }
             out.write_all(&buf).map_err(|e| EmulatorError::io(temp, e))?;
             size += n as u64;
-            to_hash.send(buf).map_err(|_| hasher_gone())?;
+            whole.hash(buf).map_err(|e| EmulatorError::io(temp, e))?;
         }
         let actual = part.map_or_else(|| claimed.to_string(), |part| hex(&part.finalize()));
         if claimed != actual {
