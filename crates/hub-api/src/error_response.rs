@@ -40,7 +40,8 @@ impl ErrorResponse {
         let error_code = header("x-error-code");
         let header_message = header("x-error-message");
         let request_id = header("x-request-id");
-        let repo_commit = header("x-repo-commit");
+        // It names a `.no_exist/{commit}` folder: anything but a commit id is dropped.
+        let repo_commit = header("x-repo-commit").filter(|c| hub_url::is_commit_id(c));
         let retry_after = header("retry-after").and_then(|v| parse_retry_after(&v));
         let mut body = Vec::new();
         // A body that fails to arrive leaves only the headers to go by.

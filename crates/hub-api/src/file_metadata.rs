@@ -4,6 +4,7 @@ use crate::client::HubClient;
 use crate::error::{Error, Result};
 use crate::redirect::RedirectPolicy;
 use crate::request::HubRequest;
+use crate::server_ids::{check_blob_id, check_commit_id};
 use crate::target::RequestTarget;
 
 /// A file's metadata, from a `HEAD` on its `resolve` URL.
@@ -37,20 +38,33 @@ impl HubClient {
         request.timeout = self.etag_timeout();
         let response = self.send(&request)?;
         let header = |name: &str| response.header(name).map(str::to_string).filter(|v| !v.is_empty());
-        let missing = |what: &str| Error::InvalidResponse {
+        let invalid = |reason: String| Error::InvalidResponse {
             url: url.to_string(),
-            reason: format!("the Hub sent no {what}: is the endpoint a Hugging Face Hub?"),
+            reason,
         };
+        let missing = |what: &str| invalid(format!("the Hub sent no {what}: is the endpoint a Hugging Face Hub?"));
         let commit_hash = header("x-repo-commit").ok_or_else(|| missing("X-Repo-Commit header"))?;
+        check_commit_id("X-Repo-Commit", &commit_hash).map_err(invalid)?;
         let linked_etag = header("x-linked-etag");
         let is_lfs = linked_etag.is_some();
-        let etag = linked_etag
-            .or_else(|| header("etag"))
-            .map(|e| normalize_etag(&e))
-            .ok_or_else(|| missing("ETag header"))?;
-        let size = header("x-linked-size")
-            .or_else(|| header("content-length"))
-            .and_then(|s| s.parse().ok());
+        let (etag_header, etag) = match linked_etag {
+            Some(linked) => ("X-Linked-Etag", linked),
+            None => ("ETag", header("etag").ok_or_else(|| missing("ETag header"))?),
+        };
+        let etag = normalize_etag(&etag);
+        check_blob_id(etag_header, &etag).map_err(invalid)?;
+        // A redirect's own Content-Length is the size of the redirect's body,
+        // not of the file: behind a redirect only X-Linked-Size tells, and
+        // without it the size is learnt from the response that has the bytes.
+        let redirected = crate::redirect::is_redirect(response.status());
+        let size = match header("x-linked-size") {
+            Some(size) => Some(parse_size("X-Linked-Size", &size).map_err(invalid)?),
+            None if redirected => None,
+            None => header("content-length")
+                .map(|size| parse_size("Content-Length", &size))
+                .transpose()
+                .map_err(invalid)?,
+        };
         let location = match header("location") {
             Some(location) => crate::redirect::resolve_location(response.url(), &location)
                 .ok_or_else(|| missing("usable Location header"))?,
@@ -64,6 +78,14 @@ impl HubClient {
             is_lfs,
         })
     }
+}
+
+/// A size header as a number of bytes, or the reason it is refused.
+fn parse_size(header: &str, value: &str) -> std::result::Result<u64, String> {
+    value
+        .trim()
+        .parse()
+        .map_err(|_| format!("{header} {value:?} is not a size in bytes"))
 }
 
 #[cfg(test)]

@@ -57,6 +57,7 @@ mod request;
 mod request_body;
 mod retry;
 mod secret_file;
+mod server_ids;
 mod target;
 mod tls;
 mod token_file;

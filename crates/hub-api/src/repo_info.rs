@@ -15,7 +15,7 @@ pub struct RepoInfo {
     /// The repo id.
     pub id: String,
     /// The commit the revision resolved to.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::server_ids::optional_commit_id")]
     pub sha: Option<String>,
     /// The owner.
     #[serde(default)]
@@ -102,7 +102,7 @@ pub struct LfsInfo {
     /// The object's size.
     pub size: u64,
     /// The object's sha256, in hex.
-    #[serde(alias = "oid")]
+    #[serde(alias = "oid", deserialize_with = "crate::server_ids::sha256")]
     pub sha256: String,
     /// The size of the pointer file in git.
     #[serde(rename = "pointerSize", default)]

@@ -21,6 +21,7 @@ pub enum RepoTreeEntry {
         /// Its size (the LFS object's size for LFS files).
         size: u64,
         /// The git blob id.
+        #[serde(deserialize_with = "crate::server_ids::blob_id")]
         oid: String,
         /// LFS details, for LFS files.
         #[serde(default)]

@@ -37,6 +37,7 @@
 mod config;
 mod endpoint;
 mod error;
+mod object_id;
 mod pattern;
 mod proxy;
 mod quote;
@@ -49,6 +50,7 @@ mod token;
 pub use config::{HubConfig, is_truthy};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
+pub use object_id::{is_blob_id, is_commit_id, is_sha256};
 pub use pattern::{filter_path, fnmatch};
 pub use proxy::ProxySettings;
 pub use quote::{encode_path, encode_segment};

@@ -1,0 +1,75 @@
+//! Ids that a server names and the cache turns into file names, checked where
+//! they enter: commits (40 hex), blobs (40 or 64 hex) and LFS oids (64 hex).
+//!
+//! A value that fails is refused with its field and the value itself, rather
+//! than ever reaching a `join` on a cache path.
+
+use serde::{Deserialize, Deserializer, de::Error as _};
+
+/// A commit id from a header or a field: 40 hex digits, or the reason it is refused.
+pub(crate) fn check_commit_id(field: &str, value: &str) -> Result<(), String> {
+    match hub_url::is_commit_id(value) {
+        true => Ok(()),
+        false => Err(format!("{field} {value:?} is not a commit id (40 hex digits)")),
+    }
+}
+
+/// A blob id from a header or a field: 40 or 64 hex digits, or the reason it is refused.
+pub(crate) fn check_blob_id(field: &str, value: &str) -> Result<(), String> {
+    match hub_url::is_blob_id(value) {
+        true => Ok(()),
+        false => Err(format!("{field} {value:?} is not a blob id (40 or 64 hex digits)")),
+    }
+}
+
+/// `oid` of a file in a tree listing: a git blob id or sha256.
+pub(crate) fn blob_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    check_blob_id("oid", &value).map_err(D::Error::custom)?;
+    Ok(value)
+}
+
+/// `lfs.oid` / `lfs.sha256`: the object's sha256.
+pub(crate) fn sha256<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    match hub_url::is_sha256(&value) {
+        true => Ok(value),
+        false => Err(D::Error::custom(format!(
+            "lfs.oid {value:?} is not a sha256 (64 hex digits)"
+        ))),
+    }
+}
+
+/// `sha` of a repo's info: the commit the revision resolved to, when given.
+pub(crate) fn optional_commit_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    let value = Option::<String>::deserialize(deserializer)?;
+    if let Some(sha) = &value {
+        check_commit_id("sha", sha).map_err(D::Error::custom)?;
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    struct Entry {
+        #[serde(deserialize_with = "super::blob_id")]
+        oid: String,
+        #[serde(default, deserialize_with = "super::optional_commit_id")]
+        sha: Option<String>,
+    }
+
+    #[test]
+    fn ids_that_would_climb_out_are_refused_with_their_field() {
+        let good = r#"{"oid": "0123456789abcdef0123456789abcdef01234567", "sha": null}"#;
+        assert!(serde_json::from_str::<Entry>(good).is_ok());
+        let err = serde_json::from_str::<Entry>(r#"{"oid": "../../../../tmp/x"}"#).expect_err("climbing oid");
+        assert!(err.to_string().contains(r#"oid "../../../../tmp/x""#), "{err}");
+        let err =
+            serde_json::from_str::<Entry>(r#"{"oid": "0123456789abcdef0123456789abcdef01234567", "sha": "/etc"}"#)
+                .expect_err("absolute sha");
+        assert!(err.to_string().contains(r#"sha "/etc""#), "{err}");
+    }
+}
