@@ -3,130 +3,105 @@
 use std::fmt;
 use std::str::FromStr;
 
+use url::{ParseError, Url};
+
 use crate::error::{Error, Result};
+use crate::origin::{Origin, parse_error_reason};
 use crate::repo_id::RepoId;
 use crate::repo_type::RepoType;
 
 /// The base URL of a Hub, without a trailing `/`: `http(s)://host[:port][/path]`.
+///
+/// Kept as the URL parser writes it (lowercase host, no default port, `.` and `..`
+/// segments resolved), so that every URL built on it reads as the one requested.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Endpoint(String);
+pub struct Endpoint {
+    url: String,
+    origin: Origin,
+}
 
 impl Endpoint {
     /// The public Hub.
     pub const DEFAULT: &str = "https://huggingface.co";
 
-    /// Checks that `url` is an `http://` or `https://` URL with a host and no query or fragment,
-    /// and strips its trailing `/`s as the Python client does with `HF_ENDPOINT`.
+    /// Checks that `url` is an `http://` or `https://` URL with a host and no credentials,
+    /// query or fragment, and strips its trailing `/`s as the Python client does with
+    /// `HF_ENDPOINT`.
     pub fn new(url: &str) -> Result<Endpoint> {
         let invalid = |reason| Error::InvalidEndpoint {
             input: url.to_owned(),
             reason,
         };
+        // The parser drops surrounding spaces and inner tabs and newlines without a word:
+        // in a setting they are a typo to report, not to guess around.
         if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(invalid("whitespace and control characters are not allowed"));
         }
-        let (scheme, rest) =
-            split_scheme(url).ok_or_else(|| invalid("an endpoint must start with http:// or https://"))?;
-        if rest.contains(['?', '#']) {
+        let not_http = "an endpoint must start with http:// or https://";
+        let parsed = Url::parse(url).map_err(|error| {
+            invalid(match error {
+                ParseError::RelativeUrlWithoutBase => not_http,
+                ParseError::EmptyHost => "an endpoint must have a host",
+                other => parse_error_reason(other),
+            })
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(invalid(not_http));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid("credentials are not allowed in an endpoint"));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
             return Err(invalid("a query or a fragment is not allowed"));
         }
-        let rest = rest.trim_end_matches('/');
-        let authority = rest.split('/').next().unwrap_or_default();
-        check_authority(authority).map_err(invalid)?;
-        Ok(Endpoint(format!("{scheme}://{rest}")))
+        let origin = Origin::of(&parsed).map_err(|_| invalid("an endpoint must have a host"))?;
+        Ok(Endpoint {
+            url: parsed.as_str().trim_end_matches('/').to_owned(),
+            origin,
+        })
     }
 
     /// The base URL, without a trailing `/`.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.url
+    }
+
+    /// The origin that the token is sent to, and only to.
+    pub fn origin(&self) -> &Origin {
+        &self.origin
     }
 
     /// Whether requests go over TLS.
     pub fn is_https(&self) -> bool {
-        self.0.starts_with("https://")
+        self.origin.is_https()
     }
 
-    /// The `host[:port]` part.
+    /// The `host[:port]` part (without a default port).
     pub fn host(&self) -> &str {
-        let rest = split_scheme(&self.0).map_or("", |(_, rest)| rest);
+        // The parser's own writing: `scheme://host[:port]/…`, with no user info.
+        let rest = &self.url[self.origin.scheme().len() + "://".len()..];
         rest.split('/').next().unwrap_or_default()
     }
 
     /// The API URL of a repository: `{endpoint}/api/{models|datasets|spaces}/{repo}`.
     pub fn api_url(&self, repo_type: RepoType, repo_id: &RepoId) -> String {
-        format!("{}/api/{}/{}", self.0, repo_type.plural(), repo_id)
+        format!("{}/api/{}/{}", self.url, repo_type.plural(), repo_id)
     }
 
     /// The web URL of a repository, also its git remote: `{endpoint}/{prefix}{repo}`.
     pub fn repo_url(&self, repo_type: RepoType, repo_id: &RepoId) -> String {
-        format!("{}/{}{}", self.0, repo_type.url_prefix(), repo_id)
+        format!("{}/{}{}", self.url, repo_type.url_prefix(), repo_id)
     }
 
     /// The URL of an absolute path on this Hub, such as `/api/whoami-v2`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.0, path.trim_start_matches('/'))
+        format!("{}/{}", self.url, path.trim_start_matches('/'))
     }
-}
-
-/// Splits off an `http` or `https` scheme, in any case, returning it lowercased.
-fn split_scheme(url: &str) -> Option<(&'static str, &str)> {
-    let (scheme, rest) = url.split_once("://")?;
-    if scheme.eq_ignore_ascii_case("https") {
-        Some(("https", rest))
-    } else if scheme.eq_ignore_ascii_case("http") {
-        Some(("http", rest))
-    } else {
-        None
-    }
-}
-
-fn check_authority(authority: &str) -> Result<(), &'static str> {
-    if authority.is_empty() {
-        return Err("an endpoint must have a host");
-    }
-    if authority.contains('@') {
-        return Err("credentials are not allowed in an endpoint");
-    }
-    let (host, port) = if let Some(bracketed) = authority.strip_prefix('[') {
-        // An IPv6 literal such as `[::1]:8080`.
-        let (address, after) = bracketed.split_once(']').ok_or("an IPv6 host must end with ']'")?;
-        if address.is_empty() || !address.bytes().all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.') {
-            return Err("an IPv6 host must hold only hexadecimal digits, ':' and '.'");
-        }
-        match after {
-            "" => (address, None),
-            _ => (
-                address,
-                Some(after.strip_prefix(':').ok_or("a port must follow ':' after the host")?),
-            ),
-        }
-    } else {
-        match authority.split_once(':') {
-            Some((host, port)) => (host, Some(port)),
-            None => (authority, None),
-        }
-    };
-    if host.is_empty() {
-        return Err("an endpoint must have a host");
-    }
-    if !authority.starts_with('[')
-        && !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
-    {
-        return Err("a host must hold only ASCII letters, digits, '-', '_' and '.' (use punycode for other names)");
-    }
-    // `u16::from_str` alone would also take a leading '+'.
-    let bad_port = |port: &str| !port.bytes().all(|b| b.is_ascii_digit()) || port.parse::<u16>().is_err();
-    if port.is_some_and(bad_port) {
-        return Err("a port must be a number from 0 to 65535");
-    }
-    Ok(())
 }
 
 impl Default for Endpoint {
     fn default() -> Self {
-        Endpoint(Endpoint::DEFAULT.to_owned())
+        Endpoint::new(Endpoint::DEFAULT).expect("the public Hub's URL is a valid endpoint")
     }
 }
 
@@ -140,13 +115,13 @@ impl FromStr for Endpoint {
 
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.url)
     }
 }
 
 impl AsRef<str> for Endpoint {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.url
     }
 }
 
@@ -170,7 +145,10 @@ mod tests {
             ("https://huggingface.co/", "https://huggingface.co"),
             ("http://127.0.0.1:8080///", "http://127.0.0.1:8080"),
             ("https://mirror.example.org/hub/", "https://mirror.example.org/hub"),
-            ("HTTP://LOCALHOST:1234", "http://LOCALHOST:1234"),
+            ("HTTP://LOCALHOST:1234", "http://localhost:1234"),
+            ("https://hf.co:443/", "https://hf.co"),
+            ("http://hf.co:80/a/../hub/./", "http://hf.co/hub"),
+            ("https://exämple.org", "https://xn--exmple-cua.org"),
         ] {
             let endpoint = Endpoint::new(input)?;
             assert_eq!(endpoint.as_str(), expected);
@@ -189,6 +167,8 @@ mod tests {
         assert_eq!(mirror.host(), "mirror.example.org");
         assert_eq!(Endpoint::new("http://[::1]:9000")?.host(), "[::1]:9000");
         assert_eq!(Endpoint::new("https://[fe80::1]")?.host(), "[fe80::1]");
+        assert_eq!(local.origin(), &Origin::parse("http://127.0.0.1:8080/api/models")?);
+        assert_eq!(mirror.origin().to_string(), "https://mirror.example.org");
         Ok(())
     }
 
@@ -238,7 +218,6 @@ mod tests {
             ),
             ("", "an endpoint must start with http:// or https://"),
             ("https://", "an endpoint must have a host"),
-            ("https:///path", "an endpoint must have a host"),
             ("https://:8080", "an endpoint must have a host"),
             ("https://hf.co?x=1", "a query or a fragment is not allowed"),
             ("https://hf.co/#top", "a query or a fragment is not allowed"),
@@ -249,13 +228,18 @@ mod tests {
             ),
             ("https://hf.co:port", "a port must be a number from 0 to 65535"),
             ("https://hf.co:99999", "a port must be a number from 0 to 65535"),
-            ("https://hf.co:", "a port must be a number from 0 to 65535"),
-            ("https://[::1", "an IPv6 host must end with ']'"),
-            ("https://[::1]8080", "a port must follow ':' after the host"),
             (
-                "https://exämple.org",
-                "a host must hold only ASCII letters, digits, '-', '_' and '.' (use punycode for other names)",
+                "https://[::1",
+                "an IPv6 host must be hexadecimal digits, ':' and '.' in brackets",
             ),
+            (
+                "https://[::1]8080",
+                "an IPv6 host must be hexadecimal digits, ':' and '.' in brackets",
+            ),
+            ("https://@hf.co:1@x", "credentials are not allowed in an endpoint"),
+            ("https://hf.co?", "a query or a fragment is not allowed"),
+            ("mailto:hub@hf.co", "an endpoint must start with http:// or https://"),
+            ("https://hf co", "whitespace and control characters are not allowed"),
         ] {
             let message = Endpoint::new(input).err().map(|e| e.to_string());
             let expected = format!("invalid endpoint {input:?}: {reason}");

@@ -34,6 +34,14 @@ pub enum Error {
         /// The rule it breaks.
         reason: &'static str,
     },
+    /// A URL that does not parse, or that names no `http`/`https` origin.
+    #[error("invalid URL {input:?}: {reason}")]
+    InvalidUrl {
+        /// The rejected URL.
+        input: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An environment variable whose value cannot be used.
     #[error("invalid value {value:?} for the environment variable {name}: expected {expected}")]
     InvalidEnvVar {

@@ -2,8 +2,9 @@
 //!
 //! This crate is the bottom layer of the workspace. It validates the Hub's names once, so the
 //! rest of the code passes them around by reference: [`RepoId`] (`org/name`), [`RepoType`]
-//! (model, dataset, space), [`Revision`] (branch, tag, commit, `refs/pr/N`) and [`Endpoint`]
-//! (the Hub's base URL). [`hf_hub_url`] builds the URL of a file exactly as the Python client
+//! (model, dataset, space), [`Revision`] (branch, tag, commit, `refs/pr/N`), [`Endpoint`]
+//! (the Hub's base URL) and [`Origin`] (the scheme, host and port a token is scoped to, from
+//! one parse of a URL by [`parse_http_url`]). [`hf_hub_url`] builds the URL of a file exactly as the Python client
 //! does, [`Token`] keeps an access token out of logs, and [`HubConfig`] holds the paths and
 //! settings of `HF_HOME`, read from the environment in exactly one place.
 //!
@@ -38,6 +39,7 @@ mod config;
 mod endpoint;
 mod error;
 mod object_id;
+mod origin;
 mod pattern;
 mod proxy;
 mod quote;
@@ -51,6 +53,7 @@ pub use config::{HubConfig, is_truthy};
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use object_id::{is_blob_id, is_commit_id, is_sha256};
+pub use origin::{Origin, parse_http_url};
 pub use pattern::{filter_path, fnmatch};
 pub use proxy::ProxySettings;
 pub use quote::{encode_path, encode_segment};
@@ -59,3 +62,5 @@ pub use repo_type::RepoType;
 pub use resolve::hf_hub_url;
 pub use revision::Revision;
 pub use token::Token;
+/// The parsed URL that [`Origin::of`] and [`parse_http_url`] work on (the `url` crate's).
+pub use url::Url;

@@ -68,6 +68,10 @@ impl fmt::Debug for ProxySettings {
 }
 
 /// `http://user:secret@proxy:3128` → `http://user:***@proxy:3128`.
+///
+/// Cut by hand rather than by the URL parser on purpose: a password must be hidden in a
+/// value that does not parse too (`http://u:secret@proxy:99999`, or `u:secret@proxy` with
+/// no scheme, which curl takes as `http://`).
 fn redact_password(url: &str) -> Cow<'_, str> {
     let authority_start = url.find("://").map_or(0, |i| i + 3);
     let authority_end = url[authority_start..]
@@ -169,6 +173,9 @@ mod tests {
             no_proxy: None,
         };
         let shown = format!("{proxy:?}");
+        for unparsable in ["http://u:s3cret@proxy:99999", "u:s3cret@proxy:3128"] {
+            assert!(!redact_password(unparsable).contains("s3cret"), "{unparsable}");
+        }
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("http://user:***@proxy:3128"), "{shown}");
         assert!(shown.contains("http://proxy:3128/path@x"), "{shown}");
