@@ -8,6 +8,7 @@ mod large_files;
 mod local_dir;
 mod patterns;
 mod publishing;
+mod secrets;
 mod support;
 
 use std::process::Output;

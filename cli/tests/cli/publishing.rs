@@ -1,7 +1,5 @@
 //! Publishing through the CLI: login, logout, repo create/delete, upload.
 
-use std::process::Stdio;
-
 use hub_emulator::test_hub::{ALICE_WRITE, BOB_WRITE};
 
 use crate::support::{Env, TestResult, last_line, stderr, stdout};
@@ -44,16 +42,7 @@ fn login_whoami_logout() -> TestResult {
 #[test]
 fn login_reads_the_token_from_standard_input() -> TestResult {
     let env = Env::empty()?;
-    let mut child = env
-        .command(&["login"], &[])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()?;
-    if let Some(mut stdin) = child.stdin.take() {
-        std::io::Write::write_all(&mut stdin, format!("{ALICE_WRITE}\n").as_bytes())?;
-    }
-    let out = child.wait_with_output()?;
+    let out = env.cli_with_input(&["login"], &format!("{ALICE_WRITE}\n"))?;
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(no_token_in(&out));
     assert_eq!(std::fs::read_to_string(env.home.path().join("token"))?, ALICE_WRITE);

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use hub_api::{HubClient, ListTreeOptions, RepoTreeEntry};
@@ -64,6 +64,20 @@ impl Env {
     /// Runs `huggingface-cli` to the end.
     pub(crate) fn cli(&self, args: &[&str], extra: &[(&str, &str)]) -> Result<Output, std::io::Error> {
         self.command(args, extra).output()
+    }
+
+    /// Runs `huggingface-cli` with `input` on its standard input (a pipe, not a terminal).
+    pub(crate) fn cli_with_input(&self, args: &[&str], input: &str) -> Result<Output, std::io::Error> {
+        let mut child = self
+            .command(args, &[])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        if let Some(mut stdin) = child.stdin.take() {
+            std::io::Write::write_all(&mut stdin, input.as_bytes())?;
+        }
+        child.wait_with_output()
     }
 
     /// Runs `huggingface-cli`, failing the test with its stderr unless it succeeds.
@@ -329,4 +343,45 @@ pub(crate) fn wait_until(limit: Duration, mut condition: impl FnMut() -> bool) -
         std::thread::sleep(Duration::from_millis(2));
     }
     condition()
+}
+
+/// A small seeded random generator (SplitMix64): a failing run is replayed by
+/// setting `HUB_TEST_SEED` to the seed it printed.
+pub(crate) struct Rng {
+    state: u64,
+}
+
+impl Rng {
+    /// Seeded from `HUB_TEST_SEED` when set, else from the clock; prints the seed.
+    #[allow(clippy::disallowed_methods, clippy::print_stderr)] // A test's own knob, and its one line of output.
+    pub(crate) fn from_env(test: &str) -> Rng {
+        let seed = std::env::var("HUB_TEST_SEED")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64)
+            });
+        eprintln!("{test}: HUB_TEST_SEED={seed}");
+        Rng { state: seed }
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.state = self.state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n > 0`).
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+
+    /// One of `items` (not empty).
+    pub(crate) fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len() as u64) as usize]
+    }
 }
