@@ -92,6 +92,7 @@ fn answer<T: Transport>(
     date: &mut HttpDate,
 ) -> After {
     let Incoming { request, keep_alive } = incoming;
+    let _handling = context.log.handling();
     let conditions = context.conditions.get();
     let mut drop_after = None;
     let mut corrupt_at = None;

@@ -1,6 +1,7 @@
 //! The record of every request a server answered, for tests to inspect.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 /// The oldest records are dropped beyond this many, so that long benchmarks
@@ -11,6 +12,7 @@ const MAX_RECORDS: usize = 100_000;
 #[derive(Clone, Default)]
 pub struct RequestLog {
     records: Arc<Mutex<VecDeque<RequestRecord>>>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl RequestLog {
@@ -22,6 +24,21 @@ impl RequestLog {
     /// Forgets every record.
     pub fn clear(&self) {
         self.lock().clear();
+    }
+
+    /// How many requests are being handled now: read in full, their answer
+    /// not yet written (or given up). A test that killed a client waits for 0
+    /// before it looks at what the client's last request changed.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// Counts a request as being handled until the guard drops.
+    pub(crate) fn handling(&self) -> Handling {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        Handling {
+            in_flight: self.in_flight.clone(),
+        }
     }
 
     /// Adds a record; the server does this before the first response byte is
@@ -42,6 +59,17 @@ impl RequestLog {
 impl std::fmt::Debug for RequestLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.lock().iter()).finish()
+    }
+}
+
+/// A request being handled, counted by [`RequestLog::in_flight`] until dropped.
+pub(crate) struct Handling {
+    in_flight: Arc<AtomicUsize>,
+}
+
+impl Drop for Handling {
+    fn drop(&mut self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
