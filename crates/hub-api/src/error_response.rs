@@ -50,13 +50,15 @@ impl ErrorResponse {
             .into_reader()
             .take(ERROR_BODY_LIMIT)
             .read_to_end(&mut body);
-        let server_message = header_message.or_else(|| message_from_body(&body));
+        // What the server says is shown to people, and it may echo the token it was sent.
+        let shown = |text: String| hub_url::redact_tokens(&text, &[]).into_owned();
+        let server_message = header_message.or_else(|| message_from_body(&body)).map(shown);
         ErrorResponse {
             status,
-            url: url.to_string(),
+            url: shown(url.to_string()),
             error_code,
             server_message,
-            request_id,
+            request_id: request_id.map(shown),
             repo_commit,
             retry_after,
         }
@@ -188,6 +190,21 @@ mod tests {
         assert_eq!(message_from_body(br#"{"error":["a","b"]}"#).as_deref(), Some("a; b"));
         assert_eq!(message_from_body(b"<html>oops</html>"), None);
         assert_eq!(message_from_body(b"plain words").as_deref(), Some("plain words"));
+    }
+
+    #[test]
+    fn tokens_the_server_echoes_are_redacted() -> Result<(), Box<dyn std::error::Error>> {
+        let token = "hf_abcdefghijklmnopqrstuvwxyz123456";
+        let response = ureq::http::Response::builder()
+            .status(400)
+            .header("x-error-message", format!("bad token {token}"))
+            .header("x-request-id", format!("id-{token}"))
+            .body(ureq::Body::builder().data(format!(r#"{{"error":"{token}"}}"#)))?;
+        let read = ErrorResponse::read(&format!("http://hub/x?t={token}"), response);
+        let shown = format!("{read:?}");
+        assert!(!shown.contains(&token[3..]), "{shown}");
+        assert_eq!(read.server_message.as_deref(), Some("bad token hf_***"));
+        Ok(())
     }
 
     #[test]
