@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_url::{Endpoint, HubConfig, ProxySettings, Token};
+use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http_url};
 
 use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
 use crate::error_response::{ErrorResponse, parse_retry_after};
-use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, origin, resolve_location};
+use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, location_url, same_origin};
 use crate::request::{HubRequest, HubResponse, Method};
 use crate::request_body::RequestBody;
 use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
@@ -31,7 +31,8 @@ pub struct HubClient {
 struct ClientInner {
     agent: ureq::Agent,
     endpoint: Endpoint,
-    endpoint_origin: String,
+    /// The only origin the token (and a call's own `Authorization`) goes to.
+    endpoint_origin: Origin,
     token: Option<Token>,
     /// What the user agent is made of, for calls that change a part of it.
     user_agent_parts: UserAgentParts,
@@ -198,9 +199,7 @@ impl HubClientBuilder {
             .max_idle_connections(IDLE_CONNECTIONS)
             .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .build();
-        let endpoint_origin = origin(self.endpoint.as_str()).ok_or_else(|| Error::Config {
-            reason: format!("the endpoint {} has no origin", self.endpoint),
-        })?;
+        let endpoint_origin = self.endpoint.origin().clone();
         Ok(HubClient {
             inner: Arc::new(ClientInner {
                 agent: ureq::Agent::new_with_config(config),
@@ -298,7 +297,8 @@ impl HubClient {
     /// goes only to the endpoint's origin), retries transient failures of
     /// idempotent requests, and turns error statuses into typed errors.
     pub fn send(&self, request: &HubRequest<'_>) -> Result<HubResponse> {
-        let mut url = request.url.clone();
+        // Parsed once: the URL the token decision is made about is the URL sent.
+        let mut url = parse_http_url(&request.url)?;
         let mut method = request.method;
         let mut body = request.body.as_ref();
         let mut redirects = 0;
@@ -315,7 +315,7 @@ impl HubClient {
                         continue;
                     }
                     return Err(Error::Transport {
-                        url,
+                        url: url.into(),
                         source: Box::new(error),
                     });
                 }
@@ -326,14 +326,14 @@ impl HubClient {
                     .headers()
                     .get("location")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|l| resolve_location(&url, l));
+                    .and_then(|l| location_url(&url, l));
                 let Some(next) = location else {
                     return Err(Error::Redirect {
                         url: request.url.clone(),
                     });
                 };
-                if request.redirects == RedirectPolicy::SameOriginOnly && origin(&next) != origin(&url) {
-                    return Ok(HubResponse::new(url, response));
+                if request.redirects == RedirectPolicy::SameOriginOnly && !same_origin(&next, &url) {
+                    return Ok(HubResponse::new(url.into(), response));
                 }
                 redirects += 1;
                 if redirects > MAX_REDIRECTS {
@@ -342,7 +342,7 @@ impl HubClient {
                     });
                 }
                 // Reading the (small) redirect body lets the connection be reused.
-                HubResponse::new(url.clone(), response).discard();
+                HubResponse::new(url.to_string(), response).discard();
                 if status == 303 || (matches!(status, 301 | 302) && method == Method::Post) {
                     method = Method::Get;
                     body = None;
@@ -358,26 +358,27 @@ impl HubClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     if let Some(wait) = self.inner.retry.delay(attempt, retry_after) {
-                        HubResponse::new(url.clone(), response).discard();
+                        HubResponse::new(url.to_string(), response).discard();
                         std::thread::sleep(wait);
                         attempt += 1;
                         continue;
                     }
                 }
-                let error = ErrorResponse::read(&url, response);
+                let error = ErrorResponse::read(url.as_str(), response);
                 return Err(error.into_error(&request.target, self.inner.endpoint.as_str(), sent_token));
             }
-            return Ok(HubResponse::new(url, response));
+            return Ok(HubResponse::new(url.into(), response));
         }
     }
 
     /// Whether the token goes with a request to this URL: only to the endpoint's own origin.
-    fn authorizes(&self, url: &str) -> bool {
-        self.is_endpoint_origin(url) && (self.inner.token.is_some() || self.has_own_authorization())
+    fn authorizes(&self, url: &Url) -> bool {
+        self.credentials_go_to(url) && (self.inner.token.is_some() || self.has_own_authorization())
     }
 
-    fn is_endpoint_origin(&self, url: &str) -> bool {
-        origin(url).as_deref() == Some(self.inner.endpoint_origin.as_str())
+    /// Whether credentials (the token, a call's own `Authorization`) may go to this URL.
+    fn credentials_go_to(&self, url: &Url) -> bool {
+        self.inner.endpoint_origin.credentials_go_to(url)
     }
 
     /// Whether the call's headers carry their own `Authorization`.
@@ -391,16 +392,16 @@ impl HubClient {
     fn send_once(
         &self,
         method: Method,
-        url: &str,
+        url: &Url,
         request: &HubRequest<'_>,
         body: Option<&RequestBody<'_>>,
         with_token: bool,
     ) -> std::result::Result<ureq::http::Response<ureq::Body>, ureq::Error> {
         let mut builder = ureq::http::Request::builder()
             .method(method.as_str())
-            .uri(url)
+            .uri(url.as_str())
             .header("user-agent", self.inner.user_agent.as_str());
-        let to_endpoint = self.is_endpoint_origin(url);
+        let to_endpoint = self.credentials_go_to(url);
         for (name, value) in &self.inner.headers {
             // Credentials of the call's own go where the token would, and nowhere else.
             if to_endpoint || !name.eq_ignore_ascii_case("authorization") {

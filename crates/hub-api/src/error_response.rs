@@ -3,8 +3,9 @@
 use std::io::Read;
 use std::time::Duration;
 
+use hub_url::Origin;
+
 use crate::error::{Error, UnauthorizedReason};
-use crate::redirect::origin;
 use crate::target::RequestTarget;
 
 /// How much of an error body is read to find the server's message.
@@ -104,7 +105,7 @@ impl ErrorResponse {
         let invalid_credentials = self.server_message.as_deref() == Some(INVALID_CREDENTIALS);
         // Another host (a presigned storage URL) refuses for its own reasons, such as
         // an expired signature: the Hub token has nothing to do with it.
-        let on_hub = origin(&self.url).is_some_and(|url| Some(url) == origin(endpoint));
+        let on_hub = matches!((Origin::parse(&self.url), Origin::parse(endpoint)), (Ok(url), Ok(hub)) if url == hub);
         match self.status {
             401 | 403 if !on_hub => Error::Http {
                 status: self.status,

@@ -78,7 +78,7 @@ pub use list_repos::ListReposOptions;
 pub use login::LoginOutcome;
 pub use pagination::{Paginated, next_link};
 pub use progress::{Progress, ProgressEvent};
-pub use redirect::{MAX_REDIRECTS, RedirectPolicy, origin, resolve_location};
+pub use redirect::{MAX_REDIRECTS, RedirectPolicy, resolve_location};
 pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};
 pub use repo_management::{CreateRepoOptions, SPACE_SDKS};
 pub use repo_tree::{ListTreeOptions, RepoTreeEntry};

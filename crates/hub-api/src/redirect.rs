@@ -4,6 +4,8 @@
 //! lives in one place: the token is sent only to the endpoint's own origin,
 //! so a redirect to a CDN on another host is followed without it.
 
+use hub_url::{Origin, Url, parse_http_url};
+
 /// How many redirects one request may follow.
 pub const MAX_REDIRECTS: usize = 10;
 
@@ -19,52 +21,24 @@ pub enum RedirectPolicy {
     SameOriginOnly,
 }
 
-/// `scheme://host[:port]` of a URL, lowercased, with the default port left out.
-pub fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let scheme = scheme.to_ascii_lowercase();
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?.to_ascii_lowercase();
-    let default_port = match scheme.as_str() {
-        "https" => ":443",
-        "http" => ":80",
-        _ => return None,
-    };
-    let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
-    if authority.is_empty() {
-        return None;
-    }
-    Some(format!("{scheme}://{authority}"))
+/// Resolves a `Location` header against the URL that answered with it, as a
+/// browser does (`Url::join`); `None` unless it leads to an `http` or `https`
+/// URL, so that no other scheme is ever requested.
+pub(crate) fn location_url(base: &Url, location: &str) -> Option<Url> {
+    let next = base.join(location).ok()?;
+    Origin::of(&next).ok()?;
+    Some(next)
 }
 
-/// Resolves a `Location` header against the URL that answered with it.
+/// [`location_url`] for URLs as text: the absolute URL a `Location` leads to.
 pub fn resolve_location(base: &str, location: &str) -> Option<String> {
-    let location = location.trim();
-    if location.contains("://") {
-        return origin(location).map(|_| location.to_string());
-    }
-    let scheme = base.split_once("://")?.0;
-    if let Some(rest) = location.strip_prefix("//") {
-        return Some(format!("{scheme}://{rest}"));
-    }
-    let base_origin_end = base.find("://")? + 3;
-    let path_start = base[base_origin_end..]
-        .find(['/', '?', '#'])
-        .map(|i| i + base_origin_end)
-        .unwrap_or(base.len());
-    let origin_part = &base[..path_start];
-    if location.starts_with('/') {
-        return Some(format!("{origin_part}{location}"));
-    }
-    let base_path = base[path_start..].split(['?', '#']).next().unwrap_or("");
-    let dir = match base_path.rfind('/') {
-        Some(i) => &base_path[..=i],
-        None => "/",
-    };
-    if location.starts_with('?') {
-        return Some(format!("{origin_part}{base_path}{location}"));
-    }
-    Some(format!("{origin_part}{dir}{location}"))
+    let base = parse_http_url(base).ok()?;
+    location_url(&base, location).map(String::from)
+}
+
+/// Whether two URLs have one origin (scheme, host and port).
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
+    matches!((Origin::of(a), Origin::of(b)), (Ok(a), Ok(b)) if a == b)
 }
 
 /// Whether a status is a redirect that carries a `Location`.
@@ -77,22 +51,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn origins_compare_scheme_host_and_port() {
-        assert_eq!(
-            origin("https://huggingface.co/api/x").as_deref(),
-            Some("https://huggingface.co")
-        );
-        assert_eq!(
-            origin("https://HuggingFace.co:443/x").as_deref(),
-            Some("https://huggingface.co")
-        );
-        assert_eq!(
-            origin("http://127.0.0.1:8080?x").as_deref(),
-            Some("http://127.0.0.1:8080")
-        );
-        assert_ne!(origin("http://localhost:1/a"), origin("http://127.0.0.1:1/a"));
-        assert_ne!(origin("http://h:1/a"), origin("https://h:1/a"));
-        assert_eq!(origin("ftp://h/a"), None);
+    fn origins_compare_scheme_host_and_port() -> hub_url::Result<()> {
+        let same =
+            |a: &str, b: &str| -> hub_url::Result<bool> { Ok(same_origin(&parse_http_url(a)?, &parse_http_url(b)?)) };
+        assert!(same("https://huggingface.co/api/x", "https://HuggingFace.co:443/y")?);
+        assert!(same("http://127.0.0.1:8080?x", "http://127.0.0.1:8080/")?);
+        assert!(same("http://u@h:1/a", "http://h:1/b")?);
+        assert!(!same("http://localhost:1/a", "http://127.0.0.1:1/a")?);
+        assert!(!same("http://h:1/a", "https://h:1/a")?);
+        assert!(!same("https://h:80/a", "https://h/a")?);
+        Ok(())
     }
 
     #[test]
@@ -112,5 +80,37 @@ mod tests {
         );
         assert_eq!(resolve_location(base, "//cdn/x").as_deref(), Some("http://cdn/x"));
         assert_eq!(resolve_location("http://h", "x").as_deref(), Some("http://h/x"));
+        assert_eq!(
+            resolve_location(base, "?y=2").as_deref(),
+            Some("http://h:1/org/repo/resolve/main/a/b.txt?y=2")
+        );
+        assert_eq!(
+            resolve_location(base, "../../../../../../../x").as_deref(),
+            Some("http://h:1/x")
+        );
+        assert_eq!(
+            resolve_location(base, "http://u:p@h:1/z").as_deref(),
+            Some("http://u:p@h:1/z")
+        );
+        assert_eq!(
+            resolve_location(base, "HTTPS://CDN:443/X").as_deref(),
+            Some("https://cdn/X")
+        );
+    }
+
+    #[test]
+    fn locations_to_other_schemes_lead_nowhere() {
+        let base = "http://h:1/a/b";
+        for location in [
+            "ftp://h/x",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:,x",
+            "http://",
+            "http://h:99999/",
+        ] {
+            assert_eq!(resolve_location(base, location), None, "{location}");
+        }
+        assert_eq!(resolve_location("ftp://h/a", "b"), None);
     }
 }

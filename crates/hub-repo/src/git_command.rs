@@ -6,7 +6,7 @@ use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use hub_url::Token;
+use hub_url::{Origin, Token};
 
 use crate::error::{Error, Result};
 
@@ -46,13 +46,12 @@ impl Default for GitProgram {
 pub(crate) struct Git {
     program: GitProgram,
     dir: PathBuf,
-    credentials: Option<(String, Token)>,
+    credentials: Option<(Origin, Token)>,
 }
 
 impl Git {
-    /// git in `dir`; with `token`, answering credential requests for `origin`
-    /// (`scheme://host[:port]`) and no other.
-    pub(crate) fn new(program: GitProgram, dir: PathBuf, credentials: Option<(String, Token)>) -> Git {
+    /// git in `dir`; with `token`, answering credential requests for `origin` and no other.
+    pub(crate) fn new(program: GitProgram, dir: PathBuf, credentials: Option<(Origin, Token)>) -> Git {
         Git {
             program,
             dir,
@@ -79,7 +78,8 @@ impl Git {
         let mut cmd = Command::new(&self.program.program);
         if let Some((origin, token)) = &self.credentials {
             // The empty helper first drops the user's own helpers for this origin,
-            // so that a stale stored password cannot win over the token.
+            // so that a stale stored password cannot win over the token. The origin is
+            // written without a default port, as git's own URL matching writes it.
             let key = format!("credential.{origin}.helper");
             cmd.arg("-c")
                 .arg(format!("{key}="))
@@ -193,17 +193,9 @@ pub(crate) fn without_credentials(text: &str) -> String {
     out
 }
 
-/// `scheme://host[:port]` of a URL, lowercased, without credentials.
-pub(crate) fn url_origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let authority = authority.rsplit('@').next()?;
-    (!authority.is_empty()).then(|| format!("{}://{}", scheme.to_ascii_lowercase(), authority.to_ascii_lowercase()))
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{url_origin, without_credentials};
+    use super::*;
 
     #[test]
     fn credentials_are_cut_from_urls_in_text() {
@@ -219,11 +211,27 @@ mod tests {
     }
 
     #[test]
-    fn origins_drop_paths_and_credentials() {
-        assert_eq!(
-            url_origin("HTTP://u:p@Hub.Example:8080/org/model").as_deref(),
-            Some("http://hub.example:8080")
+    fn the_credential_helper_answers_for_the_origin_alone() -> hub_url::Result<()> {
+        let origin = Origin::parse("HTTPS://u:p@Hub.Example:443/org/model")?;
+        let git = Git::new(
+            GitProgram::default(),
+            PathBuf::from("."),
+            Some((origin, Token::new("hf_x"))),
         );
-        assert_eq!(url_origin("not a url"), None);
+        let args: Vec<String> = git
+            .command(["status"])
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args[..2], ["-c", "credential.https://hub.example.helper="]);
+        assert!(
+            args[3].starts_with("credential.https://hub.example.helper=!"),
+            "{args:?}"
+        );
+        assert!(
+            !args.iter().any(|a| a.contains("hf_x")),
+            "the token is no argument: {args:?}"
+        );
+        Ok(())
     }
 }

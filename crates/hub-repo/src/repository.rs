@@ -4,10 +4,10 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hub_url::{Endpoint, RepoId, RepoType, Token};
+use hub_url::{Endpoint, Origin, RepoId, RepoType, Token};
 
 use crate::error::{Error, Result};
-use crate::git_command::{Git, GitProgram, url_origin, without_credentials};
+use crate::git_command::{Git, GitProgram, without_credentials};
 use crate::lfs_tracking::{LARGE_FILE_THRESHOLD, is_binary_file};
 
 /// How to clone (or open) a repo.
@@ -107,7 +107,10 @@ impl Repository {
             path: local_dir.to_path_buf(),
             source,
         })?;
-        let credentials = options.token.clone().and_then(|token| Some((url_origin(url)?, token)));
+        let credentials = options
+            .token
+            .clone()
+            .and_then(|token| Some((Origin::parse(url).ok()?, token)));
         let git = Git::new(options.git.clone(), local_dir.to_path_buf(), credentials);
         let repo = Repository {
             git,
@@ -170,7 +173,7 @@ impl Repository {
             .in_dir(top.clone())
             .run(["config", "--get", "remote.origin.url"])
             .ok();
-        let credentials = token.and_then(|token| Some((url_origin(origin?.trim())?, token)));
+        let credentials = token.and_then(|token| Some((Origin::parse(origin?.trim()).ok()?, token)));
         Ok(Repository {
             git: Git::new(git, top, credentials),
             large_file_threshold: LARGE_FILE_THRESHOLD,
@@ -570,8 +573,8 @@ fn same_remote(a: &str, b: &str) -> bool {
         let url = without_credentials(url.trim());
         let url = url.trim_end_matches('/');
         let url = url.strip_suffix(".git").unwrap_or(url).to_string();
-        match (url_origin(&url), url.split_once("://")) {
-            (Some(origin), Some((_, rest))) => {
+        match (Origin::parse(&url), url.split_once("://")) {
+            (Ok(origin), Some((_, rest))) => {
                 let path = rest.find('/').map_or("", |i| &rest[i..]);
                 format!("{origin}{path}")
             }
@@ -599,5 +602,6 @@ mod tests {
         assert!(same_remote("http://h:1/org/m/", "http://h:1/org/m"));
         assert!(!same_remote("http://h:1/org/m", "http://h:1/org/other"));
         assert!(!same_remote("http://h:1/org/m", "http://h:2/org/m"));
+        assert!(same_remote("https://h:443/org/m", "https://H/org/m.git"));
     }
 }

@@ -1,15 +1,13 @@
 //! The redirect policy: same-origin redirects keep the token, others lose it,
 //! and chains are bounded.
 
-use std::sync::Arc;
-
 use hub_api::{Error, HubClient, HubRequest, MAX_REDIRECTS, RedirectPolicy};
 use hub_emulator::SeedRepo;
-use hub_emulator::http::{Handler, HttpServer, Request, Response, ServerOptions};
+use hub_emulator::http::{Handler, HttpServer, Request, Response};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
-use hub_url::{Endpoint, RepoId, RepoType, Token, hf_hub_url};
+use hub_url::{RepoId, RepoType, hf_hub_url};
 
-use crate::{TestResult, client, fast_retries};
+use crate::{TestResult, client, serve};
 
 /// Redirects `/relative` → `next`, `/cross` → the same server under `localhost`,
 /// `/loop/N` → `/loop/N+1`; answers `ok` elsewhere.
@@ -32,19 +30,7 @@ impl Handler for Redirector {
 }
 
 fn redirector() -> Result<(HttpServer, HubClient), Box<dyn std::error::Error>> {
-    let server = HttpServer::start(
-        ServerOptions {
-            addr: "127.0.0.1:0".parse()?,
-            tls: None,
-        },
-        Arc::new(Redirector),
-    )?;
-    let client = HubClient::builder()
-        .endpoint(Endpoint::new(&format!("http://{}", server.local_addr()))?)
-        .token(Some(Token::new(ALICE_WRITE)))
-        .retry(fast_retries())
-        .build()?;
-    Ok((server, client))
+    serve(Redirector)
 }
 
 fn authorization_for(server: &HttpServer, path: &str) -> Option<String> {
