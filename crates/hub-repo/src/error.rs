@@ -18,7 +18,8 @@ pub enum Error {
         source: std::io::Error,
     },
     /// A git command ran and failed; `stderr` is what git said (without credentials).
-    #[error("`git {args}` failed in {}: {stderr}", dir.display())]
+    // git may quote a server's answer, which may echo a token: shown redacted.
+    #[error("`git {args}` failed in {}: {}", dir.display(), hub_url::redact_tokens(stderr, &[]))]
     GitFailed {
         /// Its arguments.
         args: String,
@@ -67,3 +68,21 @@ pub enum Error {
 
 /// The result of `Repository`'s functions.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+
+    #[test]
+    fn tokens_in_what_git_said_are_not_shown() {
+        let error = Error::GitFailed {
+            args: "push".into(),
+            dir: "/w".into(),
+            stderr: "remote: bad token hf_abcdefghijklmnopqrstuvwxyz123456\nremote: (Bearer sec.ret-value)".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "`git push` failed in /w: remote: bad token hf_***\nremote: (Bearer ***)"
+        );
+    }
+}
