@@ -28,6 +28,7 @@
 
 pub mod connect_proxy;
 pub mod git_sandbox;
+pub mod hostile_hub;
 pub mod http;
 pub mod test_hub;
 pub mod tls;

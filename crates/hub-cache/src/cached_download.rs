@@ -111,6 +111,7 @@ pub fn cached_download(client: &HubClient, url: &str, options: &DownloadOptions<
         repo_path: url,
         expected_size: size,
         expected_sha256: None,
+        expected_git_blob: None,
         url_is_final: true,
     };
     fetch_blob(

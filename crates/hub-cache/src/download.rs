@@ -1,7 +1,6 @@
 //! `hf_hub_download`: one file of a repo, through the cache.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use hub_api::{CallSettings, FileMetadata, HubClient, RequestTarget};
 use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
@@ -14,6 +13,7 @@ use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::snapshot_link::{link_blob, move_blob};
+use crate::staging::staging_path;
 
 /// Options of [`hf_hub_download`] and [`snapshot_download`](crate::snapshot_download).
 #[derive(Clone)]
@@ -103,6 +103,7 @@ impl DownloadOptions<'static> {
             ..Self::new(config.hub_cache.clone())
         };
         options.call.etag_timeout = Some(config.etag_timeout);
+        options.transfer.stall_timeout = config.download_timeout;
         options
     }
 }
@@ -251,6 +252,11 @@ impl<'a> RemoteFile<'a> {
         self.is_lfs.then_some(self.etag).filter(|e| is_sha256(e))
     }
 
+    /// The git blob id the bytes must have, for regular files.
+    pub(crate) fn git_blob_id(&self) -> Option<&str> {
+        (!self.is_lfs && self.etag.len() == 40).then_some(self.etag)
+    }
+
     pub(crate) fn source(&self) -> BlobSource<'_> {
         BlobSource {
             url: &self.url,
@@ -258,6 +264,7 @@ impl<'a> RemoteFile<'a> {
             repo_path: self.path,
             expected_size: self.size,
             expected_sha256: self.sha256(),
+            expected_git_blob: self.git_blob_id(),
             url_is_final: self.url_is_final,
         }
     }
@@ -276,10 +283,10 @@ pub(crate) fn place_in_cache(
     if pointer.exists() && !options.force_download {
         return Ok(pointer);
     }
-    let blob = cache.blob_path(file.etag);
+    let blob = cache.blob_path(file.etag)?;
     tag_cache_dir(cache.cache_dir());
     // One process at a time fetches or links a blob, Rust or Python alike.
-    let _lock = BlobLock::acquire(&cache.lock_path(file.etag))?;
+    let _lock = BlobLock::acquire(&cache.lock_path(file.etag)?)?;
     // Another process may have placed the file while this one waited.
     if pointer.exists() && !options.force_download {
         return Ok(pointer);
@@ -346,7 +353,8 @@ fn mark_absent(cache: &RepoCache, revision: &Revision, commit: &str, path: &str)
     }
 }
 
-/// Writes `refs/{revision}` = commit (no newline), by temp file and rename.
+/// Writes `refs/{revision}` = commit (no newline), by a file made in the
+/// repo's staging folder and renamed into place.
 pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Result<()> {
     let ref_path = cache.ref_path(revision);
     if cache.read_ref(revision).as_deref() == Some(commit) {
@@ -354,40 +362,42 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     }
     let folder = ref_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    // A plain new file, so that the umask sets its mode as for the Python
-    // client's refs (a `tempfile` would be private to its owner).
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let name = ref_path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-    let temp = folder.join(format!(
-        ".{name}.{}.{}.tmp",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
+    let staging = cache.staging_dir();
+    std::fs::create_dir_all(&staging).map_err(Error::io("create", &staging))?;
+    write_new_file(&staging_path(&staging), commit.as_bytes(), &ref_path)
+}
+
+/// Writes `content` to the new file `temp`, then renames it to `destination`;
+/// on failure nothing is left behind and `destination` is as it was.
+///
+/// A plain new file, so that the umask sets its mode as for the Python
+/// client's files (a `tempfile` would be private to its owner).
+pub(crate) fn write_new_file(temp: &Path, content: &[u8], destination: &Path) -> Result<()> {
     let written = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&temp)
-        .and_then(|mut file| std::io::Write::write_all(&mut file, commit.as_bytes()));
+        .open(temp)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, content));
     if let Err(source) = written {
-        let _ = std::fs::remove_file(&temp);
+        let _ = std::fs::remove_file(temp);
         return Err(Error::Io {
             action: "write",
-            path: temp,
+            path: temp.to_path_buf(),
             source,
         });
     }
-    std::fs::rename(&temp, &ref_path).map_err(|source| {
-        let _ = std::fs::remove_file(&temp);
+    std::fs::rename(temp, destination).map_err(|source| {
+        let _ = std::fs::remove_file(temp);
         Error::Io {
             action: "rename into",
-            path: ref_path.clone(),
+            path: destination.to_path_buf(),
             source,
         }
     })
 }
 
 pub(crate) fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    hub_url::is_sha256(s)
 }
 
 /// Failures that mean "the Hub could not be reached", where the cache may stand in.

@@ -49,6 +49,15 @@ pub enum Error {
     /// An id, revision or path was rejected.
     #[error(transparent)]
     Url(#[from] hub_url::Error),
+    /// A commit or blob id that is not a hex id of the right length, and so
+    /// cannot name a folder or file of the cache.
+    #[error("refusing the {kind} {id:?} as a name in the cache: it is not a hex id")]
+    UnsafeId {
+        /// `commit` or `blob`.
+        kind: &'static str,
+        /// The offending id.
+        id: String,
+    },
     /// A path in the repo would leave its folder (`..`, an absolute path).
     #[error("refusing the path {path:?}: it would leave the target folder")]
     UnsafePath {

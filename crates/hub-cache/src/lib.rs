@@ -51,6 +51,7 @@ mod progress;
 mod repo_cache;
 mod snapshot;
 mod snapshot_link;
+mod staging;
 mod tree_cache;
 
 pub use blob_lock::BlobLock;

@@ -7,14 +7,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use hub_api::HubClient;
 use hub_url::{RepoId, Revision};
+use sha2::{Digest, Sha256};
 
 use crate::blob_lock::BlobLock;
 use crate::cachedir_tag::CACHEDIR_TAG;
 use crate::connection_budget::ConnectionBudget;
-use crate::download::{DownloadOptions, RemoteFile, head_file, target};
+use crate::download::{DownloadOptions, RemoteFile, head_file, target, write_new_file};
 use crate::error::{Error, Result};
-use crate::fetch::{fetch_blob, sha256_of};
+use crate::fetch::{fetch_blob, hex, sha256_of};
 use crate::repo_cache::safe_relative_path;
+use crate::staging::staging_path;
 
 /// The paths of one file of a local folder.
 pub(crate) struct LocalPaths {
@@ -30,7 +32,11 @@ impl LocalPaths {
         let metadata = bookkeeping
             .join("download")
             .join(format!("{}.metadata", relative.display()));
-        let lock = metadata.with_extension("lock");
+        // The Python client's lock name, unless the file's own name leaves no room for it.
+        let lock = match metadata.file_name().map(|n| n.len()) {
+            Some(len) if len - ".metadata".len() + ".lock".len() <= MAX_NAME => metadata.with_extension("lock"),
+            _ => metadata.with_file_name(format!("{}.lock", short_name_hash(&metadata))),
+        };
         Ok(LocalPaths {
             file: local_dir.join(&relative),
             metadata,
@@ -38,12 +44,23 @@ impl LocalPaths {
         })
     }
 
-    /// The staging name of the blob, beside the metadata (same filesystem as the file).
+    /// The staging name of the blob, beside the metadata (same file system as
+    /// the file), named as the Python client names it: a short hash of the
+    /// file's name and the etag, so that a 255-byte name still fits and a later
+    /// call resumes the same partial file.
     fn staging(&self, etag: &str) -> PathBuf {
-        let mut name = self.metadata.file_name().map(|n| n.to_os_string()).unwrap_or_default();
-        name.push(format!(".{etag}"));
-        self.metadata.with_file_name(name)
+        let short = short_name_hash(&self.metadata);
+        self.metadata.with_file_name(format!("{short}.{etag}"))
     }
+}
+
+/// The longest file name most file systems take, in bytes.
+const MAX_NAME: usize = 255;
+
+/// 16 hex digits of the sha256 of a path's file name.
+fn short_name_hash(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+    hex(&Sha256::digest(name))[..16].to_string()
 }
 
 /// What the metadata file says, when the file has not changed since.
@@ -53,15 +70,18 @@ pub(crate) struct LocalMetadata {
     pub(crate) etag: String,
 }
 
-/// Makes `.cache/huggingface/` with its `.gitignore` and `CACHEDIR.TAG`.
+/// Makes `.cache/huggingface/` with its `.gitignore` and `CACHEDIR.TAG`,
+/// each written whole by rename, and written again when found empty (as a
+/// full disk may have left it).
 fn prepare_bookkeeping(local_dir: &Path) -> Result<PathBuf> {
     let dir = local_dir.join(".cache").join("huggingface");
     std::fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
     for (name, content) in [(".gitignore", "*"), ("CACHEDIR.TAG", CACHEDIR_TAG)] {
         let path = dir.join(name);
-        if !path.exists() {
-            std::fs::write(&path, content).map_err(Error::io("write", &path))?;
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() > 0) {
+            continue;
         }
+        write_new_file(&staging_path(&dir), content.as_bytes(), &path)?;
     }
     Ok(dir)
 }
@@ -78,15 +98,21 @@ pub(crate) fn read_metadata(paths: &LocalPaths) -> Option<LocalMetadata> {
     (modified - 1.0 <= timestamp).then_some(LocalMetadata { commit, etag })
 }
 
+/// Records the file's commit and etag. A file whose name is too long for
+/// `{name}.metadata` has no record (the Python client cannot make one
+/// either): it is then checked against the Hub at every call.
 fn write_metadata(paths: &LocalPaths, commit: &str, etag: &str) -> Result<()> {
+    if paths.metadata.file_name().is_some_and(|n| n.len() > MAX_NAME) {
+        return Ok(());
+    }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0);
-    if let Some(folder) = paths.metadata.parent() {
-        std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    }
-    std::fs::write(&paths.metadata, format!("{commit}\n{etag}\n{now}\n")).map_err(Error::io("write", &paths.metadata))
+    let folder = paths.metadata.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
+    let content = format!("{commit}\n{etag}\n{now}\n");
+    write_new_file(&staging_path(folder), content.as_bytes(), &paths.metadata)
 }
 
 /// `hf_hub_download` with `local_dir`.

@@ -32,9 +32,9 @@ impl RepoCache {
         self.cache_dir.join(&self.folder_name)
     }
 
-    /// `blobs/{etag}`.
-    pub fn blob_path(&self, etag: &str) -> PathBuf {
-        self.root().join("blobs").join(etag)
+    /// `blobs/{etag}`; the etag must be a blob id.
+    pub fn blob_path(&self, etag: &str) -> Result<PathBuf> {
+        Ok(self.root().join("blobs").join(checked_blob(etag)?))
     }
 
     /// `refs/{revision}` (`refs/pr/1` nests).
@@ -42,18 +42,14 @@ impl RepoCache {
         self.root().join("refs").join(revision)
     }
 
-    /// `snapshots/{commit}/{path}`.
+    /// `snapshots/{commit}/{path}`; the commit must be a commit id.
     pub fn snapshot_path(&self, commit: &str, path: &str) -> Result<PathBuf> {
-        Ok(self
-            .root()
-            .join("snapshots")
-            .join(commit)
-            .join(safe_relative_path(path)?))
+        Ok(self.snapshot_dir(commit)?.join(safe_relative_path(path)?))
     }
 
-    /// `snapshots/{commit}`.
-    pub fn snapshot_dir(&self, commit: &str) -> PathBuf {
-        self.root().join("snapshots").join(commit)
+    /// `snapshots/{commit}`; the commit must be a commit id.
+    pub fn snapshot_dir(&self, commit: &str) -> Result<PathBuf> {
+        Ok(self.root().join("snapshots").join(checked_commit(commit)?))
     }
 
     /// `.no_exist/{commit}/{path}`: the marker of a file known to be absent.
@@ -61,23 +57,56 @@ impl RepoCache {
         Ok(self
             .root()
             .join(".no_exist")
-            .join(commit)
+            .join(checked_commit(commit)?)
             .join(safe_relative_path(path)?))
     }
 
-    /// `{cache}/.locks/models--org--name/{etag}.lock`.
-    pub fn lock_path(&self, etag: &str) -> PathBuf {
-        self.cache_dir
+    /// `{cache}/.locks/models--org--name/{etag}.lock`; the etag must be a blob id.
+    pub fn lock_path(&self, etag: &str) -> Result<PathBuf> {
+        Ok(self
+            .cache_dir
             .join(".locks")
             .join(&self.folder_name)
-            .join(format!("{etag}.lock"))
+            .join(format!("{}.lock", checked_blob(etag)?)))
     }
 
-    /// The commit a ref points to, if the cache knows it.
+    /// The commit a ref points to, if the cache knows it (a ref holding
+    /// anything but a commit id is not trusted).
     pub fn read_ref(&self, revision: &str) -> Option<String> {
         let text = std::fs::read_to_string(self.ref_path(revision)).ok()?;
         let commit = text.trim();
-        (!commit.is_empty()).then(|| commit.to_string())
+        hub_url::is_commit_id(commit).then(|| commit.to_string())
+    }
+
+    /// The folder where files of this repo are made before being renamed into
+    /// `refs/` or `snapshots/`: beside them on the same file system, yet
+    /// somewhere no reader of the cache looks (`blobs/` is read only through
+    /// the links that name its files), so a process killed half-way leaves
+    /// nothing a scan of the cache would take for a ref or a file.
+    pub fn staging_dir(&self) -> PathBuf {
+        self.root().join("blobs")
+    }
+}
+
+/// A commit id as a name in the cache.
+fn checked_commit(commit: &str) -> Result<&str> {
+    match hub_url::is_commit_id(commit) {
+        true => Ok(commit),
+        false => Err(Error::UnsafeId {
+            kind: "commit",
+            id: commit.to_string(),
+        }),
+    }
+}
+
+/// A blob id (git sha1 or sha256) as a name in the cache.
+fn checked_blob(etag: &str) -> Result<&str> {
+    match hub_url::is_blob_id(etag) {
+        true => Ok(etag),
+        false => Err(Error::UnsafeId {
+            kind: "blob",
+            id: etag.to_string(),
+        }),
     }
 }
 
@@ -109,18 +138,46 @@ mod tests {
     fn layout_matches_the_python_cache() -> Result<()> {
         let repo = RepoId::new("org/name")?;
         let cache = RepoCache::new(Path::new("/c"), RepoType::Dataset, &repo);
+        let (commit, etag) = ("c".repeat(40), "e".repeat(64));
         assert_eq!(cache.root(), Path::new("/c/datasets--org--name"));
-        assert_eq!(cache.blob_path("abc"), Path::new("/c/datasets--org--name/blobs/abc"));
+        assert_eq!(
+            cache.blob_path(&etag)?,
+            Path::new("/c/datasets--org--name/blobs").join(&etag)
+        );
         assert_eq!(
             cache.ref_path("refs/pr/1"),
             Path::new("/c/datasets--org--name/refs/refs/pr/1")
         );
         assert_eq!(
-            cache.snapshot_path("c0", "a/b.txt")?,
-            Path::new("/c/datasets--org--name/snapshots/c0/a/b.txt")
+            cache.snapshot_path(&commit, "a/b.txt")?,
+            Path::new("/c/datasets--org--name/snapshots")
+                .join(&commit)
+                .join("a/b.txt")
         );
-        assert_eq!(cache.lock_path("e"), Path::new("/c/.locks/datasets--org--name/e.lock"));
+        assert_eq!(
+            cache.lock_path(&etag)?,
+            Path::new("/c/.locks/datasets--org--name").join(format!("{etag}.lock"))
+        );
         Ok(())
+    }
+
+    #[test]
+    fn ids_that_are_not_hex_never_become_names() {
+        let repo = RepoId::new("org/name").expect("valid");
+        let cache = RepoCache::new(Path::new("/c"), RepoType::Model, &repo);
+        for bad in [
+            "../../x",
+            "/etc",
+            "",
+            "..",
+            &"g".repeat(40),
+            &format!("../{}", "a".repeat(37)),
+        ] {
+            assert!(cache.blob_path(bad).is_err(), "{bad}");
+            assert!(cache.lock_path(bad).is_err(), "{bad}");
+            assert!(cache.snapshot_dir(bad).is_err(), "{bad}");
+            assert!(cache.no_exist_path(bad, "a").is_err(), "{bad}");
+        }
     }
 
     #[test]

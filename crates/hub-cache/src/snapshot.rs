@@ -135,7 +135,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
     match &options.local_dir {
         Some(dir) => Ok(dir.clone()),
         None => {
-            let folder = cache.snapshot_dir(&commit);
+            let folder = cache.snapshot_dir(&commit)?;
             std::fs::create_dir_all(&folder).map_err(Error::io("create", &folder))?;
             Ok(folder)
         }
@@ -149,7 +149,7 @@ fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOpt
         return dir.exists().then(|| dir.clone());
     }
     let commit = cached_commit(cache, revision)?;
-    let folder = cache.snapshot_dir(&commit);
+    let folder = cache.snapshot_dir(&commit).ok()?;
     if !folder.is_dir() {
         return None;
     }

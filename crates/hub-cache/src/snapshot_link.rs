@@ -4,20 +4,29 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
+use crate::staging::staging_path;
 
 /// Makes `pointer` (inside `snapshots/{commit}/`) refer to `blob`, atomically
 /// replacing what was there: a relative symlink, as the Python client writes
 /// it, or a copy when `copy` is set.
+///
+/// The link or copy is made beside the blob, under a short staging name, and
+/// renamed into the snapshot: a process killed half-way leaves no stray or
+/// partial file under `snapshots/`, and a 255-byte file name still fits.
 pub(crate) fn link_blob(blob: &Path, pointer: &Path, copy: bool) -> Result<()> {
     let folder = pointer.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
-    let temp = temp_name(pointer);
-    let _ = std::fs::remove_file(&temp);
-    if copy {
-        std::fs::copy(blob, &temp).map_err(Error::io("copy into", &temp))?;
-    } else {
-        let target = relative_target(blob, folder);
-        symlink(&target, &temp).map_err(Error::io("link", &temp))?;
+    let temp = staging_path(blob.parent().unwrap_or(Path::new(".")));
+    let made = match copy {
+        true => std::fs::copy(blob, &temp)
+            .map(drop)
+            .map_err(Error::io("copy into", &temp)),
+        // The link's text is relative to where it will stand, not to where it is made.
+        false => symlink(&relative_target(blob, folder), &temp).map_err(Error::io("link", &temp)),
+    };
+    if let Err(error) = made {
+        let _ = std::fs::remove_file(&temp);
+        return Err(error);
     }
     std::fs::rename(&temp, pointer).map_err(|source| {
         let _ = std::fs::remove_file(&temp);
@@ -34,14 +43,6 @@ pub(crate) fn move_blob(blob: &Path, pointer: &Path) -> Result<()> {
     let folder = pointer.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
     std::fs::rename(blob, pointer).map_err(Error::io("rename into", pointer))
-}
-
-fn temp_name(pointer: &Path) -> PathBuf {
-    let name = pointer
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    pointer.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// The path of `blob` relative to the folder `from`: `../../blobs/{etag}`.

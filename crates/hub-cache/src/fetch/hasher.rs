@@ -16,8 +16,8 @@ use super::COPY_BUFFER;
 struct Watermark {
     /// Bytes from the start of the file that are final.
     ready: u64,
-    /// The transfer gave up: stop hashing.
-    aborted: bool,
+    /// No more bytes will become final: hash what is ready, then stop.
+    closed: bool,
 }
 
 /// A background sha256 of a file's prefix `[0, ready)` as `ready` grows to `total`.
@@ -52,28 +52,40 @@ impl PrefixHasher {
         }
     }
 
-    /// Waits for the hash of all `total` bytes (lowercase hex).
+    /// Waits for the hash of all `total` bytes (lowercase hex). The transfer
+    /// is over, so the thread is told that no more bytes will come: if fewer
+    /// than `total` are ready, it stops instead of waiting for them forever.
     pub(crate) fn finish(mut self) -> std::io::Result<String> {
+        self.close();
         let handle = self
             .handle
             .take()
             .ok_or_else(|| std::io::Error::other("hashing already finished"))?;
         match handle.join() {
             Ok(Ok(Some(hex))) => Ok(hex),
-            Ok(Ok(None)) => Err(std::io::Error::other("hashing was aborted")),
+            Ok(Ok(None)) => Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the transfer ended before every byte was hashed",
+            )),
             Ok(Err(e)) => Err(e),
             Err(_) => Err(std::io::Error::other("the hashing thread panicked")),
         }
     }
 }
 
-impl Drop for PrefixHasher {
-    fn drop(&mut self) {
+impl PrefixHasher {
+    fn close(&self) {
         let (lock, cvar) = &*self.shared;
-        if let Ok(mut w) = lock.lock() {
-            w.aborted = true;
-            cvar.notify_one();
-        }
+        let mut w = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        w.closed = true;
+        cvar.notify_one();
+    }
+}
+
+impl Drop for PrefixHasher {
+    /// On every way out of a transfer, the thread stops waiting.
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -85,10 +97,10 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
     while hashed < total {
         let ready = {
             let mut w = lock.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-            while w.ready <= hashed && !w.aborted {
+            while w.ready <= hashed && !w.closed {
                 w = cvar.wait(w).map_err(|_| std::io::Error::other("poisoned"))?;
             }
-            if w.aborted && w.ready <= hashed {
+            if w.closed && w.ready <= hashed {
                 return Ok(None);
             }
             w.ready.min(total)
@@ -115,6 +127,37 @@ pub(crate) fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
         hasher.update(&buffer[..n]);
     }
     Ok(hex(&hasher.finalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finishing_with_bytes_missing_returns_instead_of_waiting() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("partial");
+        std::fs::write(&path, b"0123456789")?;
+        let hasher = PrefixHasher::start(&path, 17)?;
+        hasher.advance(10);
+        let err = hasher.finish().expect_err("7 bytes never came");
+        assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        Ok(())
+    }
+
+    #[test]
+    fn finishing_with_every_byte_ready_gives_the_hash() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("whole");
+        std::fs::write(&path, b"abc")?;
+        let hasher = PrefixHasher::start(&path, 3)?;
+        hasher.advance(3);
+        assert_eq!(
+            hasher.finish()?,
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        Ok(())
+    }
 }
 
 /// Lowercase hex of bytes.

@@ -1,12 +1,15 @@
 //! Fetching one blob: into a resumable partial file beside it, in parallel
 //! ranges when it is large, verified, then renamed into place.
 
+mod git_blob;
 mod hasher;
 mod parallel;
 mod single_stream;
+mod stall;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use hub_api::{HubClient, RequestTarget};
 
@@ -25,8 +28,13 @@ pub struct TransferSettings {
     pub chunk_size: u64,
     /// Files at least this large are fetched in parallel ranges.
     pub parallel_threshold: u64,
-    /// Check LFS files against their sha256 (sizes are always checked).
+    /// Check files against their id: the sha256 of LFS files, the git blob
+    /// id of the others (sizes are always checked).
     pub verify: bool,
+    /// A body that brings less than a few KiB in this long counts as a broken
+    /// connection (`HF_HUB_DOWNLOAD_TIMEOUT`): a server trickling bytes cannot
+    /// hold a transfer for ever.
+    pub stall_timeout: Duration,
 }
 
 impl Default for TransferSettings {
@@ -36,6 +44,7 @@ impl Default for TransferSettings {
             chunk_size: 32 * 1024 * 1024,
             parallel_threshold: 32 * 1024 * 1024,
             verify: true,
+            stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -50,6 +59,8 @@ pub(crate) struct BlobSource<'a> {
     pub(crate) expected_size: Option<u64>,
     /// The sha256 the bytes must have (LFS files).
     pub(crate) expected_sha256: Option<&'a str>,
+    /// The git blob id the bytes must have (regular files).
+    pub(crate) expected_git_blob: Option<&'a str>,
     /// Whether `url` is where the bytes are, or a `resolve` URL that may redirect.
     pub(crate) url_is_final: bool,
 }
@@ -85,7 +96,7 @@ pub(crate) fn fetch_blob(
         total: source.expected_size,
     });
 
-    let hashed = match source.expected_size {
+    let ranged = match source.expected_size {
         Some(size) if size >= settings.parallel_threshold && settings.connections > 1 => {
             // Ranges go straight to where the bytes are, not through one redirect each.
             let location = match source.url_is_final {
@@ -97,7 +108,7 @@ pub(crate) fn fetch_blob(
                 target: source.target.clone(),
                 ..*source
             };
-            parallel::fetch(
+            let outcome = parallel::fetch(
                 client,
                 &direct,
                 &partial,
@@ -106,11 +117,23 @@ pub(crate) fn fetch_blob(
                 settings,
                 budget,
                 progress,
-            )?
+            )?;
+            match outcome {
+                parallel::Outcome::Fetched(hashed) => Some(hashed),
+                parallel::Outcome::RangesIgnored => {
+                    // Its preallocated bytes are not the file's: start afresh.
+                    discard(&partial);
+                    None
+                }
+            }
         }
-        _ => {
+        _ => None,
+    };
+    let hashed = match ranged {
+        Some(hashed) => hashed,
+        None => {
             let _permit = budget.acquire();
-            single_stream::fetch(client, source, &partial, sha256.is_some(), progress)?
+            single_stream::fetch(client, source, &partial, sha256.is_some(), settings, progress)?
         }
     };
 
@@ -135,6 +158,17 @@ pub(crate) fn fetch_blob(
                 path: source.repo_path.to_string(),
                 expected: format!("sha256 {expected}"),
                 actual: format!("sha256 {actual}"),
+            });
+        }
+    }
+    if let Some(expected) = source.expected_git_blob.filter(|_| settings.verify) {
+        let actual = git_blob::git_blob_id(&partial).map_err(Error::io("read", &partial))?;
+        if !actual.eq_ignore_ascii_case(expected) {
+            discard(&partial);
+            return Err(Error::Integrity {
+                path: source.repo_path.to_string(),
+                expected: format!("git blob {expected}"),
+                actual: format!("git blob {actual}"),
             });
         }
     }

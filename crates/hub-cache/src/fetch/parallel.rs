@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
+use super::stall::StallGuard;
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
@@ -78,11 +79,23 @@ struct Shared<'a> {
     queue: Mutex<VecDeque<usize>>,
     record: Mutex<File>,
     failed: AtomicBool,
+    /// A range request was answered with the whole body (status 200).
+    ranges_ignored: AtomicBool,
     error: Mutex<Option<Error>>,
     hasher: Option<&'a PrefixHasher>,
+    settings: &'a TransferSettings,
 }
 
-/// Fetches the missing ranges of `partial`; returns the sha256 when asked to hash.
+/// How the ranges went.
+pub(super) enum Outcome {
+    /// Every range is on disk; the sha256 when asked to hash.
+    Fetched(Option<String>),
+    /// The server answers range requests with the whole body: the file must
+    /// come in one stream instead.
+    RangesIgnored,
+}
+
+/// Fetches the missing ranges of `partial`.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn fetch(
     client: &HubClient,
@@ -93,7 +106,7 @@ pub(super) fn fetch(
     settings: &TransferSettings,
     budget: &ConnectionBudget,
     progress: &dyn Progress,
-) -> Result<Option<String>> {
+) -> Result<Outcome> {
     let file = open_partial(partial)?;
     let chunk_size = settings.chunk_size.max(1);
     let chunks = size.div_ceil(chunk_size) as usize;
@@ -147,21 +160,30 @@ pub(super) fn fetch(
         queue: Mutex::new(pending),
         record: Mutex::new(record),
         failed: AtomicBool::new(false),
+        ranges_ignored: AtomicBool::new(false),
         error: Mutex::new(None),
         hasher: hasher.as_ref(),
+        settings,
     };
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| worker(client, source, &file, partial, &shared, budget, progress));
         }
     });
+    if shared.ranges_ignored.load(Ordering::SeqCst) {
+        return Ok(Outcome::RangesIgnored);
+    }
     if let Some(error) = shared.error.lock().ok().and_then(|mut e| e.take()) {
         return Err(error);
     }
     drop(file);
     match hasher {
-        Some(h) => h.finish().map(Some).map_err(Error::io("hash", partial)),
-        None => Ok(None),
+        Some(h) => h
+            .finish()
+            .map(Some)
+            .map_err(Error::io("hash", partial))
+            .map(Outcome::Fetched),
+        None => Ok(Outcome::Fetched(None)),
     }
 }
 
@@ -197,12 +219,17 @@ fn worker(
         };
         let fetched = fetch_range(client, source, &target, start, end, &mut buffer, progress);
         drop(permit);
-        if let Err(error) = fetched {
-            shared.failed.store(true, Ordering::SeqCst);
-            if let Ok(mut slot) = shared.error.lock() {
-                slot.get_or_insert(error);
+        match fetched {
+            Ok(true) => {}
+            // Stopped early because another range failed: not done.
+            Ok(false) => return,
+            Err(error) => {
+                shared.failed.store(true, Ordering::SeqCst);
+                if let Ok(mut slot) = shared.error.lock() {
+                    slot.get_or_insert(error);
+                }
+                return;
             }
-            return;
         }
         if let Ok(mut record) = shared.record.lock() {
             // A lost record only means this range is fetched again next time.
@@ -246,7 +273,9 @@ impl RangeTarget<'_> {
 }
 
 /// Fetches `[start, end)` into the file at its offset, resuming within the
-/// range when the connection breaks.
+/// range when the connection breaks. Returns whether the whole range is on
+/// disk: it stops early, without error, when another range failed or the
+/// server ignores ranges.
 fn fetch_range(
     client: &HubClient,
     source: &BlobSource<'_>,
@@ -255,7 +284,7 @@ fn fetch_range(
     end: u64,
     buffer: &mut [u8],
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<bool> {
     let mut position = start;
     let mut resumes = 0;
     while position < end {
@@ -264,6 +293,13 @@ fn fetch_range(
             .header("range", format!("bytes={position}-{}", end - 1));
         let response = client.send(&request)?;
         let url = response.url().to_string();
+        if response.status() == 200 {
+            // The whole body, not the range: the connection is dropped
+            // unread, and the file is fetched again in one stream.
+            target.shared.ranges_ignored.store(true, Ordering::SeqCst);
+            target.shared.failed.store(true, Ordering::SeqCst);
+            return Ok(false);
+        }
         let served_from = response.header("content-range").and_then(content_range_start);
         if response.status() != 206 || served_from != Some(position) {
             return Err(hub_api::Error::InvalidResponse {
@@ -277,12 +313,17 @@ fn fetch_range(
             .into());
         }
         let mut reader = response.into_reader();
+        let mut stall = StallGuard::new(target.shared.settings.stall_timeout);
         let broken = loop {
             let want = ((end - position) as usize).min(buffer.len());
             if want == 0 {
                 break None;
             }
-            let (filled, broken) = fill(&mut reader, &mut buffer[..want]);
+            if target.shared.failed.load(Ordering::SeqCst) {
+                // Another range failed: this one's bytes are no longer wanted.
+                return Ok(false);
+            }
+            let (filled, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);
             if filled > 0 {
                 target.write_at(&buffer[..filled], position)?;
                 position += filled as u64;
@@ -303,7 +344,7 @@ fn fetch_range(
             resumes += 1;
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Gives the partial file its full size, with its disk space reserved where the
@@ -323,15 +364,20 @@ fn preallocate(file: &File, size: u64) -> std::io::Result<()> {
     file.set_len(size)
 }
 
-/// Reads until `buffer` is full, the body ends or the connection breaks: few
-/// large writes cost less than many small ones. Returns what was read, and
-/// the error that stopped it early.
-fn fill(reader: &mut impl Read, buffer: &mut [u8]) -> (usize, Option<std::io::Error>) {
+/// Reads until `buffer` is full, the body ends, the connection breaks or the
+/// body stalls: few large writes cost less than many small ones. Returns what
+/// was read, and the error that stopped it early.
+fn fill(reader: &mut impl Read, buffer: &mut [u8], stall: &mut StallGuard) -> (usize, Option<std::io::Error>) {
     let mut filled = 0;
     while filled < buffer.len() {
         match reader.read(&mut buffer[filled..]) {
             Ok(0) => break,
-            Ok(n) => filled += n,
+            Ok(n) => {
+                filled += n;
+                if let Err(stalled) = stall.record(n) {
+                    return (filled, Some(stalled));
+                }
+            }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return (filled, Some(e)),
         }

@@ -6,26 +6,33 @@ use std::path::Path;
 use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
-use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, content_range_start, open_partial};
+use super::stall::StallGuard;
+use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
 /// Fetches the rest of the blob into `partial`; returns its sha256 when asked
 /// to hash and the size is known (otherwise the caller hashes the file).
+///
+/// Never more than the announced size is written: a body that goes on is an
+/// error, and so is one that keeps ending short after every resume.
 pub(super) fn fetch(
     client: &HubClient,
     source: &BlobSource<'_>,
     partial: &Path,
     hash: bool,
+    settings: &TransferSettings,
     progress: &dyn Progress,
 ) -> Result<Option<String>> {
     let mut file = open_partial(partial)?;
     let mut offset = file.seek(SeekFrom::End(0)).map_err(Error::io("read", partial))?;
-    if source.expected_size.is_some_and(|size| offset > size) {
+    let mut expected = source.expected_size;
+    if expected.is_some_and(|size| offset > size) || (expected.is_none() && offset > 0) {
+        // Bytes of unknown standing: only a known size lets a fetch resume.
         file.set_len(0).map_err(Error::io("truncate", partial))?;
         offset = 0;
     }
-    let hasher = match (hash, source.expected_size) {
+    let hasher = match (hash, expected) {
         (true, Some(size)) => Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?),
         _ => None,
     };
@@ -41,7 +48,7 @@ pub(super) fn fetch(
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut resumes = 0;
     loop {
-        if source.expected_size == Some(offset) {
+        if expected == Some(offset) {
             break;
         }
         let mut request = HubRequest::get(source.url).target(source.target.clone());
@@ -50,18 +57,27 @@ pub(super) fn fetch(
         }
         let response = client.send(&request)?;
         let url = response.url().to_string();
+        let invalid = |reason: String| -> Error {
+            hub_api::Error::InvalidResponse {
+                url: url.clone(),
+                reason,
+            }
+            .into()
+        };
         match (response.status(), offset) {
             (206, _) => {
                 let start = response.header("content-range").and_then(content_range_start);
                 if start != Some(offset) {
-                    return Err(hub_api::Error::InvalidResponse {
-                        url,
-                        reason: format!("asked for bytes from {offset}, got range {start:?}"),
-                    }
-                    .into());
+                    return Err(invalid(format!("asked for bytes from {offset}, got range {start:?}")));
                 }
             }
-            (_, 0) => {}
+            (_, 0) => {
+                if expected.is_none() {
+                    // Without an announced size, the response that has the
+                    // bytes says how many there are.
+                    expected = response.header("content-length").and_then(|v| v.trim().parse().ok());
+                }
+            }
             _ => {
                 // The server ignored the range: start over.
                 file.set_len(0).map_err(Error::io("truncate", partial))?;
@@ -70,13 +86,22 @@ pub(super) fn fetch(
             }
         }
         let mut reader = response.into_reader();
+        let mut stall = StallGuard::new(settings.stall_timeout);
         let broken = loop {
-            let n = match reader.read(&mut buffer) {
+            // One byte more than is left, to see a body that goes on.
+            let want = match expected {
+                Some(size) => (size - offset + 1).min(buffer.len() as u64) as usize,
+                None => buffer.len(),
+            };
+            let n = match reader.read(&mut buffer[..want]) {
                 Ok(0) => break None,
                 Ok(n) => n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
                 Err(e) => break Some(e),
             };
+            if let Some(size) = expected.filter(|&size| offset + n as u64 > size) {
+                return Err(invalid(format!("the body goes on past the announced {size} bytes")));
+            }
             file.write_all(&buffer[..n]).map_err(Error::io("write", partial))?;
             offset += n as u64;
             if let Some(h) = &hasher {
@@ -86,17 +111,24 @@ pub(super) fn fetch(
                 path: source.repo_path.to_string(),
                 bytes: n as u64,
             });
-        };
-        let short = source.expected_size.is_some_and(|size| offset < size);
-        match broken {
-            None if !short => break,
-            broken if resumes < RESUMES_PER_CALL => {
-                resumes += 1;
-                drop(broken);
+            if let Err(stalled) = stall.record(n) {
+                break Some(stalled);
             }
-            Some(source) => return Err(hub_api::Error::Body { url, source }.into()),
-            None => break,
+        };
+        let short = expected.is_some_and(|size| offset < size);
+        if broken.is_none() && !short {
+            break;
         }
+        if resumes >= RESUMES_PER_CALL {
+            let source = broken.unwrap_or_else(|| {
+                std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    format!("the body ended at byte {offset} of {}", expected.unwrap_or(offset)),
+                )
+            });
+            return Err(hub_api::Error::Body { url, source }.into());
+        }
+        resumes += 1;
     }
     file.flush().map_err(Error::io("write", partial))?;
     drop(file);

@@ -2,6 +2,7 @@
 
 mod call_settings;
 mod hostile_server;
+mod lying_hub;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
@@ -278,6 +279,7 @@ fn large_files_come_in_parallel_ranges() -> TestResult {
         chunk_size: 7_000,
         parallel_threshold: 10_000,
         verify: true,
+        ..Default::default()
     };
     f.hub
         .faults()
@@ -418,6 +420,7 @@ fn parallel_ranges_of_a_failed_call_are_not_fetched_again() -> TestResult {
         chunk_size: chunk,
         parallel_threshold: 10_000,
         verify: true,
+        ..Default::default()
     };
     // The second range request is refused for good: the call fails, the ranges
     // that did arrive (the first, at least) stay recorded beside the partial file.
@@ -488,6 +491,7 @@ fn a_large_download_reserves_its_disk_space_before_the_bytes_arrive() -> TestRes
         chunk_size: 7_000,
         parallel_threshold: 10_000,
         verify: true,
+        ..Default::default()
     };
     // The first range arrives, every later one is refused: the call fails
     // with most of the file still to come.
