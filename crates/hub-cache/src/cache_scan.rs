@@ -326,8 +326,10 @@ impl CacheInfo {
                 for name in &revision.refs {
                     strategy.refs.insert(repo.repo_path.join("refs").join(name));
                 }
+                // A snapshot link may point anywhere; only the repo's own blobs are deleted.
+                let own_blobs = repo.repo_path.join("blobs");
                 for file in &revision.files {
-                    if !kept_blobs.contains(&file.blob_path) {
+                    if !kept_blobs.contains(&file.blob_path) && file.blob_path.starts_with(&own_blobs) {
                         strategy.blobs.insert(file.blob_path.clone());
                         freed.insert(file.blob_path.clone(), file.size_on_disk);
                     }

@@ -111,9 +111,12 @@ fn checked_blob(etag: &str) -> Result<&str> {
 }
 
 /// A repo path as a relative filesystem path that cannot leave its folder.
+///
+/// Control characters are refused too: the Hub allows none in file names, and
+/// a name is printed to terminals, where they could rewrite what is shown.
 pub fn safe_relative_path(path: &str) -> Result<PathBuf> {
     let unsafe_path = || Error::UnsafePath { path: path.to_string() };
-    if path.is_empty() || path.contains('\\') || path.contains('\0') {
+    if path.is_empty() || path.contains('\\') || path.chars().any(char::is_control) {
         return Err(unsafe_path());
     }
     let mut out = PathBuf::new();
@@ -182,7 +185,17 @@ mod tests {
 
     #[test]
     fn paths_never_escape() {
-        for bad in ["../x", "a/../../x", "/etc/passwd", "", "a\\b", "..", "./"] {
+        for bad in [
+            "../x",
+            "a/../../x",
+            "/etc/passwd",
+            "",
+            "a\\b",
+            "..",
+            "./",
+            "a\0b",
+            "x\u{1b}]0;owned\u{7}.txt",
+        ] {
             assert!(safe_relative_path(bad).is_err(), "{bad}");
         }
         assert!(safe_relative_path("a/./b c/é.txt").is_ok());
