@@ -9,7 +9,7 @@ use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http
 use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
 use crate::error_response::{ErrorResponse, parse_retry_after};
-use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, location_url, same_origin};
+use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, join_http, same_origin};
 use crate::request::{HubRequest, HubResponse, Method};
 use crate::request_body::RequestBody;
 use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
@@ -326,7 +326,7 @@ impl HubClient {
                     .headers()
                     .get("location")
                     .and_then(|v| v.to_str().ok())
-                    .and_then(|l| location_url(&url, l));
+                    .and_then(|l| join_http(&url, l));
                 let Some(next) = location else {
                     return Err(Error::Redirect {
                         url: request.url.clone(),

@@ -76,7 +76,7 @@ pub use git_refs::{CommitAuthor, GitCommitInfo, GitRef, GitRefs};
 pub use lfs_upload::{DEFAULT_PART_WORKERS, LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
 pub use list_repos::ListReposOptions;
 pub use login::LoginOutcome;
-pub use pagination::{Paginated, next_link};
+pub use pagination::{MAX_ENTRIES, MAX_PAGES, PageLimits, Paginated, next_link};
 pub use progress::{Progress, ProgressEvent};
 pub use redirect::{MAX_REDIRECTS, RedirectPolicy, resolve_location};
 pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};

@@ -21,19 +21,19 @@ pub enum RedirectPolicy {
     SameOriginOnly,
 }
 
-/// Resolves a `Location` header against the URL that answered with it, as a
-/// browser does (`Url::join`); `None` unless it leads to an `http` or `https`
-/// URL, so that no other scheme is ever requested.
-pub(crate) fn location_url(base: &Url, location: &str) -> Option<Url> {
-    let next = base.join(location).ok()?;
+/// Resolves a reference (a `Location`, a `Link`) against the URL that answered
+/// with it, as a browser does (`Url::join`); `None` unless it leads to an
+/// `http` or `https` URL, so that no other scheme is ever requested.
+pub(crate) fn join_http(base: &Url, reference: &str) -> Option<Url> {
+    let next = base.join(reference).ok()?;
     Origin::of(&next).ok()?;
     Some(next)
 }
 
-/// [`location_url`] for URLs as text: the absolute URL a `Location` leads to.
+/// [`join_http`] for URLs as text: the absolute URL a `Location` leads to.
 pub fn resolve_location(base: &str, location: &str) -> Option<String> {
     let base = parse_http_url(base).ok()?;
-    location_url(&base, location).map(String::from)
+    join_http(&base, location).map(String::from)
 }
 
 /// Whether two URLs have one origin (scheme, host and port).

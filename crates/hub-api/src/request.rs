@@ -1,9 +1,10 @@
 //! A request to send through [`HubClient::send`](crate::HubClient::send), and its response.
 
-use std::io::Read;
+use std::io::{BufReader, Read};
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, DeserializeSeed};
 
 use crate::error::{Error, Result};
 use crate::redirect::RedirectPolicy;
@@ -160,8 +161,14 @@ pub struct HubResponse {
 /// The most of an unwanted body read to keep its connection.
 const DISCARD_LIMIT: u64 = 1024 * 1024;
 
-/// The largest JSON document read into memory from one response.
-const JSON_LIMIT: u64 = 256 * 1024 * 1024;
+/// The largest body read from one response into memory or through the JSON
+/// parser: far more than any answer of the Hub, so that only a broken or
+/// hostile server reaches it.
+pub(crate) const BODY_LIMIT: u64 = 256 * 1024 * 1024;
+
+/// The buffer between the connection and the JSON parser, which reads a byte
+/// at a time.
+const JSON_BUFFER: usize = 64 * 1024;
 
 impl HubResponse {
     pub(crate) fn new(url: String, inner: ureq::http::Response<ureq::Body>) -> Self {
@@ -188,14 +195,13 @@ impl HubResponse {
         self.inner.into_body().into_reader()
     }
 
-    /// Reads the whole body.
+    /// Reads the whole body; one larger than 256 MiB is refused, not cut.
     pub fn bytes(self) -> Result<Vec<u8>> {
         let url = self.url.clone();
         let mut out = Vec::new();
-        self.into_reader()
-            .take(JSON_LIMIT)
+        self.limited_reader(BODY_LIMIT)
             .read_to_end(&mut out)
-            .map_err(|source| Error::Body { url, source })?;
+            .map_err(|source| body_error(url, source, BODY_LIMIT, "response"))?;
         Ok(out)
     }
 
@@ -205,13 +211,51 @@ impl HubResponse {
         let _ = std::io::copy(&mut self.into_reader().take(DISCARD_LIMIT), &mut std::io::sink());
     }
 
-    /// Reads the body as JSON.
+    /// Reads the body as JSON, parsed as it arrives (its text is never held
+    /// whole); one larger than 256 MiB is refused.
     pub fn json<T: DeserializeOwned>(self) -> Result<T> {
+        self.read_json(PhantomData::<T>, BODY_LIMIT, "response")
+    }
+
+    /// Parses the body as JSON with `seed`, as it arrives from the connection:
+    /// memory holds what `seed` keeps, not the body's text. Past `limit` bytes
+    /// the body is refused, and the error names it as `what` ("listing page").
+    pub(crate) fn read_json<'de, S: DeserializeSeed<'de>>(self, seed: S, limit: u64, what: &str) -> Result<S::Value> {
         let url = self.url.clone();
-        let bytes = self.bytes()?;
-        serde_json::from_slice(&bytes).map_err(|e| Error::InvalidResponse {
-            url,
-            reason: format!("invalid JSON: {e}"),
+        let reader = BufReader::with_capacity(JSON_BUFFER, self.limited_reader(limit));
+        let mut parser = serde_json::Deserializer::from_reader(reader);
+        // `end` reads to the end of the body: trailing garbage is an error, and
+        // the connection goes back to the pool.
+        let parsed = seed
+            .deserialize(&mut parser)
+            .and_then(|value| parser.end().map(|()| value));
+        parsed.map_err(|error| match error.is_io() {
+            true => body_error(url, error.into(), limit, what),
+            false => Error::InvalidResponse {
+                url,
+                reason: format!("invalid JSON in the {what}: {error}"),
+            },
         })
     }
+
+    /// The body, failing past `limit` bytes rather than ending there: a cut
+    /// body must not pass for a whole one ("EOF while parsing").
+    fn limited_reader(self, limit: u64) -> impl Read {
+        self.inner.into_body().into_with_config().limit(limit).reader()
+    }
+}
+
+/// The error of a body that could not be read: too large, or a broken transfer.
+fn body_error(url: String, source: std::io::Error, limit: u64, what: &str) -> Error {
+    let too_large = source
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<ureq::Error>())
+        .is_some_and(|inner| matches!(inner, ureq::Error::BodyExceedsLimit(_)));
+    if too_large {
+        return Error::InvalidResponse {
+            url,
+            reason: format!("the {what} is larger than {limit} bytes, the most this client reads"),
+        };
+    }
+    Error::Body { url, source }
 }

@@ -1,6 +1,7 @@
 //! hub-api against the local Hub emulator.
 
 mod errors;
+mod listing_limits;
 mod origins;
 mod read_api;
 mod redirects;
