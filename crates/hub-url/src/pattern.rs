@@ -133,6 +133,44 @@ mod tests {
         }
     }
 
+    /// Every way to match, by memoised recursion over (pattern, text)
+    /// positions: slow but plainly right, for the one-backtrack loop to agree with.
+    fn fnmatch_by_search(pattern: &str, text: &str) -> bool {
+        fn matches(p: &[char], t: &[char], pi: usize, ti: usize, seen: &mut [Option<bool>]) -> bool {
+            let key = pi * (t.len() + 1) + ti;
+            if let Some(known) = seen[key] {
+                return known;
+            }
+            let result = match (p.get(pi), t.get(ti)) {
+                (None, _) => ti == t.len(),
+                (Some('*'), _) => matches(p, t, pi + 1, ti, seen) || (ti < t.len() && matches(p, t, pi, ti + 1, seen)),
+                (Some(_), None) => false,
+                (Some('?'), Some(_)) => matches(p, t, pi + 1, ti + 1, seen),
+                (Some('['), Some(&c)) => match match_set(p, pi, c) {
+                    Some((matched, next)) => matched && matches(p, t, next, ti + 1, seen),
+                    None => c == '[' && matches(p, t, pi + 1, ti + 1, seen),
+                },
+                (Some(&literal), Some(&c)) => literal == c && matches(p, t, pi + 1, ti + 1, seen),
+            };
+            seen[key] = Some(result);
+            result
+        }
+        let p: Vec<char> = pattern.chars().collect();
+        let t: Vec<char> = text.chars().collect();
+        let mut seen = vec![None; (p.len() + 1) * (t.len() + 1)];
+        matches(&p, &t, 0, 0, &mut seen)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_backtrack_point_finds_every_match(
+            pattern in "[ab*?\\[\\]!-]{0,10}",
+            text in "[ab\\[\\]!-]{0,10}",
+        ) {
+            proptest::prop_assert_eq!(fnmatch(&pattern, &text), fnmatch_by_search(&pattern, &text));
+        }
+    }
+
     #[test]
     fn folders_and_filters() {
         let allow = vec!["tokenizer/".to_string(), "*.json".to_string()];

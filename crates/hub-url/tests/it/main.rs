@@ -2,3 +2,4 @@
 
 mod hf_hub_url;
 mod origin;
+mod proptests;
