@@ -4,6 +4,8 @@
 //! - `cargo xtask demo`: a tour of `huggingface-cli` against the bundled local Hub.
 //! - `cargo xtask bench download|upload [--quick]`: transfer speed next to curl,
 //!   aria2c and the Python client, on the bundled local Hub.
+//! - `cargo xtask hardening [--quick]`: the CLI against a hub that lies, and
+//!   the suites that keep it safe, as a table of cases per category.
 
 // A chore runner: it prints, and reads cargo's and the shell's variables.
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::disallowed_methods)]
@@ -11,6 +13,7 @@
 mod bench;
 mod ci;
 mod demo;
+mod hardening;
 mod workspace;
 
 use std::process::ExitCode;
@@ -21,12 +24,16 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("demo") => demo::run(),
         Some("bench") => bench::run(&args[1..]),
+        Some("hardening") => hardening::run(&args[1..]),
         _ => {
-            eprintln!("usage: cargo xtask <ci|demo|bench>");
+            eprintln!("usage: cargo xtask <ci|demo|bench|hardening>");
             eprintln!("  ci     fmt check, clippy -D warnings, docs, and all tests");
             eprintln!("  demo   start the local Hub and show huggingface-cli at work");
             eprintln!(
                 "  bench  download|upload [--quick]: release-build transfer benchmarks against curl, aria2c, Python"
+            );
+            eprintln!(
+                "  hardening [--quick]: the release CLI against a hub that lies, and the suites that keep it safe"
             );
             return ExitCode::from(2);
         }

@@ -1,0 +1,118 @@
+//! The test suites of the hardening work, run through cargo and counted.
+
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result};
+
+use super::Row;
+use crate::workspace::{cargo, describe};
+
+/// Each suite: its category, and the cargo test arguments that select it.
+const SUITES: [(&str, &[&str]); 6] = [
+    (
+        "property tests of every parser",
+        &["test", "--workspace", "--", "proptests"],
+    ),
+    (
+        "lying hub, library calls",
+        &["test", "-p", "hub-cache", "--test", "it", "lying_hub"],
+    ),
+    (
+        "SIGKILL during downloads and uploads",
+        &["test", "-p", "huggingface-cli", "--test", "cli", "kill_safety"],
+    ),
+    (
+        "concurrent Rust and Python processes",
+        &["test", "-p", "huggingface-cli", "--test", "cli", "concurrent_processes"],
+    ),
+    (
+        "full disk and read-only cache",
+        &["test", "-p", "huggingface-cli", "--test", "cli", "disk_faults"],
+    ),
+    (
+        "secrets in outputs, URLs, .git and arguments",
+        &["test", "-p", "huggingface-cli", "--test", "cli", "secrets"],
+    ),
+];
+
+pub(super) fn run_all() -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (category, args) in SUITES {
+        let mut cmd = cargo();
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        eprintln!("$ {}", describe(&cmd));
+        let output = run(&mut cmd)?;
+        let mut row = Row::new(category);
+        let (passed, failed) = count(&output);
+        row.tried = passed + failed;
+        row.passed = passed;
+        if failed > 0 || !output.status_ok {
+            row.failures
+                .push(format!("{category}: `{}` failed:\n{}", describe(&cmd), output.tail()));
+        }
+        if row.tried == 0 {
+            row.failures
+                .push(format!("{category}: `{}` ran no test", describe(&cmd)));
+        }
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+struct Output {
+    status_ok: bool,
+    text: String,
+}
+
+impl Output {
+    fn tail(&self) -> String {
+        let lines: Vec<&str> = self.text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+fn run(cmd: &mut Command) -> Result<Output> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("failed to start {}", describe(cmd)))?;
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    Ok(Output {
+        status_ok: output.status.success(),
+        text,
+    })
+}
+
+/// Sums `test result: … N passed; M failed` over every test binary.
+fn count(output: &Output) -> (usize, usize) {
+    let mut passed = 0;
+    let mut failed = 0;
+    for line in output.text.lines().filter(|l| l.starts_with("test result:")) {
+        let number_before = |word: &str| {
+            line.split(';')
+                .find(|part| part.trim_end().ends_with(word))
+                .and_then(|part| part.split_whitespace().rev().nth(1))
+                .and_then(|n| n.parse::<usize>().ok())
+                .unwrap_or(0)
+        };
+        passed += number_before("passed");
+        failed += number_before("failed");
+    }
+    (passed, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_every_binary() {
+        let output = Output {
+            status_ok: true,
+            text:
+                "test result: ok. 3 passed; 0 failed; 1 ignored\nx\ntest result: FAILED. 2 passed; 1 failed; 0 ignored"
+                    .into(),
+        };
+        assert_eq!(count(&output), (5, 1));
+    }
+}
