@@ -6,6 +6,7 @@ mod faults;
 mod interop;
 mod large_files;
 mod local_dir;
+mod lying_hub;
 mod patterns;
 mod publishing;
 mod secrets;
