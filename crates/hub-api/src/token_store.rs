@@ -94,7 +94,18 @@ impl TokenStore {
     }
 
     /// Saves `token` under `name` (replacing a token of that name) and makes it active.
+    ///
+    /// A name the file cannot hold as it is (empty, with a line break or
+    /// another control character, or `DEFAULT`) is refused.
     pub fn save(&self, name: &str, token: &Token) -> Result<()> {
+        if let Some(why) = unstorable_name(name) {
+            return Err(Error::Config {
+                reason: format!(
+                    "no token can be saved under the name {name:?} in {}: {why}",
+                    self.stored_tokens_path.display()
+                ),
+            });
+        }
         let mut sections = self.read_sections()?;
         sections.retain(|s| s.name != name);
         sections.push(StoredSection {
@@ -171,6 +182,22 @@ impl TokenStore {
     fn write_sections(&self, mut sections: Vec<StoredSection>) -> Result<()> {
         sections.sort_by(|a, b| a.name.cmp(&b.name));
         write_secret(&self.stored_tokens_path, &format_ini(&sections))
+    }
+}
+
+/// Why `name` cannot be a section of `stored_tokens`, if it cannot: it must
+/// read back as it was written, here and in Python's `configparser`. A line
+/// break would end the section header and let the rest of the name (which the
+/// Hub chooses) write sections and tokens of its own.
+pub(crate) fn unstorable_name(name: &str) -> Option<&'static str> {
+    if name.is_empty() {
+        Some("a name must not be empty")
+    } else if name.chars().any(char::is_control) {
+        Some("a name must not hold a line break or another control character")
+    } else if name == "DEFAULT" {
+        Some("configparser keeps DEFAULT for values every section shares")
+    } else {
+        None
     }
 }
 
@@ -315,6 +342,48 @@ mod tests {
             vec![("hf_token".into(), "hf_x".into()), ("refresh_token".into(), "r".into())]
         );
         assert_eq!(sections[1].fields, vec![("hf_token".into(), "hf_y".into())]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_ini_text_is_read(text in proptest::prelude::any::<String>()) {
+            for section in parse_ini(&text) {
+                proptest::prop_assert!(!section.name.contains('\n'));
+            }
+        }
+
+        #[test]
+        fn a_saved_token_reads_back_under_its_name(
+            name in "[^\\[\\]]{0,12}|\\[?[a-z\\]\\[\\n\\r=:#; ]{0,12}\\]?",
+            raw in "[ -~]{0,40}|hf_[a-zA-Z0-9]{8}",
+        ) {
+            let (_dir, store) = store();
+            let token = Token::new(raw);
+            // A name the file cannot hold is refused; any other comes back exactly.
+            proptest::prop_assert_eq!(store.save(&name, &token).is_ok(), unstorable_name(&name).is_none());
+            if unstorable_name(&name).is_none() {
+                let stored = store.stored()?;
+                proptest::prop_assert_eq!(stored, vec![(name.clone(), token.clone())]);
+                proptest::prop_assert_eq!(store.active()?, Token::non_empty(token.expose()));
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_cannot_write_sections_of_its_own() -> Result<()> {
+        let (_dir, store) = store();
+        store.save("mine", &Token::new("hf_mine"))?;
+        let hostile = "x]\n[evil]\nhf_token = hf_attacker\n[y";
+        for name in [hostile, "", "a\rb", "DEFAULT"] {
+            let err = store.save(name, &Token::new("hf_new")).expect_err("refused");
+            assert!(
+                err.to_string().contains("no token can be saved under the name"),
+                "{err}"
+            );
+        }
+        assert_eq!(store.stored()?, vec![("mine".to_string(), Token::new("hf_mine"))]);
+        assert_eq!(store.active()?, Some(Token::new("hf_mine")));
+        Ok(())
     }
 
     #[test]

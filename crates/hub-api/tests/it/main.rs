@@ -2,6 +2,7 @@
 
 mod errors;
 mod listing_limits;
+mod login;
 mod origins;
 mod read_api;
 mod redirects;
