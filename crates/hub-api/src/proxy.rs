@@ -1,5 +1,7 @@
 //! The proxy requests go through, from the settings read by `HubConfig`.
 
+use std::borrow::Cow;
+
 use hub_url::ProxySettings;
 
 use crate::error::{Error, Result};
@@ -13,7 +15,7 @@ pub(crate) fn proxy_for(settings: &ProxySettings, https: bool) -> Result<Option<
         return Ok(None);
     };
     let invalid = |e: ureq::Error| Error::Config {
-        reason: format!("invalid proxy URL {url:?}: {e}"),
+        reason: format!("invalid proxy URL {:?}: {e}", without_userinfo(url)),
     };
     let parsed = ureq::Proxy::new(url).map_err(invalid)?;
     let mut builder = ureq::Proxy::builder(parsed.protocol())
@@ -31,4 +33,52 @@ pub(crate) fn proxy_for(settings: &ProxySettings, https: bool) -> Result<Option<
         }
     }
     builder.build().map(Some).map_err(invalid)
+}
+
+/// `url` with its `user:password@` shown as `***@`: a proxy URL that fails to
+/// parse still carries its password.
+fn without_userinfo(url: &str) -> Cow<'_, str> {
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let authority_end = url[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| authority_start + i);
+    match url[authority_start..authority_end].rfind('@') {
+        Some(at) => Cow::Owned(format!(
+            "{}***{}",
+            &url[..authority_start],
+            &url[authority_start + at..]
+        )),
+        None => Cow::Borrowed(url),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_proxy_url_is_named_without_its_password() {
+        let settings = ProxySettings {
+            https: Some("http://me:s3cretpass@proxy:<".to_owned()),
+            ..ProxySettings::default()
+        };
+        let err = proxy_for(&settings, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.starts_with("invalid client configuration: invalid proxy URL"),
+            "{err}"
+        );
+        assert!(!err.contains("s3cretpass"), "{err}");
+        assert!(err.contains("http://***@proxy:<"), "{err}");
+    }
+
+    #[test]
+    fn userinfo_is_cut_from_the_authority_only() {
+        assert_eq!(without_userinfo("http://u:p@h:1/a@b"), "http://***@h:1/a@b");
+        assert_eq!(without_userinfo("u:p@h"), "***@h");
+        assert_eq!(without_userinfo("http://h/x?y=a@b"), "http://h/x?y=a@b");
+        assert_eq!(without_userinfo("socks5://a@b@h"), "socks5://***@h");
+    }
 }
