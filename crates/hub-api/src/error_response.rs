@@ -264,4 +264,20 @@ mod tests {
         let e = response(503, None, Some("down")).into_error(&target, "http://hub", false);
         assert_eq!(e.to_string(), "HTTP 503 from http://hub/x: down");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn retry_after_is_whole_seconds_or_nothing(value in "\\PC{0,12}|[ \t]{0,2}[+-]?[0-9]{1,22}[ \t]{0,2}") {
+            if let Some(wait) = parse_retry_after(&value) {
+                let digits = value.trim().trim_start_matches('+');
+                proptest::prop_assert!(digits.bytes().all(|b| b.is_ascii_digit()), "{:?}", value);
+                proptest::prop_assert_eq!(digits.parse::<u64>().ok(), Some(wait.as_secs()));
+            }
+        }
+
+        #[test]
+        fn any_error_body_is_read(body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let _ = message_from_body(&body);
+        }
+    }
 }

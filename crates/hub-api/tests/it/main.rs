@@ -4,6 +4,7 @@ mod errors;
 mod listing_limits;
 mod login;
 mod origins;
+mod proptests;
 mod read_api;
 mod redirects;
 mod retries;
