@@ -120,6 +120,8 @@ impl Answer<'_> {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::{Answer, Message};
 
     #[test]
@@ -175,5 +177,60 @@ mod tests {
         assert_eq!(lines[2]["error"]["code"], 403);
         assert_eq!(lines[2]["error"]["message"], "no\nway");
         Ok(())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_line_is_read_or_refused(line in proptest::prelude::any::<String>()) {
+            let _ = serde_json::from_str::<Message>(&line);
+        }
+
+        #[test]
+        fn upload_messages_keep_their_fields(
+            oid in proptest::prelude::any::<String>(),
+            size in proptest::prelude::any::<u64>(),
+            path in proptest::prelude::any::<String>(),
+            header in proptest::collection::btree_map(
+                proptest::prelude::any::<String>(),
+                proptest::prelude::any::<String>(),
+                0..4,
+            ),
+        ) {
+            let line = serde_json::json!({
+                "event": "upload", "oid": oid, "size": size, "path": path,
+                "action": { "href": "https://h/c", "header": header },
+            })
+            .to_string();
+            let message = serde_json::from_str::<Message>(&line);
+            let Ok(Message::Upload { oid: read_oid, size: read_size, path: read_path, action }) = message else {
+                return Err(proptest::test_runner::TestCaseError::fail(format!("not read back: {line}")));
+            };
+            proptest::prop_assert_eq!((read_oid, read_size, read_path), (oid, size, PathBuf::from(path)));
+            proptest::prop_assert_eq!(action.map(|a| a.header.len()), Some(header.len()));
+        }
+
+        #[test]
+        fn every_answer_is_one_json_line(
+            oid in proptest::prelude::any::<String>(),
+            message in proptest::prelude::any::<String>(),
+            code in proptest::prelude::any::<u16>(),
+        ) {
+            let mut out = Vec::new();
+            for answer in [
+                Answer::Refused { message: &message },
+                Answer::Complete { oid: &oid },
+                Answer::Failed { oid: &oid, code, message: &message },
+            ] {
+                answer.write_to(&mut out)?;
+            }
+            let text = String::from_utf8(out).map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            let lines: Vec<&str> = text.lines().collect();
+            proptest::prop_assert_eq!(lines.len(), 3, "{:?}", text);
+            proptest::prop_assert_eq!(text.matches('\n').count(), 3);
+            let failed: serde_json::Value = serde_json::from_str(lines[2])
+                .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+            proptest::prop_assert_eq!(&failed["oid"], &serde_json::Value::from(oid));
+            proptest::prop_assert_eq!(&failed["error"]["message"], &serde_json::Value::from(message));
+        }
     }
 }

@@ -1,5 +1,7 @@
 //! The transfer agent against the emulator: real batch answers, real part URLs.
 
+mod proptests;
+
 use hub_api::{CreateRepoOptions, HubClient, HubRequest, LFS_CONTENT_TYPE, Method, RetryPolicy};
 use hub_emulator::EmulatorConfig;
 use hub_emulator::http::{Fault, FaultAction};
