@@ -222,4 +222,24 @@ mod tests {
         assert_eq!(content_range_start("bytes */1000"), None);
         assert_eq!(partial_path(Path::new("/b/abc")), Path::new("/b/abc.incomplete"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn content_ranges_give_their_first_byte(
+            start in proptest::prelude::any::<u64>(),
+            end in proptest::prelude::any::<u64>(),
+            total in "[0-9]{1,20}|\\*",
+            space in "[ \t]{0,2}",
+        ) {
+            let value = format!("{space}bytes {start}-{end}/{total}{space}");
+            proptest::prop_assert_eq!(content_range_start(&value), Some(start));
+        }
+
+        #[test]
+        fn any_content_range_is_read_or_refused(value in "\\PC{0,24}|bytes[ 0-9*/-]{0,24}") {
+            if let Some(start) = content_range_start(&value) {
+                proptest::prop_assert!(value.contains(&start.to_string()), "{:?}", value);
+            }
+        }
+    }
 }

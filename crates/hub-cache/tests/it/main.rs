@@ -4,6 +4,7 @@ mod cache_safety;
 mod call_settings;
 mod hostile_server;
 mod lying_hub;
+mod proptests;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
