@@ -1,9 +1,13 @@
 //! `huggingface-cli` end to end, against the local Hub emulator (and, for
 //! interop, the real Python client sharing its cache).
 
+mod cache_audit;
 mod cache_commands;
+mod concurrent_processes;
+mod disk_faults;
 mod faults;
 mod interop;
+mod kill_safety;
 mod large_files;
 mod local_dir;
 mod lying_hub;
@@ -11,6 +15,7 @@ mod patterns;
 mod publishing;
 mod secrets;
 mod support;
+mod token_secrecy;
 
 use std::process::Output;
 

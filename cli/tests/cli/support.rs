@@ -385,3 +385,9 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 }
+
+/// A line of figures for whoever runs the tests (shown with `--nocapture`).
+#[allow(clippy::print_stderr)]
+pub(crate) fn report(text: &str) {
+    eprintln!("{text}");
+}

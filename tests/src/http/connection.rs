@@ -5,7 +5,7 @@ use std::net::Shutdown;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::faults::{FaultAction, Faults};
 use super::http_date::HttpDate;
@@ -176,6 +176,7 @@ fn record(request: Request, connection: u64, status: u16, body_bytes_sent: u64) 
         headers: all_headers,
         status,
         body_bytes_sent,
+        answered_at: Instant::now(),
     }
 }
 

@@ -3,6 +3,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
 
 /// The oldest records are dropped beyond this many, so that long benchmarks
 /// do not grow the log without bound.
@@ -100,4 +101,6 @@ pub struct RequestRecord {
     /// The body bytes the server set out to send: 0 for `HEAD`, 204 and 304,
     /// the cut-off point for a dropped connection, else the body's length.
     pub body_bytes_sent: u64,
+    /// When the answer was ready to go (just before its first byte was written).
+    pub answered_at: Instant,
 }
