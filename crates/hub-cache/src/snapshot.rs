@@ -67,7 +67,6 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
     )?;
     let files: Vec<TreeFile> = listing
         .into_iter()
-        .filter(|(path, _)| filter_path(path, &options.allow_patterns, &options.ignore_patterns))
         .map(|(path, entry)| TreeFile {
             etag: entry.etag().to_string(),
             is_lfs: entry.lfs_sha256.is_some(),
@@ -153,10 +152,10 @@ fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOpt
     if !folder.is_dir() {
         return None;
     }
-    if let Some(listing) = tree_cache::read(&cache.root(), &commit) {
+    let picked = |path: &str| filter_path(path, &options.allow_patterns, &options.ignore_patterns);
+    if let Some(listing) = tree_cache::read(&cache.root(), &commit, &picked) {
         let complete = listing
             .keys()
-            .filter(|path| filter_path(path, &options.allow_patterns, &options.ignore_patterns))
             .all(|path| cache.snapshot_path(&commit, path).is_ok_and(|p| p.exists()));
         if !complete {
             return None;
@@ -174,8 +173,10 @@ fn tree_folder(cache: &RepoCache, options: &DownloadOptions<'_>) -> PathBuf {
     }
 }
 
-/// A commit's files: from the listing cache, else from one paginated tree
-/// listing, which is then cached.
+/// The commit's files that the patterns pick: from the listing cache, else
+/// from one paginated tree listing, saved to the cache entry by entry as it
+/// arrives. Only the picked files are held: a listing of millions of files
+/// costs the memory of the files asked for.
 fn tree_listing(
     client: &HubClient,
     repo_id: &RepoId,
@@ -183,7 +184,8 @@ fn tree_listing(
     folder: &std::path::Path,
     options: &DownloadOptions<'_>,
 ) -> Result<BTreeMap<String, TreeEntry>> {
-    if let Some(listing) = tree_cache::read(folder, commit.as_str()) {
+    let picked = |path: &str| filter_path(path, &options.allow_patterns, &options.ignore_patterns);
+    if let Some(listing) = tree_cache::read(folder, commit.as_str(), &picked) {
         return Ok(listing);
     }
     let tree_options = ListTreeOptions {
@@ -192,6 +194,7 @@ fn tree_listing(
         path_in_repo: None,
         recursive: true,
     };
+    let mut saved = tree_cache::ListingWriter::create(folder, commit.as_str());
     let mut listing = BTreeMap::new();
     for entry in client.list_repo_tree(repo_id, &tree_options) {
         if let RepoTreeEntry::File { path, size, oid, lfs } = entry? {
@@ -202,9 +205,12 @@ fn tree_listing(
                 lfs_size: lfs.as_ref().map(|l| l.size),
                 xet_hash: None,
             };
-            listing.insert(path, entry);
+            saved.add(&path, &entry);
+            if picked(&path) {
+                listing.insert(path, entry);
+            }
         }
     }
-    tree_cache::write(folder, commit.as_str(), &listing);
+    saved.finish();
     Ok(listing)
 }

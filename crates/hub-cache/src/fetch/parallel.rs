@@ -221,7 +221,7 @@ fn worker(
         drop(permit);
         match fetched {
             Ok(true) => {}
-            // Stopped early because another range failed: not done.
+            // Stopped early because the server ignores ranges: not done.
             Ok(false) => return,
             Err(error) => {
                 shared.failed.store(true, Ordering::SeqCst);
@@ -274,8 +274,7 @@ impl RangeTarget<'_> {
 
 /// Fetches `[start, end)` into the file at its offset, resuming within the
 /// range when the connection breaks. Returns whether the whole range is on
-/// disk: it stops early, without error, when another range failed or the
-/// server ignores ranges.
+/// disk: it stops early, without error, when the server ignores ranges.
 fn fetch_range(
     client: &HubClient,
     source: &BlobSource<'_>,
@@ -318,10 +317,6 @@ fn fetch_range(
             let want = ((end - position) as usize).min(buffer.len());
             if want == 0 {
                 break None;
-            }
-            if target.shared.failed.load(Ordering::SeqCst) {
-                // Another range failed: this one's bytes are no longer wanted.
-                return Ok(false);
             }
             let (filled, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);
             if filled > 0 {
