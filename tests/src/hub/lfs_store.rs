@@ -212,4 +212,25 @@ mod tests {
         assert_eq!(std::fs::read_dir(dir.path().join("lfs/tmp"))?.count(), 0);
         Ok(())
     }
+
+    proptest::proptest! {
+        #[test]
+        fn pointers_round_trip(oid in "[0-9a-f]{64}", size in proptest::prelude::any::<u64>()) {
+            let pointer = LfsPointer { oid, size };
+            proptest::prop_assert_eq!(LfsPointer::parse(pointer.text().as_bytes()), Some(pointer));
+        }
+
+        #[test]
+        fn any_bytes_are_a_pointer_or_not(
+            body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300),
+            lines in proptest::collection::vec("oid sha256:[0-9a-fA-F]{62,66}|size [+-]?[0-9]{1,22}|[ -~]{0,20}", 0..5),
+        ) {
+            let text = format!("{}\n{}", super::POINTER_VERSION, lines.join("\n"));
+            for candidate in [body.as_slice(), text.as_bytes()] {
+                if let Some(pointer) = LfsPointer::parse(candidate) {
+                    proptest::prop_assert!(super::is_sha256(&pointer.oid), "{:?}", pointer);
+                }
+            }
+        }
+    }
 }
