@@ -80,7 +80,7 @@ pub struct CommitInfo {
     #[serde(rename = "commitUrl")]
     pub commit_url: String,
     /// The commit id.
-    #[serde(rename = "commitOid")]
+    #[serde(rename = "commitOid", deserialize_with = "crate::server_ids::commit_id")]
     pub commit_oid: String,
     /// The pull request opened, with `create_pr`.
     #[serde(rename = "pullRequestUrl", default)]

@@ -40,6 +40,13 @@ pub(crate) fn sha256<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Strin
     }
 }
 
+/// `commitOid` of a commit's answer.
+pub(crate) fn commit_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let value = String::deserialize(deserializer)?;
+    check_commit_id("commitOid", &value).map_err(D::Error::custom)?;
+    Ok(value)
+}
+
 /// `sha` of a repo's info: the commit the revision resolved to, when given.
 pub(crate) fn optional_commit_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
     let value = Option::<String>::deserialize(deserializer)?;
@@ -64,7 +71,8 @@ mod tests {
     #[test]
     fn ids_that_would_climb_out_are_refused_with_their_field() {
         let good = r#"{"oid": "0123456789abcdef0123456789abcdef01234567", "sha": null}"#;
-        assert!(serde_json::from_str::<Entry>(good).is_ok());
+        let entry = serde_json::from_str::<Entry>(good).expect("valid ids");
+        assert_eq!((entry.oid.len(), entry.sha), (40, None));
         let err = serde_json::from_str::<Entry>(r#"{"oid": "../../../../tmp/x"}"#).expect_err("climbing oid");
         assert!(err.to_string().contains(r#"oid "../../../../tmp/x""#), "{err}");
         let err =
