@@ -243,9 +243,10 @@ fn read_only_cache_fails_cleanly_and_still_serves_offline() -> TestResult {
             }
             assert_eq!(kept(&cache)?, before);
             assert_readable(&e, &files, &CACHED, &[("HF_HUB_OFFLINE", "1")])?;
+            assert_readable(&e, &files, &CACHED, &[])?;
             let out = e.cli_ok(&["scan-cache"], &[])?;
             assert!(stdout(&out).contains(REPO), "{}", stdout(&out));
-            report("a read-only cache: 3 downloads refused cleanly, the cached files served offline");
+            report("a read-only cache: 3 downloads refused cleanly, the cached files served offline and online");
             Ok(())
         },
     )

@@ -439,6 +439,8 @@ fn uploads_killed_at_random_points_leave_the_old_commit_or_the_new_one() -> Test
         ("/commit/", "POST"),
     ];
     let (mut old_kept, mut new_landed, mut finished_first) = (0, 0, 0);
+    // How far the killed uploads got: the last of their calls the Hub received in full.
+    let mut reached: BTreeMap<&str, usize> = BTreeMap::new();
     let started_at = Instant::now();
     for round in 0..UPLOAD_KILLS as u32 {
         let files = upload_files(round);
@@ -480,9 +482,20 @@ fn uploads_killed_at_random_points_leave_the_old_commit_or_the_new_one() -> Test
             "the emulator is still handling a request"
         );
         let when = format!("round {round} (upload of {local})");
-        if let Ending::Finished(status) = ending {
-            assert!(status.success(), "{when}: the upload failed");
-            finished_first += 1;
+        match ending {
+            Ending::Finished(status) => {
+                assert!(status.success(), "{when}: the upload failed");
+                finished_first += 1;
+            }
+            Ending::Killed => {
+                let records = e.hub.log().records();
+                let last = phases
+                    .iter()
+                    .rev()
+                    .find(|(path, method)| records.iter().any(|r| r.method == *method && r.path.contains(path)))
+                    .map_or("no call", |(path, _)| path.trim_matches('/'));
+                *reached.entry(last).or_default() += 1;
+            }
         }
 
         let after = e.hub.resolve_revision("model", UPLOAD_REPO, "main")?;
@@ -513,7 +526,7 @@ fn uploads_killed_at_random_points_leave_the_old_commit_or_the_new_one() -> Test
     }
     report(&format!(
         "{UPLOAD_KILLS} uploads killed at random: {old_kept} left the old commit, {new_landed} the new one \
-         ({finished_first} had finished first); {:.1} s",
+         ({finished_first} had finished first); the last call received of a killed upload: {reached:?}; {:.1} s",
         started_at.elapsed().as_secs_f64()
     ));
     assert!(
