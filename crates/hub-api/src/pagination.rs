@@ -1,15 +1,16 @@
 //! Lazy iteration over the Hub's paginated listings (`Link: <…>; rel="next"`),
 //! bounded so that no server can keep a listing going forever.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt;
 
 use hub_url::{Url, parse_http_url};
-use serde::de::{self, DeserializeOwned, DeserializeSeed, SeqAccess, Visitor};
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::client::HubClient;
 use crate::error::{Error, Result};
+use crate::json_array::JsonArray;
 use crate::redirect::join_http;
 use crate::request::{BODY_LIMIT, HubRequest, HubResponse};
 use crate::target::RequestTarget;
@@ -22,6 +23,11 @@ pub const MAX_PAGES: usize = 100_000;
 /// repos on the Hub, and far beyond any search a person reads.
 pub const MAX_ENTRIES: usize = 10_000_000;
 
+/// The most pages in a row without an entry. The Hub's cursors never lead to
+/// an empty page that has a next one; a server that keeps sending them is
+/// stopped long before [`MAX_PAGES`] round trips.
+pub const MAX_EMPTY_PAGES: usize = 100;
+
 /// How far one listing may go before it is refused as broken or hostile.
 ///
 /// The defaults are far beyond any real listing; tests and callers that know
@@ -33,8 +39,10 @@ pub struct PageLimits {
     pub max_pages: usize,
     /// The most entries yielded ([`MAX_ENTRIES`]).
     pub max_entries: usize,
+    /// The most pages in a row without an entry ([`MAX_EMPTY_PAGES`]).
+    pub max_empty_pages: usize,
     /// The largest body of one page, in bytes (256 MiB). Its entries are parsed
-    /// as they arrive, so memory holds the page's entries, not its text.
+    /// one at a time as they arrive, so memory does not grow with it.
     pub max_page_bytes: u64,
 }
 
@@ -43,6 +51,7 @@ impl Default for PageLimits {
         PageLimits {
             max_pages: MAX_PAGES,
             max_entries: MAX_ENTRIES,
+            max_empty_pages: MAX_EMPTY_PAGES,
             max_page_bytes: BODY_LIMIT,
         }
     }
@@ -51,23 +60,30 @@ impl Default for PageLimits {
 /// An iterator over a paginated listing: fetches a page only when the entries
 /// before it are used, and stops at `limit` without fetching further pages.
 ///
-/// A page is read whole before its entries are handed out, so that a slow
-/// consumer never holds a connection open half-read. A next-page link that was
-/// already fetched, or one past [`PageLimits`], ends the listing with an
+/// Entries are parsed one at a time as the page's body arrives, so memory
+/// holds one entry, however large the page: the page's connection stays open
+/// while the caller works between entries (collect first when that work is
+/// long, or the server may close it). A next-page link to a page already
+/// fetched, or one past [`PageLimits`], ends the listing with an
 /// [`Error::InvalidResponse`] after the entries before it.
 pub struct Paginated<T> {
     client: HubClient,
-    /// The next page to fetch, the error to yield once the buffer is used up,
-    /// or nothing when the listing is over.
-    next_page: Option<Result<Url>>,
     target: RequestTarget,
-    buffer: VecDeque<T>,
+    /// The page being read.
+    page: Option<JsonArray<T>>,
+    /// The URL that answered with the last page opened, for errors.
+    page_url: String,
+    /// The page after it, the error to yield once it is read, or nothing when
+    /// the listing ends with it.
+    next_page: Option<Result<Url>>,
     remaining: Option<usize>,
     limits: PageLimits,
     /// The sha256 of every page URL fetched: a hostile server's long URLs
     /// cannot fill memory, and a link back to any of them is refused.
     fetched: HashSet<[u8; 32]>,
     entries: usize,
+    /// Pages in a row, the current one included, without an entry so far.
+    empty_pages: usize,
 }
 
 impl<T> fmt::Debug for Paginated<T> {
@@ -77,8 +93,8 @@ impl<T> fmt::Debug for Paginated<T> {
             _ => None,
         };
         f.debug_struct("Paginated")
+            .field("page", &self.page)
             .field("next_url", &next_url)
-            .field("buffered", &self.buffer.len())
             .field("remaining", &self.remaining)
             .field("pages", &self.fetched.len())
             .field("entries", &self.entries)
@@ -91,13 +107,15 @@ impl<T: DeserializeOwned> Paginated<T> {
     pub(crate) fn new(client: HubClient, first_url: String, target: RequestTarget, limit: Option<usize>) -> Self {
         Paginated {
             client,
-            next_page: Some(parse_http_url(&first_url).map_err(Error::from)),
             target,
-            buffer: VecDeque::new(),
+            page: None,
+            page_url: first_url.clone(),
+            next_page: Some(parse_http_url(&first_url).map_err(Error::from)),
             remaining: limit,
             limits: PageLimits::default(),
             fetched: HashSet::new(),
             entries: 0,
+            empty_pages: 0,
         }
     }
 
@@ -107,39 +125,21 @@ impl<T: DeserializeOwned> Paginated<T> {
         self
     }
 
-    /// Fetches the page at `url` into the buffer, and decides what comes after it.
-    fn fetch_page(&mut self, url: Url) {
+    /// Starts reading the page at `url`, and decides what comes after it.
+    fn open_page(&mut self, url: Url) {
         self.fetched.insert(page_key(&url));
-        let response = match self
+        self.empty_pages += 1;
+        match self
             .client
             .send(&HubRequest::get(url.as_str()).target(self.target.clone()))
         {
-            Ok(response) => response,
-            Err(error) => {
-                self.next_page = Some(Err(error));
-                return;
+            Ok(response) => {
+                self.page_url = response.url().to_owned();
+                self.next_page = self.page_after(&response);
+                self.page = Some(response.json_array(self.limits.max_page_bytes, "listing page"));
             }
-        };
-        let after = self.page_after(&response);
-        let page_url = response.url().to_owned();
-        let room = self.limits.max_entries.saturating_sub(self.entries);
-        let mut page = PageEntries {
-            into: &mut self.buffer,
-            room,
-            added: 0,
-            over: false,
-        };
-        let read = response.read_json(&mut page, self.limits.max_page_bytes, "listing page");
-        let (added, over) = (page.added, page.over);
-        self.entries += added;
-        self.next_page = match read {
-            Ok(()) => after,
-            Err(_) if over => Some(Err(Error::InvalidResponse {
-                url: page_url,
-                reason: format!("the listing has more than {} entries", self.limits.max_entries),
-            })),
-            Err(error) => Some(Err(error)),
-        };
+            Err(error) => self.next_page = Some(Err(error)),
+        }
     }
 
     /// The page after `response`'s, from its `Link` header: `None` at the end,
@@ -171,6 +171,25 @@ impl<T: DeserializeOwned> Paginated<T> {
         }
         Some(Ok(next))
     }
+
+    /// The next entry of the open page, counted against the listing's bounds.
+    fn next_on_page(&mut self) -> Option<Result<T>> {
+        let entry = match self.page.as_mut()?.next()? {
+            Ok(_) if self.entries == self.limits.max_entries => Err(Error::InvalidResponse {
+                url: self.page_url.clone(),
+                reason: format!("the listing has more than {} entries", self.limits.max_entries),
+            }),
+            entry => entry,
+        };
+        if entry.is_err() {
+            self.page = None;
+            self.next_page = None;
+        } else {
+            self.entries += 1;
+            self.empty_pages = 0;
+        }
+        Some(entry)
+    }
 }
 
 impl<T: DeserializeOwned> Iterator for Paginated<T> {
@@ -178,62 +197,35 @@ impl<T: DeserializeOwned> Iterator for Paginated<T> {
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.remaining == Some(0) {
+            // Done: a page still open is closed rather than read to its end.
+            self.page = None;
             return None;
         }
-        while self.buffer.is_empty() {
+        loop {
+            if let Some(entry) = self.next_on_page() {
+                if let (Ok(_), Some(n)) = (&entry, self.remaining.as_mut()) {
+                    *n -= 1;
+                }
+                return Some(entry);
+            }
+            self.page = None;
             match self.next_page.take()? {
-                Ok(url) => self.fetch_page(url),
+                Ok(_) if self.empty_pages >= self.limits.max_empty_pages => {
+                    return Some(Err(Error::InvalidResponse {
+                        url: self.page_url.clone(),
+                        reason: format!("{} pages in a row had no entry", self.empty_pages),
+                    }));
+                }
+                Ok(url) => self.open_page(url),
                 Err(error) => return Some(Err(error)),
             }
         }
-        let item = self.buffer.pop_front()?;
-        if let Some(n) = self.remaining.as_mut() {
-            *n -= 1;
-        }
-        Some(Ok(item))
     }
 }
 
 /// What [`Paginated`] remembers of a fetched page's URL.
 fn page_key(url: &Url) -> [u8; 32] {
     Sha256::digest(url.as_str()).into()
-}
-
-/// Parses a page (a JSON array) entry by entry into the listing's buffer, and
-/// stops with an error at the first entry past `room`.
-struct PageEntries<'a, T> {
-    into: &'a mut VecDeque<T>,
-    room: usize,
-    added: usize,
-    over: bool,
-}
-
-impl<'de, T: DeserializeOwned> DeserializeSeed<'de> for &mut PageEntries<'_, T> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de, T: DeserializeOwned> Visitor<'de> for &mut PageEntries<'_, T> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON array of entries")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while let Some(entry) = seq.next_element::<T>()? {
-            if self.added == self.room {
-                self.over = true;
-                return Err(de::Error::custom("more entries than the listing may have"));
-            }
-            self.into.push_back(entry);
-            self.added += 1;
-        }
-        Ok(())
-    }
 }
 
 /// The `rel="next"` URL of a `Link` header.
@@ -268,32 +260,7 @@ mod tests {
         let limits = PageLimits::default();
         assert_eq!(limits.max_pages, 100_000);
         assert_eq!(limits.max_entries, 10_000_000);
+        assert_eq!(limits.max_empty_pages, 100);
         assert_eq!(limits.max_page_bytes, 256 * 1024 * 1024);
-    }
-
-    #[test]
-    fn a_page_is_parsed_entry_by_entry_up_to_its_room() -> serde_json::Result<()> {
-        let mut buffer = VecDeque::<u32>::new();
-        let mut page = PageEntries {
-            into: &mut buffer,
-            room: 2,
-            added: 0,
-            over: false,
-        };
-        page.deserialize(&mut serde_json::Deserializer::from_str("[1, 2]"))?;
-        assert_eq!((page.added, page.over), (2, false));
-        let mut page = PageEntries {
-            into: &mut buffer,
-            room: 1,
-            added: 0,
-            over: false,
-        };
-        assert!(
-            page.deserialize(&mut serde_json::Deserializer::from_str("[3, 4, 5]"))
-                .is_err()
-        );
-        assert_eq!((page.added, page.over), (1, true));
-        assert_eq!(buffer, [1, 2, 3]);
-        Ok(())
     }
 }

@@ -1,12 +1,12 @@
 //! A request to send through [`HubClient::send`](crate::HubClient::send), and its response.
 
 use std::io::{BufReader, Read};
-use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::de::{DeserializeOwned, DeserializeSeed};
+use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::json_array::{JSON_BUFFER, JsonArray};
 use crate::redirect::RedirectPolicy;
 use crate::request_body::RequestBody;
 use crate::target::RequestTarget;
@@ -166,10 +166,6 @@ const DISCARD_LIMIT: u64 = 1024 * 1024;
 /// hostile server reaches it.
 pub(crate) const BODY_LIMIT: u64 = 256 * 1024 * 1024;
 
-/// The buffer between the connection and the JSON parser, which reads a byte
-/// at a time.
-const JSON_BUFFER: usize = 64 * 1024;
-
 impl HubResponse {
     pub(crate) fn new(url: String, inner: ureq::http::Response<ureq::Body>) -> Self {
         HubResponse { url, inner }
@@ -214,39 +210,43 @@ impl HubResponse {
     /// Reads the body as JSON, parsed as it arrives (its text is never held
     /// whole); one larger than 256 MiB is refused.
     pub fn json<T: DeserializeOwned>(self) -> Result<T> {
-        self.read_json(PhantomData::<T>, BODY_LIMIT, "response")
-    }
-
-    /// Parses the body as JSON with `seed`, as it arrives from the connection:
-    /// memory holds what `seed` keeps, not the body's text. Past `limit` bytes
-    /// the body is refused, and the error names it as `what` ("listing page").
-    pub(crate) fn read_json<'de, S: DeserializeSeed<'de>>(self, seed: S, limit: u64, what: &str) -> Result<S::Value> {
         let url = self.url.clone();
-        let reader = BufReader::with_capacity(JSON_BUFFER, self.limited_reader(limit));
+        let reader = BufReader::with_capacity(JSON_BUFFER, self.limited_reader(BODY_LIMIT));
         let mut parser = serde_json::Deserializer::from_reader(reader);
         // `end` reads to the end of the body: trailing garbage is an error, and
         // the connection goes back to the pool.
-        let parsed = seed
-            .deserialize(&mut parser)
-            .and_then(|value| parser.end().map(|()| value));
-        parsed.map_err(|error| match error.is_io() {
-            true => body_error(url, error.into(), limit, what),
-            false => Error::InvalidResponse {
-                url,
-                reason: format!("invalid JSON in the {what}: {error}"),
-            },
-        })
+        let parsed = T::deserialize(&mut parser).and_then(|value| parser.end().map(|()| value));
+        parsed.map_err(|error| json_error(url, error, BODY_LIMIT, "response"))
+    }
+
+    /// The elements of the JSON array in the body, each parsed as it arrives:
+    /// memory holds one element, not the body. Past `limit` bytes the body is
+    /// refused, and errors name it as `what` ("listing page").
+    pub(crate) fn json_array<T: DeserializeOwned>(self, limit: u64, what: &'static str) -> JsonArray<T> {
+        let url = self.url.clone();
+        JsonArray::new(url, Box::new(self.limited_reader(limit)), limit, what)
     }
 
     /// The body, failing past `limit` bytes rather than ending there: a cut
     /// body must not pass for a whole one ("EOF while parsing").
-    fn limited_reader(self, limit: u64) -> impl Read {
+    fn limited_reader(self, limit: u64) -> impl Read + Send + 'static {
         self.inner.into_body().into_with_config().limit(limit).reader()
     }
 }
 
+/// The error of a body that is no JSON of the expected shape, or could not be read.
+pub(crate) fn json_error(url: String, error: serde_json::Error, limit: u64, what: &str) -> Error {
+    if error.is_io() {
+        return body_error(url, error.into(), limit, what);
+    }
+    Error::InvalidResponse {
+        url,
+        reason: format!("invalid JSON in the {what}: {error}"),
+    }
+}
+
 /// The error of a body that could not be read: too large, or a broken transfer.
-fn body_error(url: String, source: std::io::Error, limit: u64, what: &str) -> Error {
+pub(crate) fn body_error(url: String, source: std::io::Error, limit: u64, what: &str) -> Error {
     let too_large = source
         .get_ref()
         .and_then(|inner| inner.downcast_ref::<ureq::Error>())

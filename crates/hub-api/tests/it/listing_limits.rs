@@ -3,6 +3,9 @@
 //! next pages on another origin.
 
 use std::io::Read;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 use hub_api::{Error, HubClient, ListTreeOptions, PageLimits, RepoTreeEntry};
 use hub_emulator::http::{Body, Handler, HttpServer, Request, Response};
@@ -144,14 +147,25 @@ fn a_link_back_to_an_earlier_page_is_refused() -> TestResult {
 }
 
 #[test]
-fn pages_without_entries_end_at_the_page_limit() -> TestResult {
+fn pages_without_entries_end_after_a_hundred_in_a_row() -> TestResult {
+    let (server, client) = serve(HostileListings)?;
+    let (paths, error) = paths_then_error(tree(&client, "empty", PageLimits::default())?)?;
+    assert!(paths.is_empty());
+    assert!(error.contains("100 pages in a row had no entry"), "{error}");
+    assert!(error.contains("cursor=99"), "the error names the last page: {error}");
+    assert_eq!(requests(&server), 100);
+    Ok(())
+}
+
+#[test]
+fn pages_end_at_the_page_limit() -> TestResult {
     let (server, client) = serve(HostileListings)?;
     let mut limits = PageLimits::default();
-    limits.max_pages = 5;
-    let (paths, error) = paths_then_error(tree(&client, "empty", limits)?)?;
-    assert!(paths.is_empty());
-    assert!(error.contains("goes on past 5 pages"), "{error}");
-    assert_eq!(requests(&server), 5);
+    limits.max_pages = 3;
+    let (paths, error) = paths_then_error(tree(&client, "many", limits)?)?;
+    assert_eq!(paths.len(), 6, "every page's entries come first");
+    assert!(error.contains("goes on past 3 pages"), "{error}");
+    assert_eq!(requests(&server), 3);
     Ok(())
 }
 
@@ -203,6 +217,98 @@ fn a_next_page_on_another_origin_gets_no_token() -> TestResult {
     assert_eq!(
         records[1].authorization, None,
         "the token never follows a link to another origin"
+    );
+    Ok(())
+}
+
+/// One page of [`GATED_ENTRIES`] entries whose second half is sent only once
+/// the gate opens (or after 10 s).
+struct GatedPage {
+    gate: Arc<Gate>,
+}
+
+const GATED_ENTRIES: usize = 2000;
+
+#[derive(Default)]
+struct Gate {
+    open: Mutex<bool>,
+    opened: Condvar,
+    waited_in_vain: AtomicBool,
+}
+
+impl Gate {
+    fn open(&self) {
+        *self.open.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self) {
+        let open = self.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (open, _) = self
+            .opened
+            .wait_timeout_while(open, Duration::from_secs(10), |open| !*open)
+            .unwrap_or_else(|e| e.into_inner());
+        if !*open {
+            self.waited_in_vain.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// The page's text, the second half held back until the gate opens.
+struct GatedBody {
+    text: Vec<u8>,
+    sent: usize,
+    gate: Arc<Gate>,
+}
+
+impl Read for GatedBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let half = self.text.len() / 2;
+        if self.sent == half {
+            self.gate.wait();
+        }
+        let end = if self.sent < half { half } else { self.text.len() };
+        let n = buf.len().min(end - self.sent);
+        buf[..n].copy_from_slice(&self.text[self.sent..self.sent + n]);
+        self.sent += n;
+        Ok(n)
+    }
+}
+
+impl Handler for GatedPage {
+    fn handle(&self, _request: &Request, _base: &str) -> Response {
+        let entries: Vec<_> = (0..GATED_ENTRIES).map(|i| entry(&format!("{i:06}.txt"))).collect();
+        let text = serde_json::Value::Array(entries).to_string().into_bytes();
+        Response {
+            status: 200,
+            headers: vec![("Content-Type".into(), "application/json".into())],
+            body: Body::Reader {
+                len: text.len() as u64,
+                reader: Box::new(GatedBody {
+                    text,
+                    sent: 0,
+                    gate: self.gate.clone(),
+                }),
+            },
+        }
+    }
+}
+
+#[test]
+fn entries_come_out_before_their_page_has_arrived() -> TestResult {
+    let gate = Arc::new(Gate::default());
+    let (_server, client) = serve(GatedPage { gate: gate.clone() })?;
+    let mut listing = client.list_repo_tree(&RepoId::new("org/gated")?, &ListTreeOptions::default());
+    let first = listing.next().ok_or("an entry")??;
+    assert_eq!(first.path(), "000000.txt");
+    // Only now may the server send the rest: a client that read the whole
+    // page before its first entry would still be waiting for it.
+    gate.open();
+    let rest = listing.collect::<Result<Vec<_>, _>>()?;
+    assert_eq!(rest.len(), GATED_ENTRIES - 1);
+    assert!(
+        !gate.waited_in_vain.load(Ordering::SeqCst),
+        "the first entry came only after the whole page"
     );
     Ok(())
 }
