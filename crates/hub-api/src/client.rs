@@ -364,7 +364,8 @@ impl HubClient {
                         continue;
                     }
                 }
-                let error = ErrorResponse::read(url.as_str(), response);
+                let held: &[Token] = self.inner.token.as_slice();
+                let error = ErrorResponse::read(url.as_str(), response, held);
                 return Err(error.into_error(&request.target, self.inner.endpoint.as_str(), sent_token));
             }
             return Ok(HubResponse::new(url.into(), response));

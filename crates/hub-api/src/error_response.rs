@@ -3,7 +3,7 @@
 use std::io::Read;
 use std::time::Duration;
 
-use hub_url::Origin;
+use hub_url::{Origin, Token};
 
 use crate::error::{Error, UnauthorizedReason};
 use crate::target::RequestTarget;
@@ -27,8 +27,10 @@ pub(crate) struct ErrorResponse {
 }
 
 impl ErrorResponse {
-    /// Reads the headers and (a bounded part of) the body of a failed response.
-    pub(crate) fn read(url: &str, response: ureq::http::Response<ureq::Body>) -> ErrorResponse {
+    /// Reads the headers and (a bounded part of) the body of a failed response;
+    /// `held` are the tokens the client holds, cut from whatever is shown
+    /// whatever their form.
+    pub(crate) fn read(url: &str, response: ureq::http::Response<ureq::Body>, held: &[Token]) -> ErrorResponse {
         let header = |name: &str| {
             response
                 .headers()
@@ -52,7 +54,7 @@ impl ErrorResponse {
             .take(ERROR_BODY_LIMIT)
             .read_to_end(&mut body);
         // What the server says is shown to people, and it may echo the token it was sent.
-        let shown = |text: String| hub_url::redact_tokens(&text, &[]).into_owned();
+        let shown = |text: String| hub_url::redact_tokens(&text, held).into_owned();
         let server_message = header_message.or_else(|| message_from_body(&body)).map(shown);
         ErrorResponse {
             status,
@@ -201,10 +203,30 @@ mod tests {
             .header("x-error-message", format!("bad token {token}"))
             .header("x-request-id", format!("id-{token}"))
             .body(ureq::Body::builder().data(format!(r#"{{"error":"{token}"}}"#)))?;
-        let read = ErrorResponse::read(&format!("http://hub/x?t={token}"), response);
+        let read = ErrorResponse::read(&format!("http://hub/x?t={token}"), response, &[]);
         let shown = format!("{read:?}");
         assert!(!shown.contains(&token[3..]), "{shown}");
         assert_eq!(read.server_message.as_deref(), Some("bad token hf_***"));
+        Ok(())
+    }
+
+    #[test]
+    fn the_clients_own_token_is_redacted_whatever_its_form() -> Result<(), Box<dyn std::error::Error>> {
+        let held = Token::new("plain-secret-without-prefix");
+        let response = ureq::http::Response::builder()
+            .status(400)
+            .header(
+                "x-error-message",
+                "you sent plain-secret-without-prefix, which is wrong",
+            )
+            .body(ureq::Body::builder().data(""))?;
+        let read = ErrorResponse::read("http://hub/x", response, std::slice::from_ref(&held));
+        let shown = read.server_message.unwrap_or_default();
+        assert!(!shown.contains("plain-secret-without-prefix"), "{shown}");
+        assert!(
+            shown.starts_with("you sent ") && shown.ends_with(", which is wrong"),
+            "{shown}"
+        );
         Ok(())
     }
 

@@ -230,14 +230,61 @@ fn page_key(url: &Url) -> [u8; 32] {
 
 /// The `rel="next"` URL of a `Link` header.
 pub fn next_link(header: &str) -> Option<String> {
-    header.split(',').find_map(|part| {
-        let (url, params) = part.split_once(';')?;
-        let is_next = params
-            .split(';')
-            .any(|p| matches!(p.trim().replace(' ', "").as_str(), "rel=\"next\"" | "rel=next"));
-        let url = url.trim().strip_prefix('<')?.strip_suffix('>')?;
-        is_next.then(|| url.to_string())
-    })
+    let mut rest = header;
+    loop {
+        // A link-value: `<URI>` then `; name=value` parameters (RFC 8288).
+        let start = rest.find('<')?;
+        let end = start + rest[start..].find('>')?;
+        let url = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        let (params, after) = split_params(rest);
+        rest = after;
+        let is_next = params.iter().any(|(name, value)| {
+            name.eq_ignore_ascii_case("rel") && value.split_ascii_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(url.trim().to_string());
+        }
+    }
+}
+
+/// The parameters of one link-value, up to the comma that ends it (commas
+/// inside quoted values do not), and the rest of the header after it.
+fn split_params(text: &str) -> (Vec<(String, String)>, &str) {
+    let mut params = Vec::new();
+    let mut chars = text.char_indices().peekable();
+    let mut current = String::new();
+    let mut in_quotes = false;
+    let mut end = text.len();
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '"' => in_quotes = !in_quotes,
+            '\\' if in_quotes => {
+                if let Some((_, escaped)) = chars.next() {
+                    current.push(escaped);
+                }
+            }
+            ';' | ',' if !in_quotes => {
+                push_param(&mut params, &current);
+                current.clear();
+                if c == ',' {
+                    end = i + 1;
+                    break;
+                }
+            }
+            c => current.push(c),
+        }
+    }
+    if end == text.len() {
+        push_param(&mut params, &current);
+    }
+    (params, &text[end.min(text.len())..])
+}
+
+fn push_param(params: &mut Vec<(String, String)>, text: &str) {
+    if let Some((name, value)) = text.split_once('=') {
+        params.push((name.trim().to_string(), value.trim().to_string()));
+    }
 }
 
 #[cfg(test)]
@@ -253,6 +300,25 @@ mod tests {
         );
         assert_eq!(next_link(r#"<https://hub/x>; rel="prev""#), None);
         assert_eq!(next_link("<https://hub/y>; rel=next").as_deref(), Some("https://hub/y"));
+    }
+
+    #[test]
+    fn reads_links_as_rfc_8288_writes_them() {
+        assert_eq!(
+            next_link(r#"<https://h/x?a=1,2;b>; rel="next""#).as_deref(),
+            Some("https://h/x?a=1,2;b")
+        );
+        assert_eq!(
+            next_link(r#"<https://h/p>; rel="prev", <https://h/n>; title="a, b; c"; rel="next last""#).as_deref(),
+            Some("https://h/n")
+        );
+        assert_eq!(
+            next_link(r#"<https://h/u>; REL="NEXT""#).as_deref(),
+            Some("https://h/u")
+        );
+        assert_eq!(next_link(r#"<https://h/u>; rel="nextpage""#), None);
+        assert_eq!(next_link("garbage"), None);
+        assert_eq!(next_link("<unterminated; rel=next"), None);
     }
 
     #[test]

@@ -25,8 +25,12 @@ pub enum RedirectPolicy {
 /// with it, as a browser does (`Url::join`); `None` unless it leads to an
 /// `http` or `https` URL, so that no other scheme is ever requested.
 pub(crate) fn join_http(base: &Url, reference: &str) -> Option<Url> {
-    let next = base.join(reference).ok()?;
+    let mut next = base.join(reference).ok()?;
     Origin::of(&next).ok()?;
+    // Credentials a server writes into a link are not followed: the HTTP
+    // stack would send them as a `Basic` header to wherever the link leads.
+    let _ = next.set_username("");
+    let _ = next.set_password(None);
     Some(next)
 }
 

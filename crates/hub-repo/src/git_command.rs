@@ -160,10 +160,13 @@ impl Git {
         } else {
             &output.stderr
         };
-        let mut stderr = without_credentials(String::from_utf8_lossy(said).trim());
-        if let Some((_, token)) = &self.credentials {
-            stderr = stderr.replace(token.expose(), token.redacted());
-        }
+        let held: &[Token] = self
+            .credentials
+            .as_ref()
+            .map(|(_, token)| std::slice::from_ref(token))
+            .unwrap_or(&[]);
+        let stderr =
+            hub_url::redact_tokens(&without_credentials(String::from_utf8_lossy(said).trim()), held).into_owned();
         Err(Error::GitFailed {
             args: without_credentials(&args),
             dir: self.dir.clone(),

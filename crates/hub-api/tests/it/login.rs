@@ -24,11 +24,13 @@ impl Handler for NamingHub {
     }
 }
 
+/// What a login left: its outcome (the token's name), the store, and the
+/// folder the store lives in.
+type LoginRun = (Result<String, Error>, TokenStore, tempfile::TempDir);
+
 /// Logs in with `hf_new` at a Hub naming tokens `name`, into a store already
 /// holding the token `mine`.
-fn login_named(
-    name: &'static str,
-) -> Result<(Result<String, Error>, TokenStore, tempfile::TempDir), Box<dyn std::error::Error>> {
+fn login_named(name: &'static str) -> Result<LoginRun, Box<dyn std::error::Error>> {
     let server = HttpServer::start(
         ServerOptions {
             addr: "127.0.0.1:0".parse()?,
