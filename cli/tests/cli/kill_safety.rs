@@ -282,7 +282,6 @@ struct Tally {
 }
 
 #[test]
-#[ignore = "hub-cache writes refs/{revision} before snapshots/{commit}/ exists: a download stopped in between leaves a ref that the Python client's scan_cache_dir() reports as a corrupted cache"]
 fn downloads_killed_at_random_points_leave_a_sound_cache() -> TestResult {
     let mut rng = Rng::from_env("downloads_killed_at_random_points_leave_a_sound_cache");
     let e = emulator()?;
@@ -540,7 +539,6 @@ fn uploads_killed_at_random_points_leave_the_old_commit_or_the_new_one() -> Test
 /// the commit (here on wrong bytes) leaves no ref to a commit without a
 /// snapshot folder, which the Python client's scan calls a corrupted cache.
 #[test]
-#[ignore = "hub-cache writes refs/{revision} before snapshots/{commit}/ exists: a download stopped in between leaves a ref that the Python client's scan_cache_dir() reports as a corrupted cache"]
 fn a_failed_download_leaves_no_ref_without_its_snapshot() -> TestResult {
     let e = emulator()?;
     let repo = Repo::seed(&e, 0, BTreeMap::new())?;

@@ -360,6 +360,11 @@ pub(crate) fn write_ref(cache: &RepoCache, revision: &str, commit: &str) -> Resu
     if cache.read_ref(revision).as_deref() == Some(commit) {
         return Ok(());
     }
+    // The snapshot folder first, as the Python client makes it: a ref never
+    // names a commit the cache has no folder for, even if this process dies
+    // before the first file is placed.
+    let snapshot = cache.snapshot_dir(commit)?;
+    std::fs::create_dir_all(&snapshot).map_err(Error::io("create", &snapshot))?;
     let folder = ref_path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
     let staging = cache.staging_dir();
