@@ -32,6 +32,7 @@ pub mod hostile_hub;
 pub mod http;
 pub mod test_hub;
 pub mod tls;
+pub mod tree_walk;
 
 mod chunk_hasher;
 mod config;

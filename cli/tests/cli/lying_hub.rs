@@ -2,10 +2,11 @@
 //! (`hub_emulator::hostile_hub`): it refuses with a clean error, writes
 //! nothing outside `HF_HOME`, never hangs, and never places a partial file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use hub_emulator::hostile_hub::{HostileHub, LFS_FILE, Lie, REPO, SMALL_FILE};
+use hub_emulator::tree_walk::files_under;
 
 use crate::support::{TestResult, stderr, stdout};
 
@@ -44,7 +45,7 @@ impl Run {
     /// Every file written is under `HF_HOME`, and every file under a
     /// `snapshots/` folder holds one of `whole` (a file of the hub, complete).
     fn assert_contained(&self, whole: &[&[u8]]) {
-        for path in walk(self.root.path()) {
+        for path in files_under(self.root.path()) {
             assert!(path.starts_with(self.home()), "written outside HF_HOME: {path:?}");
             if path.components().any(|c| c.as_os_str() == "snapshots") {
                 let bytes = std::fs::read(&path).unwrap_or_default();
@@ -52,19 +53,6 @@ impl Run {
             }
         }
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 fn assert_refused(out: &Output, says: &str) {
@@ -105,7 +93,7 @@ fn an_endless_body_is_cut_at_its_announced_size() -> TestResult {
     let run = Run::new()?;
     let out = run.download(&hub, &[LFS_FILE], &[])?;
     assert_refused(&out, "announced 17 bytes");
-    let on_disk: u64 = walk(&run.home())
+    let on_disk: u64 = files_under(&run.home())
         .iter()
         .filter(|p| p.parent().is_some_and(|d| d.ends_with("blobs")))
         .filter_map(|p| std::fs::metadata(p).ok())

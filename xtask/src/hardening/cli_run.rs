@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hub_emulator::tree_walk::files_under;
 
 /// GNU time, for the run's peak memory.
 const GNU_TIME: &str = "/usr/bin/time";
@@ -46,7 +47,7 @@ impl Sandbox {
     /// Fails when anything was written outside `HF_HOME`.
     pub(crate) fn check_nothing_outside(&self) -> Result<()> {
         let home = self.home();
-        for path in walk(self.root.path()) {
+        for path in files_under(self.root.path()) {
             if !path.starts_with(&home) && !path.ends_with("time-report") {
                 bail!("written outside HF_HOME: {}", path.display());
             }
@@ -58,7 +59,7 @@ impl Sandbox {
     /// resolve to one of `expected` (the bytes the hub's files really have).
     pub(crate) fn check_snapshots(&self, expected: &[&[u8]]) -> Result<usize> {
         let mut count = 0;
-        for path in walk(&self.cache()) {
+        for path in files_under(&self.cache()) {
             if !path.components().any(|c| c.as_os_str() == "snapshots") {
                 continue;
             }
@@ -77,7 +78,7 @@ impl Sandbox {
 
     /// The bytes of the files under every `blobs/` folder.
     pub(crate) fn blob_bytes(&self) -> u64 {
-        walk(&self.cache())
+        files_under(&self.cache())
             .iter()
             .filter(|p| p.parent().is_some_and(|d| d.ends_with("blobs")))
             .filter_map(|p| std::fs::symlink_metadata(p).ok())
@@ -168,17 +169,4 @@ impl Outcome {
         }
         Ok(())
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

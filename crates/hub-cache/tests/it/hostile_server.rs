@@ -6,6 +6,7 @@ use std::sync::Arc;
 use hub_api::HubClient;
 use hub_cache::{DownloadOptions, Error, snapshot_download};
 use hub_emulator::http::{Handler, HttpServer, Request, Response, ServerOptions};
+use hub_emulator::tree_walk::files_under;
 use hub_url::{Endpoint, RepoId};
 
 use super::TestResult;
@@ -60,7 +61,7 @@ fn tree_paths_that_climb_out_are_refused() -> TestResult {
         let err = snapshot_download(&client, &RepoId::new("evil/repo")?, &options).expect_err("hostile path");
         assert!(matches!(err, Error::UnsafePath { .. }), "{err:?}");
     }
-    let written: Vec<_> = walk(root.path());
+    let written: Vec<_> = files_under(root.path());
     assert!(
         !written.iter().any(|p| p.ends_with("escaped.txt")),
         "nothing was written outside: {written:?}"
@@ -70,17 +71,4 @@ fn tree_paths_that_climb_out_are_refused() -> TestResult {
         "the snapshot is refused before any file: {written:?}"
     );
     Ok(())
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use hub_api::{HubClient, RetryPolicy};
 use hub_cache::{DownloadOptions, Error, hf_hub_download, snapshot_download};
 use hub_emulator::hostile_hub::{COMMIT, HostileHub, LFS_FILE, Lie, MISSING_FILE, REPO, SMALL_FILE};
+use hub_emulator::tree_walk::files_under;
 use hub_url::{Endpoint, RepoId};
 
 use super::TestResult;
@@ -56,7 +57,7 @@ impl Sandbox {
     /// Every file under the root is inside the cache folder.
     fn assert_nothing_outside(&self) {
         let cache = self.cache();
-        for path in walk(self.root.path()) {
+        for path in files_under(self.root.path()) {
             assert!(path.starts_with(&cache), "written outside the cache: {path:?}");
         }
         assert!(!Path::new("/tmp/hub-hardening-escaped").exists());
@@ -64,24 +65,11 @@ impl Sandbox {
 
     /// The files under the cache's `snapshots/` folders.
     fn snapshot_files(&self) -> Vec<PathBuf> {
-        walk(&self.cache())
+        files_under(&self.cache())
             .into_iter()
             .filter(|p| p.components().any(|c| c.as_os_str() == "snapshots"))
             .collect()
     }
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 /// Runs `call` on a thread and fails the test if it does not return within
@@ -154,7 +142,7 @@ fn a_climbing_commit_on_a_missing_file_marks_nothing() -> TestResult {
         );
         sandbox.assert_nothing_outside();
         assert!(
-            !walk(&sandbox.cache())
+            !files_under(&sandbox.cache())
                 .iter()
                 .any(|p| p.to_string_lossy().contains(".no_exist"))
         );
@@ -163,7 +151,7 @@ fn a_climbing_commit_on_a_missing_file_marks_nothing() -> TestResult {
     let hub = HostileHub::start(Lie::None)?;
     let sandbox = Sandbox::new()?;
     let _ = hf_hub_download(&client(&hub)?, &RepoId::new(REPO)?, MISSING_FILE, &sandbox.options());
-    let marker = walk(&sandbox.cache())
+    let marker = files_under(&sandbox.cache())
         .into_iter()
         .find(|p| p.to_string_lossy().contains(".no_exist"));
     assert!(marker.is_some_and(|m| m.ends_with(format!("{COMMIT}/{MISSING_FILE}"))));
@@ -212,7 +200,7 @@ fn an_endless_body_is_cut_at_the_announced_size() -> TestResult {
     })
     .expect_err("endless body");
     assert!(format!("{err:?}").contains("announced 17 bytes"), "{err:?}");
-    let written: u64 = walk(&sandbox.cache())
+    let written: u64 = files_under(&sandbox.cache())
         .iter()
         .filter(|p| p.parent().is_some_and(|d| d.ends_with("blobs")))
         .filter_map(|p| std::fs::symlink_metadata(p).ok())
@@ -314,7 +302,7 @@ fn wrong_bytes_of_every_kind_are_refused_and_never_placed() -> TestResult {
         let text = format!("{err:?} {err}").to_lowercase();
         assert!(text.contains(says), "{lie:?}: {text}");
         assert!(sandbox.snapshot_files().is_empty(), "{lie:?}");
-        let blobs: Vec<_> = walk(&sandbox.cache())
+        let blobs: Vec<_> = files_under(&sandbox.cache())
             .into_iter()
             .filter(|p| p.parent().is_some_and(|d| d.ends_with("blobs")))
             .filter(|p| !p.to_string_lossy().ends_with(".incomplete") && !p.to_string_lossy().ends_with(".parts"))
