@@ -172,24 +172,6 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// The bytes of the regular files under `dir` (symlinks not followed), so that a
-/// run that fetched nothing is caught.
-pub(crate) fn bytes_under(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    let mut total = 0;
-    for entry in entries.flatten() {
-        let Ok(kind) = entry.file_type() else { continue };
-        if kind.is_dir() {
-            total += bytes_under(&entry.path());
-        } else if kind.is_file() {
-            total += entry.metadata().map(|m| m.len()).unwrap_or(0);
-        }
-    }
-    total
-}
-
 #[cfg(test)]
 mod tests {
     use super::{median, parse_gnu_time};

@@ -1,17 +1,19 @@
 //! `cargo xtask bench download [--quick]`: how fast `huggingface-cli download`
-//! is next to curl, aria2c and the Python client, on the bundled emulator.
+//! is next to curl, aria2c, the Python client and the hf-hub crate, on the
+//! bundled emulator.
 //! `cargo xtask bench upload [--quick]`: the same for `huggingface-cli upload`
 //! (see [`upload`]).
 //!
 //! The emulator runs in this process (release build) over a scratch folder in
 //! `target/bench/`, seeded once per scale with three workloads: one large LFS
 //! file, many small files, and a model-like repo. Each client fetches each
-//! workload [`RUNS`] times under two network conditions, loopback and WAN-like
-//! (20 ms round trips, 180 MB/s per connection), into a fresh cache or folder
-//! each run; the medians are judged against the issue's targets. Never part of
-//! `cargo test`.
+//! workload [`RUNS`] times under three network conditions, loopback, loopback
+//! over HTTPS (a test CA made for the run) and WAN-like (20 ms round trips,
+//! 180 MB/s per connection), into a fresh cache or folder each run; the
+//! medians are judged against the issue's targets. Never part of `cargo test`.
 
 mod git_push;
+mod hf_hub;
 mod keep_alive;
 mod measure;
 mod nginx;
@@ -28,14 +30,15 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use hub_emulator::http::NetworkConditions;
+use hub_emulator::tls::TestCa;
 use hub_emulator::{Emulator, EmulatorConfig};
 
 use crate::ci::python_client_venv;
 use crate::workspace::{cargo, run_command, target_dir};
-use measure::{GNU_TIME, Invocation, Sample, Stats, bytes_under, run_once};
+use measure::{GNU_TIME, Invocation, Sample, Stats, run_once};
 use results::{Outcome, Results, Row, SelfCheck};
 use targets::Condition;
-use tools::{Clients, Tool, file_urls, invocation, redirect_target};
+use tools::{Clients, Tool, file_urls, invocation, output_path, redirect_target};
 use workloads::{PROBE_LFS, PROBE_REGULAR, PROBE_REPO, Scale, Workload, WorkloadKind, human_size, seed_once};
 
 /// Runs of each client on each workload and condition; the median is reported.
@@ -87,6 +90,17 @@ fn download(scale: Scale) -> Result<()> {
         bail!("curl is needed: install it and run again");
     }
     let (python, cli) = prepare_clients(&installed, &mut notes)?;
+    let hf_hub = match hf_hub::build_driver() {
+        Ok(driver) => Some(driver),
+        Err(e) => {
+            eprintln!("hf-hub {}: {e:#}", hf_hub::VERSION);
+            notes.push(format!(
+                "hf-hub {}: the driver could not be built, its rows are skipped: {e:#}",
+                hf_hub::VERSION
+            ));
+            None
+        }
+    };
 
     let workloads = workloads::workloads(scale);
     let mode = if scale.quick { "quick" } else { "full" };
@@ -108,32 +122,48 @@ fn download(scale: Scale) -> Result<()> {
     };
     let mut loopback = Some(loopback);
     for condition in Condition::ALL {
-        let emulator = match condition {
-            Condition::Loopback => loopback.take().context("the loopback emulator is gone")?,
+        let (emulator, ca_bundle) = match condition {
+            Condition::Loopback => (loopback.take().context("the loopback emulator is gone")?, None),
+            Condition::LoopbackTls => {
+                let (config, ca_bundle) = tls_config(&hub_root, &scratch)?;
+                let emulator = Emulator::start(config).context("failed to start the HTTPS emulator")?;
+                (emulator, Some(ca_bundle))
+            }
             Condition::Wan => {
                 let wan = NetworkConditions::wan();
                 let mut config = EmulatorConfig::new(&hub_root);
                 config.latency = wan.latency;
                 config.per_connection_bytes_per_sec = wan.per_connection_bytes_per_sec;
-                Emulator::start(config).context("failed to start the WAN-like emulator")?
+                let emulator = Emulator::start(config).context("failed to start the WAN-like emulator")?;
+                (emulator, None)
             }
         };
         let clients = Clients {
             cli: cli.clone(),
             python: python.clone(),
+            hf_hub: hf_hub.clone(),
             aria2c,
             endpoint: emulator.endpoint(),
+            ca_bundle,
         };
         for (workload, commit) in workloads.iter().zip(&commits) {
             eprintln!("\n== {}: {} ({})", condition.label(), workload.label, workload.repo_id);
-            let urls = file_urls(&clients.endpoint, workload, commit)?;
-            tools::warm_up(&urls, &scratch)?;
-            for &tool in Tool::for_workload(workload.kind) {
-                let runs_root = match workload.kind {
+            let urls = file_urls(&clients.endpoint, workload, commit, clients.ca_bundle.as_deref())?;
+            tools::warm_up(&urls, &scratch, clients.ca_bundle.as_deref())?;
+            let run = Run {
+                clients: &clients,
+                workload,
+                commit,
+                urls: &urls,
+                runs_root: match workload.kind {
                     WorkloadKind::SmallFiles => &small_files_root,
                     _ => &scratch,
-                };
-                let outcome = measure_tool(tool, &clients, workload, &urls, (runs_root, &scratch), gnu_time)?;
+                },
+                scratch: &scratch,
+                gnu_time,
+            };
+            let tools = Tool::for_workload(workload.kind);
+            for (&tool, outcome) in tools.iter().zip(measure_tools(tools, &run)?) {
                 results.rows.push(Row {
                     condition,
                     workload: workload.kind,
@@ -180,7 +210,10 @@ fn self_check(
         .find(|w| w.kind == WorkloadKind::LargeFile)
         .context("no large-file workload")?;
     let file = &large.files[0];
-    let cdn_url = redirect_target(&format!("{endpoint}/{}/resolve/main/{}", large.repo_id, file.path))?;
+    let cdn_url = redirect_target(
+        &format!("{endpoint}/{}/resolve/main/{}", large.repo_id, file.path),
+        None,
+    )?;
     let emulator_secs = self_check::curl_to_null_secs(&cdn_url, file.size)?;
     eprintln!(
         "emulator -> curl -o /dev/null: {:.2} s, {:.0} MB/s",
@@ -205,7 +238,7 @@ fn self_check(
         );
     }
 
-    let probe_cdn = redirect_target(&format!("{endpoint}/{PROBE_REPO}/resolve/main/{PROBE_LFS}"))?;
+    let probe_cdn = redirect_target(&format!("{endpoint}/{PROBE_REPO}/resolve/main/{PROBE_LFS}"), None)?;
     let probe_commit = emulator.resolve_revision("model", PROBE_REPO, "main")?;
     let probe_resolve = format!("{endpoint}/{PROBE_REPO}/resolve/{probe_commit}/{PROBE_REGULAR}");
     let keep_alive_cdn = self_check::keep_alive_rate(&probe_cdn, wrk).map_err(|e| format!("{e:#}"));
@@ -255,53 +288,120 @@ fn self_check(
     })
 }
 
-/// [`RUNS`] runs of `tool` on `workload`, each into an empty folder under
-/// `runs_root` removed afterwards; `scratch` keeps curl's URL lists.
-fn measure_tool(
-    tool: Tool,
-    clients: &Clients,
-    workload: &Workload,
-    urls: &[tools::FileUrl],
-    (runs_root, scratch): (&Path, &Path),
+/// An emulator started on `hub_root` serving HTTPS, the Hub and its CDN origin
+/// alike (one certificate for `127.0.0.1` and `localhost`), signed by a CA made
+/// now, whose certificate is written to `scratch/tls/ca.pem`: its path is returned.
+fn tls_config(hub_root: &Path, scratch: &Path) -> Result<(EmulatorConfig, PathBuf)> {
+    let ca = TestCa::generate().context("failed to make the test CA")?;
+    let identity = ca
+        .server_identity(&["127.0.0.1", "localhost"])
+        .context("failed to make the server certificate")?;
+    let dir = scratch.join("tls");
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let ca_bundle = dir.join("ca.pem");
+    std::fs::write(&ca_bundle, &ca.ca_cert_pem).with_context(|| format!("failed to write {}", ca_bundle.display()))?;
+    let mut config = EmulatorConfig::new(hub_root);
+    config.tls = Some(identity);
+    Ok((config, ca_bundle))
+}
+
+/// What every client's runs of one workload under one condition share.
+struct Run<'a> {
+    clients: &'a Clients,
+    workload: &'a Workload,
+    /// The commit `main` points at: where the Hub clients' snapshot is.
+    commit: &'a str,
+    urls: &'a [tools::FileUrl],
+    /// Where each run's empty folder is made (and removed after).
+    runs_root: &'a Path,
+    /// Where curl's URL lists are kept.
+    scratch: &'a Path,
     gnu_time: bool,
-) -> Result<Outcome> {
-    let run_dir = runs_root.join("run");
-    let out_dir = run_dir.join("out");
-    let mut samples: Vec<Sample> = Vec::with_capacity(RUNS);
-    for run in 1..=RUNS {
-        remove_dir(&run_dir)?;
-        std::fs::create_dir_all(&out_dir).with_context(|| format!("failed to create {}", out_dir.display()))?;
-        let Some(invocation) = invocation(tool, clients, workload, urls, &out_dir, scratch)? else {
-            return Ok(Outcome::Skipped("not installed".into()));
-        };
-        let sample = run_once(&invocation, &run_dir, gnu_time);
-        let fetched = bytes_under(&out_dir);
-        remove_dir(&run_dir)?;
-        let sample = match sample {
-            Ok(sample) if fetched >= workload.total_bytes() => sample,
-            Ok(_) => {
-                let why = format!(
-                    "fetched {fetched} of {} bytes with `{}`",
-                    workload.total_bytes(),
-                    short(&invocation)
-                );
-                eprintln!("  {}: {why}", tool.label());
-                return Ok(Outcome::Failed(why));
+}
+
+/// [`RUNS`] runs of every tool on `run.workload`, interleaved (the first run of
+/// each tool, then the second of each, …), so that a change in the machine's
+/// load during the workload weighs on every tool alike. A tool that is missing
+/// or fails a run is not run again.
+fn measure_tools(tools: &[Tool], run: &Run<'_>) -> Result<Vec<Outcome>> {
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(RUNS); tools.len()];
+    let mut ended: Vec<Option<Outcome>> = vec![None; tools.len()];
+    for n in 1..=RUNS {
+        for (i, &tool) in tools.iter().enumerate() {
+            if ended[i].is_some() {
+                continue;
             }
-            Err(e) => {
-                eprintln!("  {}: {e:#}", tool.label());
-                return Ok(Outcome::Failed(format!("{e:#}")));
+            match run_tool(tool, run)? {
+                Ok(sample) => {
+                    eprintln!(
+                        "  {:<27} run {n}/{RUNS}: {:7.2} s {:6.0} MB/s",
+                        tool.label(),
+                        sample.wall.as_secs_f64(),
+                        run.workload.total_bytes() as f64 / 1e6 / sample.wall.as_secs_f64()
+                    );
+                    samples[i].push(sample);
+                }
+                Err(outcome) => ended[i] = Some(outcome),
             }
-        };
-        eprintln!(
-            "  {:<24} run {run}/{RUNS}: {:7.2} s {:6.0} MB/s",
-            tool.label(),
-            sample.wall.as_secs_f64(),
-            workload.total_bytes() as f64 / 1e6 / sample.wall.as_secs_f64()
-        );
-        samples.push(sample);
+        }
     }
-    Ok(Stats::of(&samples).map_or_else(|| Outcome::Failed("no runs".into()), Outcome::Measured))
+    Ok(ended
+        .into_iter()
+        .zip(samples)
+        .map(|(ended, samples)| {
+            ended.unwrap_or_else(|| {
+                Stats::of(&samples).map_or_else(|| Outcome::Failed("no runs".into()), Outcome::Measured)
+            })
+        })
+        .collect())
+}
+
+/// One run of `tool` into an empty folder, removed afterwards: its figures, or
+/// why it does not count. It counts only when every file is where the tool puts
+/// it, at its size.
+fn run_tool(tool: Tool, run: &Run<'_>) -> Result<Result<Sample, Outcome>> {
+    let workload = run.workload;
+    let run_dir = run.runs_root.join("run");
+    let out_dir = run_dir.join("out");
+    remove_dir(&run_dir)?;
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("failed to create {}", out_dir.display()))?;
+    let Some(invocation) = invocation(tool, run.clients, workload, run.urls, &out_dir, run.scratch)? else {
+        remove_dir(&run_dir)?;
+        return Ok(Err(Outcome::Skipped("not installed".into())));
+    };
+    let sample = run_once(&invocation, &run_dir, run.gnu_time);
+    let misplaced = misplaced_files(tool, &out_dir, workload, run.commit);
+    remove_dir(&run_dir)?;
+    let why = match sample {
+        Ok(sample) if misplaced.is_empty() => return Ok(Ok(sample)),
+        Ok(_) => format!(
+            "{} of {} files missing or of the wrong size ({}) after `{}`",
+            misplaced.len(),
+            workload.files.len(),
+            misplaced[0],
+            short(&invocation)
+        ),
+        Err(e) => format!("{e:#}"),
+    };
+    eprintln!("  {}: {why}", tool.label());
+    Ok(Err(Outcome::Failed(why)))
+}
+
+/// The files of `workload` that `tool`, run into `out_dir`, did not leave
+/// where it puts them at their size (symlinks followed), each with what is there.
+fn misplaced_files(tool: Tool, out_dir: &Path, workload: &Workload, commit: &str) -> Vec<String> {
+    workload
+        .files
+        .iter()
+        .filter_map(|file| {
+            let path = output_path(tool, out_dir, workload, commit, &file.path);
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() && meta.len() == file.size => None,
+                Ok(meta) => Some(format!("{}: {} bytes of {}", path.display(), meta.len(), file.size)),
+                Err(e) => Some(format!("{}: {e}", path.display())),
+            }
+        })
+        .collect()
 }
 
 /// A command line cut short, for messages (curl's URL lists are long).
@@ -471,7 +571,8 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
     let mut notes = vec![
         "cold client cache each run: a fresh HF_HOME (or output folder for curl and aria2c), removed after; \
          the OS page cache is not dropped, and curl fetches every file of a workload once into /dev/null \
-         before the first client is measured, so the emulator's files and caches are hot for every client"
+         before the first client is measured, so the emulator's files and caches are hot for every client; \
+         the runs are interleaved (the first run of every client, then the second of each, then the third)"
             .to_string(),
         format!(
             "WAN-like: {} ms before every response and once per new connection, {} MB/s per connection",
@@ -479,7 +580,21 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
             wan.per_connection_bytes_per_sec.unwrap_or(0) / 1_000_000
         ),
         "curl and aria2c fetch LFS files from their CDN URLs (the resolve redirect followed once beforehand); \
-         our CLI and the Python client start from the repo id and revision main"
+         our CLI, the Python client and hf-hub start from the repo id and revision main"
+            .to_string(),
+        format!(
+            "hf-hub {}: the crate from crates.io (`HFClientSync`, feature `blocking`, its defaults), built \
+             by `xtask/drivers/hf-hub-driver` (its own workspace and Cargo.lock) into target/drivers; \
+             `download_file` for one file, `snapshot_download` for a repo, into HF_HOME/hub. It checks \
+             neither sha256 nor size (the benchmark checks every client's file sizes after each run), \
+             fetches a file over one connection, and a snapshot 8 files at once",
+            hf_hub::VERSION
+        ),
+        "loopback TLS: the same emulator over HTTPS (rustls, ring), the Hub at https://127.0.0.1:PORT and \
+         its CDN at https://localhost:PORT, with a certificate from a test CA made for the run; trusted \
+         through REQUESTS_CA_BUNDLE by our CLI, SSL_CERT_FILE (and REQUESTS_CA_BUNDLE) by the Python \
+         client, SSL_CERT_FILE by hf-hub (its reqwest reads the platform roots from there), --cacert by \
+         curl, --ca-certificate by aria2c; the emulator encrypts on the cores the clients use"
             .to_string(),
         "huggingface-cli verifies every LFS file's sha256; `huggingface-cli --no-verify` (a hidden \
          switch) checks sizes only, for the targets set for a client that does not verify; both use \

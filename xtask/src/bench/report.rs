@@ -15,6 +15,7 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
         "wall s",
         "MB/s",
         "CPU s",
+        "CPU s/GiB",
         "RSS MB",
         "vs ref",
         "ref",
@@ -36,6 +37,9 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
                     format!("{:.2}", stats.wall_secs),
                     format!("{:.0}", row.bytes as f64 / 1e6 / stats.wall_secs),
                     stats.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
+                    stats.cpu_secs.map_or("-".into(), |c| {
+                        format!("{:.2}", c / (row.bytes as f64 / f64::from(1u32 << 30)))
+                    }),
                     stats.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
                     ratio,
                     reference.label().to_string(),

@@ -10,16 +10,20 @@ use super::workloads::WorkloadKind;
 pub(crate) enum Condition {
     /// Loopback as is: no delay, no cap.
     Loopback,
+    /// Loopback over HTTPS, the Hub and its CDN origin alike, every client
+    /// trusting a test CA made for the run: what TLS costs each client.
+    LoopbackTls,
     /// 20 ms round trips and 180 MB/s per connection.
     Wan,
 }
 
 impl Condition {
-    pub(crate) const ALL: [Condition; 2] = [Condition::Loopback, Condition::Wan];
+    pub(crate) const ALL: [Condition; 3] = [Condition::Loopback, Condition::LoopbackTls, Condition::Wan];
 
     pub(crate) fn label(self) -> &'static str {
         match self {
             Condition::Loopback => "loopback",
+            Condition::LoopbackTls => "loopback TLS",
             Condition::Wan => "WAN-like",
         }
     }
@@ -48,6 +52,9 @@ pub(crate) enum Rule {
     PeakRss { max_mb: f64 },
     /// At least this many times faster than the Python client everywhere.
     VsPython { min_speedup: f64 },
+    /// Ours, verifying, against hf-hub 1.0 (which does not verify) on every
+    /// workload and condition: wall time or CPU seconds at most `max_ratio` times its.
+    VsHfHub { measure: Measure, max_ratio: f64 },
     /// `huggingface-cli --version` in under this many milliseconds.
     VersionTime { max_ms: f64 },
     /// The emulator serves the large file to curl at least this fraction of nginx's speed.
@@ -55,6 +62,14 @@ pub(crate) enum Rule {
     /// The emulator answers at least this many small requests a second over keep-alive,
     /// on the CDN route or on `resolve` of a regular file.
     KeepAlive { route: ProbeRoute, min_per_sec: f64 },
+}
+
+/// What [`Rule::VsHfHub`] compares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Measure {
+    Wall,
+    /// User + system seconds, which for the same bytes is CPU per byte.
+    Cpu,
 }
 
 /// Which small request the keep-alive check repeats.
@@ -181,14 +196,28 @@ pub(crate) const TARGETS: &[Target] = &[
         name: ">= 3x faster than the Python client on every workload",
         rule: Rule::VsPython { min_speedup: 3.0 },
     },
+    Target {
+        name: "transfer efficiency: verifying, wall <= hf-hub 1.0's on every workload and condition",
+        rule: Rule::VsHfHub {
+            measure: Measure::Wall,
+            max_ratio: 1.0,
+        },
+    },
+    Target {
+        name: "transfer efficiency: verifying, CPU s/GiB <= hf-hub 1.0's on every workload and condition",
+        rule: Rule::VsHfHub {
+            measure: Measure::Cpu,
+            max_ratio: 1.0,
+        },
+    },
 ];
 
 /// The tool a row's ratio is taken against: the one the targets name for that
 /// workload and condition.
 pub(crate) fn reference_tool(condition: Condition, workload: WorkloadKind) -> Tool {
     match (condition, workload) {
-        (Condition::Loopback, WorkloadKind::SmallFiles) => Tool::CurlParallel,
-        (Condition::Loopback, _) => Tool::CurlOne,
+        (Condition::Loopback | Condition::LoopbackTls, WorkloadKind::SmallFiles) => Tool::CurlParallel,
+        (Condition::Loopback | Condition::LoopbackTls, _) => Tool::CurlOne,
         (Condition::Wan, WorkloadKind::LargeFile) => Tool::Aria2c,
         (Condition::Wan, _) => Tool::CurlParallel,
     }
@@ -341,27 +370,74 @@ fn judge_one(rule: Rule, results: &Results) -> (String, Status) {
             let worst = ours.iter().copied().fold(0.0, f64::max);
             (format!("worst {worst:.1} MB"), Status::from_check(worst < max_mb))
         }
-        Rule::VsPython { min_speedup } => {
-            let mut worst: Option<(f64, String)> = None;
-            for row in results.rows.iter().filter(|r| r.tool == Tool::Python) {
-                let (Some(python), Some(ours)) = (
-                    results.stats(row.condition, row.workload, Tool::Python),
-                    results.stats(row.condition, row.workload, Tool::Ours),
-                ) else {
-                    continue;
-                };
-                let speedup = python.wall_secs / ours.wall_secs;
-                if worst.as_ref().is_none_or(|(w, _)| speedup < *w) {
-                    worst = Some((speedup, format!("{}, {}", row.condition.label(), row.workload_label)));
-                }
-            }
-            match worst {
-                Some((speedup, which)) => (
-                    format!("worst {speedup:.2}x ({which})"),
+        Rule::VsPython { min_speedup } => match worst_ratio(results, Tool::Python, Measure::Wall) {
+            Some(worst) => {
+                let speedup = 1.0 / worst.ratio;
+                (
+                    format!("worst {speedup:.2}x ({})", worst.which),
                     Status::from_check(speedup >= min_speedup),
-                ),
-                None => not_measured("the Python client is not available"),
+                )
             }
+            None => not_measured("the Python client is not available"),
+        },
+        Rule::VsHfHub { measure, max_ratio } => match worst_ratio(results, Tool::HfHub, measure) {
+            Some(worst) => {
+                let unit = match measure {
+                    Measure::Wall => "s",
+                    Measure::Cpu => "CPU s/GiB",
+                };
+                (
+                    format!(
+                        "worst {:.2}x ({}: {:.2} vs {:.2} {unit})",
+                        worst.ratio, worst.which, worst.ours, worst.theirs
+                    ),
+                    Status::from_check(worst.ratio <= max_ratio),
+                )
+            }
+            None => not_measured("hf-hub 1.0 could not be built or run"),
+        },
+    }
+}
+
+/// The row where ours fares worst against another client.
+struct Worst {
+    /// Ours over theirs: above 1, ours is slower or spends more.
+    ratio: f64,
+    ours: f64,
+    theirs: f64,
+    /// The condition and workload.
+    which: String,
+}
+
+/// Over every condition and workload both ours (verifying) and `tool` were
+/// measured on, the highest ratio of our `measure` to theirs, if any. CPU is
+/// compared per GiB, which for the same workload is the ratio of CPU seconds.
+fn worst_ratio(results: &Results, tool: Tool, measure: Measure) -> Option<Worst> {
+    let mut worst: Option<Worst> = None;
+    for row in results.rows.iter().filter(|r| r.tool == tool) {
+        let (Some(theirs), Some(ours)) = (
+            results.stats(row.condition, row.workload, tool),
+            results.stats(row.condition, row.workload, Tool::Ours),
+        ) else {
+            continue;
+        };
+        let gib = row.bytes as f64 / f64::from(1u32 << 30);
+        let (ours, theirs) = match measure {
+            Measure::Wall => (ours.wall_secs, theirs.wall_secs),
+            Measure::Cpu => match (ours.cpu_secs, theirs.cpu_secs) {
+                (Some(ours), Some(theirs)) => (ours / gib, theirs / gib),
+                _ => continue,
+            },
+        };
+        let ratio = ours / theirs;
+        if worst.as_ref().is_none_or(|w| ratio > w.ratio) {
+            worst = Some(Worst {
+                ratio,
+                ours,
+                theirs,
+                which: format!("{}, {}", row.condition.label(), row.workload_label),
+            });
         }
     }
+    worst
 }

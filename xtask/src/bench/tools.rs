@@ -1,6 +1,8 @@
-//! The clients compared: ours, curl (one connection and parallel), aria2c and the
-//! Python client, and how each fetches a workload.
+//! The clients compared: ours, curl (one connection and parallel), aria2c, the
+//! Python client and the hf-hub crate, how each fetches a workload, how each is
+//! told to trust the test CA over HTTPS, and where each puts the files.
 
+use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +28,9 @@ pub(crate) enum Tool {
     Aria2c,
     /// `huggingface_hub` (Python), `hf_hub_download` or `snapshot_download`.
     Python,
+    /// The `hf-hub` crate 1.0 (`HFClientSync`), `download_file` or
+    /// `snapshot_download`, through the driver in `xtask/drivers/hf-hub-driver`.
+    HfHub,
 }
 
 impl Tool {
@@ -37,6 +42,7 @@ impl Tool {
             Tool::CurlParallel => "curl --parallel 8",
             Tool::Aria2c => "aria2c -x8 -s8",
             Tool::Python => "python huggingface_hub",
+            Tool::HfHub => "hf-hub 1.0",
         }
     }
 
@@ -49,14 +55,16 @@ impl Tool {
                 Tool::CurlOne,
                 Tool::Aria2c,
                 Tool::Python,
+                Tool::HfHub,
             ],
-            WorkloadKind::SmallFiles => &[Tool::Ours, Tool::CurlOne, Tool::CurlParallel, Tool::Python],
+            WorkloadKind::SmallFiles => &[Tool::Ours, Tool::CurlOne, Tool::CurlParallel, Tool::Python, Tool::HfHub],
             WorkloadKind::ModelRepo => &[
                 Tool::Ours,
                 Tool::OursNoVerify,
                 Tool::CurlOne,
                 Tool::CurlParallel,
                 Tool::Python,
+                Tool::HfHub,
             ],
         }
     }
@@ -66,8 +74,12 @@ impl Tool {
 pub(crate) struct Clients {
     pub(crate) cli: PathBuf,
     pub(crate) python: Option<PathBuf>,
+    /// The hf-hub driver's release binary, when it could be built.
+    pub(crate) hf_hub: Option<PathBuf>,
     pub(crate) aria2c: bool,
     pub(crate) endpoint: String,
+    /// Over HTTPS: the test CA's PEM file, which every client is told to trust.
+    pub(crate) ca_bundle: Option<PathBuf>,
 }
 
 /// The URL curl and aria2c fetch a file from: the `resolve` URL at the commit for
@@ -78,13 +90,23 @@ pub(crate) struct FileUrl {
 }
 
 /// Follows each LFS file's redirect once; the CDN URLs stay signed for an hour.
-pub(crate) fn file_urls(endpoint: &str, workload: &Workload, commit: &str) -> Result<Vec<FileUrl>> {
+/// `ca_bundle`: the CA to trust over HTTPS.
+pub(crate) fn file_urls(
+    endpoint: &str,
+    workload: &Workload,
+    commit: &str,
+    ca_bundle: Option<&Path>,
+) -> Result<Vec<FileUrl>> {
     workload
         .files
         .iter()
         .map(|file| {
             let resolve = format!("{endpoint}/{}/resolve/{commit}/{}", workload.repo_id, file.path);
-            let url = if file.lfs { redirect_target(&resolve)? } else { resolve };
+            let url = if file.lfs {
+                redirect_target(&resolve, ca_bundle)?
+            } else {
+                resolve
+            };
             Ok(FileUrl {
                 path: file.path.clone(),
                 url,
@@ -93,9 +115,10 @@ pub(crate) fn file_urls(endpoint: &str, workload: &Workload, commit: &str) -> Re
         .collect()
 }
 
-/// Where `url` redirects to, asked with one `HEAD` by curl.
-pub(crate) fn redirect_target(url: &str) -> Result<String> {
+/// Where `url` redirects to, asked with one `HEAD` by curl (trusting `ca_bundle`).
+pub(crate) fn redirect_target(url: &str, ca_bundle: Option<&Path>) -> Result<String> {
     let out = Command::new("curl")
+        .args(curl_trust(ca_bundle))
         .args(["-sS", "-I", "-o", "/dev/null", "-w", "%{redirect_url}", url])
         .output()
         .context("failed to run curl")?;
@@ -133,6 +156,16 @@ pub(crate) fn invocation(
     } else {
         Vec::new()
     };
+    let ca_bundle = clients.ca_bundle.as_deref();
+    // A Hub client, told to trust the test CA through the variables its users set.
+    let hub_client = |invocation: Invocation, trust_variables: &[&str]| match ca_bundle {
+        Some(ca) => trust_variables
+            .iter()
+            .fold(hub_env(invocation), |invocation, variable| {
+                invocation.env(*variable, ca)
+            }),
+        None => hub_env(invocation),
+    };
     let invocation = match tool {
         Tool::Ours | Tool::OursNoVerify => {
             let mut invocation = Invocation::new(&clients.cli)
@@ -142,22 +175,40 @@ pub(crate) fn invocation(
             if tool == Tool::OursNoVerify {
                 invocation = invocation.arg("--no-verify");
             }
-            hub_env(invocation)
+            hub_client(invocation, &["REQUESTS_CA_BUNDLE"])
         }
         Tool::Python => {
             let Some(python) = &clients.python else {
                 return Ok(None);
             };
-            hub_env(
-                Invocation::new(python)
-                    .args(["-c", PYTHON_FETCH, workload.repo_id.as_str()])
-                    .args(files),
-            )
+            let fetch = Invocation::new(python)
+                .args(["-c", PYTHON_FETCH, workload.repo_id.as_str()])
+                .args(files);
+            // httpx reads SSL_CERT_FILE; REQUESTS_CA_BUNDLE is what requests-era users set.
+            hub_client(fetch, &["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"])
+        }
+        Tool::HfHub => {
+            let Some(driver) = &clients.hf_hub else {
+                return Ok(None);
+            };
+            let fetch = Invocation::new(driver)
+                .arg("--endpoint")
+                .arg(&clients.endpoint)
+                .arg("--cache-dir")
+                .arg(out_dir.join("hub"))
+                .arg(workload.repo_id.as_str())
+                .args(files);
+            // hf-hub takes no CA bundle; its reqwest verifies with the
+            // platform's roots, which rustls-native-certs reads from SSL_CERT_FILE.
+            hub_client(fetch, &["SSL_CERT_FILE"])
         }
         Tool::CurlOne | Tool::CurlParallel => {
             let list = config_dir.join(format!("{}-urls.txt", workload.repo_id.replace('/', "--")));
             write_curl_list(&list, urls, out_dir)?;
-            let mut invocation = Invocation::new("curl").args(["-s", "-S", "-f", "--create-dirs"]);
+            let mut invocation =
+                Invocation::new("curl")
+                    .args(curl_trust(ca_bundle))
+                    .args(["-s", "-S", "-f", "--create-dirs"]);
             if tool == Tool::CurlParallel {
                 invocation = invocation.args(["--parallel", "--parallel-max", "8"]);
             }
@@ -170,7 +221,11 @@ pub(crate) fn invocation(
             if !clients.aria2c {
                 return Ok(None);
             }
-            Invocation::new("aria2c")
+            let mut invocation = Invocation::new("aria2c");
+            if let Some(ca) = ca_bundle {
+                invocation = invocation.arg(format!("--ca-certificate={}", ca.display()));
+            }
+            invocation
                 .args([
                     "-x8",
                     "-s8",
@@ -191,7 +246,7 @@ pub(crate) fn invocation(
 
 /// Fetches every file once, untimed, into `/dev/null`: the emulator's caches
 /// are then as warm for the first client measured as for the last.
-pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path) -> Result<()> {
+pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path, ca_bundle: Option<&Path>) -> Result<()> {
     let list = config_dir.join("warm-up-urls.txt");
     let mut text = String::new();
     for file in urls {
@@ -200,6 +255,7 @@ pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path) -> Result<()> {
     }
     std::fs::write(&list, text).with_context(|| format!("failed to write {}", list.display()))?;
     let status = Command::new("curl")
+        .args(curl_trust(ca_bundle))
         .args(["-s", "-S", "-f", "--parallel", "--parallel-max", "8", "-K"])
         .arg(&list)
         .status()
@@ -208,6 +264,29 @@ pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path) -> Result<()> {
         bail!("the warm-up fetch failed: {status}");
     }
     Ok(())
+}
+
+/// curl's arguments to trust `ca_bundle`, if any.
+fn curl_trust(ca_bundle: Option<&Path>) -> Vec<OsString> {
+    match ca_bundle {
+        Some(ca) => vec!["--cacert".into(), ca.into()],
+        None => Vec::new(),
+    }
+}
+
+/// Where `tool`, run into `out_dir`, puts `file` of `workload`: the snapshot
+/// path in the Hub cache `out_dir/hub` (the Hub clients, at `commit`), or the
+/// file's repo path under `out_dir` (curl and aria2c).
+pub(crate) fn output_path(tool: Tool, out_dir: &Path, workload: &Workload, commit: &str, file: &str) -> PathBuf {
+    match tool {
+        Tool::Ours | Tool::OursNoVerify | Tool::Python | Tool::HfHub => out_dir
+            .join("hub")
+            .join(format!("models--{}", workload.repo_id.replace('/', "--")))
+            .join("snapshots")
+            .join(commit)
+            .join(file),
+        Tool::CurlOne | Tool::CurlParallel | Tool::Aria2c => out_dir.join(file),
+    }
 }
 
 /// A curl config listing every URL with its output path.
