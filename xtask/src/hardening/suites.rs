@@ -7,42 +7,48 @@ use anyhow::{Context, Result};
 use super::Row;
 use crate::workspace::{cargo, describe};
 
-/// Each suite: its category, and the cargo test arguments that select it.
-const SUITES: [(&str, &[&str]); 6] = [
-    (
-        "property tests of every parser",
-        &["test", "--workspace", "--", "proptests"],
-    ),
+/// Each suite: its category, the cargo test arguments that pick the test
+/// binaries, and the name filter that picks the tests.
+const SUITES: [(&str, &[&str], &str); 7] = [
+    ("property tests of every parser", &["--workspace"], "proptests"),
     (
         "lying hub, library calls",
-        &["test", "-p", "hub-cache", "--test", "it", "lying_hub"],
+        &["-p", "hub-cache", "--test", "it"],
+        "lying_hub",
     ),
-    (
-        "SIGKILL during downloads and uploads",
-        &["test", "-p", "huggingface-cli", "--test", "cli", "kill_safety"],
-    ),
+    ("SIGKILL during downloads and uploads", CLI_TESTS, "kill_safety"),
     (
         "concurrent Rust and Python processes",
-        &["test", "-p", "huggingface-cli", "--test", "cli", "concurrent_processes"],
+        CLI_TESTS,
+        "concurrent_processes",
     ),
+    ("full disk and read-only cache", CLI_TESTS, "disk_faults"),
+    ("secrets in server messages and HF_HOME's mode", CLI_TESTS, "secrets::"),
     (
-        "full disk and read-only cache",
-        &["test", "-p", "huggingface-cli", "--test", "cli", "disk_faults"],
-    ),
-    (
-        "secrets in outputs, URLs, .git and arguments",
-        &["test", "-p", "huggingface-cli", "--test", "cli", "secrets"],
+        "secrets in outputs, Debug, URLs, .git and arguments",
+        CLI_TESTS,
+        "token_secrecy",
     ),
 ];
 
+/// The CLI's end-to-end test binary.
+const CLI_TESTS: &[&str] = &["-p", "huggingface-cli", "--test", "cli"];
+
 pub(super) fn run_all() -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for (category, args) in SUITES {
+    for (category, binaries, filter) in SUITES {
         let mut cmd = cargo();
-        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        cmd.arg("test").args(binaries).args(["--", filter, "--nocapture"]);
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         eprintln!("$ {}", describe(&cmd));
         let output = run(&mut cmd)?;
         let mut row = Row::new(category);
+        row.figures = output
+            .text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix("figure: "))
+            .map(str::to_string)
+            .collect();
         let (passed, failed) = count(&output);
         row.tried = passed + failed;
         row.passed = passed;
