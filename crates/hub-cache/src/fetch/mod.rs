@@ -6,6 +6,7 @@ mod hasher;
 mod parallel;
 mod single_stream;
 mod stall;
+mod stream_hasher;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};

@@ -5,8 +5,8 @@ use std::path::Path;
 
 use hub_api::{HubClient, HubRequest};
 
-use super::hasher::PrefixHasher;
 use super::stall::StallGuard;
+use super::stream_hasher::StreamHasher;
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
@@ -32,8 +32,9 @@ pub(super) fn fetch(
         file.set_len(0).map_err(Error::io("truncate", partial))?;
         offset = 0;
     }
-    let hasher = match (hash, expected) {
-        (true, Some(size)) => Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?),
+    let start_hasher = |prefix: u64| StreamHasher::start(partial, prefix).map_err(Error::io("read", partial));
+    let mut hasher = match (hash, expected) {
+        (true, Some(_)) => Some(start_hasher(offset)?),
         _ => None,
     };
     if offset > 0 {
@@ -41,11 +42,9 @@ pub(super) fn fetch(
             path: source.repo_path.to_string(),
             bytes: offset,
         });
-        if let Some(h) = &hasher {
-            h.advance(offset);
-        }
     }
-    let mut buffer = vec![0u8; COPY_BUFFER];
+    // The buffer not handed to the hasher (all of them, without one).
+    let mut spare: Option<Vec<u8>> = None;
     let mut resumes = 0;
     loop {
         if expected == Some(offset) {
@@ -83,29 +82,45 @@ pub(super) fn fetch(
                 file.set_len(0).map_err(Error::io("truncate", partial))?;
                 file.seek(SeekFrom::Start(0)).map_err(Error::io("write", partial))?;
                 offset = 0;
+                if hasher.is_some() {
+                    hasher = Some(start_hasher(0)?);
+                }
             }
         }
         let mut reader = response.into_reader();
         let mut stall = StallGuard::new(settings.stall_timeout);
         let broken = loop {
+            let mut buffer = spare
+                .take()
+                .or_else(|| hasher.as_mut().map(StreamHasher::buffer))
+                .unwrap_or_else(|| vec![0u8; COPY_BUFFER]);
             // One byte more than is left, to see a body that goes on.
             let want = match expected {
                 Some(size) => (size - offset + 1).min(buffer.len() as u64) as usize,
                 None => buffer.len(),
             };
             let n = match reader.read(&mut buffer[..want]) {
-                Ok(0) => break None,
+                Ok(0) => {
+                    spare = Some(buffer);
+                    break None;
+                }
                 Ok(n) => n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => break Some(e),
+                Err(e) => {
+                    spare = Some(buffer);
+                    match e.kind() {
+                        std::io::ErrorKind::Interrupted => continue,
+                        _ => break Some(e),
+                    }
+                }
             };
             if let Some(size) = expected.filter(|&size| offset + n as u64 > size) {
                 return Err(invalid(format!("the body goes on past the announced {size} bytes")));
             }
             file.write_all(&buffer[..n]).map_err(Error::io("write", partial))?;
             offset += n as u64;
-            if let Some(h) = &hasher {
-                h.advance(offset);
+            match &mut hasher {
+                Some(h) => h.hash(buffer, n),
+                None => spare = Some(buffer),
             }
             progress.event(&ProgressEvent::Advanced {
                 path: source.repo_path.to_string(),
