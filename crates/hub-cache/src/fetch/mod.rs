@@ -4,6 +4,7 @@
 mod git_blob;
 mod hasher;
 mod parallel;
+mod ramp;
 mod single_stream;
 mod stall;
 mod stream_hasher;

@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
+use super::ramp::Ramp;
 use super::stall::StallGuard;
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::connection_budget::ConnectionBudget;
@@ -84,6 +85,8 @@ struct Shared<'a> {
     error: Mutex<Option<Error>>,
     hasher: Option<&'a PrefixHasher>,
     settings: &'a TransferSettings,
+    /// How many of the workers may fetch, found while the file arrives.
+    ramp: Ramp,
 }
 
 /// How the ranges went.
@@ -164,11 +167,22 @@ pub(super) fn fetch(
         error: Mutex::new(None),
         hasher: hasher.as_ref(),
         settings,
+        ramp: Ramp::new(workers),
     };
     std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| worker(client, source, &file, partial, &shared, budget, progress));
+        for index in 0..workers {
+            let (shared, file) = (&shared, &file);
+            scope.spawn(move || {
+                worker(index, client, source, file, partial, shared, budget, progress);
+                // The last ranges are taken (or the file failed): nothing is
+                // left to decide, and workers still waiting leave.
+                let drained = shared.queue.lock().map(|q| q.is_empty()).unwrap_or(true);
+                if drained || shared.failed.load(Ordering::SeqCst) {
+                    shared.ramp.finish();
+                }
+            });
         }
+        shared.ramp.measure();
     });
     if shared.ranges_ignored.load(Ordering::SeqCst) {
         return Ok(Outcome::RangesIgnored);
@@ -187,7 +201,10 @@ pub(super) fn fetch(
     }
 }
 
+/// Fetches ranges from the queue while the ramp lets worker `index` in.
+#[allow(clippy::too_many_arguments)]
 fn worker(
+    worker_index: usize,
     client: &HubClient,
     source: &BlobSource<'_>,
     file: &File,
@@ -197,7 +214,7 @@ fn worker(
     progress: &dyn Progress,
 ) {
     loop {
-        if shared.failed.load(Ordering::SeqCst) {
+        if shared.failed.load(Ordering::SeqCst) || !shared.ramp.wait_turn(worker_index) {
             return;
         }
         let Some(index) = shared.queue.lock().ok().and_then(|mut q| q.pop_front()) else {
@@ -262,6 +279,7 @@ impl RangeTarget<'_> {
                 .write_all_at(bytes, offset)
                 .map_err(Error::io("write", self.partial))?;
         }
+        self.shared.ramp.received(bytes.len());
         if let Ok(mut plan) = self.shared.plan.lock() {
             plan.filled[self.index] = offset + bytes.len() as u64 - self.start;
             if let Some(h) = self.shared.hasher {
@@ -316,6 +334,14 @@ fn fetch_range(
         let broken = loop {
             let want = ((end - position) as usize).min(buffer.len());
             if want == 0 {
+                // Reading the body's end hands the connection back to the
+                // pool for the next range; without it, every range would pay
+                // a new connection (and, on the Hub, a TLS handshake).
+                let mut end_of_body = [0u8; 1];
+                if !matches!(reader.read(&mut end_of_body), Ok(0)) {
+                    // More than the range, or a broken end: the connection is not reused.
+                    drop(reader);
+                }
                 break None;
             }
             let (filled, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);

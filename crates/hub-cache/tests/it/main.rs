@@ -5,6 +5,7 @@ mod call_settings;
 mod hostile_server;
 mod lying_hub;
 mod proptests;
+mod ramp;
 mod snapshot;
 
 use std::path::{Path, PathBuf};
