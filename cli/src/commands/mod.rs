@@ -3,6 +3,7 @@
 mod delete_cache;
 mod download;
 mod env;
+mod generate;
 mod lfs;
 mod login;
 mod repo;
@@ -45,6 +46,9 @@ enum Command {
     LfsEnableLargefiles(lfs::EnableLargefilesArgs),
     /// The git-lfs transfer agent for files over 5 GB: git-lfs runs it, do not call it directly.
     LfsMultipartUpload(lfs::MultipartUploadArgs),
+    /// Shell completions and the man page, for packagers.
+    #[command(hide = true)]
+    Generate(generate::GenerateArgs),
 }
 
 impl Cli {
@@ -62,6 +66,7 @@ impl Cli {
             Command::DeleteCache(args) => delete_cache::run(args),
             Command::LfsEnableLargefiles(args) => lfs::enable(args),
             Command::LfsMultipartUpload(args) => lfs::multipart_upload(args),
+            Command::Generate(args) => generate::run(args),
         }
     }
 }
