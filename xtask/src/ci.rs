@@ -12,6 +12,7 @@ use crate::workspace::{cargo, root};
 pub(crate) const PYTHON_CLIENT: &str = "huggingface_hub==2.4.0";
 
 pub(crate) fn run() -> Result<()> {
+    crate::tidy::run()?;
     run_command(cargo().args(["fmt", "--all", "--check"]))?;
     run_command(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
     run_command(

@@ -44,3 +44,20 @@ pub(crate) fn describe(cmd: &Command) -> String {
     parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
 }
+
+/// Runs a command and returns its standard output; fails with its standard
+/// error when it fails.
+pub(crate) fn stdout_of(cmd: &mut Command) -> Result<Vec<u8>> {
+    let output = cmd
+        .output()
+        .with_context(|| format!("failed to start {}", describe(cmd)))?;
+    if !output.status.success() {
+        bail!(
+            "`{}` failed with {}: {}",
+            describe(cmd),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(output.stdout)
+}
