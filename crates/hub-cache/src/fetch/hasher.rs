@@ -1,21 +1,40 @@
 //! Hashes a file's bytes in order, on its own thread, as they become final,
 //! so the transfer never waits for sha256.
+//!
+//! Bytes written at the hashing frontier (the next byte nobody has claimed
+//! yet: with one connection, every byte) are handed over in the buffer they
+//! arrived in and hashed from memory; bytes written ahead of it by other
+//! ranges are read back from the file once the frontier reaches them.
 
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use sha2::{Digest, Sha256};
 
 use super::COPY_BUFFER;
 
+/// The next bytes to hash, in file order.
+enum Segment {
+    /// Bytes handed over in their receive buffer.
+    Memory(Vec<u8>, usize),
+    /// Bytes to read back from the file: `[from, to)`.
+    File(u64, u64),
+}
+
 #[derive(Default)]
 struct Watermark {
     /// Bytes from the start of the file that are final.
     ready: u64,
+    /// The end of what is hashed or queued to be: the frontier.
+    claimed: u64,
+    queue: VecDeque<Segment>,
+    /// Buffers the thread is done with, for the writers to receive into.
+    free: Vec<Vec<u8>>,
     /// No more bytes will become final: hash what is ready, then stop.
     closed: bool,
 }
@@ -41,15 +60,35 @@ impl PrefixHasher {
         })
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, Watermark> {
+        self.shared.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Says that the first `ready` bytes are final.
     pub(crate) fn advance(&self, ready: u64) {
-        let (lock, cvar) = &*self.shared;
-        if let Ok(mut w) = lock.lock()
-            && ready > w.ready
-        {
+        let mut w = self.lock();
+        if ready > w.ready {
             w.ready = ready;
-            cvar.notify_one();
+            self.shared.1.notify_one();
         }
+    }
+
+    /// Offers the first `len` bytes of `buffer`, just written at `offset`:
+    /// taken (and a buffer to go on with given back) when they start at the
+    /// frontier; otherwise the caller keeps its buffer, and the bytes are read
+    /// back from the file later. Call it before [`PrefixHasher::advance`]
+    /// covers these bytes.
+    pub(crate) fn offer(&self, offset: u64, buffer: &mut Vec<u8>, len: usize) -> bool {
+        let mut w = self.lock();
+        if offset != w.claimed || w.closed {
+            return false;
+        }
+        let replacement = w.free.pop().unwrap_or_else(|| vec![0u8; buffer.len()]);
+        let taken = std::mem::replace(buffer, replacement);
+        w.claimed += len as u64;
+        w.queue.push_back(Segment::Memory(taken, len));
+        self.shared.1.notify_one();
+        true
     }
 
     /// Waits for the hash of all `total` bytes (lowercase hex). The transfer
@@ -71,14 +110,11 @@ impl PrefixHasher {
             Err(_) => Err(std::io::Error::other("the hashing thread panicked")),
         }
     }
-}
 
-impl PrefixHasher {
     fn close(&self) {
-        let (lock, cvar) = &*self.shared;
-        let mut w = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut w = self.lock();
         w.closed = true;
-        cvar.notify_one();
+        self.shared.1.notify_one();
     }
 }
 
@@ -89,27 +125,53 @@ impl Drop for PrefixHasher {
     }
 }
 
+/// Buffers kept for reuse at most: the frontier's writer holds one, the
+/// thread one, and a few wait in between.
+const FREE_BUFFERS: usize = 4;
+
 fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) -> std::io::Result<Option<String>> {
     let (lock, cvar) = shared;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut hashed = 0u64;
     while hashed < total {
-        let ready = {
-            let mut w = lock.lock().map_err(|_| std::io::Error::other("poisoned"))?;
-            while w.ready <= hashed && !w.closed {
-                w = cvar.wait(w).map_err(|_| std::io::Error::other("poisoned"))?;
+        let segment = {
+            let mut w = lock.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(segment) = w.queue.pop_front() {
+                    break segment;
+                }
+                if w.ready > w.claimed {
+                    // Written ahead by other ranges: read back.
+                    let segment = Segment::File(w.claimed, w.ready.min(total));
+                    w.claimed = w.ready;
+                    break segment;
+                }
+                if w.closed {
+                    return Ok(None);
+                }
+                w = cvar.wait(w).unwrap_or_else(PoisonError::into_inner);
             }
-            if w.closed && w.ready <= hashed {
-                return Ok(None);
-            }
-            w.ready.min(total)
         };
-        while hashed < ready {
-            let n = ((ready - hashed) as usize).min(COPY_BUFFER);
-            file.read_exact_at(&mut buffer[..n], hashed)?;
-            hasher.update(&buffer[..n]);
-            hashed += n as u64;
+        match segment {
+            Segment::Memory(bytes, len) => {
+                hasher.update(&bytes[..len]);
+                hashed += len as u64;
+                let mut w = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                if w.free.len() < FREE_BUFFERS {
+                    w.free.push(bytes);
+                }
+            }
+            Segment::File(from, to) => {
+                let mut at = from;
+                while at < to {
+                    let n = ((to - at) as usize).min(COPY_BUFFER);
+                    file.read_exact_at(&mut buffer[..n], at)?;
+                    hasher.update(&buffer[..n]);
+                    at += n as u64;
+                }
+                hashed = to;
+            }
         }
     }
     Ok(Some(hex(&hasher.finalize())))
@@ -151,6 +213,32 @@ mod tests {
         hasher.advance(10);
         let err = hasher.finish().expect_err("7 bytes never came");
         assert_eq!(err.kind(), std::io::ErrorKind::UnexpectedEof);
+        Ok(())
+    }
+
+    #[test]
+    fn bytes_handed_over_and_bytes_read_back_hash_in_file_order() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("partial");
+        let bytes: Vec<u8> = (0..400u32).map(|i| (i * 7 % 251) as u8).collect();
+        std::fs::write(&path, &bytes)?;
+        let hasher = PrefixHasher::start(&path, 400)?;
+        let segment = |from: usize| {
+            let mut buffer = vec![0u8; 128];
+            buffer[..100].copy_from_slice(&bytes[from..from + 100]);
+            buffer
+        };
+        // The frontier's bytes are taken; bytes ahead of it are not.
+        assert!(hasher.offer(0, &mut segment(0), 100));
+        assert!(!hasher.offer(200, &mut segment(200), 100));
+        hasher.advance(100);
+        // The second range's bytes arrive too: [100, 300) is read back.
+        hasher.advance(300);
+        // Taken if the read-back has claimed up to 300 by now, else read back
+        // too: the hash is the file's either way.
+        let _ = hasher.offer(300, &mut segment(300), 100);
+        hasher.advance(400);
+        assert_eq!(hasher.finish()?, hex(&Sha256::digest(&bytes)));
         Ok(())
     }
 

@@ -271,17 +271,24 @@ struct RangeTarget<'a> {
 }
 
 impl RangeTarget<'_> {
-    /// Writes the range's next bytes at `offset`; the hasher may follow at once.
-    fn write_at(&self, bytes: &[u8], offset: u64) -> Result<()> {
+    /// Writes the first `len` bytes of `buffer` at `offset`; the hasher may
+    /// follow at once, and takes the buffer itself (giving another) when the
+    /// bytes are the next it needs.
+    fn write_at(&self, buffer: &mut Vec<u8>, len: usize, offset: u64) -> Result<()> {
         {
             let _turn = self.shared.write_turn.lock().unwrap_or_else(|p| p.into_inner());
             self.file
-                .write_all_at(bytes, offset)
+                .write_all_at(&buffer[..len], offset)
                 .map_err(Error::io("write", self.partial))?;
         }
-        self.shared.ramp.received(bytes.len());
+        self.shared.ramp.received(len);
+        if let Some(h) = self.shared.hasher {
+            // Before the watermark moves past these bytes, or the hasher
+            // would read them back from the file.
+            h.offer(offset, buffer, len);
+        }
         if let Ok(mut plan) = self.shared.plan.lock() {
-            plan.filled[self.index] = offset + bytes.len() as u64 - self.start;
+            plan.filled[self.index] = offset + len as u64 - self.start;
             if let Some(h) = self.shared.hasher {
                 h.advance(plan.contiguous());
             }
@@ -299,7 +306,7 @@ fn fetch_range(
     target: &RangeTarget<'_>,
     start: u64,
     end: u64,
-    buffer: &mut [u8],
+    buffer: &mut Vec<u8>,
     progress: &dyn Progress,
 ) -> Result<bool> {
     let mut position = start;
@@ -346,7 +353,7 @@ fn fetch_range(
             }
             let (filled, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);
             if filled > 0 {
-                target.write_at(&buffer[..filled], position)?;
+                target.write_at(buffer, filled, position)?;
                 position += filled as u64;
                 progress.event(&ProgressEvent::Advanced {
                     path: source.repo_path.to_string(),
