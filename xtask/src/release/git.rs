@@ -1,6 +1,8 @@
 //! The release's git side: a clean tree, the last release tag, the commits
 //! since, and the release commit with its annotated tag. Nothing is pushed.
 
+use std::io::Write;
+
 use anyhow::{Context, Result, ensure};
 
 use super::Workspace;
@@ -95,11 +97,17 @@ fn parse_log(log: &str) -> Vec<Commit> {
 pub(super) fn commit_and_tag(ws: &Workspace, edited: &[String], tag: &str, notes: &str) -> Result<()> {
     ws.run(ws.git().arg("add").arg("--").args(edited))?;
     ws.run(ws.git().args(["commit", "--quiet", "-m", &format!("release: {tag}")]))?;
-    // Verbatim: the default clean-up would drop the notes' `#` headings.
-    let message = format!("{tag}\n\n{notes}");
+    // From a file, so that the echoed command stays one line; verbatim, as
+    // the default clean-up would drop the notes' `#` headings.
+    let mut message = tempfile::NamedTempFile::new().context("failed to make a temporary file")?;
+    message
+        .write_all(format!("{tag}\n\n{notes}").as_bytes())
+        .context("failed to write the tag message")?;
     ws.run(
         ws.git()
-            .args(["tag", "--annotate", "--cleanup=verbatim", "-m", &message, tag]),
+            .args(["tag", "--annotate", "--cleanup=verbatim", "--file"])
+            .arg(message.path())
+            .arg(tag),
     )
 }
 
