@@ -1,9 +1,9 @@
 //! `cargo xtask dist`: the release `huggingface-cli` as an archive to hand
-//! out: `target/dist/huggingface-cli-VERSION-TRIPLE/` with the binary, shell
-//! completions (bash, zsh, fish, PowerShell) and the man page made by the
-//! binary itself (`huggingface-cli generate`), README and license; packed as
-//! `huggingface-cli-VERSION-TRIPLE.tar.gz`, with a `.sha256` beside it in
-//! `sha256sum` format.
+//! out: `target/dist/huggingface-cli-VERSION-TRIPLE/` with the binary
+//! (stripped), shell completions (bash, zsh, fish, PowerShell) and man pages
+//! made by the binary itself (`huggingface-cli generate`), README and
+//! license; packed as `huggingface-cli-VERSION-TRIPLE.tar.gz`, with a
+//! `.sha256` beside it in `sha256sum` format.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,8 @@ const COMPLETIONS: [(&str, &str); 4] = [
 pub(crate) struct DistInput {
     /// The built binary.
     pub(crate) binary: PathBuf,
+    /// Whether the copy in the archive loses its debug line tables and symbols.
+    pub(crate) strip: bool,
     /// Its version, as it prints it.
     pub(crate) version: String,
     /// The target triple it was built for.
@@ -59,6 +61,7 @@ pub(crate) fn run() -> Result<()> {
         documents: vec![root().join("cli/README.md"), root().join("LICENSE")],
         out_dir: target_dir().join("dist"),
         binary,
+        strip: true,
     };
     let dist = assemble(&input)?;
     check_archive(&dist)?;
@@ -106,6 +109,9 @@ pub(crate) fn assemble(input: &DistInput) -> Result<DistArchive> {
     }
     let binary_name = input.binary.file_name().context("the binary has no file name")?;
     copy(&input.binary, &dir.join(binary_name))?;
+    if input.strip {
+        strip(&dir.join(binary_name))?;
+    }
     for document in &input.documents {
         copy(
             document,
@@ -116,8 +122,11 @@ pub(crate) fn assemble(input: &DistInput) -> Result<DistArchive> {
         let script = stdout_of(Command::new(&input.binary).args(["generate", "completions", shell]))?;
         write(&dir.join("completions").join(file), &script)?;
     }
-    let page = stdout_of(Command::new(&input.binary).args(["generate", "man"]))?;
-    write(&dir.join("man").join(format!("{BIN}.1")), &page)?;
+    run_command(
+        Command::new(&input.binary)
+            .args(["generate", "man", "--dir"])
+            .arg(dir.join("man")),
+    )?;
 
     let tar = input.out_dir.join(format!("{name}.tar"));
     let archive = input.out_dir.join(format!("{name}.tar.gz"));
@@ -178,6 +187,22 @@ fn check_archive(dist: &DistArchive) -> Result<()> {
     Ok(())
 }
 
+/// Strips the binary's line tables and symbols (35 MB to 6), when `strip` is
+/// there; the binary in target/release keeps them for backtraces.
+fn strip(binary: &Path) -> Result<()> {
+    match Command::new("strip").arg(binary).status() {
+        Ok(status) => ensure!(status.success(), "`strip {}` failed with {status}", binary.display()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            eprintln!(
+                "no `strip` on the PATH: {} keeps its debug line tables",
+                binary.display()
+            );
+        }
+        Err(err) => return Err(err).with_context(|| format!("failed to run strip on {}", binary.display())),
+    }
+    Ok(())
+}
+
 fn copy(from: &Path, to: &Path) -> Result<()> {
     // fs::copy keeps the permission bits: the binary stays executable.
     std::fs::copy(from, to).with_context(|| format!("failed to copy {} to {}", from.display(), to.display()))?;
@@ -233,7 +258,7 @@ mod tests {
             "#!/bin/sh\ncase \"$1 $2\" in\n\
              '--version ') echo 'huggingface-cli 9.8.7' ;;\n\
              'generate completions') echo \"# $3 completion for download\" ;;\n\
-             'generate man') echo '.TH huggingface-cli 1' ;;\n\
+             'generate man') mkdir -p \"$4\" && echo '.TH huggingface-cli 1' > \"$4/huggingface-cli.1\" ;;\n\
              *) exit 2 ;;\nesac\n",
         )?;
         std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755))?;
@@ -245,6 +270,7 @@ mod tests {
             documents: vec![dir.path().join("README.md"), dir.path().join("LICENSE")],
             out_dir: dir.path().join("dist"),
             binary,
+            strip: false,
         };
         let dist = assemble(&input)?;
         let name = "huggingface-cli-9.8.7-x86_64-unknown-linux-gnu";

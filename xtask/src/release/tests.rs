@@ -11,6 +11,7 @@ use semver::Version;
 use tempfile::TempDir;
 use toml_edit::DocumentMut;
 
+use super::git::RELEASE_SUBJECT;
 use super::package::{check_file_list, crate_dir, file_list};
 use super::{LIBRARIES, PUBLISHED, ReleaseOptions, Workspace, manifests, release};
 use crate::workspace::{root, stdout_of};
@@ -153,8 +154,16 @@ fn release_bumps_versions_rolls_the_changelog_commits_and_tags() -> Result<()> {
     for part in ["### hub-url", "### hub-cache", "### huggingface-cli", "#### Changed"] {
         assert!(section.contains(part), "{part} in {section}");
     }
-    // The whole history, as there was no release before.
-    assert!(section.matches("\n- ").count() > 10, "{section}");
+    // Every commit of the history, as there was no release before.
+    let mut listed: Vec<&str> = section
+        .lines()
+        .filter_map(|line| line.strip_prefix("- ")?.rsplit_once(" (")?.1.strip_suffix(')'))
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    let history = git(dir.path(), &["log", "--no-merges", "--format=%s", "HEAD~1"])?;
+    let history = history.lines().filter(|s| !s.starts_with(RELEASE_SUBJECT)).count();
+    assert_eq!(listed.len(), history, "{section}");
 
     // A fix to the CLI, then the next release: only that commit is new.
     std::fs::write(dir.path().join("cli/README.md"), "# huggingface-cli\n")?;
