@@ -50,7 +50,7 @@ fn main() -> ExitCode {
             eprintln!("  tidy   manifests, READMEs and crate docs ready to publish; the environment read in one place");
             eprintln!("  release VERSION [--dry-run] [--publish] [--skip-checks] [--skip-semver] [--skip-package]");
             eprintln!("         bump, changelog, checks, package, commit and tag (never pushes)");
-            eprintln!("  dist   release build of huggingface-cli, completions, man page: target/dist/*.tar.gz");
+            eprintln!("  dist   release build of huggingface-cli, completions, man pages: target/dist/*.tar.gz");
             return ExitCode::from(2);
         }
     };
