@@ -80,7 +80,9 @@ impl PrefixHasher {
     /// covers these bytes.
     pub(crate) fn offer(&self, offset: u64, buffer: &mut Vec<u8>, len: usize) -> bool {
         let mut w = self.lock();
-        if offset != w.claimed || w.closed {
+        // A hasher that lags keeps at most a few buffers: the rest of the
+        // bytes wait in the file, so memory does not grow with the file.
+        if offset != w.claimed || w.closed || w.queue.len() >= QUEUED_BUFFERS {
             return false;
         }
         let replacement = w.free.pop().unwrap_or_else(|| vec![0u8; buffer.len()]);
@@ -128,6 +130,9 @@ impl Drop for PrefixHasher {
 /// Buffers kept for reuse at most: the frontier's writer holds one, the
 /// thread one, and a few wait in between.
 const FREE_BUFFERS: usize = 4;
+
+/// Buffers waiting to be hashed at most.
+const QUEUED_BUFFERS: usize = 4;
 
 fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) -> std::io::Result<Option<String>> {
     let (lock, cvar) = shared;

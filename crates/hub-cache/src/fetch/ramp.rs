@@ -14,6 +14,10 @@ pub(super) const WINDOW: Duration = Duration::from_millis(150);
 /// What a doubling must bring to be kept: a quarter more.
 const GAIN: f64 = 1.25;
 
+/// A first connection slower than this (bytes a second) is held back by its
+/// link, not by the machine: loopback and fast links bring several times more.
+const SLOW_CONNECTION: f64 = 256.0 * 1024.0 * 1024.0;
+
 /// The decision, window after window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct RampState {
@@ -41,6 +45,12 @@ impl RampState {
             return;
         }
         match self.best {
+            // One connection far below what a machine writes is bound by its
+            // link (a per-connection cap, a long round trip): all of them at once.
+            None if rate < SLOW_CONNECTION => {
+                self.best = Some((rate, self.allowed));
+                self.allowed = self.max;
+            }
             Some((best, with)) if rate < best * GAIN => {
                 // More connections did not pay: go back to the count that did.
                 self.allowed = with;
@@ -142,17 +152,28 @@ mod tests {
     #[test]
     fn a_link_that_one_stream_fills_stays_on_one() {
         let mut ramp = RampState::new(8);
-        ramp.observe(1000.0);
+        ramp.observe(1000.0 * MB);
         assert_eq!(ramp.allowed, 2, "a second connection is tried");
-        ramp.observe(1100.0);
+        ramp.observe(1100.0 * MB);
         assert_eq!((ramp.allowed, ramp.settled), (1, true));
     }
 
+    const MB: f64 = 1024.0 * 1024.0;
+
     #[test]
-    fn capped_connections_double_up_to_the_most() {
+    fn a_slow_first_connection_opens_them_all() {
         let mut ramp = RampState::new(8);
-        for (rate, allowed) in [(180.0, 2), (360.0, 4), (700.0, 8), (1300.0, 8)] {
-            ramp.observe(rate);
+        ramp.observe(180.0 * MB);
+        assert_eq!(ramp.allowed, 8);
+        ramp.observe(1300.0 * MB);
+        assert_eq!((ramp.allowed, ramp.settled), (8, true));
+    }
+
+    #[test]
+    fn fast_connections_double_while_it_pays() {
+        let mut ramp = RampState::new(8);
+        for (rate, allowed) in [(300.0, 2), (600.0, 4), (1200.0, 8), (2000.0, 8)] {
+            ramp.observe(rate * MB);
             assert_eq!(ramp.allowed, allowed);
         }
         assert!(ramp.settled);
@@ -161,8 +182,8 @@ mod tests {
     #[test]
     fn it_settles_where_doubling_stopped_paying() {
         let mut ramp = RampState::new(16);
-        for rate in [100.0, 200.0, 400.0, 420.0] {
-            ramp.observe(rate);
+        for rate in [300.0, 600.0, 1200.0, 1250.0] {
+            ramp.observe(rate * MB);
         }
         assert_eq!((ramp.allowed, ramp.settled), (4, true));
         ramp.observe(10_000.0);

@@ -49,7 +49,7 @@ fn connections_double_while_each_doubling_pays() -> TestResult {
 #[test]
 fn a_link_one_stream_keeps_up_with_is_not_split_over_eight() -> TestResult {
     let hub = TestHub::start()?;
-    let bytes: Vec<u8> = (0..8 * 1024 * 1024u32)
+    let bytes: Vec<u8> = (0..4 * 1024 * 1024u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
     hub.seed(&SeedRepo::model("alice/fast").file("weights.safetensors", bytes.clone()))?;
@@ -69,8 +69,9 @@ fn a_link_one_stream_keeps_up_with_is_not_split_over_eight() -> TestResult {
         .filter(|r| r.path.starts_with("/cdn/"))
         .map(|r| r.connection)
         .collect();
-    // Loopback brings 8 MiB within the first windows: at most one doubling
-    // or two on a loaded machine, never all eight connections at once.
-    assert!(connections.len() <= 4, "{} connections", connections.len());
+    // Loopback brings 4 MiB (16 ranges) within the first 150 ms window, even
+    // a loaded machine's debug build: the ramp has not doubled yet, where a
+    // fixed count would have opened all eight.
+    assert!(connections.len() <= 2, "{} connections", connections.len());
     Ok(())
 }
