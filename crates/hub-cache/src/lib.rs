@@ -38,6 +38,7 @@
 //! # }
 //! ```
 
+pub mod api;
 mod blob_lock;
 mod cache_scan;
 mod cached_download;
@@ -55,11 +56,14 @@ mod staging;
 mod tree_cache;
 
 pub use blob_lock::BlobLock;
+// What a caller needs to download, with this crate as its one dependency.
 pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};
 pub use cached_download::{ResolveUrl, cached_download, parse_resolve_url};
 pub use download::{DownloadOptions, hf_hub_download};
 pub use error::{Error, Result};
 pub use fetch::TransferSettings;
+pub use hub_api::{HubClient, RepoInfo};
+pub use hub_url::{Endpoint, HubConfig, RepoId, RepoType, Revision, Token};
 pub use hub_url::{filter_path, fnmatch};
 pub use progress::{Progress, ProgressEvent};
 pub use repo_cache::{RepoCache, safe_relative_path};

@@ -1,5 +1,6 @@
 //! hf_hub_download and snapshot_download against the local Hub emulator.
 
+mod api;
 mod cache_safety;
 mod call_settings;
 mod hostile_server;
