@@ -249,7 +249,7 @@ impl<'a> RemoteFile<'a> {
 
     /// The sha256 the bytes must have, for LFS files.
     pub(crate) fn sha256(&self) -> Option<&str> {
-        self.is_lfs.then_some(self.etag).filter(|e| is_sha256(e))
+        self.is_lfs.then_some(self.etag).filter(|e| hub_url::is_sha256(e))
     }
 
     /// The git blob id the bytes must have, for regular files.
@@ -399,10 +399,6 @@ pub(crate) fn write_new_file(temp: &Path, content: &[u8], destination: &Path) ->
             source,
         }
     })
-}
-
-pub(crate) fn is_sha256(s: &str) -> bool {
-    hub_url::is_sha256(s)
 }
 
 /// Failures that mean "the Hub could not be reached", where the cache may stand in.

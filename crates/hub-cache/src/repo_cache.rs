@@ -90,22 +90,20 @@ impl RepoCache {
 
 /// A commit id as a name in the cache.
 fn checked_commit(commit: &str) -> Result<&str> {
-    match hub_url::is_commit_id(commit) {
-        true => Ok(commit),
-        false => Err(Error::UnsafeId {
-            kind: "commit",
-            id: commit.to_string(),
-        }),
-    }
+    checked_id("commit", commit, hub_url::is_commit_id)
 }
 
 /// A blob id (git sha1 or sha256) as a name in the cache.
 fn checked_blob(etag: &str) -> Result<&str> {
-    match hub_url::is_blob_id(etag) {
-        true => Ok(etag),
+    checked_id("blob", etag, hub_url::is_blob_id)
+}
+
+fn checked_id<'a>(kind: &'static str, id: &'a str, valid: fn(&str) -> bool) -> Result<&'a str> {
+    match valid(id) {
+        true => Ok(id),
         false => Err(Error::UnsafeId {
-            kind: "blob",
-            id: etag.to_string(),
+            kind,
+            id: id.to_string(),
         }),
     }
 }

@@ -1,30 +1,19 @@
 //! The git blob id of a file: sha1 of `blob {len}\0` and the bytes, the id
 //! the Hub gives regular (non-LFS) files as their ETag.
 
-use std::io::Read;
 use std::path::Path;
 
 use sha1::{Digest, Sha1};
 
-use super::{COPY_BUFFER, hex};
+use super::hasher::{digest_all, hex};
 
 /// The git blob id of the file at `path` (lowercase hex).
 pub(super) fn git_blob_id(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let mut hasher = Sha1::new();
     hasher.update(format!("blob {len}\0").as_bytes());
-    let mut buffer = vec![0u8; COPY_BUFFER];
-    let mut read = 0u64;
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            break;
-        }
-        read += n as u64;
-        hasher.update(&buffer[..n]);
-    }
-    if read != len {
+    if digest_all(file, &mut hasher)? != len {
         return Err(std::io::Error::other("the file changed while it was hashed"));
     }
     Ok(hex(&hasher.finalize()))

@@ -183,17 +183,25 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
 }
 
 /// The sha256 of a whole reader (for files already on disk).
-pub(crate) fn sha256_of(mut reader: impl Read) -> std::io::Result<String> {
+pub(crate) fn sha256_of(reader: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
+    digest_all(reader, &mut hasher)?;
+    Ok(hex(&hasher.finalize()))
+}
+
+/// Feeds everything `reader` holds to `digest`, through one copy buffer;
+/// returns how many bytes it read.
+pub(crate) fn digest_all(mut reader: impl Read, digest: &mut impl Digest) -> std::io::Result<u64> {
     let mut buffer = vec![0u8; COPY_BUFFER];
+    let mut total = 0u64;
     loop {
         let n = reader.read(&mut buffer)?;
         if n == 0 {
-            break;
+            return Ok(total);
         }
-        hasher.update(&buffer[..n]);
+        digest.update(&buffer[..n]);
+        total += n as u64;
     }
-    Ok(hex(&hasher.finalize()))
 }
 
 /// Lowercase hex of bytes.

@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use sha2::{Digest, Sha256};
 
 use super::COPY_BUFFER;
-use super::hasher::hex;
+use super::hasher::{digest_all, hex};
 
 /// Buffers in flight at most: enough for the hasher to lag a little behind
 /// the socket, few enough that a stream holds 512 KiB (a snapshot runs up to
@@ -44,15 +44,7 @@ impl StreamHasher {
         let handle = std::thread::Builder::new().name("sha256".into()).spawn(move || {
             let mut hasher = Sha256::new();
             if let Some(file) = file {
-                let mut buffer = vec![0u8; COPY_BUFFER];
-                let mut reader = file.take(prefix);
-                loop {
-                    let n = reader.read(&mut buffer)?;
-                    if n == 0 {
-                        break;
-                    }
-                    hasher.update(&buffer[..n]);
-                }
+                digest_all(file.take(prefix), &mut hasher)?;
             }
             for (buffer, len) in incoming {
                 hasher.update(&buffer[..len]);
