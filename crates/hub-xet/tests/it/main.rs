@@ -1,0 +1,3 @@
+//! Integration tests of hub-xet: agreement with the reference client `hf_xet`.
+
+mod reference_client;
