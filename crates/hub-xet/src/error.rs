@@ -63,6 +63,21 @@ pub enum Error {
         /// Serialized bytes already in the xorb.
         bytes: usize,
     },
+    /// Xorb bytes with more bytes or chunks than a xorb may have.
+    #[error("the xorb exceeds the limit of {max} {what}")]
+    XorbLimit {
+        /// `bytes` or `chunks`.
+        what: &'static str,
+        /// The limit.
+        max: usize,
+    },
+    /// A failure of the reader that xorb bytes came from.
+    #[error("failed to read xorb bytes")]
+    Read {
+        /// The reader's error.
+        #[source]
+        source: std::io::Error,
+    },
     /// Bytes that do not start with the shard's magic tag.
     #[error("not a Xet shard: wrong magic tag")]
     NotAShard,
