@@ -19,6 +19,9 @@ pub(crate) const DEFAULT_MULTIPART_THRESHOLD: u64 = 5 * 1024 * 1024 * 1024;
 /// The size of each part of a `multipart` LFS upload (the last may be shorter): 64 MiB.
 pub(crate) const DEFAULT_MULTIPART_PART_SIZE: u64 = 64 * 1024 * 1024;
 
+/// How long Xet tokens and presigned Xet URLs live by default: one hour.
+const DEFAULT_XET_TTL_SECS: i64 = 3600;
+
 /// How to start an [`Emulator`](crate::Emulator).
 ///
 /// ```no_run
@@ -59,6 +62,16 @@ pub struct EmulatorConfig {
     /// Caps the body bytes a second of each connection, as a distant CDN does
     /// (about 180 MB/s); unlimited by default.
     pub per_connection_bytes_per_sec: Option<u64>,
+    /// Serve Xet storage (the token routes and the CAS), as the Hub does; on by default.
+    /// Off, the emulator is an LFS-only hub, as older mirrors are: the Xet routes answer
+    /// 404 and no file carries Xet facts.
+    pub xet: bool,
+    /// How long Xet access tokens live, in seconds (one hour by default). A negative
+    /// value hands out tokens that have already expired, for tests of refusals.
+    pub xet_token_ttl_secs: i64,
+    /// How long the presigned URLs of reconstructions and of the Xet bridge live, in
+    /// seconds (one hour by default); negative hands out expired ones.
+    pub xet_url_ttl_secs: i64,
 }
 
 impl EmulatorConfig {
@@ -76,6 +89,9 @@ impl EmulatorConfig {
             multipart_part_size: DEFAULT_MULTIPART_PART_SIZE,
             latency: Duration::ZERO,
             per_connection_bytes_per_sec: None,
+            xet: true,
+            xet_token_ttl_secs: DEFAULT_XET_TTL_SECS,
+            xet_url_ttl_secs: DEFAULT_XET_TTL_SECS,
         }
     }
 

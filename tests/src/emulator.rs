@@ -13,7 +13,7 @@ use crate::hub::git::Git;
 use crate::hub::repo_id::{RepoKey, RepoType, is_valid_ref_name};
 use crate::hub::repos::RepoMeta;
 use crate::hub::routes::cdn_origin;
-use crate::{EmulatorConfig, EmulatorError, SeedContent, SeedRepo};
+use crate::{EmulatorConfig, EmulatorError, SeedContent, SeedRepo, XetStats};
 
 /// The kind of ref [`Emulator::create_ref`] makes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +103,23 @@ impl Emulator {
     /// Every request received so far.
     pub fn log(&self) -> &RequestLog {
         self.server.log()
+    }
+
+    /// What the Xet CAS has received and served so far; all zero on an LFS-only hub.
+    pub fn xet_stats(&self) -> XetStats {
+        self.hub
+            .xet
+            .as_ref()
+            .map(|xet| xet.counters.snapshot())
+            .unwrap_or_default()
+    }
+
+    /// The CAS's URL, as the Xet token routes hand it out (`None` on an LFS-only hub).
+    pub fn cas_url(&self) -> Option<String> {
+        self.hub
+            .xet
+            .as_ref()
+            .map(|_| format!("{}{}", self.endpoint, crate::hub::xet::CAS_PREFIX))
     }
 
     /// Stops accepting connections.
@@ -244,6 +261,18 @@ impl Emulator {
                 path: path.to_string(),
             })?;
         match entry.lfs() {
+            Some(lfs) if self.hub.lfs.object_size(&lfs.oid).is_none() => {
+                // Uploaded through Xet: rebuilt from the CAS.
+                let xet = self.hub.xet.as_ref();
+                let found = xet.and_then(|xet| xet.file_by_sha256(&lfs.oid).map(|(hash, _)| (xet, hash)));
+                let missing = || EmulatorError::LfsObjectNotFound {
+                    repo_id: repo_id.to_string(),
+                    path: path.to_string(),
+                    oid: lfs.oid.clone(),
+                };
+                let (xet, hash) = found.ok_or_else(missing)?;
+                xet.read_file(&hash)?.ok_or_else(missing)
+            }
             Some(lfs) => {
                 let object = self.hub.lfs.object_path(&lfs.oid);
                 std::fs::read(&object).map_err(|e| EmulatorError::io(object, e))

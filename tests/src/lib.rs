@@ -44,4 +44,5 @@ mod seed;
 pub use config::{DEFAULT_LFS_THRESHOLD, DEFAULT_PAGE_SIZE, EmulatorConfig, Org, Role, TokenGrant};
 pub use emulator::{Emulator, RefKind};
 pub use error::EmulatorError;
+pub use hub::xet::counters::XetStats;
 pub use seed::{SeedContent, SeedFile, SeedRepo};

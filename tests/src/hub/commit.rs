@@ -12,6 +12,7 @@ use super::gitattributes::LfsPatterns;
 use super::lfs_store::{LfsPointer, LfsStore};
 use super::repo_id::is_valid_repo_path;
 use super::snapshot::{Snapshot, SnapshotCache};
+use super::xet::XetCas;
 use crate::EmulatorError;
 
 /// The bytes of a file to commit.
@@ -111,6 +112,8 @@ pub(crate) struct CommitTarget<'a> {
     pub(crate) git_dir: &'a Path,
     /// Where LFS content goes.
     pub(crate) lfs: &'a LfsStore,
+    /// Xet storage, whose registered files an `lfsFile` may also name by sha256.
+    pub(crate) xet: Option<&'a XetCas>,
     /// Snapshots of existing commits.
     pub(crate) snapshots: &'a SnapshotCache,
     /// Files larger than this are stored with LFS by [`CommitOp::Auto`].
@@ -209,9 +212,11 @@ pub(crate) fn write_commit(target: CommitTarget<'_>, spec: &CommitSpec) -> Resul
                 blobs.push((path, blob_source(content, scratch)?));
             }
             CommitOp::Lfs { path, oid, size } => {
+                // Content uploaded by LFS, or registered with the CAS by a Xet upload.
                 let stored = target
                     .lfs
                     .object_size(oid)
+                    .or_else(|| target.xet.and_then(|xet| xet.file_by_sha256(oid)).map(|(_, size)| size))
                     .ok_or_else(|| EmulatorError::LfsObjectNotFound {
                         repo_id: target.repo_id.to_string(),
                         path: path.clone(),

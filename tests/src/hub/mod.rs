@@ -23,6 +23,7 @@ pub(crate) mod repos;
 pub(crate) mod routes;
 pub(crate) mod signing;
 pub(crate) mod snapshot;
+pub(crate) mod xet;
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -38,6 +39,7 @@ use self::repo_id::{RepoKey, is_valid_ref_name};
 use self::repos::{RepoMeta, RepoStore};
 use self::signing::UrlSigner;
 use self::snapshot::{Snapshot, SnapshotCache};
+use self::xet::XetCas;
 use crate::http::{Handler, Request, Response};
 use crate::{EmulatorConfig, EmulatorError};
 
@@ -68,6 +70,8 @@ pub(crate) struct Hub {
     pub(crate) multipart_threshold: u64,
     /// The part size of `multipart` uploads.
     pub(crate) multipart_part_size: u64,
+    /// Xet storage; `None` on a Hub that stores files with LFS only.
+    pub(crate) xet: Option<XetCas>,
     request_ids: RequestIds,
 }
 
@@ -79,7 +83,12 @@ impl Hub {
             fs::create_dir_all(&path).map_err(|e| EmulatorError::io(&path, e))?;
         }
         let root = fs::canonicalize(&config.root).map_err(|e| EmulatorError::io(&config.root, e))?;
+        let xet = match config.xet {
+            true => Some(XetCas::new(&root, config.xet_token_ttl_secs, config.xet_url_ttl_secs)?),
+            false => None,
+        };
         Ok(Hub {
+            xet,
             repos: RepoStore::new(&root),
             lfs: LfsStore::new(&root),
             uploads: LfsUploads::new(&root),
@@ -149,6 +158,7 @@ impl Hub {
             repo_id: &key.repo_id,
             git_dir,
             lfs: &self.lfs,
+            xet: self.xet.as_ref(),
             snapshots: &self.snapshots,
             lfs_threshold: self.lfs_threshold,
         }

@@ -1,5 +1,6 @@
 //! Request routing and what all routes share: repo access rules and the Hub's error answers.
 
+mod cas;
 mod cdn;
 mod commit;
 mod commits;
@@ -16,6 +17,8 @@ mod resolve;
 mod tree;
 mod validate_yaml;
 mod whoami;
+mod xet_cdn;
+mod xet_token;
 
 use serde::de::DeserializeOwned;
 
@@ -23,6 +26,7 @@ use super::Hub;
 use super::auth::Caller;
 use super::repo_id::{RepoKey, RepoType};
 use super::repos::RepoMeta;
+use super::xet::token::Scope;
 use crate::http::{Request, Response, percent_decode};
 use crate::{EmulatorError, Role, TokenGrant};
 
@@ -64,6 +68,12 @@ pub(crate) fn route(hub: &Hub, request: &Request, base: &str) -> Response {
         ("PUT", ["cdn", "lfs-upload", oid]) => return lfs_upload::basic(hub, request, oid),
         ("PUT", ["cdn", "lfs-part", upload_id, number]) => return lfs_upload::part(hub, request, upload_id, number),
         ("POST", ["api", "complete_multipart"]) => return lfs_upload::complete(hub, request),
+        // Xet: the CAS checks its own tokens (its prefix has a `~`, which no repo name
+        // holds); the CDN's URLs are presigned.
+        (_, ["~cas", rest @ ..]) => return cas::serve(hub, request, base, rest),
+        ("POST", ["v1", "telemetry"]) if hub.xet.is_some() => return cas::telemetry(),
+        (_, ["cdn", "xorb", hash]) if read => return xet_cdn::xorb_range(hub, request, hash),
+        (_, ["cdn", "xet", file]) if read => return xet_cdn::bridge(hub, request, file),
         _ => {}
     }
 
@@ -145,6 +155,8 @@ fn repo_api(
         ("DELETE", "branch", [_, ..]) => refs::delete_branch(hub, caller, &key, &joined()),
         ("POST", "tag", [_, ..]) => refs::create_tag(hub, request, caller, &key, &joined()),
         ("DELETE", "tag", [_, ..]) => refs::delete_tag(hub, caller, &key, &joined()),
+        ("GET", "xet-read-token", [_, ..]) => xet_token::token(hub, base, caller, &key, &joined(), Scope::Read),
+        ("GET", "xet-write-token", [_, ..]) => xet_token::token(hub, base, caller, &key, &joined(), Scope::Write),
         _ => not_found(),
     }
 }

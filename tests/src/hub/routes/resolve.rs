@@ -3,6 +3,7 @@
 
 use std::io::{self, Read};
 
+use super::xet_cdn::bridge_query;
 use super::{
     Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, entry_not_found, internal_error,
     open_repo, resolve_revision,
@@ -35,20 +36,50 @@ pub(super) fn resolve(
         };
         let response = match entry.lfs() {
             Some(lfs) => {
-                let query = hub.signer.query(&[&lfs.oid], DEFAULT_TTL_SECS);
-                let location = format!("{}/cdn/lfs/{}?{query}", cdn_origin(base), lfs.oid);
-                Response::empty(302)
+                let xet_hash = xet_hash_of(hub, &lfs.oid);
+                let location = match (&xet_hash, hub.lfs.object_size(&lfs.oid)) {
+                    // Only in Xet storage: plain HTTP clients get the bytes from the bridge.
+                    (Some(hash), None) => format!(
+                        "{}/cdn/xet/{hash}?{}",
+                        cdn_origin(base),
+                        bridge_query(hub, hash, hub.xet.as_ref().map_or(DEFAULT_TTL_SECS, |x| x.url_ttl_secs))
+                    ),
+                    _ => format!(
+                        "{}/cdn/lfs/{}?{}",
+                        cdn_origin(base),
+                        lfs.oid,
+                        hub.signer.query(&[&lfs.oid], DEFAULT_TTL_SECS)
+                    ),
+                };
+                let mut response = Response::empty(302)
                     .with_header("Location", location)
                     .with_header("X-Linked-Etag", format!("\"{}\"", lfs.oid))
                     .with_header("X-Linked-Size", lfs.size.to_string())
                     .with_header("ETag", format!("\"{}\"", entry.oid))
-                    .with_header("Accept-Ranges", "bytes")
+                    .with_header("Accept-Ranges", "bytes");
+                if let Some(hash) = xet_hash {
+                    // Xet clients fetch a read token from the refresh route and reconstruct.
+                    let refresh = format!(
+                        "{base}/api/{}/{}/xet-read-token/{commit}",
+                        key.repo_type.plural(),
+                        key.repo_id
+                    );
+                    response = response
+                        .with_header("X-Xet-Hash", hash.to_string())
+                        .with_header("Link", format!("<{refresh}>; rel=\"xet-auth\""));
+                }
+                response
             }
             None => regular_file(hub, request, key, entry).map_err(|e| internal_error(&e))?,
         };
         Ok(response.with_header("X-Repo-Commit", commit.as_str()))
     };
     answer().unwrap_or_else(|refused| refused)
+}
+
+/// The Xet hash of the content with this sha256 when Xet storage holds it.
+pub(super) fn xet_hash_of(hub: &Hub, sha256: &str) -> Option<crate::hub::xet::hash::XetHash> {
+    hub.xet.as_ref()?.file_by_sha256(sha256).map(|(hash, _)| hash)
 }
 
 fn regular_file(hub: &Hub, request: &Request, key: &RepoKey, entry: &Entry) -> Result<Response, crate::EmulatorError> {

@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 
+use super::resolve::xet_hash_of;
 use super::{
     Caller, Hub, RepoKey, Request, Response, entry_not_found, flag, internal_error, open_repo, resolve_revision,
 };
@@ -28,7 +29,10 @@ pub(super) fn tree(
         let entries = snapshot.list(path, flag(request, "recursive"));
         let cursor = request.query_param("cursor");
         let page = paging::page(entries.len(), cursor.as_deref(), hub.page_size, None);
-        let items: Vec<Value> = entries[page.start..page.end].iter().map(|e| entry_json(e)).collect();
+        let items: Vec<Value> = entries[page.start..page.end]
+            .iter()
+            .map(|e| entry_json(hub, e))
+            .collect();
         let mut response = Response::json(200, &Value::Array(items));
         if let Some(next) = page.next {
             let link = paging::next_link(base, &request.path, &request.query_pairs(), next);
@@ -39,19 +43,25 @@ pub(super) fn tree(
     answer().unwrap_or_else(|refused| refused)
 }
 
-/// One item of a tree listing.
-pub(super) fn entry_json(entry: &Entry) -> Value {
+/// One item of a tree listing; files in Xet storage carry their `xetHash`.
+pub(super) fn entry_json(hub: &Hub, entry: &Entry) -> Value {
     match &entry.kind {
         EntryKind::Directory => json!({ "type": "directory", "oid": entry.oid, "size": 0, "path": entry.path }),
         EntryKind::File { size, lfs: None } => {
             json!({ "type": "file", "oid": entry.oid, "size": size, "path": entry.path })
         }
-        EntryKind::File { size, lfs: Some(lfs) } => json!({
-            "type": "file",
-            "oid": entry.oid,
-            "size": size,
-            "path": entry.path,
-            "lfs": { "oid": lfs.oid, "size": lfs.size, "pointerSize": lfs.pointer_size },
-        }),
+        EntryKind::File { size, lfs: Some(lfs) } => {
+            let mut item = json!({
+                "type": "file",
+                "oid": entry.oid,
+                "size": size,
+                "path": entry.path,
+                "lfs": { "oid": lfs.oid, "size": lfs.size, "pointerSize": lfs.pointer_size },
+            });
+            if let Some(hash) = xet_hash_of(hub, &lfs.oid) {
+                item["xetHash"] = json!(hash.to_string());
+            }
+            item
+        }
     }
 }
