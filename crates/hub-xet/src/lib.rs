@@ -30,21 +30,30 @@
 
 mod chunking;
 mod compression;
+mod dedupe;
 mod error;
 mod file_hasher;
 mod gear_table;
 mod hash;
 mod merkle;
+mod reconstruction;
+mod shard;
 mod xorb;
 
 pub use chunking::{
     BoundaryScanner, Chunker, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE, chunk_boundaries, chunk_reader,
 };
 pub use compression::CompressionScheme;
+pub use dedupe::{ChunkLocation, DedupeIndex, is_global_dedupe_eligible};
 pub use error::Error;
 pub use file_hasher::{FileHashOutcome, FileHasher, hash_reader};
 pub use hash::{HashedChunk, XetHash, chunk_hash, internal_node_hash, verification_range_hash};
 pub use merkle::{file_hash, xorb_hash};
+pub use reconstruction::{
+    ChunkRange, HttpRange, QueryReconstructionResponse, QueryReconstructionResponseV1, Term, XorbMultiRangeFetch,
+    XorbRangeDescriptor, XorbReconstructionFetchInfo,
+};
+pub use shard::{FileInfo, Shard, ShardChunk, ShardFooter, XorbInfo};
 pub use xorb::{
     CHUNK_HEADER_LEN, ChunkHeader, CompressionPolicy, DecodedChunk, MAX_XORB_BYTES, MAX_XORB_CHUNKS, ParsedXorb,
     SerializedXorb, XorbBuilder, XorbChunk, XorbChunkReader, parse_xorb,
