@@ -1,3 +1,5 @@
-//! Integration tests of hub-xet: agreement with the reference client `hf_xet`.
+//! Integration tests of hub-xet: published vectors, agreement with the reference client
+//! `hf_xet`, and property tests of every parser.
 
 mod reference_client;
+mod vectors;
