@@ -1,5 +1,6 @@
 //! Integration tests of hub-xet: published vectors, agreement with the reference client
 //! `hf_xet`, and property tests of every parser.
 
+mod proptests;
 mod reference_client;
 mod vectors;
