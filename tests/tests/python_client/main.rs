@@ -2,6 +2,7 @@
 //! rejects a response, the emulator is wrong.
 
 mod write_side;
+mod xet;
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -21,16 +22,39 @@ fn run_script(
     work: &std::path::Path,
     files: &[(&str, &std::path::Path)],
 ) -> Result<String, Box<dyn std::error::Error>> {
+    run_python(hub, script, work, files, Xet::Disabled)
+}
+
+/// Whether the Python client may use `hf_xet`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Xet {
+    /// `HF_HUB_DISABLE_XET=1`: LFS uploads, plain HTTP downloads.
+    Disabled,
+    /// The client's default: Xet whenever the Hub offers it.
+    Enabled,
+}
+
+/// [`run_script`] with the choice of Xet.
+fn run_python(
+    hub: &TestHub,
+    script: &str,
+    work: &std::path::Path,
+    files: &[(&str, &std::path::Path)],
+    xet: Xet,
+) -> Result<String, Box<dyn std::error::Error>> {
     let mut command = Command::new(python());
     command
         .arg(format!("{}/python/{script}", env!("CARGO_MANIFEST_DIR")))
         .env("HF_ENDPOINT", hub.endpoint())
         .env("HF_HOME", work.join("hf-home"))
         .env("HF_TOKEN", ALICE_WRITE)
-        .env("HF_HUB_DISABLE_XET", "1")
+        .env_remove("HF_HUB_DISABLE_XET")
         .env("HF_HUB_DISABLE_TELEMETRY", "1")
         .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         .env_remove("HF_HUB_OFFLINE");
+    if xet == Xet::Disabled {
+        command.env("HF_HUB_DISABLE_XET", "1");
+    }
     for (name, path) in files {
         command.env(name, path);
     }

@@ -36,7 +36,7 @@ impl XetHash {
     }
 
     /// The `i`th 8-byte group as a little-endian integer.
-    fn word(&self, i: usize) -> u64 {
+    pub(crate) fn word(&self, i: usize) -> u64 {
         let mut group = [0u8; 8];
         group.copy_from_slice(&self.0[i * 8..i * 8 + 8]);
         u64::from_le_bytes(group)

@@ -197,11 +197,16 @@ pub(crate) fn parse(bytes: &[u8]) -> Result<Shard, String> {
             chunks,
         });
     }
-    if bytes.len() - reader.at != footer_size as usize {
+    // Uploads carry nothing after the sections; a full shard has lookup tables and the
+    // footer, which the sections' readers need not look at.
+    if footer_size == 0 && reader.at != bytes.len() {
         return Err(format!(
-            "{} bytes follow the sections, the header announces a footer of {footer_size}",
+            "{} bytes follow the sections of a shard without footer",
             bytes.len() - reader.at
         ));
+    }
+    if footer_size != 0 && bytes.len() < reader.at + FOOTER_SIZE {
+        return Err("the shard ends before its footer".into());
     }
     Ok(Shard { files, xorbs })
 }
@@ -217,7 +222,8 @@ pub(crate) struct DedupeXorb<'a> {
 
 /// The shard a dedupe query answers with: no files, the xorbs' chunk lists with each
 /// chunk hash keyed by `key` (so the answer reveals only what the client can match), and
-/// a footer carrying the key and an expiry.
+/// xet-core's footer: the lookup tables it searches (xorbs and chunks by the first 8 bytes
+/// of their hashes), the key, creation time and expiry, and the byte totals.
 pub(crate) fn dedupe_shard(xorbs: &[DedupeXorb<'_>], key: &XetHash, now: u64, expires: u64) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&HEADER_TAG);
@@ -225,35 +231,72 @@ pub(crate) fn dedupe_shard(xorbs: &[DedupeXorb<'_>], key: &XetHash, now: u64, ex
     out.extend_from_slice(&(FOOTER_SIZE as u64).to_le_bytes());
     let file_info_offset = out.len() as u64;
     push_bookend(&mut out);
-    let cas_info_offset = out.len() as u64;
+    let xorb_info_offset = out.len() as u64;
+    // Entry indexes count 48-byte entries from the section's start.
+    let mut xorb_lookup: Vec<(u64, u32)> = Vec::new();
+    let mut chunk_lookup: Vec<(u64, u32, u32)> = Vec::new();
+    let (mut entry, mut stored_on_disk, mut stored) = (0u32, 0u64, 0u64);
     for xorb in xorbs {
         let index = xorb.index;
         let total: u64 = index.chunks.iter().map(|c| c.len).sum();
+        xorb_lookup.push((index.hash.word(0), entry));
         out.extend_from_slice(&index.hash.0);
         out.extend_from_slice(&0u32.to_le_bytes());
         out.extend_from_slice(&(index.chunks.len() as u32).to_le_bytes());
         out.extend_from_slice(&(total as u32).to_le_bytes());
         out.extend_from_slice(&(xorb.stored_len as u32).to_le_bytes());
         let mut offset = 0u64;
-        for chunk in &index.chunks {
-            out.extend_from_slice(&chunk.hash.keyed(key).0);
+        for (i, chunk) in index.chunks.iter().enumerate() {
+            let keyed = chunk.hash.keyed(key);
+            chunk_lookup.push((keyed.word(0), entry, i as u32));
+            out.extend_from_slice(&keyed.0);
             out.extend_from_slice(&(offset as u32).to_le_bytes());
             out.extend_from_slice(&(chunk.len as u32).to_le_bytes());
             out.extend_from_slice(&[0u8; 8]);
             offset += chunk.len;
         }
+        entry += 1 + index.chunks.len() as u32;
+        stored_on_disk += xorb.stored_len;
+        stored += total;
     }
     push_bookend(&mut out);
+    xorb_lookup.sort_unstable();
+    chunk_lookup.sort_unstable();
+    // No files: an empty file lookup table.
+    let file_lookup_offset = out.len() as u64;
+    let xorb_lookup_offset = file_lookup_offset;
+    for (key, entry) in &xorb_lookup {
+        out.extend_from_slice(&key.to_le_bytes());
+        out.extend_from_slice(&entry.to_le_bytes());
+    }
+    let chunk_lookup_offset = out.len() as u64;
+    for (key, entry, chunk) in &chunk_lookup {
+        out.extend_from_slice(&key.to_le_bytes());
+        out.extend_from_slice(&entry.to_le_bytes());
+        out.extend_from_slice(&chunk.to_le_bytes());
+    }
     let footer_offset = out.len() as u64;
-    out.extend_from_slice(&FOOTER_VERSION.to_le_bytes());
-    out.extend_from_slice(&file_info_offset.to_le_bytes());
-    out.extend_from_slice(&cas_info_offset.to_le_bytes());
-    out.extend_from_slice(&[0u8; 48]);
+    for field in [
+        FOOTER_VERSION,
+        file_info_offset,
+        xorb_info_offset,
+        file_lookup_offset,
+        0,
+        xorb_lookup_offset,
+        xorb_lookup.len() as u64,
+        chunk_lookup_offset,
+        chunk_lookup.len() as u64,
+    ] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
     out.extend_from_slice(&key.0);
     out.extend_from_slice(&now.to_le_bytes());
     out.extend_from_slice(&expires.to_le_bytes());
-    out.extend_from_slice(&[0u8; 72]);
-    out.extend_from_slice(&footer_offset.to_le_bytes());
+    out.extend_from_slice(&[0u8; 48]);
+    // Bytes on disk, bytes the files would materialise (none), bytes in the xorbs.
+    for field in [stored_on_disk, 0, stored, footer_offset] {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
     out
 }
 
