@@ -188,12 +188,9 @@ fn git_lfs_is_installed() -> bool {
 /// Clones the demo repo with `hub_repo::Repository`, enables the multipart
 /// agent, and commits and pushes a large file; shows the parts the Hub took.
 fn push_large_file_with_git(hub: &Emulator, work: &Path, run_ok: &dyn Fn(&[&str]) -> Result<CliOutput>) -> Result<()> {
-    let options = CloneOptions {
-        token: Some(Token::new(DEMO_TOKEN)),
-        git_user: Some("Demo User".into()),
-        git_email: Some("demo@example.com".into()),
-        ..CloneOptions::default()
-    };
+    let options = CloneOptions::default()
+        .token(Token::new(DEMO_TOKEN))
+        .git_identity("Demo User", "demo@example.com");
     let endpoint = Endpoint::new(&hub.endpoint())?;
     let clone = work.join("clone");
     let repo = Repository::clone_from(&endpoint, &RepoId::new(DEMO_REPO)?, &clone, &options)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use hub_cache::{DownloadOptions, hf_hub_download, snapshot_download};
+use hub_cache::{DownloadOptions, FetchOptions, SnapshotOptions, hf_hub_download, snapshot_download};
 use hub_url::{RepoId, RepoType, Revision};
 
 use crate::progress_bars::ProgressBars;
@@ -62,36 +62,46 @@ pub(crate) struct DownloadArgs {
 pub(crate) fn run(args: DownloadArgs) -> Result<()> {
     let session = Session::new(args.token.as_deref())?;
     let repo_id = RepoId::new(&args.repo_id)?;
-    let mut options = DownloadOptions::from_config(&session.config);
-    options.repo_type = args.repo_type;
-    options.revision = args.revision.as_deref().map(Revision::new).transpose()?;
-    options.force_download = args.force_download;
-    options.local_dir = args.local_dir.clone();
-    options.max_workers = args.max_workers.max(1);
+    let revision = args
+        .revision
+        .as_deref()
+        .map(Revision::new)
+        .transpose()?
+        .unwrap_or_default();
+    let mut fetch = FetchOptions::from_config(&session.config).force_download(args.force_download);
+    if let Some(dir) = &args.local_dir {
+        fetch = fetch.local_dir(dir);
+    }
     if let Some(connections) = args.connections {
-        options.transfer.connections = connections.max(1);
+        fetch.transfer.connections = connections.max(1);
     }
     if let Some(mib) = args.chunk_mib {
-        options.transfer.chunk_size = mib.max(1) * 1024 * 1024;
-        options.transfer.parallel_threshold = options.transfer.chunk_size;
+        fetch.transfer.chunk_size = mib.max(1) * 1024 * 1024;
+        fetch.transfer.parallel_threshold = fetch.transfer.chunk_size;
     }
-    options.transfer.verify &= !args.no_verify;
+    fetch.transfer.verify &= !args.no_verify;
     if let Some(dir) = &args.cache_dir {
-        options.cache_dir = dir.clone();
+        fetch = fetch.cache_dir(dir);
     }
     let bars = ProgressBars::for_terminal(args.quiet, session.config.disable_progress_bars);
-    let options = match &bars {
-        Some(bars) => options.with_progress(bars),
-        None => options.with_progress(&()),
+    let fetch = match &bars {
+        Some(bars) => fetch.progress(bars),
+        None => fetch.progress(&()),
     };
     let result = if args.filenames.len() == 1 && args.include.is_empty() && args.exclude.is_empty() {
         let file = &args.filenames[0];
+        let options = DownloadOptions::with_fetch(fetch)
+            .repo_type(args.repo_type)
+            .revision(revision);
         hf_hub_download(&session.client, &repo_id, file, &options)
             .with_context(|| format!("failed to download {file} from {repo_id}"))
     } else {
-        let mut options = options;
-        options.allow_patterns = args.filenames.iter().chain(&args.include).cloned().collect();
-        options.ignore_patterns = args.exclude.clone();
+        let options = SnapshotOptions::with_fetch(fetch)
+            .repo_type(args.repo_type)
+            .revision(revision)
+            .allow_patterns(args.filenames.iter().chain(&args.include))
+            .ignore_patterns(&args.exclude)
+            .max_workers(args.max_workers.max(1));
         snapshot_download(&session.client, &repo_id, &options).with_context(|| format!("failed to download {repo_id}"))
     };
     if let Some(bars) = &bars {

@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use hub_api::{Logout, TokenStore};
+use hub_api::{Logout, LogoutFrom, TokenStore};
 use hub_url::Token;
 
 use crate::session::Session;
@@ -73,7 +73,11 @@ fn read_token() -> Result<String> {
 pub(crate) fn logout(args: LogoutArgs) -> Result<()> {
     let session = Session::new(None)?;
     let store = TokenStore::from_config(&session.config);
-    let outcome = store.logout(args.token_name.as_deref())?;
+    let which = match &args.token_name {
+        Some(name) => LogoutFrom::Named(name),
+        None => LogoutFrom::All,
+    };
+    let outcome = store.logout(which)?;
     let mut out = std::io::stdout().lock();
     match outcome {
         Logout::NotLoggedIn => writeln!(out, "Not logged in.")?,

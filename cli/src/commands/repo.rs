@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use hub_api::CreateRepoOptions;
+use hub_api::{CreateRepoOptions, DeleteRepoOptions, Visibility};
 use hub_url::{RepoId, RepoType};
 
 use crate::session::Session;
@@ -97,12 +97,13 @@ fn create(args: CreateArgs) -> Result<()> {
             if args.private { " (private)" } else { "" }
         ))?;
     }
-    let options = CreateRepoOptions {
-        repo_type: kind,
-        private: args.private.then_some(true),
-        exist_ok: args.exist_ok,
-        space_sdk: args.space_sdk.clone(),
-    };
+    let mut options = CreateRepoOptions::default().repo_type(kind).exist_ok(args.exist_ok);
+    if args.private {
+        options = options.visibility(Visibility::Private);
+    }
+    if let Some(sdk) = &args.space_sdk {
+        options = options.space_sdk(sdk);
+    }
     let url = session.client.create_repo(&repo_id, &options)?;
     writeln!(std::io::stderr().lock(), "Your repo is ready:")?;
     writeln!(std::io::stdout().lock(), "{url}")?;
@@ -118,7 +119,10 @@ fn delete(args: DeleteArgs) -> Result<()> {
             args.repo_type
         ))?;
     }
-    session.client.delete_repo(&repo_id, args.repo_type, args.missing_ok)?;
+    let options = DeleteRepoOptions::default()
+        .repo_type(args.repo_type)
+        .missing_ok(args.missing_ok);
+    session.client.delete_repo(&repo_id, &options)?;
     writeln!(std::io::stdout().lock(), "Deleted {} {repo_id}.", args.repo_type)?;
     Ok(())
 }

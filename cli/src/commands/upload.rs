@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Result, bail};
 use clap::Args;
-use hub_api::{AddSource, CommitOptions, CreateRepoOptions, UploadFolderOptions};
+use hub_api::{
+    AddSource, CommitOptions, CreateBranchOptions, CreateRepoOptions, RepoOptions, UploadFolderOptions, Visibility,
+};
 use hub_url::{RepoId, RepoType, Revision};
 
 use crate::progress_bars::ProgressBars;
@@ -70,33 +72,39 @@ pub(crate) fn run(args: UploadArgs) -> Result<()> {
         bail!("--include, --exclude and --delete apply to folders only");
     }
 
-    let create = CreateRepoOptions {
-        repo_type: args.repo_type,
-        private: args.private.then_some(true),
-        exist_ok: true,
-        space_sdk: (args.repo_type == RepoType::Space).then(|| "gradio".to_string()),
-    };
-    if !session.client.repo_exists(&repo_id, args.repo_type)? {
+    let mut create = CreateRepoOptions::default().repo_type(args.repo_type).exist_ok(true);
+    if args.private {
+        create = create.visibility(Visibility::Private);
+    }
+    if args.repo_type == RepoType::Space {
+        create = create.space_sdk("gradio");
+    }
+    let repo = RepoOptions::default().repo_type(args.repo_type);
+    if !session.client.repo_exists(&repo_id, &repo)? {
         session.client.create_repo(&repo_id, &create)?;
     }
     if let Some(branch) = &revision
         && !args.create_pr
-        && !session.client.revision_exists(&repo_id, args.repo_type, branch)?
+        && !session.client.revision_exists(&repo_id, branch, &repo)?
     {
-        session
-            .client
-            .create_branch(&repo_id, args.repo_type, branch.as_str(), None, true)?;
+        let options = CreateBranchOptions::default().repo_type(args.repo_type).exist_ok(true);
+        session.client.create_branch(&repo_id, branch.as_str(), &options)?;
     }
 
     let bars = ProgressBars::for_terminal(args.quiet, session.config.disable_progress_bars);
-    let mut options = CommitOptions::new(String::new());
-    options.repo_type = args.repo_type;
-    options.revision = revision;
-    options.commit_description = args.commit_description.clone();
-    options.create_pr = args.create_pr;
-    if let Some(bars) = &bars {
-        options.progress = bars;
+    let mut options = CommitOptions::new(String::new())
+        .repo_type(args.repo_type)
+        .create_pr(args.create_pr);
+    if let Some(revision) = revision {
+        options = options.revision(revision);
     }
+    if let Some(description) = &args.commit_description {
+        options = options.commit_description(description);
+    }
+    let mut options = match &bars {
+        Some(bars) => options.progress(bars),
+        None => options,
+    };
     let info = if is_file {
         let name = args
             .local_path
@@ -119,12 +127,13 @@ pub(crate) fn run(args: UploadArgs) -> Result<()> {
             .commit_message
             .clone()
             .unwrap_or_else(|| "Upload folder using huggingface-cli".to_string());
-        let folder = UploadFolderOptions {
-            path_in_repo: args.path_in_repo.clone().filter(|p| p != "."),
-            allow_patterns: args.include.clone(),
-            ignore_patterns: args.exclude.clone(),
-            delete_patterns: args.delete.clone(),
-        };
+        let mut folder = UploadFolderOptions::default()
+            .allow_patterns(&args.include)
+            .ignore_patterns(&args.exclude)
+            .delete_patterns(&args.delete);
+        if let Some(path) = args.path_in_repo.as_ref().filter(|p| *p != ".") {
+            folder = folder.path_in_repo(path);
+        }
         session
             .client
             .upload_folder(&repo_id, &args.local_path, &folder, &options)

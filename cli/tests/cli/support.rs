@@ -146,12 +146,10 @@ impl Env {
         let client = HubClient::builder()
             .endpoint(Endpoint::new(&self.hub.endpoint())?)
             .build()?;
-        let options = ListTreeOptions {
-            repo_type,
-            revision: Some(Revision::new(revision)?),
-            path_in_repo: None,
-            recursive: true,
-        };
+        let options = ListTreeOptions::default()
+            .repo_type(repo_type)
+            .revision(Revision::new(revision)?)
+            .recursive(true);
         let mut files = BTreeMap::new();
         for entry in client.list_repo_tree(&RepoId::new(repo)?, &options) {
             if let RepoTreeEntry::File { path, size, oid, lfs } = entry? {

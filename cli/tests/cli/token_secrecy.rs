@@ -190,10 +190,7 @@ fn debug_output_of_the_library_types_hides_the_token() -> TestResult {
     };
     let per_call = client.for_call(&call);
     let options = DownloadOptions::from_config(&config);
-    let clone_options = CloneOptions {
-        token: Some(token.clone()),
-        ..CloneOptions::default()
-    };
+    let clone_options = CloneOptions::default().token(token.clone());
     let failure = client.for_call(&CallSettings {
         token: Some(Token::new(UNKNOWN)),
         ..CallSettings::default()
@@ -296,12 +293,10 @@ fn git_clone_and_push_keep_the_token_out_of_git_dir_and_argv() -> TestResult {
             ("GIT_CONFIG_NOSYSTEM".into(), "1".into()),
         ],
     };
-    let options = CloneOptions {
-        token: Some(Token::new(ALICE_WRITE)),
-        large_file_threshold: 8 * 1024,
-        git: program,
-        ..CloneOptions::default()
-    };
+    let options = CloneOptions::default()
+        .token(Token::new(ALICE_WRITE))
+        .large_file_threshold(8 * 1024)
+        .git(program);
     let dir = sandbox.dir("clone");
     let repo = Repository::clone_from(&Endpoint::new(&e.hub.endpoint())?, &RepoId::new(REPO)?, &dir, &options)?;
     assert_eq!(

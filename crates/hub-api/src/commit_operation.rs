@@ -3,6 +3,7 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use hub_url::Revision;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
@@ -58,7 +59,7 @@ pub enum CommitOperation {
         /// Where the copy goes.
         path_in_repo: String,
         /// The revision to copy from (default: the commit's revision).
-        src_revision: Option<String>,
+        src_revision: Option<Revision>,
     },
 }
 

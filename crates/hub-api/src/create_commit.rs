@@ -20,13 +20,15 @@ use crate::request::{HubRequest, Method};
 use crate::request_body::RequestBody;
 use crate::target::RequestTarget;
 
-/// Options of [`HubClient::create_commit`].
+/// Options of [`HubClient::create_commit`], [`HubClient::upload_file`] and
+/// [`HubClient::upload_folder`].
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct CommitOptions<'a> {
-    /// The repo type.
+    /// The repo type (default: model).
     pub repo_type: RepoType,
     /// The branch to commit on (default `main`).
-    pub revision: Option<Revision>,
+    pub revision: Revision,
     /// The commit's summary line.
     pub commit_message: String,
     /// The rest of the commit message.
@@ -60,7 +62,7 @@ impl CommitOptions<'static> {
     pub fn new(commit_message: impl Into<String>) -> Self {
         CommitOptions {
             repo_type: RepoType::Model,
-            revision: None,
+            revision: Revision::main(),
             commit_message: commit_message.into(),
             commit_description: None,
             parent_commit: None,
@@ -68,6 +70,65 @@ impl CommitOptions<'static> {
             upload_workers: 4,
             part_workers: DEFAULT_PART_WORKERS,
             progress: &(),
+        }
+    }
+}
+
+impl<'a> CommitOptions<'a> {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The branch to commit on.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// The rest of the commit message, after the summary line.
+    pub fn commit_description(mut self, description: impl Into<String>) -> Self {
+        self.commit_description = Some(description.into());
+        self
+    }
+
+    /// Fail unless the branch is still at this commit.
+    pub fn parent_commit(mut self, commit: impl Into<String>) -> Self {
+        self.parent_commit = Some(commit.into());
+        self
+    }
+
+    /// Whether to open a pull request with the commit instead of committing on the branch.
+    pub fn create_pr(mut self, create_pr: bool) -> Self {
+        self.create_pr = create_pr;
+        self
+    }
+
+    /// LFS files uploaded at once.
+    pub fn upload_workers(mut self, workers: usize) -> Self {
+        self.upload_workers = workers;
+        self
+    }
+
+    /// Parts of one multipart upload sent at once.
+    pub fn part_workers(mut self, workers: usize) -> Self {
+        self.part_workers = workers;
+        self
+    }
+
+    /// The same options reporting upload progress to `progress`.
+    pub fn progress<'b>(self, progress: &'b dyn Progress) -> CommitOptions<'b> {
+        CommitOptions {
+            repo_type: self.repo_type,
+            revision: self.revision,
+            commit_message: self.commit_message,
+            commit_description: self.commit_description,
+            parent_commit: self.parent_commit,
+            create_pr: self.create_pr,
+            upload_workers: self.upload_workers,
+            part_workers: self.part_workers,
+            progress,
         }
     }
 }
@@ -121,15 +182,15 @@ impl HubClient {
         operations: &[CommitOperation],
         options: &CommitOptions<'_>,
     ) -> Result<CommitInfo> {
-        let revision = options.revision.clone().unwrap_or_default();
+        let revision = &options.revision;
         let target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
         let mut adds = self.prepare_adds(operations, options)?;
-        self.fetch_upload_modes(repo_id, &revision, &mut adds, options)?;
+        self.fetch_upload_modes(repo_id, revision, &mut adds, options)?;
         // The body names LFS files by their sha256 only, so it is written while
         // they go up: small files are read and encoded meanwhile.
         let (uploaded, lines) = std::thread::scope(|scope| {
-            let lines = scope.spawn(|| self.commit_body(repo_id, &revision, operations, &adds, options));
-            let uploaded = self.upload_lfs_files(repo_id, &revision, &adds, options);
+            let lines = scope.spawn(|| self.commit_body(repo_id, revision, operations, &adds, options));
+            let uploaded = self.upload_lfs_files(repo_id, revision, &adds, options);
             (uploaded, lines.join())
         });
         uploaded?;
@@ -137,7 +198,7 @@ impl HubClient {
             reason: "writing the commit body failed unexpectedly".into(),
         })??;
         let body = lines.finish()?;
-        let url = self.revision_route_url("commit", repo_id, &revision, options);
+        let url = self.revision_route_url("commit", repo_id, revision, options);
         let request = HubRequest::new(Method::Post, url)
             .header("content-type", "application/x-ndjson")
             .body(RequestBody::File {
@@ -218,11 +279,7 @@ impl HubClient {
                     path_in_repo,
                     src_revision,
                 } => {
-                    let from = src_revision
-                        .as_deref()
-                        .map(Revision::new)
-                        .transpose()?
-                        .unwrap_or(revision.clone());
+                    let from = src_revision.clone().unwrap_or_else(|| revision.clone());
                     lines.push(&self.copy_line(
                         repo_id,
                         options.repo_type,
@@ -414,11 +471,10 @@ impl HubClient {
         let dest = validate_path_in_repo(dest)?;
         let info = self.repo_info(
             repo_id,
-            &RepoInfoOptions {
-                repo_type,
-                revision: Some(revision.clone()),
-                files_metadata: true,
-            },
+            &RepoInfoOptions::default()
+                .repo_type(repo_type)
+                .revision(revision.clone())
+                .files_metadata(true),
         )?;
         let sibling = info
             .siblings
@@ -435,7 +491,7 @@ impl HubClient {
             return Ok(json!({ "key": "lfsFile", "value": {
                 "path": dest, "algo": "sha256", "oid": lfs.sha256, "size": lfs.size } }));
         }
-        let url = hf_hub_url(repo_id, src, Some(revision), repo_type, self.endpoint());
+        let url = hf_hub_url(repo_id, src, revision, repo_type, self.endpoint());
         let content = self
             .send(
                 &HubRequest::get(url).target(RequestTarget::repo(repo_type, repo_id).at(revision.as_str()).file(src)),

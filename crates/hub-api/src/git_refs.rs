@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::client::HubClient;
 use crate::error::{Error, Result};
 use crate::pagination::Paginated;
+use crate::repo_management::{RepoOptions, RevisionOptions};
 use crate::request::{HubRequest, Method};
 use crate::target::RequestTarget;
 
@@ -70,77 +71,162 @@ pub struct CommitAuthor {
     pub user: String,
 }
 
+/// Options of [`HubClient::list_repo_refs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ListRefsOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// List the pull requests' refs too (`refs/pr/N`).
+    pub include_pull_requests: bool,
+}
+
+impl ListRefsOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// Whether to list the pull requests' refs too.
+    pub fn include_pull_requests(mut self, include: bool) -> Self {
+        self.include_pull_requests = include;
+        self
+    }
+}
+
+/// Options of [`HubClient::create_branch`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateBranchOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// Where the branch starts (default: the head of the default branch).
+    pub starting_point: Option<Revision>,
+    /// An existing branch is not an error.
+    pub exist_ok: bool,
+}
+
+impl CreateBranchOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The revision the branch starts at.
+    pub fn starting_point(mut self, revision: Revision) -> Self {
+        self.starting_point = Some(revision);
+        self
+    }
+
+    /// Whether an existing branch is success rather than an error.
+    pub fn exist_ok(mut self, exist_ok: bool) -> Self {
+        self.exist_ok = exist_ok;
+        self
+    }
+}
+
+/// Options of [`HubClient::create_tag`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CreateTagOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// The revision tagged (default `main`).
+    pub revision: Revision,
+    /// The message of an annotated tag (default: a lightweight tag).
+    pub message: Option<String>,
+    /// An existing tag is not an error.
+    pub exist_ok: bool,
+}
+
+impl CreateTagOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The revision tagged.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// The tag's message.
+    pub fn message(mut self, message: impl Into<String>) -> Self {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// Whether an existing tag is success rather than an error.
+    pub fn exist_ok(mut self, exist_ok: bool) -> Self {
+        self.exist_ok = exist_ok;
+        self
+    }
+}
+
 impl HubClient {
     fn repo_api(&self, repo_type: RepoType, repo_id: &RepoId, rest: &str) -> String {
         format!("{}/{rest}", self.endpoint().api_url(repo_type, repo_id))
     }
 
-    /// The repo's branches and tags (and pull requests with `include_prs`).
-    pub fn list_repo_refs(&self, repo_id: &RepoId, repo_type: RepoType, include_prs: bool) -> Result<GitRefs> {
+    /// The repo's branches and tags (and pull requests when asked).
+    pub fn list_repo_refs(&self, repo_id: &RepoId, options: &ListRefsOptions) -> Result<GitRefs> {
+        let repo_type = options.repo_type;
         let mut url = self.repo_api(repo_type, repo_id, "refs");
-        if include_prs {
+        if options.include_pull_requests {
             url.push_str("?include_prs=1");
         }
         self.send(&HubRequest::get(url).target(RequestTarget::repo(repo_type, repo_id)))?
             .json()
     }
 
-    /// Creates a branch at `revision` (default: the default branch's head).
-    pub fn create_branch(
-        &self,
-        repo_id: &RepoId,
-        repo_type: RepoType,
-        branch: &str,
-        revision: Option<&Revision>,
-        exist_ok: bool,
-    ) -> Result<()> {
+    /// Creates a branch at the options' starting point (default: the default branch's head).
+    pub fn create_branch(&self, repo_id: &RepoId, branch: &str, options: &CreateBranchOptions) -> Result<()> {
+        let repo_type = options.repo_type;
         let url = self.repo_api(repo_type, repo_id, &format!("branch/{}", encode_segment(branch)));
-        let payload = match revision {
+        let payload = match &options.starting_point {
             Some(rev) => json!({ "startingPoint": rev.as_str() }),
             None => json!({}),
         };
-        let target = RequestTarget::repo(repo_type, repo_id).at(revision.map(Revision::as_str).unwrap_or("main"));
+        let at = options.starting_point.as_ref().map_or("main", Revision::as_str);
+        let target = RequestTarget::repo(repo_type, repo_id).at(at);
         self.create_ref(
             &HubRequest::new(Method::Post, url).json_body(&payload).target(target),
-            exist_ok,
+            options.exist_ok,
         )
     }
 
     /// Deletes a branch.
-    pub fn delete_branch(&self, repo_id: &RepoId, repo_type: RepoType, branch: &str) -> Result<()> {
-        self.delete_ref(repo_id, repo_type, "branch", branch)
+    pub fn delete_branch(&self, repo_id: &RepoId, branch: &str, options: &RepoOptions) -> Result<()> {
+        self.delete_ref(repo_id, options.repo_type, "branch", branch)
     }
 
-    /// Tags `revision` (default `main`) as `tag`, with an optional message.
-    pub fn create_tag(
-        &self,
-        repo_id: &RepoId,
-        repo_type: RepoType,
-        tag: &str,
-        revision: Option<&Revision>,
-        message: Option<&str>,
-        exist_ok: bool,
-    ) -> Result<()> {
-        let revision = revision.cloned().unwrap_or_default();
+    /// Tags the options' revision (default `main`) as `tag`.
+    pub fn create_tag(&self, repo_id: &RepoId, tag: &str, options: &CreateTagOptions) -> Result<()> {
+        let repo_type = options.repo_type;
+        let revision = &options.revision;
         let url = self.repo_api(
             repo_type,
             repo_id,
             &format!("tag/{}", encode_segment(revision.as_str())),
         );
         let mut payload = json!({ "tag": tag });
-        if let Some(message) = message {
+        if let Some(message) = &options.message {
             payload["message"] = json!(message);
         }
         let target = RequestTarget::repo(repo_type, repo_id).at(revision.as_str());
         self.create_ref(
             &HubRequest::new(Method::Post, url).json_body(&payload).target(target),
-            exist_ok,
+            options.exist_ok,
         )
     }
 
     /// Deletes a tag.
-    pub fn delete_tag(&self, repo_id: &RepoId, repo_type: RepoType, tag: &str) -> Result<()> {
-        self.delete_ref(repo_id, repo_type, "tag", tag)
+    pub fn delete_tag(&self, repo_id: &RepoId, tag: &str, options: &RepoOptions) -> Result<()> {
+        self.delete_ref(repo_id, options.repo_type, "tag", tag)
     }
 
     /// Sends a request creating a ref; with `exist_ok`, "already exists" (409) is success.
@@ -165,13 +251,8 @@ impl HubClient {
     }
 
     /// The history of a revision, newest first, fetched page by page.
-    pub fn list_repo_commits(
-        &self,
-        repo_id: &RepoId,
-        repo_type: RepoType,
-        revision: Option<&Revision>,
-    ) -> Paginated<GitCommitInfo> {
-        let revision = revision.cloned().unwrap_or_default();
+    pub fn list_repo_commits(&self, repo_id: &RepoId, options: &RevisionOptions) -> Paginated<GitCommitInfo> {
+        let (repo_type, revision) = (options.repo_type, &options.revision);
         let url = self.repo_api(
             repo_type,
             repo_id,

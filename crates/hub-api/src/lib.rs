@@ -26,7 +26,7 @@
 //! let config = HubConfig::from_env()?;
 //! let client = HubClient::from_config(&config)?;
 //! let repo = RepoId::new("openai-community/gpt2")?;
-//! let info = client.model_info(&repo, None, false)?;
+//! let info = client.model_info(&repo)?;
 //! for file in &info.siblings {
 //!     println!("{}", file.rfilename);
 //! }
@@ -73,7 +73,9 @@ pub use commit_operation::{AddSource, CommitOperation};
 pub use create_commit::{CommitInfo, CommitOptions};
 pub use error::{Error, Result, UnauthorizedReason};
 pub use file_metadata::{FileMetadata, normalize_etag};
-pub use git_refs::{CommitAuthor, GitCommitInfo, GitRef, GitRefs};
+pub use git_refs::{
+    CommitAuthor, CreateBranchOptions, CreateTagOptions, GitCommitInfo, GitRef, GitRefs, ListRefsOptions,
+};
 pub use lfs_upload::{DEFAULT_PART_WORKERS, LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
 pub use list_repos::ListReposOptions;
 pub use login::LoginOutcome;
@@ -81,14 +83,14 @@ pub use pagination::{MAX_EMPTY_PAGES, MAX_ENTRIES, MAX_PAGES, PageLimits, Pagina
 pub use progress::{Progress, ProgressEvent};
 pub use redirect::{MAX_REDIRECTS, RedirectPolicy, resolve_location};
 pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};
-pub use repo_management::{CreateRepoOptions, SPACE_SDKS};
+pub use repo_management::{CreateRepoOptions, DeleteRepoOptions, RepoOptions, RevisionOptions, SPACE_SDKS, Visibility};
 pub use repo_tree::{ListTreeOptions, RepoTreeEntry};
 pub use request::{HubRequest, HubResponse, Method};
 pub use request_body::{RequestBody, SentBytes};
 pub use retry::RetryPolicy;
 pub use target::RequestTarget;
 pub use token_file::{read_token_file, resolve_token};
-pub use token_store::{Logout, TokenStore};
+pub use token_store::{Logout, LogoutFrom, TokenStore};
 pub use upload::{DEFAULT_IGNORE_PATTERNS, UploadFolderOptions};
 pub use user_agent::{HF_HUB_VERSION, RUST_VERSION, user_agent};
 pub use whoami::{AccessTokenInfo, AuthInfo, OrgMembership, WhoAmI};

@@ -9,6 +9,7 @@ use crate::target::RequestTarget;
 
 /// The query of a listing. Empty fields are left out of the request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListReposOptions {
     /// A substring of the repo id.
     pub search: Option<String>,
@@ -27,6 +28,43 @@ pub struct ListReposOptions {
 }
 
 impl ListReposOptions {
+    /// Only repos whose id contains this.
+    pub fn search(mut self, search: impl Into<String>) -> Self {
+        self.search = Some(search.into());
+        self
+    }
+
+    /// Only repos of this owner.
+    pub fn author(mut self, author: impl Into<String>) -> Self {
+        self.author = Some(author.into());
+        self
+    }
+
+    /// Only repos with this tag (adds to the tags already asked for).
+    pub fn filter(mut self, tag: impl Into<String>) -> Self {
+        self.filter.push(tag.into());
+        self
+    }
+
+    /// The sort key and direction (`-1` for descending).
+    pub fn sort(mut self, key: impl Into<String>, direction: i32) -> Self {
+        self.sort = Some(key.into());
+        self.direction = Some(direction);
+        self
+    }
+
+    /// At most this many results.
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+
+    /// Whether to ask for each repo's files and last commit too.
+    pub fn full(mut self, full: bool) -> Self {
+        self.full = full;
+        self
+    }
+
     fn query(&self) -> String {
         let mut pairs: Vec<(&str, String)> = Vec::new();
         if let Some(search) = &self.search {

@@ -110,14 +110,35 @@ pub struct LfsInfo {
 }
 
 /// Options of [`HubClient::repo_info`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RepoInfoOptions {
-    /// The repo type.
+    /// The repo type (default: model).
     pub repo_type: RepoType,
-    /// The revision (default: the repo's default branch).
+    /// The revision (default: the repo's default branch, whatever its name).
     pub revision: Option<Revision>,
     /// Whether to ask for each file's size, blob id and LFS details.
     pub files_metadata: bool,
+}
+
+impl RepoInfoOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The revision.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = Some(revision);
+        self
+    }
+
+    /// Whether to ask for each file's size, blob id and LFS details.
+    pub fn files_metadata(mut self, files_metadata: bool) -> Self {
+        self.files_metadata = files_metadata;
+        self
+    }
 }
 
 impl HubClient {
@@ -135,38 +156,18 @@ impl HubClient {
         self.send(&HubRequest::get(url).target(target))?.json()
     }
 
-    /// A model at a revision.
-    pub fn model_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
-        let options = RepoInfoOptions {
-            repo_type: RepoType::Model,
-            revision: revision.cloned(),
-            files_metadata,
-        };
-        self.repo_info(repo_id, &options)
+    /// A model at its default branch, without file details (see [`HubClient::repo_info`]).
+    pub fn model_info(&self, repo_id: &RepoId) -> Result<RepoInfo> {
+        self.repo_info(repo_id, &RepoInfoOptions::default())
     }
 
-    /// A dataset at a revision.
-    pub fn dataset_info(
-        &self,
-        repo_id: &RepoId,
-        revision: Option<&Revision>,
-        files_metadata: bool,
-    ) -> Result<RepoInfo> {
-        let options = RepoInfoOptions {
-            repo_type: RepoType::Dataset,
-            revision: revision.cloned(),
-            files_metadata,
-        };
-        self.repo_info(repo_id, &options)
+    /// A dataset at its default branch, without file details (see [`HubClient::repo_info`]).
+    pub fn dataset_info(&self, repo_id: &RepoId) -> Result<RepoInfo> {
+        self.repo_info(repo_id, &RepoInfoOptions::default().repo_type(RepoType::Dataset))
     }
 
-    /// A space at a revision.
-    pub fn space_info(&self, repo_id: &RepoId, revision: Option<&Revision>, files_metadata: bool) -> Result<RepoInfo> {
-        let options = RepoInfoOptions {
-            repo_type: RepoType::Space,
-            revision: revision.cloned(),
-            files_metadata,
-        };
-        self.repo_info(repo_id, &options)
+    /// A space at its default branch, without file details (see [`HubClient::repo_info`]).
+    pub fn space_info(&self, repo_id: &RepoId) -> Result<RepoInfo> {
+        self.repo_info(repo_id, &RepoInfoOptions::default().repo_type(RepoType::Space))
     }
 }

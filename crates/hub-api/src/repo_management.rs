@@ -11,15 +11,119 @@ use crate::target::RequestTarget;
 
 /// Options of [`HubClient::create_repo`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CreateRepoOptions {
-    /// The repo type.
+    /// The repo type (default: model).
     pub repo_type: RepoType,
-    /// Private (`Some(true)`), public (`Some(false)`), or the namespace's default.
-    pub private: Option<bool>,
+    /// Who may see the repo (default: the namespace's default).
+    pub visibility: Option<Visibility>,
     /// An existing repo is not an error.
     pub exist_ok: bool,
     /// For spaces: `gradio`, `streamlit`, `docker` or `static`.
     pub space_sdk: Option<String>,
+}
+
+impl CreateRepoOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// Who may see the repo.
+    pub fn visibility(mut self, visibility: Visibility) -> Self {
+        self.visibility = Some(visibility);
+        self
+    }
+
+    /// Whether an existing repo is success rather than an error.
+    pub fn exist_ok(mut self, exist_ok: bool) -> Self {
+        self.exist_ok = exist_ok;
+        self
+    }
+
+    /// The SDK of a space: one of [`SPACE_SDKS`].
+    pub fn space_sdk(mut self, sdk: impl Into<String>) -> Self {
+        self.space_sdk = Some(sdk.into());
+        self
+    }
+}
+
+/// Who may see a repo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    /// Everyone.
+    Public,
+    /// Its owner and the members of its organization.
+    Private,
+}
+
+/// Options of [`HubClient::delete_repo`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeleteRepoOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// A repo that does not exist is not an error.
+    pub missing_ok: bool,
+}
+
+impl DeleteRepoOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// Whether a repo that does not exist is success rather than an error.
+    pub fn missing_ok(mut self, missing_ok: bool) -> Self {
+        self.missing_ok = missing_ok;
+        self
+    }
+}
+
+/// Options of the calls that need no more than the repo's type:
+/// [`HubClient::repo_exists`], [`HubClient::revision_exists`],
+/// [`HubClient::delete_branch`], [`HubClient::delete_tag`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RepoOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+}
+
+impl RepoOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+}
+
+/// Options of the calls that read one revision of a repo:
+/// [`HubClient::file_exists`], [`HubClient::list_repo_files`],
+/// [`HubClient::list_repo_commits`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RevisionOptions {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// The branch, tag or commit (default `main`).
+    pub revision: Revision,
+}
+
+impl RevisionOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The branch, tag or commit.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
 }
 
 /// The SDKs a space can use.
@@ -35,8 +139,11 @@ impl HubClient {
     pub fn create_repo(&self, repo_id: &RepoId, options: &CreateRepoOptions) -> Result<String> {
         let (organization, name) = split_id(repo_id);
         let mut payload = json!({ "name": name, "organization": organization });
-        if let Some(private) = options.private {
-            payload["visibility"] = json!(if private { "private" } else { "public" });
+        if let Some(visibility) = options.visibility {
+            payload["visibility"] = json!(match visibility {
+                Visibility::Private => "private",
+                Visibility::Public => "public",
+            });
         }
         if options.repo_type != RepoType::Model {
             payload["type"] = json!(options.repo_type.as_str());
@@ -81,7 +188,8 @@ impl HubClient {
     }
 
     /// Deletes a repo. With `missing_ok`, a repo that does not exist is not an error.
-    pub fn delete_repo(&self, repo_id: &RepoId, repo_type: RepoType, missing_ok: bool) -> Result<()> {
+    pub fn delete_repo(&self, repo_id: &RepoId, options: &DeleteRepoOptions) -> Result<()> {
+        let repo_type = options.repo_type;
         let (organization, name) = split_id(repo_id);
         let mut payload = json!({ "name": name, "organization": organization });
         if repo_type != RepoType::Model {
@@ -96,18 +204,14 @@ impl HubClient {
                 response.discard();
                 Ok(())
             }
-            Err(Error::RepoNotFound { .. }) if missing_ok => Ok(()),
+            Err(Error::RepoNotFound { .. }) if options.missing_ok => Ok(()),
             Err(error) => Err(error),
         }
     }
 
     /// Whether the repo exists and the token can see it.
-    pub fn repo_exists(&self, repo_id: &RepoId, repo_type: RepoType) -> Result<bool> {
-        let options = RepoInfoOptions {
-            repo_type,
-            ..Default::default()
-        };
-        match self.repo_info(repo_id, &options) {
+    pub fn repo_exists(&self, repo_id: &RepoId, options: &RepoOptions) -> Result<bool> {
+        match self.repo_info(repo_id, &RepoInfoOptions::default().repo_type(options.repo_type)) {
             Ok(_) | Err(Error::GatedRepo { .. }) => Ok(true),
             Err(Error::RepoNotFound { .. }) => Ok(false),
             Err(error) => Err(error),
@@ -115,13 +219,11 @@ impl HubClient {
     }
 
     /// Whether the revision exists in the repo (an error if the repo does not).
-    pub fn revision_exists(&self, repo_id: &RepoId, repo_type: RepoType, revision: &Revision) -> Result<bool> {
-        let options = RepoInfoOptions {
-            repo_type,
-            revision: Some(revision.clone()),
-            files_metadata: false,
-        };
-        match self.repo_info(repo_id, &options) {
+    pub fn revision_exists(&self, repo_id: &RepoId, revision: &Revision, options: &RepoOptions) -> Result<bool> {
+        let info_options = RepoInfoOptions::default()
+            .repo_type(options.repo_type)
+            .revision(revision.clone());
+        match self.repo_info(repo_id, &info_options) {
             Ok(_) => Ok(true),
             Err(Error::RevisionNotFound { .. }) => Ok(false),
             Err(error) => Err(error),
@@ -129,15 +231,9 @@ impl HubClient {
     }
 
     /// Whether the file exists at the revision (false too when the repo or revision does not).
-    pub fn file_exists(
-        &self,
-        repo_id: &RepoId,
-        repo_type: RepoType,
-        filename: &str,
-        revision: Option<&Revision>,
-    ) -> Result<bool> {
-        let url = hf_hub_url(repo_id, filename, revision, repo_type, self.endpoint());
-        let target = RequestTarget::repo(repo_type, repo_id).file(filename);
+    pub fn file_exists(&self, repo_id: &RepoId, filename: &str, options: &RevisionOptions) -> Result<bool> {
+        let url = hf_hub_url(repo_id, filename, &options.revision, options.repo_type, self.endpoint());
+        let target = RequestTarget::repo(options.repo_type, repo_id).file(filename);
         match self.file_metadata(&url, target) {
             Ok(_) => Ok(true),
             Err(Error::EntryNotFound { .. } | Error::RepoNotFound { .. } | Error::RevisionNotFound { .. }) => Ok(false),

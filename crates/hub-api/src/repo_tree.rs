@@ -7,6 +7,7 @@ use crate::client::HubClient;
 use crate::error::Result;
 use crate::pagination::Paginated;
 use crate::repo_info::LfsInfo;
+use crate::repo_management::RevisionOptions;
 use crate::target::RequestTarget;
 
 /// One entry of a repo's tree.
@@ -47,22 +48,49 @@ impl RepoTreeEntry {
 }
 
 /// Options of [`HubClient::list_repo_tree`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ListTreeOptions {
-    /// The repo type.
+    /// The repo type (default: model).
     pub repo_type: RepoType,
     /// The revision (default `main`).
-    pub revision: Option<Revision>,
-    /// List only below this folder.
+    pub revision: Revision,
+    /// List only below this folder (default: the root).
     pub path_in_repo: Option<String>,
     /// List every level below, not only the folder's own entries.
     pub recursive: bool,
 }
 
+impl ListTreeOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The revision.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// The folder to list.
+    pub fn path_in_repo(mut self, path: impl Into<String>) -> Self {
+        self.path_in_repo = Some(path.into());
+        self
+    }
+
+    /// Whether to list every level below the folder.
+    pub fn recursive(mut self, recursive: bool) -> Self {
+        self.recursive = recursive;
+        self
+    }
+}
+
 impl HubClient {
     /// The entries of a revision's tree, fetched page by page as the iterator advances.
     pub fn list_repo_tree(&self, repo_id: &RepoId, options: &ListTreeOptions) -> Paginated<RepoTreeEntry> {
-        let revision = options.revision.clone().unwrap_or_default();
+        let revision = &options.revision;
         let mut url = format!(
             "{}/tree/{}",
             self.endpoint().api_url(options.repo_type, repo_id),
@@ -86,18 +114,11 @@ impl HubClient {
     }
 
     /// Every file path of a revision, as the Python client's `list_repo_files`.
-    pub fn list_repo_files(
-        &self,
-        repo_id: &RepoId,
-        repo_type: RepoType,
-        revision: Option<&Revision>,
-    ) -> Result<Vec<String>> {
-        let options = ListTreeOptions {
-            repo_type,
-            revision: revision.cloned(),
-            path_in_repo: None,
-            recursive: true,
-        };
+    pub fn list_repo_files(&self, repo_id: &RepoId, options: &RevisionOptions) -> Result<Vec<String>> {
+        let options = ListTreeOptions::default()
+            .repo_type(options.repo_type)
+            .revision(options.revision.clone())
+            .recursive(true);
         let mut files = Vec::new();
         for entry in self.list_repo_tree(repo_id, &options) {
             if let RepoTreeEntry::File { path, .. } = entry? {

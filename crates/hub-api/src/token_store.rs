@@ -31,6 +31,15 @@ impl std::fmt::Debug for StoredSection {
     }
 }
 
+/// Which tokens [`TokenStore::logout`] removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogoutFrom<'a> {
+    /// Every stored token and the active one.
+    All,
+    /// The token saved under this name.
+    Named(&'a str),
+}
+
 /// What `logout` removed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -134,14 +143,14 @@ impl TokenStore {
     }
 
     /// Removes the named token (and the active token file if it is that one),
-    /// or, without a name, every saved token.
-    pub fn logout(&self, name: Option<&str>) -> Result<Logout> {
+    /// or every saved token.
+    pub fn logout(&self, which: LogoutFrom<'_>) -> Result<Logout> {
         let active = self.active()?;
         let mut sections = self.read_sections()?;
         if active.is_none() && sections.is_empty() {
             return Ok(Logout::NotLoggedIn);
         }
-        let Some(name) = name else {
+        let LogoutFrom::Named(name) = which else {
             remove_if_present(&self.token_path)?;
             remove_if_present(&self.stored_tokens_path)?;
             return Ok(Logout::All);
@@ -307,11 +316,11 @@ mod tests {
     #[test]
     fn logout_by_name_and_all() -> Result<()> {
         let (_dir, store) = store();
-        assert_eq!(store.logout(None)?, Logout::NotLoggedIn);
+        assert_eq!(store.logout(LogoutFrom::All)?, Logout::NotLoggedIn);
         store.save("a", &Token::new("hf_a"))?;
         store.save("b", &Token::new("hf_b"))?;
         assert_eq!(
-            store.logout(Some("a"))?,
+            store.logout(LogoutFrom::Named("a"))?,
             Logout::Named {
                 name: "a".into(),
                 was_active: false
@@ -319,16 +328,16 @@ mod tests {
         );
         assert_eq!(store.active()?, Some(Token::new("hf_b")));
         assert_eq!(
-            store.logout(Some("b"))?,
+            store.logout(LogoutFrom::Named("b"))?,
             Logout::Named {
                 name: "b".into(),
                 was_active: true
             }
         );
         assert_eq!(store.active()?, None);
-        assert!(store.logout(Some("nope")).is_err() || store.stored()?.is_empty());
+        assert!(store.logout(LogoutFrom::Named("nope")).is_err() || store.stored()?.is_empty());
         store.save("c", &Token::new("hf_c"))?;
-        assert_eq!(store.logout(None)?, Logout::All);
+        assert_eq!(store.logout(LogoutFrom::All)?, Logout::All);
         assert!(!store.token_path().exists() && !store.stored_tokens_path().exists());
         Ok(())
     }

@@ -10,6 +10,7 @@ use crate::client::HubClient;
 use crate::commit_operation::{AddSource, CommitOperation};
 use crate::create_commit::{CommitInfo, CommitOptions};
 use crate::error::{Error, Result};
+use crate::repo_management::RevisionOptions;
 
 /// What `upload_folder` never uploads: git's and the cache's bookkeeping.
 pub const DEFAULT_IGNORE_PATTERNS: [&str; 8] = [
@@ -25,6 +26,7 @@ pub const DEFAULT_IGNORE_PATTERNS: [&str; 8] = [
 
 /// Options of [`HubClient::upload_folder`] beyond the commit's.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadFolderOptions {
     /// The folder in the repo to upload into (default: the root).
     pub path_in_repo: Option<String>,
@@ -34,6 +36,32 @@ pub struct UploadFolderOptions {
     pub ignore_patterns: Vec<String>,
     /// Delete remote files under `path_in_repo` matching these globs, unless uploaded again.
     pub delete_patterns: Vec<String>,
+}
+
+impl UploadFolderOptions {
+    /// The folder in the repo to upload into.
+    pub fn path_in_repo(mut self, path: impl Into<String>) -> Self {
+        self.path_in_repo = Some(path.into());
+        self
+    }
+
+    /// Only local files matching one of these globs.
+    pub fn allow_patterns(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allow_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Leave out local files matching any of these globs.
+    pub fn ignore_patterns(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.ignore_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Delete remote files under `path_in_repo` matching these globs, unless uploaded again.
+    pub fn delete_patterns(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.delete_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
 }
 
 impl HubClient {
@@ -104,7 +132,12 @@ impl HubClient {
             }
         }
         if !folder_options.delete_patterns.is_empty() {
-            let remote = match self.list_repo_files(repo_id, options.repo_type, options.revision.as_ref()) {
+            let remote = match self.list_repo_files(
+                repo_id,
+                &RevisionOptions::default()
+                    .repo_type(options.repo_type)
+                    .revision(options.revision.clone()),
+            ) {
                 Ok(files) => files,
                 Err(Error::RevisionNotFound { .. }) => Vec::new(),
                 Err(error) => return Err(error),

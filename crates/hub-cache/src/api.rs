@@ -29,10 +29,10 @@ use std::sync::Arc;
 use hub_api::{HubClient, RepoInfo, RepoInfoOptions};
 use hub_url::{Endpoint, HubConfig, RepoId, RepoType, Revision, Token};
 
-use crate::download::{DownloadOptions, hf_hub_download};
+use crate::download::{DownloadOptions, FetchOptions, hf_hub_download};
 use crate::error::{Error, Result};
 use crate::progress::Progress;
-use crate::snapshot::snapshot_download;
+use crate::snapshot::{SnapshotOptions, snapshot_download};
 
 /// Builds an [`Api`]: every setting starts from the environment (`HF_HOME`,
 /// `HF_ENDPOINT`, `HF_TOKEN`, …), as `hf-hub`'s does, or from the
@@ -202,51 +202,52 @@ impl ApiRepo {
     /// The path of `filename` in the cache, fetched only when it is not there
     /// (or its revision moved).
     pub fn get(&self, filename: &str) -> Result<PathBuf> {
-        self.fetch(filename, false)
+        self.fetch(filename, self.fetch_options())
     }
 
     /// The path of `filename` in the cache, fetched again whatever the cache holds.
     pub fn download(&self, filename: &str) -> Result<PathBuf> {
-        self.fetch(filename, true)
+        self.fetch(filename, self.fetch_options().force_download(true))
     }
 
     /// Every file of the revision in the cache; returns the snapshot folder.
     pub fn snapshot(&self) -> Result<PathBuf> {
-        let options = self.options(false);
-        match &self.api.progress {
-            Some(progress) => snapshot_download(&self.api.client, &self.repo_id, &options.with_progress(&**progress)),
-            None => snapshot_download(&self.api.client, &self.repo_id, &options),
+        let fetch = self.fetch_options();
+        let fetch = match &self.api.progress {
+            Some(progress) => fetch.progress(&**progress),
+            None => fetch,
+        };
+        let mut options = SnapshotOptions::with_fetch(fetch).repo_type(self.repo_type);
+        if let Some(revision) = &self.revision {
+            options = options.revision(revision.clone());
         }
+        snapshot_download(&self.api.client, &self.repo_id, &options)
     }
 
     /// What the Hub says of the repo at this revision, with its files.
     pub fn info(&self) -> Result<RepoInfo> {
-        let options = RepoInfoOptions {
-            repo_type: self.repo_type,
-            revision: self.revision.clone(),
-            files_metadata: true,
-        };
+        let mut options = RepoInfoOptions::default()
+            .repo_type(self.repo_type)
+            .files_metadata(true);
+        if let Some(revision) = &self.revision {
+            options = options.revision(revision.clone());
+        }
         self.api.client.repo_info(&self.repo_id, &options).map_err(Error::from)
     }
 
-    fn fetch(&self, filename: &str, force: bool) -> Result<PathBuf> {
-        let options = self.options(force);
-        match &self.api.progress {
-            Some(progress) => hf_hub_download(
-                &self.api.client,
-                &self.repo_id,
-                filename,
-                &options.with_progress(&**progress),
-            ),
-            None => hf_hub_download(&self.api.client, &self.repo_id, filename, &options),
+    fn fetch(&self, filename: &str, fetch: FetchOptions<'static>) -> Result<PathBuf> {
+        let fetch = match &self.api.progress {
+            Some(progress) => fetch.progress(&**progress),
+            None => fetch,
+        };
+        let mut options = DownloadOptions::with_fetch(fetch).repo_type(self.repo_type);
+        if let Some(revision) = &self.revision {
+            options = options.revision(revision.clone());
         }
+        hf_hub_download(&self.api.client, &self.repo_id, filename, &options)
     }
 
-    fn options(&self, force: bool) -> DownloadOptions<'static> {
-        let mut options = DownloadOptions::from_config(&self.api.config);
-        options.repo_type = self.repo_type;
-        options.revision = self.revision.clone();
-        options.force_download = force;
-        options
+    fn fetch_options(&self) -> FetchOptions<'static> {
+        FetchOptions::from_config(&self.api.config)
     }
 }

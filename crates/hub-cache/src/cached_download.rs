@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::blob_lock::BlobLock;
 use crate::connection_budget::ConnectionBudget;
-use crate::download::{DownloadOptions, download_file};
+use crate::download::{DownloadOptions, FetchOptions, download_file};
 use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, fetch_blob, hex};
 
@@ -70,16 +70,15 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Downloads a URL into the cache and returns the local path.
-pub fn cached_download(client: &HubClient, url: &str, options: &DownloadOptions<'_>) -> Result<PathBuf> {
+/// Downloads a URL into the cache and returns the local path. A `resolve`
+/// URL of the client's Hub is [`hf_hub_download`](crate::hf_hub_download) of
+/// the file it names.
+pub fn cached_download(client: &HubClient, url: &str, options: &FetchOptions<'_>) -> Result<PathBuf> {
     let client = &client.for_call(&options.call);
     if let Some(resolved) = parse_resolve_url(url, client.endpoint().as_str()) {
-        let options = DownloadOptions {
-            repo_type: resolved.repo_type,
-            revision: Some(resolved.revision),
-            subfolder: None,
-            ..options.clone()
-        };
+        let options = DownloadOptions::with_fetch(options.clone())
+            .repo_type(resolved.repo_type)
+            .revision(resolved.revision);
         return download_file(client, &resolved.repo_id, &resolved.path, &options);
     }
     let folder = options.cache_dir.join(".url_cache");

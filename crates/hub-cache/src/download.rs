@@ -15,15 +15,13 @@ use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::snapshot_link::{link_blob, move_blob};
 use crate::staging::staging_path;
 
-/// Options of [`hf_hub_download`] and [`snapshot_download`](crate::snapshot_download).
+/// What every download call reads: where files go, when the network is used,
+/// and how bytes are fetched. [`cached_download`](crate::cached_download)
+/// takes it alone; [`DownloadOptions`] and [`SnapshotOptions`](crate::SnapshotOptions) hold one as
+/// their `fetch` field and offer its setters too.
 #[derive(Clone)]
-pub struct DownloadOptions<'a> {
-    /// The repo type.
-    pub repo_type: RepoType,
-    /// The branch, tag or commit (default `main`).
-    pub revision: Option<Revision>,
-    /// A folder of the repo the filename is relative to.
-    pub subfolder: Option<String>,
+#[non_exhaustive]
+pub struct FetchOptions<'a> {
     /// The cache root (`HF_HUB_CACHE`).
     pub cache_dir: PathBuf,
     /// Write real files into this folder instead of the cache (with the
@@ -36,58 +34,39 @@ pub struct DownloadOptions<'a> {
     /// Real files in snapshots instead of symlinks, as the Python client makes
     /// them: a blob fetched for the file is moved there, one already cached is copied.
     pub disable_symlinks: bool,
-    /// Snapshots: only paths matching one of these globs (all when empty).
-    pub allow_patterns: Vec<String>,
-    /// Snapshots: leave out paths matching any of these globs.
-    pub ignore_patterns: Vec<String>,
-    /// Snapshots: files fetched at once (16 by default: small files are bound by
-    /// round trips, so more of them in flight hide the latency).
-    pub max_workers: usize,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
     /// This call's token, headers, user agent parts and metadata timeout
     /// (the Python client's `token`, `headers`, `library_name`,
     /// `library_version`, `user_agent` and `etag_timeout`).
     pub call: CallSettings,
-    /// Receives progress events.
+    /// Receives progress events (nothing by default).
     pub progress: &'a dyn Progress,
 }
 
-impl std::fmt::Debug for DownloadOptions<'_> {
+impl std::fmt::Debug for FetchOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DownloadOptions")
-            .field("repo_type", &self.repo_type)
-            .field("revision", &self.revision)
-            .field("subfolder", &self.subfolder)
+        f.debug_struct("FetchOptions")
             .field("cache_dir", &self.cache_dir)
             .field("local_dir", &self.local_dir)
             .field("force_download", &self.force_download)
             .field("local_files_only", &self.local_files_only)
             .field("disable_symlinks", &self.disable_symlinks)
-            .field("allow_patterns", &self.allow_patterns)
-            .field("ignore_patterns", &self.ignore_patterns)
-            .field("max_workers", &self.max_workers)
             .field("transfer", &self.transfer)
             .field("call", &self.call)
             .finish_non_exhaustive()
     }
 }
 
-impl DownloadOptions<'static> {
+impl FetchOptions<'static> {
     /// Defaults with this cache root.
     pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
-        DownloadOptions {
-            repo_type: RepoType::Model,
-            revision: None,
-            subfolder: None,
+        FetchOptions {
             cache_dir: cache_dir.into(),
             local_dir: None,
             force_download: false,
             local_files_only: false,
             disable_symlinks: false,
-            allow_patterns: Vec::new(),
-            ignore_patterns: Vec::new(),
-            max_workers: 16,
             transfer: TransferSettings::default(),
             call: CallSettings::default(),
             progress: &(),
@@ -95,9 +74,9 @@ impl DownloadOptions<'static> {
     }
 
     /// Defaults from the configuration: its cache, offline mode, symlink
-    /// setting and metadata timeout.
+    /// setting, metadata and download timeouts.
     pub fn from_config(config: &HubConfig) -> Self {
-        let mut options = DownloadOptions {
+        let mut options = FetchOptions {
             local_files_only: config.offline,
             disable_symlinks: config.disable_symlinks,
             ..Self::new(config.hub_cache.clone())
@@ -108,38 +87,165 @@ impl DownloadOptions<'static> {
     }
 }
 
-impl<'a> DownloadOptions<'a> {
+impl<'a> FetchOptions<'a> {
     /// The same options reporting progress to `progress`.
-    pub fn with_progress<'b>(&self, progress: &'b dyn Progress) -> DownloadOptions<'b> {
-        DownloadOptions {
-            repo_type: self.repo_type,
-            revision: self.revision.clone(),
-            subfolder: self.subfolder.clone(),
-            cache_dir: self.cache_dir.clone(),
-            local_dir: self.local_dir.clone(),
+    pub fn progress<'b>(self, progress: &'b dyn Progress) -> FetchOptions<'b> {
+        FetchOptions {
+            cache_dir: self.cache_dir,
+            local_dir: self.local_dir,
             force_download: self.force_download,
             local_files_only: self.local_files_only,
             disable_symlinks: self.disable_symlinks,
-            allow_patterns: self.allow_patterns.clone(),
-            ignore_patterns: self.ignore_patterns.clone(),
-            max_workers: self.max_workers,
             transfer: self.transfer,
-            call: self.call.clone(),
+            call: self.call,
             progress,
         }
     }
 }
 
+/// The setters of the [`FetchOptions`] fields, on the options that hold one as `fetch`.
+macro_rules! fetch_setters {
+    ($options:ident $(, $field:ident)?) => {
+        impl<'a> $options<'a> {
+            /// The cache root.
+            pub fn cache_dir(mut self, cache_dir: impl Into<std::path::PathBuf>) -> Self {
+                self$(.$field)?.cache_dir = cache_dir.into();
+                self
+            }
+
+            /// Write real files into this folder instead of the cache.
+            pub fn local_dir(mut self, local_dir: impl Into<std::path::PathBuf>) -> Self {
+                self$(.$field)?.local_dir = Some(local_dir.into());
+                self
+            }
+
+            /// Whether to fetch again even when cached.
+            pub fn force_download(mut self, force_download: bool) -> Self {
+                self$(.$field)?.force_download = force_download;
+                self
+            }
+
+            /// Whether to serve from the cache only, never using the network.
+            pub fn local_files_only(mut self, local_files_only: bool) -> Self {
+                self$(.$field)?.local_files_only = local_files_only;
+                self
+            }
+
+            /// Whether snapshots hold real files instead of symlinks.
+            pub fn disable_symlinks(mut self, disable_symlinks: bool) -> Self {
+                self$(.$field)?.disable_symlinks = disable_symlinks;
+                self
+            }
+
+            /// How blobs are fetched.
+            pub fn transfer(mut self, transfer: $crate::TransferSettings) -> Self {
+                self$(.$field)?.transfer = transfer;
+                self
+            }
+
+            /// This call's token, headers, user agent parts and metadata timeout.
+            pub fn call(mut self, call: hub_api::CallSettings) -> Self {
+                self$(.$field)?.call = call;
+                self
+            }
+        }
+    };
+}
+
+fetch_setters!(FetchOptions);
+pub(crate) use fetch_setters;
+
+/// Options of [`hf_hub_download`]: which file, and how to fetch it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DownloadOptions<'a> {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// The branch, tag or commit (default `main`).
+    pub revision: Revision,
+    /// A folder of the repo the filename is relative to (default: the root).
+    pub subfolder: Option<String>,
+    /// Where the file goes and how it is fetched.
+    pub fetch: FetchOptions<'a>,
+}
+
+impl DownloadOptions<'static> {
+    /// Defaults with this cache root.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        DownloadOptions::with_fetch(FetchOptions::new(cache_dir))
+    }
+
+    /// Defaults from the configuration: its cache, offline mode, symlink
+    /// setting, metadata and download timeouts.
+    pub fn from_config(config: &HubConfig) -> Self {
+        DownloadOptions::with_fetch(FetchOptions::from_config(config))
+    }
+}
+
+impl<'a> DownloadOptions<'a> {
+    /// Defaults (a model, at `main`) with these fetch options.
+    pub fn with_fetch(fetch: FetchOptions<'a>) -> Self {
+        DownloadOptions {
+            repo_type: RepoType::Model,
+            revision: Revision::main(),
+            subfolder: None,
+            fetch,
+        }
+    }
+
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The branch, tag or commit.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// The folder of the repo the filename is relative to.
+    pub fn subfolder(mut self, subfolder: impl Into<String>) -> Self {
+        self.subfolder = Some(subfolder.into());
+        self
+    }
+
+    /// The same options reporting progress to `progress`.
+    pub fn progress<'b>(self, progress: &'b dyn Progress) -> DownloadOptions<'b> {
+        DownloadOptions {
+            repo_type: self.repo_type,
+            revision: self.revision,
+            subfolder: self.subfolder,
+            fetch: self.fetch.progress(progress),
+        }
+    }
+}
+
+fetch_setters!(DownloadOptions, fetch);
+
 /// Downloads one file of a repo into the cache (or finds it there) and returns
 /// its path inside `snapshots/{commit}/`, as the Python client does. With
 /// `local_dir`, the file is written there instead and that path is returned.
+///
+/// ```no_run
+/// use hub_cache::{DownloadOptions, HubClient, HubConfig, RepoId, Revision, hf_hub_download};
+///
+/// # fn main() -> Result<(), hub_cache::Error> {
+/// let config = HubConfig::from_env()?;
+/// let client = HubClient::from_config(&config)?;
+/// let options = DownloadOptions::from_config(&config).revision(Revision::new("v1.0")?);
+/// let path = hf_hub_download(&client, &RepoId::new("org/model")?, "config.json", &options)?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn hf_hub_download(
     client: &HubClient,
     repo_id: &RepoId,
     filename: &str,
     options: &DownloadOptions<'_>,
 ) -> Result<PathBuf> {
-    download_file(&client.for_call(&options.call), repo_id, filename, options)
+    download_file(&client.for_call(&options.fetch.call), repo_id, filename, options)
 }
 
 /// [`hf_hub_download`] with a client the call's settings are applied to.
@@ -149,7 +255,8 @@ pub(crate) fn download_file(
     filename: &str,
     options: &DownloadOptions<'_>,
 ) -> Result<PathBuf> {
-    let revision = options.revision.clone().unwrap_or_default();
+    let revision = &options.revision;
+    let fetch = &options.fetch;
     let path = match options
         .subfolder
         .as_deref()
@@ -161,45 +268,45 @@ pub(crate) fn download_file(
     };
     // A path that would leave its folder is refused before any request.
     safe_relative_path(&path)?;
-    if let Some(local_dir) = &options.local_dir {
-        return crate::local_dir::download(client, repo_id, &path, &revision, local_dir, options);
+    if let Some(local_dir) = &fetch.local_dir {
+        return crate::local_dir::download(client, repo_id, &path, options.repo_type, revision, local_dir, fetch);
     }
-    let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
+    let cache = RepoCache::new(&fetch.cache_dir, options.repo_type, repo_id);
 
     // A pinned commit whose file is cached costs no request.
-    if revision.is_commit_hash() && !options.force_download {
+    if revision.is_commit_hash() && !fetch.force_download {
         let pointer = cache.snapshot_path(revision.as_str(), &path)?;
         if pointer.exists() {
             return Ok(pointer);
         }
     }
-    if options.local_files_only {
-        return cached_pointer(&cache, &revision, &path)?
-            .ok_or_else(|| not_cached(repo_id, &revision, &path, &options.cache_dir));
+    if fetch.local_files_only {
+        return cached_pointer(&cache, revision, &path)?
+            .ok_or_else(|| not_cached(repo_id, revision, &path, &fetch.cache_dir));
     }
-    let metadata = match head_file(client, repo_id, &path, &revision, options.repo_type) {
+    let metadata = match head_file(client, repo_id, &path, revision, options.repo_type) {
         Ok(metadata) => metadata,
         Err(error @ hub_api::Error::EntryNotFound { .. }) => {
             if let hub_api::Error::EntryNotFound {
                 commit: Some(commit), ..
             } = &error
             {
-                mark_absent(&cache, &revision, commit, &path);
+                mark_absent(&cache, revision, commit, &path);
             }
             return Err(error.into());
         }
         Err(error) if is_offline_failure(&error) => {
             // The network failed: a cached copy of the same revision still serves.
-            return cached_pointer(&cache, &revision, &path)?.ok_or(Error::Api(error));
+            return cached_pointer(&cache, revision, &path)?.ok_or(Error::Api(error));
         }
         Err(error) => return Err(error.into()),
     };
     if revision.as_str() != metadata.commit_hash {
         write_ref(&cache, revision.as_str(), &metadata.commit_hash)?;
     }
-    let file = RemoteFile::from_metadata(&path, &metadata, target(repo_id, options.repo_type, &revision, &path));
-    let budget = ConnectionBudget::new(options.transfer.connections);
-    place_in_cache(client, &cache, &file, options, &budget)
+    let file = RemoteFile::from_metadata(&path, &metadata, target(repo_id, options.repo_type, revision, &path));
+    let budget = ConnectionBudget::new(fetch.transfer.connections);
+    place_in_cache(client, &cache, &file, fetch, &budget)
 }
 
 /// `HEAD` on a file's resolve URL.
@@ -210,7 +317,7 @@ pub(crate) fn head_file(
     revision: &Revision,
     repo_type: RepoType,
 ) -> hub_api::Result<FileMetadata> {
-    let url = hf_hub_url(repo_id, path, Some(revision), repo_type, client.endpoint());
+    let url = hf_hub_url(repo_id, path, revision, repo_type, client.endpoint());
     client.file_metadata(&url, target(repo_id, repo_type, revision, path))
 }
 
@@ -276,7 +383,7 @@ pub(crate) fn place_in_cache(
     client: &HubClient,
     cache: &RepoCache,
     file: &RemoteFile<'_>,
-    options: &DownloadOptions<'_>,
+    options: &FetchOptions<'_>,
     budget: &ConnectionBudget,
 ) -> Result<PathBuf> {
     let pointer = cache.snapshot_path(file.commit, file.path)?;

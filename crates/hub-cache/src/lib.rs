@@ -8,16 +8,17 @@
 //!
 //! - [`hf_hub_download`] fetches one file (one `HEAD`, then the bytes);
 //!   [`snapshot_download`] fetches a whole revision, or what
-//!   `allow_patterns`/`ignore_patterns` pick, from one tree listing, in
-//!   parallel; [`cached_download`] takes any URL. With `local_dir` they write
-//!   real files and the Python client's `.cache/huggingface/download` bookkeeping.
+//!   [`SnapshotOptions::allow_patterns`]/[`SnapshotOptions::ignore_patterns`]
+//!   pick, from one tree listing, in parallel; [`cached_download`] takes any
+//!   URL. With [`FetchOptions::local_dir`] they write real files and the
+//!   Python client's `.cache/huggingface/download` bookkeeping.
 //! - Every blob goes through a partial file beside it (`{etag}.incomplete`),
 //!   under a lock shared with the Python client ([`BlobLock`]). Large files come
 //!   in parallel ranges ([`TransferSettings`]); a broken connection or a killed
 //!   process resumes where it stopped; sizes and (for LFS files) sha256 are
 //!   checked, on a thread of their own, before the rename into `blobs/`.
 //! - A call can bring its own token, headers and user agent parts
-//!   ([`DownloadOptions::call`]), as the Python client's keyword arguments do.
+//!   ([`FetchOptions::call`]), as the Python client's keyword arguments do.
 //! - [`scan_cache`] tells what the cache holds; [`CacheInfo::delete_revisions`]
 //!   plans a deletion to show before [`DeleteStrategy::execute`] runs it.
 //!
@@ -59,7 +60,7 @@ pub use blob_lock::BlobLock;
 // What a caller needs to download, with this crate as its one dependency.
 pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};
 pub use cached_download::{ResolveUrl, cached_download, parse_resolve_url};
-pub use download::{DownloadOptions, hf_hub_download};
+pub use download::{DownloadOptions, FetchOptions, hf_hub_download};
 pub use error::{Error, Result};
 pub use fetch::TransferSettings;
 pub use hub_api::{HubClient, RepoInfo};
@@ -67,4 +68,4 @@ pub use hub_url::{Endpoint, HubConfig, RepoId, RepoType, Revision, Token};
 pub use hub_url::{filter_path, fnmatch};
 pub use progress::{Progress, ProgressEvent};
 pub use repo_cache::{RepoCache, safe_relative_path};
-pub use snapshot::snapshot_download;
+pub use snapshot::{SnapshotOptions, snapshot_download};

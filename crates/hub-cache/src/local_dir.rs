@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hub_api::HubClient;
-use hub_url::{RepoId, Revision};
+use hub_url::{RepoId, RepoType, Revision};
 use sha2::{Digest, Sha256};
 
 use crate::blob_lock::BlobLock;
 use crate::cachedir_tag::CACHEDIR_TAG;
 use crate::connection_budget::ConnectionBudget;
-use crate::download::{DownloadOptions, RemoteFile, head_file, target, write_new_file};
+use crate::download::{FetchOptions, RemoteFile, head_file, target, write_new_file};
 use crate::error::{Error, Result};
 use crate::fetch::{fetch_blob, hex, sha256_of};
 use crate::repo_cache::safe_relative_path;
@@ -120,9 +120,10 @@ pub(crate) fn download(
     client: &HubClient,
     repo_id: &RepoId,
     path: &str,
+    repo_type: RepoType,
     revision: &Revision,
     local_dir: &Path,
-    options: &DownloadOptions<'_>,
+    options: &FetchOptions<'_>,
 ) -> Result<PathBuf> {
     let paths = LocalPaths::new(local_dir, path)?;
     let known = read_metadata(&paths);
@@ -138,8 +139,8 @@ pub(crate) fn download(
             false => Err(crate::download::not_cached(repo_id, revision, path, local_dir)),
         };
     }
-    let metadata = head_file(client, repo_id, path, revision, options.repo_type)?;
-    let file = RemoteFile::from_metadata(path, &metadata, target(repo_id, options.repo_type, revision, path));
+    let metadata = head_file(client, repo_id, path, revision, repo_type)?;
+    let file = RemoteFile::from_metadata(path, &metadata, target(repo_id, repo_type, revision, path));
     let budget = ConnectionBudget::new(options.transfer.connections);
     place(client, &paths, &file, known, options, &budget)
 }
@@ -150,7 +151,7 @@ pub(crate) fn place(
     paths: &LocalPaths,
     file: &RemoteFile<'_>,
     known: Option<LocalMetadata>,
-    options: &DownloadOptions<'_>,
+    options: &FetchOptions<'_>,
     budget: &ConnectionBudget,
 ) -> Result<PathBuf> {
     if !options.force_download {

@@ -8,17 +8,110 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use hub_api::{HubClient, ListTreeOptions, RepoInfoOptions, RepoTreeEntry};
-use hub_url::{RepoId, Revision, hf_hub_url};
+use hub_url::{HubConfig, RepoId, RepoType, Revision, hf_hub_url};
 
 use crate::connection_budget::ConnectionBudget;
 use crate::download::{
-    DownloadOptions, RemoteFile, cached_commit, is_offline_failure, not_cached, place_in_cache, target, write_ref,
+    FetchOptions, RemoteFile, cached_commit, fetch_setters, is_offline_failure, not_cached, place_in_cache, target,
+    write_ref,
 };
 use crate::error::{Error, Result};
 use crate::local_dir::{LocalPaths, place, read_metadata};
+use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::tree_cache::{self, TreeEntry};
 use hub_url::filter_path;
+
+/// Options of [`snapshot_download`]: which revision, which of its files, and
+/// how to fetch them.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SnapshotOptions<'a> {
+    /// The repo type (default: model).
+    pub repo_type: RepoType,
+    /// The branch, tag or commit (default `main`).
+    pub revision: Revision,
+    /// Only paths matching one of these globs (all when empty).
+    pub allow_patterns: Vec<String>,
+    /// Leave out paths matching any of these globs.
+    pub ignore_patterns: Vec<String>,
+    /// Files fetched at once (16 by default: small files are bound by round
+    /// trips, so more of them in flight hide the latency).
+    pub max_workers: usize,
+    /// Where the files go and how they are fetched.
+    pub fetch: FetchOptions<'a>,
+}
+
+impl SnapshotOptions<'static> {
+    /// Defaults with this cache root.
+    pub fn new(cache_dir: impl Into<PathBuf>) -> Self {
+        SnapshotOptions::with_fetch(FetchOptions::new(cache_dir))
+    }
+
+    /// Defaults from the configuration: its cache, offline mode, symlink
+    /// setting, metadata and download timeouts.
+    pub fn from_config(config: &HubConfig) -> Self {
+        SnapshotOptions::with_fetch(FetchOptions::from_config(config))
+    }
+}
+
+impl<'a> SnapshotOptions<'a> {
+    /// Defaults (a model at `main`, every file, 16 at once) with these fetch options.
+    pub fn with_fetch(fetch: FetchOptions<'a>) -> Self {
+        SnapshotOptions {
+            repo_type: RepoType::Model,
+            revision: Revision::main(),
+            allow_patterns: Vec::new(),
+            ignore_patterns: Vec::new(),
+            max_workers: 16,
+            fetch,
+        }
+    }
+
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The branch, tag or commit.
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = revision;
+        self
+    }
+
+    /// Only paths matching one of these globs.
+    pub fn allow_patterns(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allow_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Leave out paths matching any of these globs.
+    pub fn ignore_patterns(mut self, patterns: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.ignore_patterns = patterns.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Files fetched at once (at least one).
+    pub fn max_workers(mut self, workers: usize) -> Self {
+        self.max_workers = workers;
+        self
+    }
+
+    /// The same options reporting progress to `progress`.
+    pub fn progress<'b>(self, progress: &'b dyn Progress) -> SnapshotOptions<'b> {
+        SnapshotOptions {
+            repo_type: self.repo_type,
+            revision: self.revision,
+            allow_patterns: self.allow_patterns,
+            ignore_patterns: self.ignore_patterns,
+            max_workers: self.max_workers,
+            fetch: self.fetch.progress(progress),
+        }
+    }
+}
+
+fetch_setters!(SnapshotOptions, fetch);
 
 /// A file of the tree to fetch.
 struct TreeFile {
@@ -30,22 +123,33 @@ struct TreeFile {
 
 /// Downloads a revision's files into the cache (or `local_dir`) and returns
 /// the snapshot folder (or `local_dir`).
-pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &DownloadOptions<'_>) -> Result<PathBuf> {
-    let client = &client.for_call(&options.call);
-    let revision = options.revision.clone().unwrap_or_default();
-    let cache = RepoCache::new(&options.cache_dir, options.repo_type, repo_id);
-    if options.local_files_only {
+///
+/// ```no_run
+/// use hub_cache::{HubClient, HubConfig, RepoId, SnapshotOptions, snapshot_download};
+///
+/// # fn main() -> Result<(), hub_cache::Error> {
+/// let config = HubConfig::from_env()?;
+/// let client = HubClient::from_config(&config)?;
+/// let options = SnapshotOptions::from_config(&config).allow_patterns(["*.json", "*.safetensors"]);
+/// let folder = snapshot_download(&client, &RepoId::new("org/model")?, &options)?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &SnapshotOptions<'_>) -> Result<PathBuf> {
+    let fetch = &options.fetch;
+    let client = &client.for_call(&fetch.call);
+    let revision = options.revision.clone();
+    let cache = RepoCache::new(&fetch.cache_dir, options.repo_type, repo_id);
+    if fetch.local_files_only {
         return cached_snapshot(&cache, &revision, options)
-            .ok_or_else(|| not_cached(repo_id, &revision, "*", &options.cache_dir));
+            .ok_or_else(|| not_cached(repo_id, &revision, "*", &fetch.cache_dir));
     }
     let commit = if revision.is_commit_hash() {
         revision.as_str().to_string()
     } else {
-        let info_options = RepoInfoOptions {
-            repo_type: options.repo_type,
-            revision: Some(revision.clone()),
-            files_metadata: false,
-        };
+        let info_options = RepoInfoOptions::default()
+            .repo_type(options.repo_type)
+            .revision(revision.clone());
         match client.repo_info(repo_id, &info_options) {
             Ok(info) => info.sha.ok_or_else(|| hub_api::Error::InvalidResponse {
                 url: client.endpoint().api_url(options.repo_type, repo_id),
@@ -79,11 +183,11 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
     for file in &files {
         safe_relative_path(&file.path)?;
     }
-    if options.local_dir.is_none() && revision.as_str() != commit {
+    if fetch.local_dir.is_none() && revision.as_str() != commit {
         write_ref(&cache, revision.as_str(), &commit)?;
     }
 
-    let budget = ConnectionBudget::new(options.transfer.connections.max(options.max_workers));
+    let budget = ConnectionBudget::new(fetch.transfer.connections.max(options.max_workers));
     let queue = Mutex::new(files.into_iter().collect::<VecDeque<_>>());
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -104,19 +208,19 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
                         url: hf_hub_url(
                             repo_id,
                             &file.path,
-                            Some(&commit_revision),
+                            &commit_revision,
                             options.repo_type,
                             client.endpoint(),
                         ),
                         url_is_final: !file.is_lfs,
                         target: target(repo_id, options.repo_type, &revision, &file.path),
                     };
-                    let placed = match &options.local_dir {
+                    let placed = match &fetch.local_dir {
                         Some(dir) => LocalPaths::new(dir, &file.path).and_then(|paths| {
                             let known = read_metadata(&paths);
-                            place(client, &paths, &remote, known, options, &budget)
+                            place(client, &paths, &remote, known, fetch, &budget)
                         }),
-                        None => place_in_cache(client, &cache, &remote, options, &budget),
+                        None => place_in_cache(client, &cache, &remote, fetch, &budget),
                     };
                     if let Err(error) = placed {
                         failed.store(true, Ordering::SeqCst);
@@ -131,7 +235,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
     if let Some(error) = first_error.lock().ok().and_then(|mut e| e.take()) {
         return Err(error);
     }
-    match &options.local_dir {
+    match &fetch.local_dir {
         Some(dir) => Ok(dir.clone()),
         None => {
             let folder = cache.snapshot_dir(&commit)?;
@@ -143,8 +247,8 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Downloa
 
 /// The snapshot folder of a revision, when the cache has one; when the
 /// commit's listing is cached too, only if every file the patterns pick is there.
-fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOptions<'_>) -> Option<PathBuf> {
-    if let Some(dir) = &options.local_dir {
+fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &SnapshotOptions<'_>) -> Option<PathBuf> {
+    if let Some(dir) = &options.fetch.local_dir {
         return dir.exists().then(|| dir.clone());
     }
     let commit = cached_commit(cache, revision)?;
@@ -166,8 +270,8 @@ fn cached_snapshot(cache: &RepoCache, revision: &Revision, options: &DownloadOpt
 
 /// Where the listing cache of this download lives: beside the snapshots, or
 /// in `local_dir/.cache/huggingface`.
-fn tree_folder(cache: &RepoCache, options: &DownloadOptions<'_>) -> PathBuf {
-    match &options.local_dir {
+fn tree_folder(cache: &RepoCache, options: &SnapshotOptions<'_>) -> PathBuf {
+    match &options.fetch.local_dir {
         Some(dir) => dir.join(".cache").join("huggingface"),
         None => cache.root(),
     }
@@ -182,18 +286,16 @@ fn tree_listing(
     repo_id: &RepoId,
     commit: &Revision,
     folder: &std::path::Path,
-    options: &DownloadOptions<'_>,
+    options: &SnapshotOptions<'_>,
 ) -> Result<BTreeMap<String, TreeEntry>> {
     let picked = |path: &str| filter_path(path, &options.allow_patterns, &options.ignore_patterns);
     if let Some(listing) = tree_cache::read(folder, commit.as_str(), &picked) {
         return Ok(listing);
     }
-    let tree_options = ListTreeOptions {
-        repo_type: options.repo_type,
-        revision: Some(commit.clone()),
-        path_in_repo: None,
-        recursive: true,
-    };
+    let tree_options = ListTreeOptions::default()
+        .repo_type(options.repo_type)
+        .revision(commit.clone())
+        .recursive(true);
     let mut saved = tree_cache::ListingWriter::create(folder, commit.as_str());
     let mut listing = BTreeMap::new();
     for entry in client.list_repo_tree(repo_id, &tree_options) {

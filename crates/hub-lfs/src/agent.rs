@@ -11,6 +11,7 @@ use crate::protocol::{Answer, Message, TRANSFER_ERROR_CODE};
 
 /// How the agent uploads.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AgentOptions {
     /// Parts of one object sent at once ([`DEFAULT_PART_WORKERS`] by default, as commits).
     pub part_workers: usize,
@@ -25,6 +26,20 @@ impl Default for AgentOptions {
             part_workers: DEFAULT_PART_WORKERS,
             progress_step: 1 << 20,
         }
+    }
+}
+
+impl AgentOptions {
+    /// Parts of one object sent at once.
+    pub fn part_workers(mut self, workers: usize) -> Self {
+        self.part_workers = workers;
+        self
+    }
+
+    /// Bytes between two progress messages of an object.
+    pub fn progress_step(mut self, bytes: u64) -> Self {
+        self.progress_step = bytes;
+        self
     }
 }
 

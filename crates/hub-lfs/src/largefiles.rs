@@ -4,7 +4,7 @@
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 
-use hub_repo::{GitProgram, Repository};
+use hub_repo::{OpenOptions, Repository};
 
 use crate::error::Result;
 
@@ -22,7 +22,7 @@ pub const AGENT_SUBCOMMAND: &str = "lfs-multipart-upload";
 /// `program` should be an absolute path, so that git-lfs finds the agent
 /// whatever its `PATH`.
 pub fn enable_largefiles(dir: &Path, program: &Path) -> Result<PathBuf> {
-    let repo = Repository::open(dir, None, GitProgram::default())?;
+    let repo = Repository::open(dir, &OpenOptions::default())?;
     let key = |name: &str| format!("lfs.customtransfer.{TRANSFER_NAME}.{name}");
     repo.git_config(&key("path"), program)?;
     repo.git_config(&key("args"), AGENT_SUBCOMMAND)?;

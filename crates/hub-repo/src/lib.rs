@@ -19,10 +19,7 @@
 //! use hub_url::{Endpoint, RepoId, Token};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let options = CloneOptions {
-//!     token: Some(Token::new("hf_...")),
-//!     ..CloneOptions::default()
-//! };
+//! let options = CloneOptions::default().token(Token::new("hf_..."));
 //! let repo = Repository::clone_from(&Endpoint::default(), &RepoId::new("me/my-model")?, "my-model", &options)?;
 //! repo.commit("Add weights", &CommitScope::tracked(), |repo| {
 //!     std::fs::write(repo.local_dir().join("weights.bin"), [0u8; 16])?;
@@ -41,4 +38,7 @@ mod repository;
 pub use error::{Error, Result};
 pub use git_command::GitProgram;
 pub use lfs_tracking::LARGE_FILE_THRESHOLD;
-pub use repository::{CloneOptions, CommitScope, Repository};
+pub use repository::{
+    CloneOptions, CommitScope, IfMissing, LfsTracking, OpenOptions, PullOptions, Repository, TagKind, TagLocation,
+    TrackPattern, Upstream, WhenClean,
+};

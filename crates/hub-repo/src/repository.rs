@@ -4,26 +4,27 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use hub_url::{Endpoint, Origin, RepoId, RepoType, Token};
+use hub_url::{Endpoint, Origin, RepoId, RepoType, Revision, Token};
 
 use crate::error::{Error, Result};
 use crate::git_command::{Git, GitProgram, without_credentials};
 use crate::lfs_tracking::{LARGE_FILE_THRESHOLD, is_binary_file};
 
-/// How to clone (or open) a repo.
+/// How to clone a repo.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct CloneOptions {
     /// `model`, `dataset` or `space`.
     pub repo_type: RepoType,
     /// A branch to check out after cloning; created from the default branch if
     /// it does not exist (as the Python client's `revision`).
-    pub revision: Option<String>,
+    pub revision: Option<Revision>,
     /// The token for private repos and pushes. It reaches git through a
     /// credential helper for the endpoint's origin only; it is never written
     /// into the remote URL or `.git/config`.
     pub token: Option<Token>,
     /// Leave LFS files as pointers (`GIT_LFS_SKIP_SMUDGE`); fetch them later
-    /// with [`Repository::git_pull`] and `lfs: true`.
+    /// with [`Repository::git_pull`] and [`PullOptions::lfs`].
     pub skip_lfs_files: bool,
     /// `user.name` for commits made in this clone (its own config).
     pub git_user: Option<String>,
@@ -51,11 +52,175 @@ impl Default for CloneOptions {
     }
 }
 
+impl CloneOptions {
+    /// The repo type.
+    pub fn repo_type(mut self, repo_type: RepoType) -> Self {
+        self.repo_type = repo_type;
+        self
+    }
+
+    /// The branch to check out after cloning (created if missing).
+    pub fn revision(mut self, revision: Revision) -> Self {
+        self.revision = Some(revision);
+        self
+    }
+
+    /// The token for private repos and pushes.
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Whether to leave LFS files as pointers.
+    pub fn skip_lfs_files(mut self, skip: bool) -> Self {
+        self.skip_lfs_files = skip;
+        self
+    }
+
+    /// The name and email of commits made in this clone.
+    pub fn git_identity(mut self, name: impl Into<String>, email: impl Into<String>) -> Self {
+        self.git_user = Some(name.into());
+        self.git_email = Some(email.into());
+        self
+    }
+
+    /// Files at least this large are tracked with LFS automatically.
+    pub fn large_file_threshold(mut self, bytes: u64) -> Self {
+        self.large_file_threshold = bytes;
+        self
+    }
+
+    /// Which git to run.
+    pub fn git(mut self, git: GitProgram) -> Self {
+        self.git = git;
+        self
+    }
+}
+
+/// How to open an existing clone ([`Repository::open`]).
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct OpenOptions {
+    /// The token for private repos and pushes, offered to the clone's `origin` only.
+    pub token: Option<Token>,
+    /// Which git to run.
+    pub git: GitProgram,
+}
+
+impl OpenOptions {
+    /// The token for private repos and pushes.
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Which git to run.
+    pub fn git(mut self, git: GitProgram) -> Self {
+        self.git = git;
+        self
+    }
+}
+
+/// Whether [`Repository::git_add`] tracks files with LFS first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LfsTracking {
+    /// Files at least the large-file threshold, then binary files, are
+    /// tracked with LFS before they are added (the Python client's `auto_lfs_track`).
+    Automatic,
+    /// `.gitattributes` is left as it is.
+    AsConfigured,
+}
+
+/// What the patterns of [`Repository::lfs_track`] are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrackPattern {
+    /// Globs, as `.gitattributes` reads them.
+    Glob,
+    /// File names taken literally (glob characters escaped in `.gitattributes`).
+    FileName,
+}
+
+/// Options of [`Repository::git_pull`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PullOptions {
+    /// Rebase local commits, local changes set aside and put back.
+    pub rebase: bool,
+    /// Then `git lfs pull`, which also fetches LFS files a clone skipped.
+    pub lfs: bool,
+}
+
+impl PullOptions {
+    /// Whether to rebase local commits.
+    pub fn rebase(mut self, rebase: bool) -> Self {
+        self.rebase = rebase;
+        self
+    }
+
+    /// Whether to fetch LFS files too.
+    pub fn lfs(mut self, lfs: bool) -> Self {
+        self.lfs = lfs;
+        self
+    }
+}
+
+/// The upstream of the branch [`Repository::git_push`] pushes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upstream<'a> {
+    /// The branch's configured upstream.
+    AsConfigured,
+    /// This remote's branch, set as the upstream.
+    Set {
+        /// The remote (`origin`).
+        remote: &'a str,
+        /// The branch on the remote.
+        branch: &'a str,
+    },
+}
+
+/// What [`Repository::git_checkout`] does when the revision does not exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfMissing {
+    /// Fail.
+    Fail,
+    /// Create a branch of that name from `HEAD`.
+    CreateBranch,
+}
+
+/// Where a tag is looked for, made or deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagLocation<'a> {
+    /// In the clone.
+    Local,
+    /// On this remote: [`Repository::tag_exists`] asks it; [`Repository::add_tag`]
+    /// and [`Repository::delete_tag`] act in the clone and on the remote.
+    Remote(&'a str),
+}
+
+/// What kind of tag [`Repository::add_tag`] makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TagKind<'a> {
+    /// A name for the commit.
+    Lightweight,
+    /// A tag object with this message.
+    Annotated(&'a str),
+}
+
+/// What [`Repository::push_to_hub`] does when there is nothing to commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WhenClean {
+    /// Nothing, and it returns `None` (the Python client's `clean_ok=True`).
+    Skip,
+    /// Push the branch all the same.
+    Push,
+}
+
 /// What [`Repository::commit`] does around the caller's work.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct CommitScope {
     /// The branch to commit on: checked out first, created if missing.
-    pub branch: Option<String>,
+    pub branch: Option<Revision>,
     /// Track large and binary files with LFS before adding them (on by default
     /// in the Python client; here set it explicitly, or use [`CommitScope::tracked`]).
     pub track_large_files: bool,
@@ -68,6 +233,18 @@ impl CommitScope {
             branch: None,
             track_large_files: true,
         }
+    }
+
+    /// The branch to commit on (created if missing).
+    pub fn branch(mut self, branch: Revision) -> Self {
+        self.branch = Some(branch);
+        self
+    }
+
+    /// Whether to track large and binary files with LFS before adding them.
+    pub fn track_large_files(mut self, track: bool) -> Self {
+        self.track_large_files = track;
+        self
     }
 }
 
@@ -158,9 +335,10 @@ impl Repository {
         Ok(repo)
     }
 
-    /// Opens the clone containing `dir`; `token` is offered to its `origin` only.
-    pub fn open(dir: impl AsRef<Path>, token: Option<Token>, git: GitProgram) -> Result<Repository> {
+    /// Opens the clone containing `dir`; the token is offered to its `origin` only.
+    pub fn open(dir: impl AsRef<Path>, options: &OpenOptions) -> Result<Repository> {
         let dir = dir.as_ref();
+        let (token, git) = (options.token.clone(), options.git.clone());
         let probe = Git::new(git.clone(), dir.to_path_buf(), None);
         let top = probe
             .run(["rev-parse", "--show-toplevel"])
@@ -204,7 +382,7 @@ impl Repository {
             }
         }
         if let Some(revision) = &options.revision {
-            self.git_checkout(revision, true)?;
+            self.git_checkout(revision, IfMissing::CreateBranch)?;
         }
         Ok(())
     }
@@ -286,12 +464,11 @@ impl Repository {
         Ok(deleted)
     }
 
-    /// `git lfs track` for each pattern; with `filename`, the patterns are file
-    /// names taken literally (glob characters escaped in `.gitattributes`).
-    pub fn lfs_track(&self, patterns: &[&str], filename: bool) -> Result<()> {
+    /// `git lfs track` for each pattern.
+    pub fn lfs_track(&self, patterns: &[&str], kind: TrackPattern) -> Result<()> {
         for pattern in patterns {
             let mut args = vec![OsStr::new("lfs"), OsStr::new("track")];
-            if filename {
+            if kind == TrackPattern::FileName {
                 args.push(OsStr::new("--filename"));
             }
             args.push(OsStr::new("--"));
@@ -374,18 +551,18 @@ impl Repository {
             if self.is_tracked_with_lfs(&name)? || !wanted(&path, size)? {
                 continue;
             }
-            self.lfs_track(&[&name], true)?;
+            self.lfs_track(&[&name], TrackPattern::FileName)?;
             tracked.push(name);
         }
         Ok(tracked)
     }
 
-    /// `git add` of `pattern` (new, modified and deleted files). With
-    /// `auto_lfs_track`, large and then binary files are tracked with LFS first.
-    /// Returns the files newly tracked with LFS.
-    pub fn git_add(&self, pattern: &str, auto_lfs_track: bool) -> Result<Vec<String>> {
+    /// `git add` of `pattern` (new, modified and deleted files), after
+    /// tracking large and binary files with LFS if asked. Returns the files
+    /// newly tracked with LFS.
+    pub fn git_add(&self, pattern: &str, lfs: LfsTracking) -> Result<Vec<String>> {
         let mut tracked = Vec::new();
-        if auto_lfs_track {
+        if lfs == LfsTracking::Automatic {
             tracked = self.auto_track_large_files(pattern)?;
             tracked.extend(self.auto_track_binary_files(pattern)?);
             if !tracked.is_empty() {
@@ -415,34 +592,32 @@ impl Repository {
         Ok(Some(self.git_head_hash()?))
     }
 
-    /// `git pull` (with `rebase`, local changes set aside and put back); with
-    /// `lfs`, then `git lfs pull`, which also fetches LFS files a clone skipped.
-    pub fn git_pull(&self, rebase: bool, lfs: bool) -> Result<()> {
-        if rebase {
+    /// `git pull`, rebasing and fetching LFS files as the options say.
+    pub fn git_pull(&self, options: &PullOptions) -> Result<()> {
+        if options.rebase {
             self.git.run(["pull", "-q", "--rebase", "--autostash"])?;
         } else {
             self.git.run(["pull", "-q"])?;
         }
-        if lfs {
+        if options.lfs {
             self.git.run(["lfs", "pull"])?;
         }
         Ok(())
     }
 
-    /// `git push` (LFS objects first, by git-lfs's pre-push hook); with
-    /// `upstream` (`(remote, branch)`), also sets the branch's upstream.
-    /// Returns the Hub page of the commit pushed.
-    pub fn git_push(&self, upstream: Option<(&str, &str)>) -> Result<String> {
+    /// `git push` (LFS objects first, by git-lfs's pre-push hook), setting the
+    /// branch's upstream if asked. Returns the Hub page of the commit pushed.
+    pub fn git_push(&self, upstream: Upstream<'_>) -> Result<String> {
         match upstream {
-            Some((remote, branch)) => self.git.run(["push", "-q", "--set-upstream", remote, branch])?,
-            None => self.git.run(["push", "-q"])?,
+            Upstream::Set { remote, branch } => self.git.run(["push", "-q", "--set-upstream", remote, branch])?,
+            Upstream::AsConfigured => self.git.run(["push", "-q"])?,
         };
         self.git_head_commit_url()
     }
 
-    /// Checks out `revision`; with `create_branch_ok`, creates a branch of that
-    /// name from `HEAD` when there is no such revision.
-    pub fn git_checkout(&self, revision: &str, create_branch_ok: bool) -> Result<()> {
+    /// Checks out `revision`, or does what `if_missing` says when there is no such revision.
+    pub fn git_checkout(&self, revision: &Revision, if_missing: IfMissing) -> Result<()> {
+        let revision = revision.as_str();
         let args = [
             OsStr::new("checkout"),
             OsStr::new("-q"),
@@ -451,7 +626,7 @@ impl Repository {
         ];
         match self.git.run(args) {
             Ok(_) => Ok(()),
-            Err(_) if create_branch_ok && !self.revision_exists(revision)? => {
+            Err(_) if if_missing == IfMissing::CreateBranch && !self.revision_exists(revision)? => {
                 self.git.run([
                     OsStr::new("checkout"),
                     OsStr::new("-q"),
@@ -472,41 +647,42 @@ impl Repository {
                 .succeeds(["rev-parse", "--verify", "-q", &format!("origin/{spec}")])?)
     }
 
-    /// Whether the tag exists here, or with `remote`, on that remote.
-    pub fn tag_exists(&self, tag: &str, remote: Option<&str>) -> Result<bool> {
-        match remote {
-            Some(remote) => Ok(!self
+    /// Whether the tag exists in the clone, or on the remote.
+    pub fn tag_exists(&self, tag: &str, location: TagLocation<'_>) -> Result<bool> {
+        match location {
+            TagLocation::Remote(remote) => Ok(!self
                 .git
                 .run(["ls-remote", remote, &format!("refs/tags/{tag}")])?
                 .trim()
                 .is_empty()),
-            None => self
+            TagLocation::Local => self
                 .git
                 .succeeds(["rev-parse", "--verify", "-q", &format!("refs/tags/{tag}")]),
         }
     }
 
-    /// Tags `HEAD` (annotated when there is a message); with `remote`, pushes the tag.
-    pub fn add_tag(&self, tag: &str, message: Option<&str>, remote: Option<&str>) -> Result<()> {
-        match message {
-            Some(message) => self.git.run(["tag", "-a", tag, "-m", message])?,
-            None => self.git.run(["tag", tag])?,
+    /// Tags `HEAD`; with a remote, pushes the tag there too.
+    pub fn add_tag(&self, tag: &str, kind: TagKind<'_>, location: TagLocation<'_>) -> Result<()> {
+        match kind {
+            TagKind::Annotated(message) => self.git.run(["tag", "-a", tag, "-m", message])?,
+            TagKind::Lightweight => self.git.run(["tag", tag])?,
         };
-        if let Some(remote) = remote {
+        if let TagLocation::Remote(remote) = location {
             self.git.run(["push", "-q", remote, &format!("refs/tags/{tag}")])?;
         }
         Ok(())
     }
 
-    /// Deletes the tag here and, with `remote`, there. Returns whether it existed anywhere.
-    pub fn delete_tag(&self, tag: &str, remote: Option<&str>) -> Result<bool> {
+    /// Deletes the tag in the clone and, with a remote, there too. Returns
+    /// whether it existed anywhere.
+    pub fn delete_tag(&self, tag: &str, location: TagLocation<'_>) -> Result<bool> {
         let mut existed = false;
-        if self.tag_exists(tag, None)? {
+        if self.tag_exists(tag, TagLocation::Local)? {
             self.git.run(["tag", "-d", tag])?;
             existed = true;
         }
-        if let Some(remote) = remote
-            && self.tag_exists(tag, Some(remote))?
+        if let TagLocation::Remote(remote) = location
+            && self.tag_exists(tag, location)?
         {
             self.git
                 .run(["push", "-q", remote, "--delete", &format!("refs/tags/{tag}")])?;
@@ -516,16 +692,15 @@ impl Repository {
     }
 
     /// Adds everything (tracking large and binary files with LFS), commits and
-    /// pushes the current branch. With `clean_ok`, a clean repo is left alone
-    /// and `None` returned. Returns the Hub page of the commit.
-    pub fn push_to_hub(&self, commit_message: &str, clean_ok: bool) -> Result<Option<String>> {
-        if clean_ok && self.is_repo_clean()? {
+    /// pushes the current branch. Returns the Hub page of the commit, or `None`
+    /// when a clean repo was left alone.
+    pub fn push_to_hub(&self, commit_message: &str, when_clean: WhenClean) -> Result<Option<String>> {
+        if when_clean == WhenClean::Skip && self.is_repo_clean()? {
             return Ok(None);
         }
-        self.git_add(".", true)?;
+        self.git_add(".", LfsTracking::Automatic)?;
         self.git_commit(commit_message)?;
-        let branch = self.current_branch()?;
-        self.git_push(Some(("origin", &branch))).map(Some)
+        self.push_current_branch().map(Some)
     }
 
     /// Runs `work` on the up-to-date branch, then commits and pushes what it changed.
@@ -546,17 +721,29 @@ impl Repository {
         E: From<Error>,
     {
         if let Some(branch) = &scope.branch {
-            self.git_checkout(branch, true)?;
+            self.git_checkout(branch, IfMissing::CreateBranch)?;
         }
         if self.has_upstream()? {
-            self.git_pull(true, false)?;
+            self.git_pull(&PullOptions::default().rebase(true))?;
         }
         let value = work(self)?;
-        self.git_add(".", scope.track_large_files)?;
+        let lfs = match scope.track_large_files {
+            true => LfsTracking::Automatic,
+            false => LfsTracking::AsConfigured,
+        };
+        self.git_add(".", lfs)?;
         self.git_commit(message)?;
-        let branch = self.current_branch()?;
-        self.git_push(Some(("origin", &branch)))?;
+        self.push_current_branch()?;
         Ok(value)
+    }
+
+    /// Pushes the current branch to `origin`, setting it as the upstream.
+    fn push_current_branch(&self) -> Result<String> {
+        let branch = self.current_branch()?;
+        self.git_push(Upstream::Set {
+            remote: "origin",
+            branch: &branch,
+        })
     }
 
     /// Whether the current branch tracks a remote branch.

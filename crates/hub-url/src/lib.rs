@@ -16,7 +16,7 @@
 //! let repo = RepoId::new("google-bert/bert-base-uncased")?;
 //! let revision = Revision::new("refs/pr/1")?;
 //! let endpoint = Endpoint::new("https://huggingface.co/")?;
-//! let url = hf_hub_url(&repo, "onnx/model file.onnx", Some(&revision), RepoType::Model, &endpoint);
+//! let url = hf_hub_url(&repo, "onnx/model file.onnx", &revision, RepoType::Model, &endpoint);
 //! assert_eq!(
 //!     url,
 //!     "https://huggingface.co/google-bert/bert-base-uncased/resolve/refs%2Fpr%2F1/onnx/model%20file.onnx"

@@ -9,21 +9,20 @@ use crate::revision::Revision;
 /// The resolve URL of `filename` in a repository, exactly as the Python client's `hf_hub_url`
 /// builds it: `{endpoint}/{prefix}{repo}/resolve/{revision}/{filename}`.
 ///
-/// The revision (`main` when `None`) is encoded as one segment, so `refs/pr/1` becomes
+/// The revision is encoded as one segment, so `refs/pr/1` becomes
 /// `refs%2Fpr%2F1`; the filename is encoded per segment and keeps its `/`s. A subfolder is
 /// simply the start of `filename`.
 pub fn hf_hub_url(
     repo_id: &RepoId,
     filename: &str,
-    revision: Option<&Revision>,
+    revision: &Revision,
     repo_type: RepoType,
     endpoint: &Endpoint,
 ) -> String {
-    let revision = revision.map_or("main", Revision::as_str);
     format!(
         "{}/resolve/{}/{}",
         endpoint.repo_url(repo_type, repo_id),
-        encode_segment(revision),
+        encode_segment(revision.as_str()),
         encode_path(filename)
     )
 }
@@ -34,16 +33,11 @@ mod tests {
     use crate::error::Result;
 
     #[test]
-    fn defaults_to_main() -> Result<()> {
+    fn the_default_revision_is_main() -> Result<()> {
         let id = RepoId::new("org/name")?;
-        let main = Revision::main();
         let endpoint = Endpoint::default();
-        let implicit = hf_hub_url(&id, "config.json", None, RepoType::Model, &endpoint);
-        assert_eq!(implicit, "https://huggingface.co/org/name/resolve/main/config.json");
-        assert_eq!(
-            hf_hub_url(&id, "config.json", Some(&main), RepoType::Model, &endpoint),
-            implicit
-        );
+        let url = hf_hub_url(&id, "config.json", &Revision::default(), RepoType::Model, &endpoint);
+        assert_eq!(url, "https://huggingface.co/org/name/resolve/main/config.json");
         Ok(())
     }
 }

@@ -1,7 +1,7 @@
 //! Every Hub error arrives as its own variant, with a message that names what
 //! was asked and what to do.
 
-use hub_api::{Error, RequestTarget, UnauthorizedReason};
+use hub_api::{Error, RepoInfoOptions, RequestTarget, UnauthorizedReason};
 use hub_emulator::SeedRepo;
 use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::{ALICE_WRITE, BOB_WRITE, TestHub};
@@ -30,9 +30,7 @@ fn missing_repo_is_repo_not_found_with_and_without_token() -> TestResult {
     let hub = seeded()?;
     let repo = RepoId::new("alice/nope")?;
     for token in [None, Some(BOB_WRITE)] {
-        let err = client(&hub, token)?
-            .model_info(&repo, None, false)
-            .expect_err("missing repo");
+        let err = client(&hub, token)?.model_info(&repo).expect_err("missing repo");
         assert!(matches!(err, Error::RepoNotFound { .. }), "{err:?}");
         let message = err.to_string();
         assert!(message.contains("alice/nope"), "{message}");
@@ -46,15 +44,11 @@ fn missing_repo_is_repo_not_found_with_and_without_token() -> TestResult {
 fn private_repo_is_not_found_for_others_and_visible_to_its_owner() -> TestResult {
     let hub = seeded()?;
     let repo = RepoId::new("alice/secret")?;
-    let err = client(&hub, None)?
-        .model_info(&repo, None, false)
-        .expect_err("anonymous");
+    let err = client(&hub, None)?.model_info(&repo).expect_err("anonymous");
     assert!(matches!(err, Error::RepoNotFound { .. }), "{err:?}");
-    let err = client(&hub, Some(BOB_WRITE))?
-        .model_info(&repo, None, false)
-        .expect_err("bob");
+    let err = client(&hub, Some(BOB_WRITE))?.model_info(&repo).expect_err("bob");
     assert!(matches!(err, Error::RepoNotFound { .. }), "{err:?}");
-    let info = client(&hub, Some(ALICE_WRITE))?.model_info(&repo, None, false)?;
+    let info = client(&hub, Some(ALICE_WRITE))?.model_info(&repo)?;
     assert_eq!(info.id, "alice/secret");
     assert!(info.private);
     Ok(())
@@ -66,7 +60,7 @@ fn missing_revision_is_revision_not_found() -> TestResult {
     let repo = RepoId::new("alice/public")?;
     let rev = Revision::new("no-such-branch")?;
     let err = client(&hub, None)?
-        .model_info(&repo, Some(&rev), false)
+        .repo_info(&repo, &RepoInfoOptions::default().revision(rev))
         .expect_err("bad revision");
     match &err {
         Error::RevisionNotFound { revision, repo, .. } => {
@@ -84,7 +78,7 @@ fn missing_file_is_entry_not_found_with_the_commit() -> TestResult {
     let hub = seeded()?;
     let repo = RepoId::new("alice/public")?;
     let client = client(&hub, None)?;
-    let url = hf_hub_url(&repo, "nope.txt", None, RepoType::Model, client.endpoint());
+    let url = hf_hub_url(&repo, "nope.txt", &Revision::main(), RepoType::Model, client.endpoint());
     let target = RequestTarget::repo(RepoType::Model, &repo).at("main").file("nope.txt");
     let err = client.file_metadata(&url, target).expect_err("missing file");
     match &err {
@@ -104,7 +98,13 @@ fn gated_repo_needs_access() -> TestResult {
     let repo = RepoId::new("alice/gated")?;
     for token in [None, Some(BOB_WRITE)] {
         let client = client(&hub, token)?;
-        let url = hf_hub_url(&repo, "config.json", None, RepoType::Model, client.endpoint());
+        let url = hf_hub_url(
+            &repo,
+            "config.json",
+            &Revision::main(),
+            RepoType::Model,
+            client.endpoint(),
+        );
         let err = client
             .file_metadata(&url, RequestTarget::repo(RepoType::Model, &repo).file("config.json"))
             .expect_err("gated");
@@ -112,7 +112,13 @@ fn gated_repo_needs_access() -> TestResult {
         assert!(err.to_string().contains("alice/gated"));
     }
     let owner = client(&hub, Some(ALICE_WRITE))?;
-    let url = hf_hub_url(&repo, "config.json", None, RepoType::Model, owner.endpoint());
+    let url = hf_hub_url(
+        &repo,
+        "config.json",
+        &Revision::main(),
+        RepoType::Model,
+        owner.endpoint(),
+    );
     owner.file_metadata(&url, RequestTarget::repo(RepoType::Model, &repo))?;
     Ok(())
 }
@@ -165,7 +171,7 @@ fn rate_limit_with_a_long_retry_after_fails_at_once() -> TestResult {
         },
     ));
     let err = client(&hub, None)?
-        .model_info(&RepoId::new("alice/public")?, None, false)
+        .model_info(&RepoId::new("alice/public")?)
         .expect_err("rate limited");
     match err {
         Error::RateLimited { retry_after, .. } => {
@@ -191,7 +197,7 @@ fn server_errors_exhaust_retries_into_http_error() -> TestResult {
     );
     hub.log().clear();
     let err = client(&hub, None)?
-        .model_info(&RepoId::new("alice/public")?, None, false)
+        .model_info(&RepoId::new("alice/public")?)
         .expect_err("server error");
     assert!(matches!(err, Error::Http { status: 500, .. }), "{err:?}");
     let tries = hub

@@ -1,6 +1,6 @@
 //! The read API against the emulator: whoami, info, trees, listings.
 
-use hub_api::{Gated, ListReposOptions, ListTreeOptions, RepoInfoOptions, RepoTreeEntry};
+use hub_api::{Gated, ListReposOptions, ListTreeOptions, RepoInfoOptions, RepoTreeEntry, RevisionOptions};
 use hub_emulator::SeedRepo;
 use hub_emulator::test_hub::{ALICE_READ, ALICE_WRITE, TestHub};
 use hub_url::{RepoId, RepoType, Revision};
@@ -47,7 +47,7 @@ fn whoami_names_the_user_orgs_and_token_role() -> TestResult {
 fn model_info_lists_files_with_lfs_metadata() -> TestResult {
     let hub = seeded()?;
     let repo = RepoId::new("alice/tree")?;
-    let info = client(&hub, None)?.model_info(&repo, None, true)?;
+    let info = client(&hub, None)?.repo_info(&repo, &RepoInfoOptions::default().files_metadata(true))?;
     assert_eq!(info.id, "alice/tree");
     assert_eq!(info.sha.as_deref().map(str::len), Some(40));
     assert_eq!(info.gated, Gated::No);
@@ -86,18 +86,15 @@ fn info_at_a_revision_and_for_each_repo_type() -> TestResult {
     hub.seed(&SeedRepo::space("alice/app").file("app.py", b"print(1)\n".to_vec()))?;
     let client = client(&hub, None)?;
     let data = RepoId::new("alice/data")?;
-    let old = client.dataset_info(&data, Some(&Revision::new(&first)?), false)?;
+    let at_first = RepoInfoOptions::default()
+        .repo_type(RepoType::Dataset)
+        .revision(Revision::new(&first)?);
+    let old = client.repo_info(&data, &at_first)?;
     assert_eq!(old.sha.as_deref(), Some(first.as_str()));
     assert!(old.siblings.iter().all(|s| s.rfilename != "b.csv"));
-    let new = client.repo_info(
-        &data,
-        &RepoInfoOptions {
-            repo_type: RepoType::Dataset,
-            ..Default::default()
-        },
-    )?;
+    let new = client.dataset_info(&data)?;
     assert_eq!(new.sha.as_deref(), Some(second.as_str()));
-    let space = client.space_info(&RepoId::new("alice/app")?, None, false)?;
+    let space = client.space_info(&RepoId::new("alice/app")?)?;
     assert_eq!(space.id, "alice/app");
     Ok(())
 }
@@ -108,7 +105,7 @@ fn tree_listing_follows_pagination_to_the_end() -> TestResult {
     let repo = RepoId::new("alice/tree")?;
     let client = client(&hub, None)?;
     hub.log().clear();
-    let mut files = client.list_repo_files(&repo, RepoType::Model, None)?;
+    let mut files = client.list_repo_files(&repo, &RevisionOptions::default())?;
     files.sort();
     let mut expected: Vec<_> = files_paths();
     expected.sort();
@@ -116,10 +113,7 @@ fn tree_listing_follows_pagination_to_the_end() -> TestResult {
     let pages = hub.log().records().iter().filter(|r| r.path.contains("/tree/")).count();
     assert!(pages >= 3, "8 files at 3 a page take several pages, got {pages}");
 
-    let options = ListTreeOptions {
-        path_in_repo: Some("nested".into()),
-        ..Default::default()
-    };
+    let options = ListTreeOptions::default().path_in_repo("nested");
     let entries: Vec<_> = client.list_repo_tree(&repo, &options).collect::<Result<_, _>>()?;
     let mut shallow: Vec<_> = entries
         .iter()
@@ -169,34 +163,21 @@ fn listing_models_filters_and_stops_at_the_limit() -> TestResult {
         ids.sort();
         Ok(ids)
     };
-    let search = ListReposOptions {
-        search: Some("bert".into()),
-        ..Default::default()
-    };
+    let search = ListReposOptions::default().search("bert");
     assert_eq!(
         ids(&search)?,
         vec!["acme/bert-org", "alice/bert-large", "alice/bert-small", "bob/bert-tiny"]
     );
-    let by_author = ListReposOptions {
-        author: Some("alice".into()),
-        ..Default::default()
-    };
+    let by_author = ListReposOptions::default().author("alice");
     assert_eq!(
         ids(&by_author)?,
         vec!["alice/bert-large", "alice/bert-small", "alice/gpt"]
     );
-    let filtered = ListReposOptions {
-        author: Some("alice".into()),
-        filter: vec!["bert".into()],
-        ..Default::default()
-    };
+    let filtered = ListReposOptions::default().author("alice").filter("bert");
     assert_eq!(ids(&filtered)?, vec!["alice/bert-large", "alice/bert-small"]);
 
     hub.log().clear();
-    let limited = ListReposOptions {
-        limit: Some(2),
-        ..Default::default()
-    };
+    let limited = ListReposOptions::default().limit(2);
     assert_eq!(client.list_models(&limited).count(), 2);
     let pages = hub.log().records().iter().filter(|r| r.path == "/api/models").count();
     assert_eq!(pages, 1, "no page past the limit is fetched");

@@ -5,7 +5,7 @@ use hub_api::{Error, HubClient, HubRequest, MAX_REDIRECTS, RedirectPolicy};
 use hub_emulator::SeedRepo;
 use hub_emulator::http::{Handler, HttpServer, Request, Response};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
-use hub_url::{RepoId, RepoType, hf_hub_url};
+use hub_url::{RepoId, RepoType, Revision, hf_hub_url};
 
 use crate::{TestResult, client, serve};
 
@@ -110,7 +110,7 @@ fn lfs_download_goes_to_the_cdn_without_the_token() -> TestResult {
     let url = hf_hub_url(
         &RepoId::new("alice/private-lfs")?,
         "w.bin",
-        None,
+        &Revision::main(),
         RepoType::Model,
         client.endpoint(),
     );

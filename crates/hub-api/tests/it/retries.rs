@@ -30,7 +30,7 @@ fn transient_server_errors_are_retried_until_success() -> TestResult {
             )
             .times(2),
         );
-        let info = client(&hub, None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
+        let info = client(&hub, None)?.model_info(&RepoId::new("alice/m")?)?;
         assert_eq!(info.id, "alice/m");
         assert_eq!(
             requests_to(&hub, "/api/models/alice/m"),
@@ -53,7 +53,7 @@ fn rate_limit_waits_for_retry_after() -> TestResult {
         },
     ));
     let started = Instant::now();
-    client(&hub, None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
+    client(&hub, None)?.model_info(&RepoId::new("alice/m")?)?;
     assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After is honoured");
     assert_eq!(requests_to(&hub, "/api/models/alice/m"), 2);
     Ok(())
@@ -93,9 +93,7 @@ fn refused_connections_are_retried_then_reported() -> TestResult {
         .endpoint(Endpoint::new(&format!("http://127.0.0.1:{port}"))?)
         .retry(policy)
         .build()?;
-    let err = client
-        .model_info(&RepoId::new("a/b")?, None, false)
-        .expect_err("nothing listens");
+    let err = client.model_info(&RepoId::new("a/b")?).expect_err("nothing listens");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     assert!(err.to_string().contains(&format!("127.0.0.1:{port}")), "{err}");
     Ok(())

@@ -32,7 +32,7 @@ fn https_works_with_the_named_ca_bundle() -> TestResult {
         .ca_bundle(Some(bundle.path().to_path_buf()))
         .build()?;
     assert_eq!(client.whoami()?.name, "alice");
-    assert_eq!(client.model_info(&RepoId::new("alice/m")?, None, false)?.id, "alice/m");
+    assert_eq!(client.model_info(&RepoId::new("alice/m")?)?.id, "alice/m");
     Ok(())
 }
 
@@ -44,7 +44,7 @@ fn https_with_an_unknown_ca_is_refused() -> TestResult {
         .retry(hub_api::RetryPolicy::none())
         .build()?;
     let err = client
-        .model_info(&RepoId::new("alice/m")?, None, false)
+        .model_info(&RepoId::new("alice/m")?)
         .expect_err("untrusted certificate");
     assert!(matches!(err, Error::Transport { .. }), "{err:?}");
     Ok(())
@@ -90,7 +90,7 @@ fn requests_go_through_the_https_proxy() -> TestResult {
         ..ProxySettings::default()
     };
     let client = proxied_client(&hub, settings, Some(bundle.path()))?;
-    client.model_info(&RepoId::new("alice/m")?, None, false)?;
+    client.model_info(&RepoId::new("alice/m")?)?;
     let port = hub
         .endpoint()
         .rsplit(':')
@@ -119,14 +119,14 @@ fn plain_http_uses_http_proxy_and_no_proxy_bypasses_it() -> TestResult {
         http: Some(proxy.url()),
         ..ProxySettings::default()
     };
-    proxied_client(&hub, settings.clone(), None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
+    proxied_client(&hub, settings.clone(), None)?.model_info(&RepoId::new("alice/m")?)?;
     assert_eq!(proxy.tunnels().len(), 1, "{:?}", proxy.tunnels());
 
     let bypass = ProxySettings {
         no_proxy: Some("example.org, 127.0.0.1,localhost".into()),
         ..settings
     };
-    proxied_client(&hub, bypass, None)?.model_info(&RepoId::new("alice/m")?, None, false)?;
+    proxied_client(&hub, bypass, None)?.model_info(&RepoId::new("alice/m")?)?;
     assert_eq!(proxy.tunnels().len(), 1, "NO_PROXY hosts bypass the proxy");
     Ok(())
 }

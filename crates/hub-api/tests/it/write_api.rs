@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use hub_api::{
-    AddSource, CommitOperation, CommitOptions, CreateRepoOptions, Error, HubClient, Logout, TokenStore,
-    UnauthorizedReason, UploadFolderOptions,
+    AddSource, CommitOperation, CommitOptions, CreateBranchOptions, CreateRepoOptions, CreateTagOptions,
+    DeleteRepoOptions, Error, HubClient, ListRefsOptions, Logout, LogoutFrom, RepoOptions, RevisionOptions, TokenStore,
+    UnauthorizedReason, UploadFolderOptions, Visibility,
 };
 use hub_emulator::SeedRepo;
 use hub_emulator::http::{Fault, FaultAction};
@@ -54,7 +55,7 @@ fn login_saves_a_valid_token_and_refuses_a_bad_one() -> TestResult {
     assert_eq!(outcome.user.name, "alice");
     assert_eq!(store.active()?, Some(Token::new(ALICE_WRITE)));
     assert_eq!(store.stored()?.len(), 1);
-    assert!(matches!(store.logout(None)?, Logout::All));
+    assert!(matches!(store.logout(LogoutFrom::All)?, Logout::All));
     assert_eq!(store.active()?, None);
     Ok(())
 }
@@ -66,33 +67,25 @@ fn create_and_delete_repos() -> TestResult {
     let repo = RepoId::new("alice/new-model")?;
     let url = alice.create_repo(&repo, &CreateRepoOptions::default())?;
     assert_eq!(url, format!("{}/alice/new-model", hub.endpoint()));
-    assert!(alice.repo_exists(&repo, RepoType::Model)?);
+    assert!(alice.repo_exists(&repo, &RepoOptions::default())?);
 
     let err = alice
         .create_repo(&repo, &CreateRepoOptions::default())
         .expect_err("exists");
     assert!(matches!(err, Error::Http { status: 409, .. }), "{err:?}");
     assert!(err.to_string().contains("exist_ok"), "{err}");
-    alice.create_repo(
-        &repo,
-        &CreateRepoOptions {
-            exist_ok: true,
-            ..Default::default()
-        },
-    )?;
+    alice.create_repo(&repo, &CreateRepoOptions::default().exist_ok(true))?;
 
     let private = RepoId::new("acme/secret-data")?;
-    let options = CreateRepoOptions {
-        repo_type: RepoType::Dataset,
-        private: Some(true),
-        ..Default::default()
-    };
+    let options = CreateRepoOptions::default()
+        .repo_type(RepoType::Dataset)
+        .visibility(Visibility::Private);
     assert_eq!(
         alice.create_repo(&private, &options)?,
         format!("{}/datasets/acme/secret-data", hub.endpoint())
     );
     assert!(
-        !client(&hub, Some(BOB_WRITE))?.repo_exists(&private, RepoType::Dataset)?,
+        !client(&hub, Some(BOB_WRITE))?.repo_exists(&private, &RepoOptions::default().repo_type(RepoType::Dataset))?,
         "private to bob"
     );
 
@@ -101,11 +94,13 @@ fn create_and_delete_repos() -> TestResult {
     let err = client(&hub, Some(ALICE_READ))?.create_repo(&RepoId::new("alice/ro")?, &CreateRepoOptions::default());
     assert!(err.is_err(), "a read token cannot create");
 
-    alice.delete_repo(&repo, RepoType::Model, false)?;
-    assert!(!alice.repo_exists(&repo, RepoType::Model)?);
-    let err = alice.delete_repo(&repo, RepoType::Model, false).expect_err("gone");
+    alice.delete_repo(&repo, &DeleteRepoOptions::default())?;
+    assert!(!alice.repo_exists(&repo, &RepoOptions::default())?);
+    let err = alice
+        .delete_repo(&repo, &DeleteRepoOptions::default())
+        .expect_err("gone");
     assert!(matches!(err, Error::RepoNotFound { .. }), "{err:?}");
-    alice.delete_repo(&repo, RepoType::Model, true)?;
+    alice.delete_repo(&repo, &DeleteRepoOptions::default().missing_ok(true))?;
     Ok(())
 }
 
@@ -289,7 +284,10 @@ fn a_folder_of_2000_files_is_one_commit_with_batched_calls() -> TestResult {
         "preupload in batches of 256"
     );
     assert!(count("/info/lfs/objects/batch") <= 1, "200 LFS files fit one batch");
-    let files = alice.list_repo_files(&repo, RepoType::Model, Some(&Revision::new(&info.commit_oid)?))?;
+    let files = alice.list_repo_files(
+        &repo,
+        &RevisionOptions::default().revision(Revision::new(&info.commit_oid)?),
+    )?;
     assert_eq!(files.len(), 2001, "2000 files and .gitattributes");
     assert!(!files.iter().any(|f| f.starts_with(".git/")));
     for (name, bytes) in expected.iter().step_by(97) {
@@ -309,15 +307,13 @@ fn upload_folder_deletes_what_delete_patterns_name() -> TestResult {
     )?;
     let dir = tempfile::tempdir()?;
     std::fs::write(dir.path().join("new.md"), "new")?;
-    let folder = UploadFolderOptions {
-        path_in_repo: Some("docs".into()),
-        delete_patterns: vec!["*.md".into()],
-        ..Default::default()
-    };
+    let folder = UploadFolderOptions::default()
+        .path_in_repo("docs")
+        .delete_patterns(["*.md"]);
     let alice = client(&hub, Some(ALICE_WRITE))?;
     let repo = RepoId::new("alice/sync")?;
     alice.upload_folder(&repo, dir.path(), &folder, &CommitOptions::new("sync docs"))?;
-    let mut files = alice.list_repo_files(&repo, RepoType::Model, None)?;
+    let mut files = alice.list_repo_files(&repo, &RevisionOptions::default())?;
     files.sort();
     assert_eq!(files, vec![".gitattributes", "docs/keep.txt", "docs/new.md", "root.md"]);
     Ok(())
@@ -333,10 +329,11 @@ fn branches_tags_commits_and_pull_requests() -> TestResult {
     )?;
     let alice = client(&hub, Some(ALICE_WRITE))?;
     let repo = RepoId::new("alice/refs")?;
-    alice.create_branch(&repo, RepoType::Model, "dev", Some(&Revision::new(&first)?), false)?;
-    alice.create_branch(&repo, RepoType::Model, "dev", None, true)?;
-    alice.create_tag(&repo, RepoType::Model, "v1", None, Some("first release"), false)?;
-    let refs = alice.list_repo_refs(&repo, RepoType::Model, false)?;
+    let from_first = CreateBranchOptions::default().starting_point(Revision::new(&first)?);
+    alice.create_branch(&repo, "dev", &from_first)?;
+    alice.create_branch(&repo, "dev", &CreateBranchOptions::default().exist_ok(true))?;
+    alice.create_tag(&repo, "v1", &CreateTagOptions::default().message("first release"))?;
+    let refs = alice.list_repo_refs(&repo, &ListRefsOptions::default())?;
     let branches: Vec<_> = refs.branches.iter().map(|b| b.name.as_str()).collect();
     assert!(branches.contains(&"main") && branches.contains(&"dev"), "{branches:?}");
     assert_eq!(
@@ -344,29 +341,28 @@ fn branches_tags_commits_and_pull_requests() -> TestResult {
         vec![first.as_str()]
     );
 
-    let mut options = CommitOptions::new("second");
-    options.revision = Some(Revision::new("dev")?);
+    let options = CommitOptions::new("second").revision(Revision::new("dev")?);
     alice.upload_file(&repo, AddSource::Bytes(b"2".to_vec()), "b.txt", &options)?;
     let history: Vec<_> = alice
-        .list_repo_commits(&repo, RepoType::Model, Some(&Revision::new("dev")?))
+        .list_repo_commits(&repo, &RevisionOptions::default().revision(Revision::new("dev")?))
         .collect::<Result<_, _>>()?;
     assert_eq!(history.first().map(|c| c.title.as_str()), Some("second"));
     assert!(history.iter().any(|c| c.id == first));
 
-    let mut pr = CommitOptions::new("proposal");
-    pr.create_pr = true;
+    let pr = CommitOptions::new("proposal").create_pr(true);
     let info = alice.upload_file(&repo, AddSource::Bytes(b"3".to_vec()), "c.txt", &pr)?;
     let pr_url = info.pull_request_url.expect("a pull request");
     assert!(pr_url.contains("discussions") || pr_url.contains("pr"), "{pr_url}");
     assert!(
-        !alice.file_exists(&repo, RepoType::Model, "c.txt", None)?,
+        !alice.file_exists(&repo, "c.txt", &RevisionOptions::default())?,
         "main is untouched"
     );
-    assert!(alice.file_exists(&repo, RepoType::Model, "c.txt", Some(&Revision::new("refs/pr/1")?))?);
+    let at_pr = RevisionOptions::default().revision(Revision::new("refs/pr/1")?);
+    assert!(alice.file_exists(&repo, "c.txt", &at_pr)?);
 
-    alice.delete_tag(&repo, RepoType::Model, "v1")?;
-    alice.delete_branch(&repo, RepoType::Model, "dev")?;
-    assert!(!alice.revision_exists(&repo, RepoType::Model, &Revision::new("dev")?)?);
+    alice.delete_tag(&repo, "v1", &RepoOptions::default())?;
+    alice.delete_branch(&repo, "dev", &RepoOptions::default())?;
+    assert!(!alice.revision_exists(&repo, &Revision::new("dev")?, &RepoOptions::default())?);
     Ok(())
 }
 
@@ -401,7 +397,7 @@ fn delete_and_copy_operations() -> TestResult {
     )?;
     alice.delete_folder(&repo, "folder", &CommitOptions::new("drop folder"))?;
     alice.delete_file(&repo, "a.txt", &CommitOptions::new("drop a"))?;
-    let mut files = alice.list_repo_files(&repo, RepoType::Model, None)?;
+    let mut files = alice.list_repo_files(&repo, &RevisionOptions::default())?;
     files.sort();
     assert_eq!(files, vec![".gitattributes", "b.txt", "w.bin", "w2.bin"]);
     assert_eq!(content(&hub, "alice/ops", "w2.bin")?, weights);
@@ -423,11 +419,13 @@ fn clients_without_a_token_and_with_one_agree_on_what_exists() -> TestResult {
     hub.seed(&SeedRepo::model("alice/exists").file("a.txt", b"a".to_vec()))?;
     let anyone: HubClient = client(&hub, None)?;
     let repo = RepoId::new("alice/exists")?;
-    assert!(anyone.file_exists(&repo, RepoType::Model, "a.txt", None)?);
-    assert!(!anyone.file_exists(&repo, RepoType::Model, "b.txt", None)?);
-    assert!(anyone.revision_exists(&repo, RepoType::Model, &Revision::main())?);
-    assert!(!anyone.revision_exists(&repo, RepoType::Model, &Revision::new("nope")?)?);
-    assert!(!anyone.repo_exists(&RepoId::new("alice/none")?, RepoType::Model)?);
+    let main = RevisionOptions::default();
+    assert!(anyone.file_exists(&repo, "a.txt", &main)?);
+    assert!(!anyone.file_exists(&repo, "b.txt", &main)?);
+    let model = RepoOptions::default();
+    assert!(anyone.revision_exists(&repo, &Revision::main(), &model)?);
+    assert!(!anyone.revision_exists(&repo, &Revision::new("nope")?, &model)?);
+    assert!(!anyone.repo_exists(&RepoId::new("alice/none")?, &model)?);
     Ok(())
 }
 

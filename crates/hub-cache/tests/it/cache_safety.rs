@@ -21,7 +21,7 @@ fn an_empty_gitignore_left_by_a_full_disk_is_written_again() -> TestResult {
     std::fs::create_dir_all(&bookkeeping)?;
     std::fs::write(bookkeeping.join(".gitignore"), b"")?;
     let mut options = DownloadOptions::new(root.path().join("cache"));
-    options.local_dir = Some(local.clone());
+    options.fetch.local_dir = Some(local.clone());
     let path = hf_hub_download(&client, &RepoId::new(REPO)?, SMALL_FILE, &options)?;
     assert_eq!(std::fs::read(path)?, hub.small_bytes());
     assert_eq!(std::fs::read_to_string(bookkeeping.join(".gitignore"))?, "*");

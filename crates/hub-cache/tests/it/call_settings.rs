@@ -22,7 +22,7 @@ fn header<'r>(record: &'r RequestRecord, name: &str) -> Option<&'r str> {
 fn headers_and_user_agent_go_with_every_request_and_the_token_only_to_the_hub() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
-    options.call = CallSettings {
+    options.fetch.call = CallSettings {
         token: Some(Token::new(ALICE_READ)),
         headers: vec![("X-Trace".into(), "run-7".into())],
         library_name: Some("candle".into()),
@@ -73,7 +73,7 @@ fn an_authorization_header_of_the_call_replaces_the_token_and_stays_on_the_hub()
     let f = fixture()?;
     let mut options = f.options();
     let own = format!("Bearer {BOB_WRITE}");
-    options.call.headers = vec![("Authorization".into(), own.clone())];
+    options.fetch.call.headers = vec![("Authorization".into(), own.clone())];
     f.hub.log().clear();
     hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
     let records = f.hub.log().records();
@@ -98,7 +98,7 @@ fn a_metadata_request_past_the_etag_timeout_falls_back_to_the_cache() -> TestRes
     let f = fixture()?;
     let cached = f.download("config.json")?;
     let mut options = f.options();
-    options.call.etag_timeout = Some(Duration::from_millis(100));
+    options.fetch.call.etag_timeout = Some(Duration::from_millis(100));
     f.hub.faults().push(
         Fault::new("/resolve/", FaultAction::Delay { millis: 1500 })
             .method("HEAD")
@@ -109,7 +109,7 @@ fn a_metadata_request_past_the_etag_timeout_falls_back_to_the_cache() -> TestRes
 
     // Nothing cached to fall back to: the timeout is the error.
     let empty = tempfile::tempdir()?;
-    options.cache_dir = empty.path().to_path_buf();
+    options.fetch.cache_dir = empty.path().to_path_buf();
     match hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options) {
         Err(Error::Api(ApiError::Transport { url, .. })) => assert!(url.contains("/resolve/"), "{url}"),
         other => panic!("expected a transport error after the timeout, got {other:?}"),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use hub_api::HubClient;
-use hub_cache::{DownloadOptions, Error, snapshot_download};
+use hub_cache::{Error, SnapshotOptions, snapshot_download};
 use hub_emulator::http::{Handler, HttpServer, Request, Response, ServerOptions};
 use hub_emulator::tree_walk::files_under;
 use hub_url::{Endpoint, RepoId};
@@ -55,9 +55,8 @@ fn tree_paths_that_climb_out_are_refused() -> TestResult {
     let cache = root.path().join("a/b/c/cache");
     let local = root.path().join("a/b/c/local");
     for local_dir in [None, Some(local.clone())] {
-        let mut options = DownloadOptions::new(&cache);
-        options.local_dir = local_dir;
-        options.max_workers = 1;
+        let mut options = SnapshotOptions::new(&cache).max_workers(1);
+        options.fetch.local_dir = local_dir;
         let err = snapshot_download(&client, &RepoId::new("evil/repo")?, &options).expect_err("hostile path");
         assert!(matches!(err, Error::UnsafePath { .. }), "{err:?}");
     }

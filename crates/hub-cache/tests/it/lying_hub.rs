@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use hub_api::{HubClient, RetryPolicy};
-use hub_cache::{DownloadOptions, Error, hf_hub_download, snapshot_download};
+use hub_cache::{DownloadOptions, Error, SnapshotOptions, hf_hub_download, snapshot_download};
 use hub_emulator::hostile_hub::{COMMIT, HostileHub, LFS_FILE, Lie, MISSING_FILE, REPO, SMALL_FILE};
 use hub_emulator::tree_walk::files_under;
 use hub_url::{Endpoint, RepoId};
@@ -49,9 +49,11 @@ impl Sandbox {
     }
 
     fn options(&self) -> DownloadOptions<'static> {
-        let mut options = DownloadOptions::new(self.cache());
-        options.max_workers = 2;
-        options
+        DownloadOptions::new(self.cache())
+    }
+
+    fn snapshot_options(&self) -> SnapshotOptions<'static> {
+        SnapshotOptions::new(self.cache()).max_workers(2)
     }
 
     /// Every file under the root is inside the cache folder.
@@ -103,9 +105,11 @@ fn server_ids_that_would_leave_the_cache_are_refused_by_name() -> TestResult {
             let sandbox = Sandbox::new()?;
             for local_dir in [None, Some(sandbox.cache().join("local"))] {
                 let mut options = sandbox.options();
-                options.local_dir = local_dir;
+                options.fetch.local_dir = local_dir.clone();
+                let mut snapshot_options = sandbox.snapshot_options();
+                snapshot_options.fetch.local_dir = local_dir;
                 let err = match snapshot {
-                    true => snapshot_download(&client, &repo, &options).map(drop),
+                    true => snapshot_download(&client, &repo, &snapshot_options).map(drop),
                     false => hf_hub_download(&client, &repo, file, &options).map(drop),
                 }
                 .expect_err("a lying id must be refused");
@@ -119,7 +123,7 @@ fn server_ids_that_would_leave_the_cache_are_refused_by_name() -> TestResult {
             assert!(sandbox.snapshot_files().is_empty(), "{lie:?}: nothing placed");
             // Offline, nothing of the lie is served back either.
             let mut offline = sandbox.options();
-            offline.local_files_only = true;
+            offline.fetch.local_files_only = true;
             assert!(matches!(
                 hf_hub_download(&client, &repo, file, &offline),
                 Err(Error::NotCached { .. })
@@ -221,9 +225,9 @@ fn long_legal_names_fit_in_the_cache_and_a_local_folder() -> TestResult {
     for (copies, local) in [(false, false), (true, false), (false, true)] {
         let sandbox = Sandbox::new()?;
         let mut options = sandbox.options();
-        options.disable_symlinks = copies;
+        options.fetch.disable_symlinks = copies;
         if local {
-            options.local_dir = Some(sandbox.cache().join("local"));
+            options.fetch.local_dir = Some(sandbox.cache().join("local"));
         }
         let path = hf_hub_download(&client, &repo, &name, &options)?;
         assert_eq!(
@@ -241,8 +245,8 @@ fn a_server_ignoring_ranges_gets_one_stream() -> TestResult {
     let hub = HostileHub::start(Lie::IgnoresRange)?;
     let sandbox = Sandbox::new()?;
     let mut options = sandbox.options();
-    options.transfer.parallel_threshold = 64 * 1024;
-    options.transfer.chunk_size = 256 * 1024;
+    options.fetch.transfer.parallel_threshold = 64 * 1024;
+    options.fetch.transfer.chunk_size = 256 * 1024;
     let path = hf_hub_download(&client(&hub)?, &RepoId::new(REPO)?, LFS_FILE, &options)?;
     assert_eq!(std::fs::read(path)?, hub.lfs_bytes());
     let cdn_gets = hub
@@ -265,7 +269,7 @@ fn a_trickling_body_fails_once_the_stall_window_passes() -> TestResult {
     let sandbox = Sandbox::new()?;
     let client = client(&hub)?;
     let mut options = sandbox.options();
-    options.transfer.stall_timeout = Duration::from_millis(500);
+    options.fetch.transfer.stall_timeout = Duration::from_millis(500);
     let started = Instant::now();
     let err = within(Duration::from_secs(60), move || {
         hf_hub_download(&client, &RepoId::new(REPO)?, LFS_FILE, &options).map(drop)
@@ -292,8 +296,8 @@ fn wrong_bytes_of_every_kind_are_refused_and_never_placed() -> TestResult {
         let hub = HostileHub::start(lie.clone())?;
         let sandbox = Sandbox::new()?;
         let mut options = sandbox.options();
-        options.transfer.parallel_threshold = 64 * 1024;
-        options.transfer.chunk_size = 512 * 1024;
+        options.fetch.transfer.parallel_threshold = 64 * 1024;
+        options.fetch.transfer.chunk_size = 512 * 1024;
         let client = client(&hub)?;
         let err = within(Duration::from_secs(60), move || {
             hf_hub_download(&client, &repo_id(), file, &options).map(drop)

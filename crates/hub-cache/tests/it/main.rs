@@ -12,7 +12,7 @@ mod snapshot;
 use std::path::{Path, PathBuf};
 
 use hub_api::{HubClient, RetryPolicy};
-use hub_cache::{DownloadOptions, Error, hf_hub_download};
+use hub_cache::{DownloadOptions, Error, SnapshotOptions, hf_hub_download};
 use hub_emulator::SeedRepo;
 use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
@@ -67,6 +67,10 @@ fn fixture() -> Result<Fixture, Box<dyn std::error::Error>> {
 impl Fixture {
     fn options(&self) -> DownloadOptions<'static> {
         DownloadOptions::new(self.cache.path())
+    }
+
+    fn snapshot_options(&self) -> SnapshotOptions<'static> {
+        SnapshotOptions::new(self.cache.path())
     }
 
     fn download(&self, file: &str) -> Result<PathBuf, Error> {
@@ -155,7 +159,7 @@ fn cached_file_is_not_downloaded_again_and_pinned_commit_costs_nothing() -> Test
 
     f.hub.log().clear();
     let mut options = f.options();
-    options.revision = Some(Revision::new(&f.commit)?);
+    options.revision = Revision::new(&f.commit)?;
     hf_hub_download(&f.client, &RepoId::new(REPO)?, "model.safetensors", &options)?;
     assert!(
         f.hub.log().records().is_empty(),
@@ -168,7 +172,7 @@ fn cached_file_is_not_downloaded_again_and_pinned_commit_costs_nothing() -> Test
 fn offline_serves_the_cache_or_says_not_cached() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
-    options.local_files_only = true;
+    options.fetch.local_files_only = true;
     let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options).expect_err("empty cache");
     assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
     assert!(err.to_string().contains("config.json"), "{err}");
@@ -278,7 +282,7 @@ fn a_failed_call_keeps_its_partial_file_for_the_next() -> TestResult {
 fn large_files_come_in_parallel_ranges() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
-    options.transfer = hub_cache::TransferSettings {
+    options.fetch.transfer = hub_cache::TransferSettings {
         connections: 3,
         chunk_size: 7_000,
         parallel_threshold: 10_000,
@@ -313,7 +317,7 @@ fn large_files_come_in_parallel_ranges() -> TestResult {
 fn symlinks_can_be_disabled() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
-    options.disable_symlinks = true;
+    options.fetch.disable_symlinks = true;
     let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options)?;
     assert!(!path.is_symlink());
     assert_eq!(std::fs::read(path)?, br#"{"a": 1}"#);
@@ -402,7 +406,7 @@ fn pinned_commit_with_a_missing_file_asks_the_hub() -> TestResult {
     let f = fixture()?;
     f.download("config.json")?;
     let mut options = f.options();
-    options.revision = Some(Revision::new(&f.commit)?);
+    options.revision = Revision::new(&f.commit)?;
     f.hub.log().clear();
     let path = hf_hub_download(&f.client, &RepoId::new(REPO)?, "tokenizer/sub/vocab.txt", &options)?;
     assert_eq!(std::fs::read(path)?, b"hello\nworld\n");
@@ -419,7 +423,7 @@ fn parallel_ranges_of_a_failed_call_are_not_fetched_again() -> TestResult {
     let f = fixture()?;
     let mut options = f.options();
     let chunk = 7_000u64;
-    options.transfer = hub_cache::TransferSettings {
+    options.fetch.transfer = hub_cache::TransferSettings {
         connections: 2,
         chunk_size: chunk,
         parallel_threshold: 10_000,
@@ -490,7 +494,7 @@ fn a_large_download_reserves_its_disk_space_before_the_bytes_arrive() -> TestRes
     use std::os::unix::fs::MetadataExt;
     let f = fixture()?;
     let mut options = f.options();
-    options.transfer = hub_cache::TransferSettings {
+    options.fetch.transfer = hub_cache::TransferSettings {
         connections: 2,
         chunk_size: 7_000,
         parallel_threshold: 10_000,

@@ -87,7 +87,7 @@ proptest! {
         prop_assume!(!["datasets", "spaces"].contains(&repo.split('/').next().unwrap_or_default()));
         let (Ok(repo_id), Ok(revision)) = (RepoId::new(&repo), Revision::new(&rev)) else { return Ok(()) };
         let endpoint = Endpoint::default();
-        let url = hf_hub_url(&repo_id, &filename, Some(&revision), repo_type, &endpoint);
+        let url = hf_hub_url(&repo_id, &filename, &revision, repo_type, &endpoint);
         let read = parse_resolve_url(&url, endpoint.as_str());
         prop_assert_eq!(
             read,

@@ -22,9 +22,9 @@ fn connections_used(hub: &TestHub, repo: &str, mib: u32) -> Result<usize, Box<dy
     let client = HubClient::builder().endpoint(Endpoint::new(&hub.endpoint())?).build()?;
     let cache = tempfile::tempdir()?;
     let mut options = DownloadOptions::new(cache.path());
-    options.transfer.connections = 8;
-    options.transfer.chunk_size = 256 * 1024;
-    options.transfer.parallel_threshold = 1024 * 1024;
+    options.fetch.transfer.connections = 8;
+    options.fetch.transfer.chunk_size = 256 * 1024;
+    options.fetch.transfer.parallel_threshold = 1024 * 1024;
     hub.log().clear();
     let path = hf_hub_download(&client, &RepoId::new(repo)?, "weights.safetensors", &options)?;
     assert_eq!(std::fs::read(path)?, bytes);

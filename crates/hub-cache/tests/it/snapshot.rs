@@ -35,7 +35,7 @@ fn set(items: &[&str]) -> BTreeSet<String> {
 #[test]
 fn patterns_pick_files_and_a_folder() -> TestResult {
     let f = fixture()?;
-    let mut options = f.options();
+    let mut options = f.snapshot_options();
     options.allow_patterns = vec!["*.json".into(), "tokenizer/".into(), "*.safetensors".into()];
     options.ignore_patterns = vec!["model.*".into()];
     options.max_workers = 2;
@@ -49,8 +49,8 @@ fn patterns_pick_files_and_a_folder() -> TestResult {
 #[test]
 fn pinned_snapshot_lists_the_tree_once_and_asks_no_file_metadata() -> TestResult {
     let f = fixture()?;
-    let mut options = f.options();
-    options.revision = Some(Revision::new(&f.commit)?);
+    let mut options = f.snapshot_options();
+    options.revision = Revision::new(&f.commit)?;
     f.hub.log().clear();
     let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
     assert_eq!(std::fs::read(folder.join("model.safetensors"))?, weights());
@@ -72,11 +72,11 @@ fn pinned_snapshot_lists_the_tree_once_and_asks_no_file_metadata() -> TestResult
 #[test]
 fn offline_snapshot_is_served_or_not_cached() -> TestResult {
     let f = fixture()?;
-    let mut offline = f.options();
-    offline.local_files_only = true;
+    let mut offline = f.snapshot_options();
+    offline.fetch.local_files_only = true;
     let err = snapshot_download(&f.client, &RepoId::new(REPO)?, &offline).expect_err("nothing cached");
     assert!(matches!(err, Error::NotCached { .. }), "{err:?}");
-    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?;
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.snapshot_options())?;
     f.hub.log().clear();
     assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &offline)?, folder);
     assert!(f.hub.log().records().is_empty());
@@ -86,7 +86,7 @@ fn offline_snapshot_is_served_or_not_cached() -> TestResult {
 #[test]
 fn unreachable_hub_falls_back_to_the_cached_snapshot() -> TestResult {
     let f = fixture()?;
-    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?;
+    let folder = snapshot_download(&f.client, &RepoId::new(REPO)?, &f.snapshot_options())?;
     f.hub.faults().push(
         Fault::new(
             "/api/",
@@ -97,7 +97,10 @@ fn unreachable_hub_falls_back_to_the_cached_snapshot() -> TestResult {
         )
         .times(100),
     );
-    assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &f.options())?, folder);
+    assert_eq!(
+        snapshot_download(&f.client, &RepoId::new(REPO)?, &f.snapshot_options())?,
+        folder
+    );
     Ok(())
 }
 
@@ -105,8 +108,8 @@ fn unreachable_hub_falls_back_to_the_cached_snapshot() -> TestResult {
 fn local_dir_snapshot_writes_files_and_skips_them_next_time() -> TestResult {
     let f = fixture()?;
     let dir = f.cache.path().join("local");
-    let mut options = f.options();
-    options.local_dir = Some(dir.clone());
+    let mut options = f.snapshot_options();
+    options.fetch.local_dir = Some(dir.clone());
     assert_eq!(snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?, dir);
     assert_eq!(
         files_below(&dir),
@@ -137,8 +140,8 @@ fn local_dir_snapshot_writes_files_and_skips_them_next_time() -> TestResult {
 #[test]
 fn a_cached_commit_listing_makes_a_pinned_snapshot_free() -> TestResult {
     let f = fixture()?;
-    let mut options = f.options();
-    options.revision = Some(Revision::new(&f.commit)?);
+    let mut options = f.snapshot_options();
+    options.revision = Revision::new(&f.commit)?;
     snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
     let listing = f.repo_dir().join("trees").join(format!("{}.json", f.commit));
     let text = std::fs::read_to_string(&listing)?;
@@ -160,11 +163,11 @@ fn a_cached_commit_listing_makes_a_pinned_snapshot_free() -> TestResult {
 #[test]
 fn an_offline_snapshot_with_missing_files_is_not_served() -> TestResult {
     let f = fixture()?;
-    let mut options = f.options();
+    let mut options = f.snapshot_options();
     options.allow_patterns = vec!["*.json".into()];
     snapshot_download(&f.client, &RepoId::new(REPO)?, &options)?;
-    let mut offline = f.options();
-    offline.local_files_only = true;
+    let mut offline = f.snapshot_options();
+    offline.fetch.local_files_only = true;
     offline.allow_patterns = vec!["*.json".into()];
     snapshot_download(&f.client, &RepoId::new(REPO)?, &offline)?;
     offline.allow_patterns.clear();
@@ -192,8 +195,7 @@ fn parallel_files_reuse_their_connections() -> TestResult {
         .endpoint(hub_url::Endpoint::new(&hub.endpoint())?)
         .build()?;
     let cache = tempfile::tempdir()?;
-    let mut options = hub_cache::DownloadOptions::new(cache.path());
-    options.max_workers = 8;
+    let options = hub_cache::SnapshotOptions::new(cache.path()).max_workers(8);
     hub.log().clear();
     let folder = snapshot_download(&client, &RepoId::new("alice/many")?, &options)?;
     assert_eq!(files_below(&folder).len(), 96 + 1, "the files and .gitattributes");

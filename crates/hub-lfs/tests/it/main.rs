@@ -57,13 +57,7 @@ struct Upload {
 fn prepare(hub: &TestHub, dir: &tempfile::TempDir, repo: &str, bytes: Vec<u8>) -> Result<Upload, BoxError> {
     let alice = client(hub, Some(ALICE_WRITE))?;
     let repo_id = RepoId::new(repo)?;
-    alice.create_repo(
-        &repo_id,
-        &CreateRepoOptions {
-            exist_ok: true,
-            ..Default::default()
-        },
-    )?;
+    alice.create_repo(&repo_id, &CreateRepoOptions::default().exist_ok(true))?;
     let oid = sha256_hex(&bytes);
     let path = dir.path().join(&oid);
     std::fs::write(&path, &bytes)?;
@@ -110,10 +104,7 @@ const TERMINATE: &str = r#"{"event":"terminate"}"#;
 /// Runs the agent (without a token) on these lines, with a progress message
 /// every 16 KiB; returns its outcome and answers.
 fn run(hub: &TestHub, lines: &[String]) -> Result<(AgentOutcome, Vec<Value>), BoxError> {
-    let options = AgentOptions {
-        progress_step: 16_384,
-        ..AgentOptions::default()
-    };
+    let options = AgentOptions::default().progress_step(16_384);
     run_with(hub, lines, &options)
 }
 

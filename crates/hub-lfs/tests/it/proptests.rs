@@ -73,7 +73,7 @@ proptest! {
         let init = json!({ "event": "init", "operation": "upload" }).to_string();
         let input = init_first.then_some(init).into_iter().chain(lines).collect::<Vec<_>>().join("\n");
         let mut output = Vec::new();
-        let options = AgentOptions { part_workers: 2, ..AgentOptions::default() };
+        let options = AgentOptions::default().part_workers(2);
         let _ = run_agent(&client()?, input.as_bytes(), &mut output, &options);
         let text = String::from_utf8(output).map_err(|e| TestCaseError::fail(e.to_string()))?;
         for answer in text.lines() {

@@ -6,8 +6,11 @@ use std::path::Path;
 use hub_emulator::git_sandbox::GitSandbox;
 use hub_emulator::test_hub::{ALICE_READ, ALICE_WRITE, TestHub};
 use hub_emulator::{EmulatorConfig, SeedRepo};
-use hub_repo::{CloneOptions, CommitScope, Error, GitProgram, Repository};
-use hub_url::{Endpoint, RepoId, Token};
+use hub_repo::{
+    CloneOptions, CommitScope, Error, GitProgram, LfsTracking, OpenOptions, PullOptions, Repository, TagKind,
+    TagLocation, Upstream, WhenClean,
+};
+use hub_url::{Endpoint, RepoId, Revision, Token};
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -63,11 +66,10 @@ impl Fixture {
     }
 
     fn options(&self, token: Option<&str>) -> CloneOptions {
-        CloneOptions {
-            token: token.map(Token::new),
-            large_file_threshold: THRESHOLD,
-            git: self.git(),
-            ..CloneOptions::default()
+        let options = CloneOptions::default().large_file_threshold(THRESHOLD).git(self.git());
+        match token {
+            Some(token) => options.token(Token::new(token)),
+            None => options,
         }
     }
 
@@ -152,10 +154,7 @@ fn a_private_repo_without_a_token_is_refused_and_the_folder_stays_empty() -> Tes
 #[test]
 fn skipped_lfs_files_are_pointers_until_pulled() -> TestResult {
     let f = fixture("alice/skip", false)?;
-    let options = CloneOptions {
-        skip_lfs_files: true,
-        ..f.options(None)
-    };
+    let options = f.options(None).skip_lfs_files(true);
     let repo = Repository::clone_from(
         &f.endpoint()?,
         &RepoId::new("alice/skip")?,
@@ -169,7 +168,7 @@ fn skipped_lfs_files_are_pointers_until_pulled() -> TestResult {
     );
     assert!(pointer.contains(&sha256_hex(&f.weights)));
 
-    repo.git_pull(false, true)?;
+    repo.git_pull(&PullOptions::default().lfs(true))?;
     assert_eq!(read(&repo.local_dir().join("weights.safetensors"))?, f.weights);
     Ok(())
 }
@@ -223,10 +222,7 @@ fn without_lfs_tracking_the_hub_refuses_the_push_and_says_why() -> TestResult {
     let f = fixture("alice/untracked", false)?;
     let repo = f.clone("alice/untracked", "work", Some(ALICE_WRITE))?;
     let before = f.main_of("alice/untracked")?;
-    let scope = CommitScope {
-        branch: None,
-        track_large_files: false,
-    };
+    let scope = CommitScope::default().track_large_files(false);
     let err = repo
         .commit("Big text", &scope, |repo| {
             std::fs::write(repo.local_dir().join("big.json"), "[1]\n".repeat(3000))?;
@@ -272,7 +268,7 @@ fn nothing_to_commit_is_not_an_error() -> TestResult {
     let repo = f.clone("alice/clean", "work", Some(ALICE_WRITE))?;
     let before = repo.git_head_hash()?;
     assert_eq!(repo.git_commit("Nothing")?, None);
-    assert_eq!(repo.push_to_hub("Nothing", true)?, None);
+    assert_eq!(repo.push_to_hub("Nothing", WhenClean::Skip)?, None);
     repo.commit("Nothing either", &CommitScope::tracked(), |_| Ok::<_, BoxError>(()))?;
     assert_eq!(repo.git_head_hash()?, before);
     assert_eq!(f.main_of("alice/clean")?, before);
@@ -284,10 +280,7 @@ fn a_branch_scope_creates_and_pushes_the_branch() -> TestResult {
     let f = fixture("alice/branchy", false)?;
     let repo = f.clone("alice/branchy", "work", Some(ALICE_WRITE))?;
     let main = f.main_of("alice/branchy")?;
-    let scope = CommitScope {
-        branch: Some("dev".into()),
-        track_large_files: true,
-    };
+    let scope = CommitScope::tracked().branch(Revision::new("dev")?);
     repo.commit("On dev", &scope, |repo| {
         std::fs::write(repo.local_dir().join("dev.md"), "dev\n")?;
         Ok::<_, BoxError>(())
@@ -355,7 +348,7 @@ fn clone_targets_are_checked() -> TestResult {
         "{err}"
     );
 
-    let opened = Repository::open(first.local_dir().join("."), None, f.git())?;
+    let opened = Repository::open(first.local_dir().join("."), &OpenOptions::default().git(f.git()))?;
     assert_eq!(opened.local_dir(), first.local_dir());
     // Opened clones track large files by the threshold they are given.
     let opened = opened.with_large_file_threshold(100);
@@ -366,7 +359,7 @@ fn clone_targets_are_checked() -> TestResult {
     assert_eq!(opened.auto_track_large_files(".")?, ["notes.md"]);
     assert_eq!(first.auto_track_large_files(".")?, Vec::<String>::new(), "now tracked");
     let outside = tempfile::tempdir()?;
-    let err = Repository::open(outside.path(), None, f.git()).expect_err("no repo");
+    let err = Repository::open(outside.path(), &OpenOptions::default().git(f.git())).expect_err("no repo");
     assert!(matches!(err, Error::NotARepository { .. }), "{err}");
     Ok(())
 }
@@ -375,17 +368,18 @@ fn clone_targets_are_checked() -> TestResult {
 fn tags_are_made_pushed_and_deleted() -> TestResult {
     let f = fixture("alice/tagged", false)?;
     let repo = f.clone("alice/tagged", "work", Some(ALICE_WRITE))?;
-    repo.add_tag("v1.0", Some("First release"), Some("origin"))?;
-    assert!(repo.tag_exists("v1.0", None)?);
-    assert!(repo.tag_exists("v1.0", Some("origin"))?);
+    let origin = TagLocation::Remote("origin");
+    repo.add_tag("v1.0", TagKind::Annotated("First release"), origin)?;
+    assert!(repo.tag_exists("v1.0", TagLocation::Local)?);
+    assert!(repo.tag_exists("v1.0", origin)?);
     assert_eq!(
         f.hub.resolve_revision("model", "alice/tagged", "v1.0")?,
         repo.git_head_hash()?
     );
 
-    assert!(repo.delete_tag("v1.0", Some("origin"))?);
-    assert!(!repo.tag_exists("v1.0", Some("origin"))?);
-    assert!(!repo.delete_tag("v1.0", Some("origin"))?, "nothing left to delete");
+    assert!(repo.delete_tag("v1.0", origin)?);
+    assert!(!repo.tag_exists("v1.0", origin)?);
+    assert!(!repo.delete_tag("v1.0", origin)?, "nothing left to delete");
     Ok(())
 }
 
@@ -394,9 +388,9 @@ fn a_read_token_cannot_push_and_is_never_shown() -> TestResult {
     let f = fixture("alice/read-only", false)?;
     let repo = f.clone("alice/read-only", "work", Some(ALICE_READ))?;
     std::fs::write(repo.local_dir().join("x.md"), "x\n")?;
-    repo.git_add(".", true)?;
+    repo.git_add(".", LfsTracking::Automatic)?;
     repo.git_commit("X")?;
-    let err = repo.git_push(None).expect_err("read token");
+    let err = repo.git_push(Upstream::AsConfigured).expect_err("read token");
     assert!(matches!(err, Error::GitFailed { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains(ALICE_READ));
     std::fs::remove_file(repo.local_dir().join("config.json"))?;

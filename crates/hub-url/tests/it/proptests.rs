@@ -162,7 +162,7 @@ proptest! {
         t in repo_type(),
     ) {
         let endpoint = Endpoint::default();
-        let url = hf_hub_url(&repo, &filename, Some(&revision), t, &endpoint);
+        let url = hf_hub_url(&repo, &filename, &revision, t, &endpoint);
         prop_assert!(url.bytes().all(|b| b.is_ascii_graphic()), "{}", url);
         let rest = url.strip_prefix(&format!("{}/resolve/", endpoint.repo_url(t, &repo)));
         let Some((rev_part, file_part)) = rest.and_then(|r| r.split_once('/')) else {
