@@ -58,14 +58,8 @@ impl BoundaryScanner {
         for &byte in &data[skip..test_from] {
             hash = (hash << 1).wrapping_add(GEAR_TABLE[usize::from(byte)]);
         }
-        let mut found = None;
-        for (i, &byte) in data[test_from..room].iter().enumerate() {
-            hash = (hash << 1).wrapping_add(GEAR_TABLE[usize::from(byte)]);
-            if hash & MASK == 0 {
-                found = Some(test_from + i + 1);
-                break;
-            }
-        }
+        let (found, hash) = find_match(hash, &data[test_from..room]);
+        let found = found.map(|end| test_from + end);
         match found {
             Some(end) => Some(self.cut(end)),
             None if self.len + room == MAX_CHUNK_SIZE => Some(self.cut(room)),
@@ -83,6 +77,42 @@ impl BoundaryScanner {
         self.hash = 0;
         end
     }
+}
+
+/// Rolls the hash over `data`, stopping after the first byte where it matches the mask.
+/// Returns the number of bytes taken up to that match, if any, and the hash.
+///
+/// Four bytes at a time: the hash after each of them is computed from the hash before the
+/// four, so the one serial dependency (shift and add) is paid once per four bytes.
+#[inline]
+fn find_match(mut hash: u64, data: &[u8]) -> (Option<usize>, u64) {
+    let gear = |byte: u8| GEAR_TABLE[usize::from(byte)];
+    let mut quads = data.chunks_exact(4);
+    for (index, quad) in quads.by_ref().enumerate() {
+        let (t0, t1, t2, t3) = (gear(quad[0]), gear(quad[1]), gear(quad[2]), gear(quad[3]));
+        let h0 = (hash << 1).wrapping_add(t0);
+        let h1 = (hash << 2).wrapping_add(t0 << 1).wrapping_add(t1);
+        let h2 = (hash << 3)
+            .wrapping_add((t0 << 2).wrapping_add(t1 << 1))
+            .wrapping_add(t2);
+        let h3 = (hash << 4)
+            .wrapping_add((t0 << 3).wrapping_add(t1 << 2))
+            .wrapping_add((t2 << 1).wrapping_add(t3));
+        // `h & MASK == 0` is `h` below 2^48.
+        if h0.min(h1).min(h2).min(h3) & MASK == 0 {
+            let at = [h0, h1, h2, h3].iter().position(|h| h & MASK == 0).unwrap_or(3);
+            return (Some(index * 4 + at + 1), [h0, h1, h2, h3][at]);
+        }
+        hash = h3;
+    }
+    let done = data.len() - quads.remainder().len();
+    for (i, &byte) in quads.remainder().iter().enumerate() {
+        hash = (hash << 1).wrapping_add(gear(byte));
+        if hash & MASK == 0 {
+            return (Some(done + i + 1), hash);
+        }
+    }
+    (None, hash)
 }
 
 /// Cuts a stream fed piece by piece into chunks, holding at most one chunk's bytes
