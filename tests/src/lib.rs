@@ -33,6 +33,7 @@ pub mod http;
 pub mod test_hub;
 pub mod tls;
 pub mod tree_walk;
+pub mod xet_objects;
 
 mod chunk_hasher;
 mod config;

@@ -11,6 +11,7 @@ mod refs_api;
 mod repos_api;
 mod resolve;
 mod storage;
+mod xet;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -300,65 +300,65 @@ pub(crate) fn dedupe_shard(xorbs: &[DedupeXorb<'_>], key: &XetHash, now: u64, ex
     out
 }
 
+/// Serializes a shard for upload (no footer), as xet-core does.
+pub(crate) fn upload_bytes(shard: &Shard) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&HEADER_TAG);
+    out.extend_from_slice(&HEADER_VERSION.to_le_bytes());
+    out.extend_from_slice(&0u64.to_le_bytes());
+    for file in &shard.files {
+        let mut flags = 0u32;
+        if file.verification.is_some() {
+            flags |= WITH_VERIFICATION;
+        }
+        if file.sha256.is_some() {
+            flags |= WITH_METADATA;
+        }
+        out.extend_from_slice(&file.hash.0);
+        out.extend_from_slice(&flags.to_le_bytes());
+        out.extend_from_slice(&(file.terms.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]);
+        for term in &file.terms {
+            out.extend_from_slice(&term.xorb.0);
+            out.extend_from_slice(&0u32.to_le_bytes());
+            out.extend_from_slice(&(term.unpacked as u32).to_le_bytes());
+            out.extend_from_slice(&term.start.to_le_bytes());
+            out.extend_from_slice(&term.end.to_le_bytes());
+        }
+        for hash in file.verification.iter().flatten() {
+            out.extend_from_slice(&hash.0);
+            out.extend_from_slice(&[0u8; 16]);
+        }
+        if let Some(sha) = file.sha256 {
+            out.extend_from_slice(&sha);
+            out.extend_from_slice(&[0u8; 16]);
+        }
+    }
+    push_bookend(&mut out);
+    for xorb in &shard.xorbs {
+        out.extend_from_slice(&xorb.hash.0);
+        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&(xorb.chunks.len() as u32).to_le_bytes());
+        out.extend_from_slice(&[0u8; 8]);
+        for chunk in &xorb.chunks {
+            out.extend_from_slice(&chunk.0);
+            out.extend_from_slice(&[0u8; 16]);
+        }
+    }
+    push_bookend(&mut out);
+    out
+}
+
 fn push_bookend(out: &mut Vec<u8>) {
     out.extend_from_slice(&[0xffu8; 32]);
     out.extend_from_slice(&[0u8; 16]);
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::{CasInfo, DedupeXorb, FileInfo, HEADER_TAG, HEADER_VERSION, Shard, dedupe_shard, parse, push_bookend};
+mod tests {
+    use super::{CasInfo, DedupeXorb, FileInfo, Shard, dedupe_shard, parse, upload_bytes};
     use crate::hub::xet::hash::XetHash;
     use crate::hub::xet::xorb::{ChunkEntry, XorbIndex};
-
-    /// Serializes a shard for upload (no footer), as xet-core does.
-    pub(crate) fn upload_bytes(shard: &Shard) -> Vec<u8> {
-        let mut out = Vec::new();
-        out.extend_from_slice(&HEADER_TAG);
-        out.extend_from_slice(&HEADER_VERSION.to_le_bytes());
-        out.extend_from_slice(&0u64.to_le_bytes());
-        for file in &shard.files {
-            let mut flags = 0u32;
-            if file.verification.is_some() {
-                flags |= super::WITH_VERIFICATION;
-            }
-            if file.sha256.is_some() {
-                flags |= super::WITH_METADATA;
-            }
-            out.extend_from_slice(&file.hash.0);
-            out.extend_from_slice(&flags.to_le_bytes());
-            out.extend_from_slice(&(file.terms.len() as u32).to_le_bytes());
-            out.extend_from_slice(&[0u8; 8]);
-            for term in &file.terms {
-                out.extend_from_slice(&term.xorb.0);
-                out.extend_from_slice(&0u32.to_le_bytes());
-                out.extend_from_slice(&(term.unpacked as u32).to_le_bytes());
-                out.extend_from_slice(&term.start.to_le_bytes());
-                out.extend_from_slice(&term.end.to_le_bytes());
-            }
-            for hash in file.verification.iter().flatten() {
-                out.extend_from_slice(&hash.0);
-                out.extend_from_slice(&[0u8; 16]);
-            }
-            if let Some(sha) = file.sha256 {
-                out.extend_from_slice(&sha);
-                out.extend_from_slice(&[0u8; 16]);
-            }
-        }
-        push_bookend(&mut out);
-        for xorb in &shard.xorbs {
-            out.extend_from_slice(&xorb.hash.0);
-            out.extend_from_slice(&0u32.to_le_bytes());
-            out.extend_from_slice(&(xorb.chunks.len() as u32).to_le_bytes());
-            out.extend_from_slice(&[0u8; 8]);
-            for chunk in &xorb.chunks {
-                out.extend_from_slice(&chunk.0);
-                out.extend_from_slice(&[0u8; 16]);
-            }
-        }
-        push_bookend(&mut out);
-        out
-    }
 
     #[test]
     fn uploaded_shards_parse_back() -> Result<(), String> {

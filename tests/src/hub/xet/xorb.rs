@@ -226,39 +226,19 @@ pub(crate) fn decode_chunks(
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use std::io::Write;
-
+mod tests {
     use super::{XorbIndex, decode_chunks, ungroup, verify};
-    use crate::hub::xet::hash::{XetHash, chunk_hash, merkle_root};
-
-    /// Serializes chunks as xet-core does: plain, LZ4 or byte-grouped LZ4 by index.
-    pub(crate) fn xorb_of(chunks: &[Vec<u8>]) -> (XetHash, Vec<u8>) {
-        let mut out = Vec::new();
-        for (i, chunk) in chunks.iter().enumerate() {
-            let scheme = (i % 3) as u8;
-            let payload = match scheme {
-                0 => chunk.clone(),
-                1 => lz4(chunk),
-                _ => lz4(&group(chunk)),
-            };
-            let stored = (payload.len() as u32).to_le_bytes();
-            let len = (chunk.len() as u32).to_le_bytes();
-            out.extend_from_slice(&[0, stored[0], stored[1], stored[2], scheme, len[0], len[1], len[2]]);
-            out.extend_from_slice(&payload);
-        }
-        let leaves: Vec<(XetHash, u64)> = chunks.iter().map(|c| (chunk_hash(c), c.len() as u64)).collect();
-        (merkle_root(&leaves), out)
-    }
-
-    fn lz4(data: &[u8]) -> Vec<u8> {
-        let mut encoder = lz4_flex::frame::FrameEncoder::new(Vec::new());
-        encoder.write_all(data).expect("in memory");
-        encoder.finish().expect("in memory")
-    }
+    use crate::hub::xet::hash::{XetHash, chunk_hash};
+    use crate::xet_objects::Xorb;
 
     fn group(data: &[u8]) -> Vec<u8> {
         (0..4).flat_map(|g| data.iter().skip(g).step_by(4).copied()).collect()
+    }
+
+    fn xorb_of(chunks: &[Vec<u8>]) -> (XetHash, Vec<u8>) {
+        let refs: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+        let xorb = Xorb::new(&refs);
+        (XetHash::parse(&xorb.hash).unwrap_or_default(), xorb.bytes)
     }
 
     #[test]
