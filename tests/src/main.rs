@@ -42,6 +42,9 @@ struct Args {
     /// Caps each connection's body throughput, as a distant CDN does (180000000 for 180 MB/s).
     #[arg(long, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1..))]
     per_connection_bytes_per_sec: Option<u64>,
+    /// Serve no Xet storage (no token routes, no CAS): an LFS-only hub, as older mirrors are.
+    #[arg(long)]
+    no_xet: bool,
 }
 
 fn parse_token(value: &str) -> Result<TokenGrant, String> {
@@ -89,6 +92,7 @@ fn main() -> ExitCode {
     config.page_size = args.page_size;
     config.latency = Duration::from_millis(args.latency_ms);
     config.per_connection_bytes_per_sec = args.per_connection_bytes_per_sec;
+    config.xet = !args.no_xet;
     let emulator = match Emulator::start(config) {
         Ok(emulator) => emulator,
         Err(err) => {

@@ -7,7 +7,12 @@ use serde_json::{Value, json};
 use crate::{ALICE, ALICE_READ, BOB, Fixture, Reply, TestResult, base64, pseudo_random, send, sha256_hex};
 
 /// POSTs a git-lfs batch request with these `Authorization` header value.
-fn batch(f: &Fixture, repo: &str, auth: Option<&str>, body: &Value) -> Result<Reply, Box<dyn std::error::Error>> {
+pub(crate) fn batch(
+    f: &Fixture,
+    repo: &str,
+    auth: Option<&str>,
+    body: &Value,
+) -> Result<Reply, Box<dyn std::error::Error>> {
     let mut headers = vec![
         ("Accept", "application/vnd.git-lfs+json"),
         ("Content-Type", "application/vnd.git-lfs+json"),

@@ -3,10 +3,11 @@
 
 use hub_emulator::SeedRepo;
 use hub_emulator::xet_objects::{Xorb, file_id, file_shard};
-use serde_json::Value;
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::commit_api::{commit, lfs_file, summary};
+use crate::lfs_api::batch;
 use crate::{ALICE, ALICE_READ, BOB, Fixture, Reply, TestResult, get_as, pseudo_random, request, send};
 
 /// The Xet token of `kind` (`read` or `write`) for a repo at `main`, as `token`.
@@ -459,6 +460,20 @@ fn commits_name_xet_files_by_sha256_and_plain_clients_get_them_through_the_bridg
     assert_eq!(whole.body, content);
     let part = request("GET", location, &[("Range", "bytes=1000-1999")])?;
     assert_eq!((part.status, part.body.as_slice()), (206, &content[1000..2000]));
+
+    // git-lfs asks the batch API, and is sent to the bridge too.
+    let oid = crate::sha256_hex(&content);
+    let answer = batch(
+        &f,
+        "alice/x",
+        None,
+        &json!({ "operation": "download", "objects": [{ "oid": oid, "size": content.len() }] }),
+    )?
+    .json()?;
+    let href = answer["objects"][0]["actions"]["download"]["href"]
+        .as_str()
+        .ok_or("a download action")?;
+    assert_eq!(request("GET", href, &[])?.body, content);
 
     let tree = get_as(&f.url("/api/models/alice/x/tree/main"), ALICE)?.json()?;
     let entry = tree

@@ -6,6 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::lfs_upload::{basic_url, completion_url, part_urls, verify_is_presigned, verify_url};
+use super::xet_cdn::bridge_query;
 use super::{Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, open_repo, writable_repo};
 use crate::hub::lfs_store::is_sha256;
 use crate::hub::lfs_uploads::MultipartPlan;
@@ -190,6 +191,22 @@ fn upload_object(
 }
 
 fn download_object(hub: &Hub, cdn: &str, object: &BatchObject, stored: Option<u64>) -> Value {
+    // Content uploaded through Xet only: git-lfs gets it from the bridge.
+    if stored.is_none()
+        && let Some(xet) = &hub.xet
+        && let Some((hash, size)) = xet.file_by_sha256(&object.oid)
+    {
+        let query = bridge_query(hub, &hash, xet.url_ttl_secs);
+        return json!({
+            "oid": object.oid,
+            "size": size,
+            "authenticated": true,
+            "actions": { "download": {
+                "href": format!("{cdn}/cdn/xet/{hash}?{query}"),
+                "expires_in": xet.url_ttl_secs,
+            } },
+        });
+    }
     match stored {
         Some(size) => {
             let query = hub.signer.query(&[&object.oid], DEFAULT_TTL_SECS);
