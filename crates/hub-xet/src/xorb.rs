@@ -132,7 +132,7 @@ impl SerializedXorb {
 }
 
 /// Builds a xorb from chunks, compressing each as it comes, within the limits of
-/// [`MAX_XORB_BYTES`] serialized and [`MAX_XORB_CHUNKS`] chunks.
+/// [`MAX_XORB_BYTES`] (decompressed and serialized) and [`MAX_XORB_CHUNKS`] chunks.
 ///
 /// ```
 /// use hub_xet::{XorbBuilder, chunk_hash, parse_xorb};
@@ -191,9 +191,12 @@ impl XorbBuilder {
     }
 
     /// Whether a chunk of `len` bytes fits whatever its compression: the chunk count stays
-    /// within [`MAX_XORB_CHUNKS`] and its header and bytes within [`MAX_XORB_BYTES`].
+    /// within [`MAX_XORB_CHUNKS`], and both the decompressed data (xet-core's rule) and the
+    /// serialized xorb (the CAS's rule) within [`MAX_XORB_BYTES`].
     pub fn fits(&self, len: usize) -> bool {
-        self.chunks.len() < MAX_XORB_CHUNKS && self.bytes.len() + CHUNK_HEADER_LEN + len <= MAX_XORB_BYTES
+        self.chunks.len() < MAX_XORB_CHUNKS
+            && self.raw_len + len as u64 <= MAX_XORB_BYTES as u64
+            && self.bytes.len() + CHUNK_HEADER_LEN + len <= MAX_XORB_BYTES
     }
 
     /// Appends a chunk, compressed by the policy (stored as it is when that is not smaller),
@@ -229,7 +232,7 @@ impl XorbBuilder {
         self.chunks.push(XorbChunk {
             hash: chunk.hash,
             len: header.len,
-            // Below 64 MiB + 128 KiB, as the serialized size bounds the raw size.
+            // Below 64 MiB: `fits` bounds the decompressed size.
             raw_offset: self.raw_len as u32,
             stored_offset: self.bytes.len() as u32,
         });
@@ -536,6 +539,14 @@ mod tests {
         assert!(matches!(builder.push(&chunk), Err(Error::XorbFull { .. })));
         assert!(builder.serialized_len() <= MAX_XORB_BYTES);
         assert_eq!(builder.len(), MAX_XORB_BYTES / (MAX_CHUNK_SIZE + 8));
+
+        // Compressible chunks: the decompressed size is the limit.
+        let mut builder = XorbBuilder::new();
+        while builder.fits(chunk.len()) {
+            builder.push(&chunk)?;
+        }
+        assert_eq!(builder.len(), MAX_XORB_BYTES / MAX_CHUNK_SIZE);
+        assert!(builder.serialized_len() < MAX_XORB_BYTES / 100);
 
         let mut builder = XorbBuilder::new();
         for _ in 0..MAX_XORB_CHUNKS {

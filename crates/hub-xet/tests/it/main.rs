@@ -3,4 +3,6 @@
 
 mod proptests;
 mod reference_client;
+mod round_trip;
+mod sample;
 mod vectors;

@@ -8,6 +8,8 @@ use hub_xet::{
 };
 use proptest::prelude::*;
 
+use crate::sample;
+
 fn hash() -> impl Strategy<Value = XetHash> {
     any::<[u8; 32]>().prop_map(XetHash::from_bytes)
 }
@@ -231,16 +233,8 @@ proptest! {
         len in 0..400_000usize,
         cuts in prop::collection::vec(1..70_000usize, 1..20),
     ) {
-        // Data with runs, so that both cut rules (mask and maximum) occur.
-        let mut state = seed | 1;
-        let data: Vec<u8> = (0..len)
-            .map(|i| {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                if (i / 50_000) % 3 == 2 { 0 } else { state as u8 }
-            })
-            .collect();
+        // Data with runs of zeros, so that both cut rules (mask and maximum) occur.
+        let data = sample::bytes(len, seed, 50_000);
         let whole = chunk_boundaries(&data);
         let mut ends = Vec::new();
         let mut total = 0;

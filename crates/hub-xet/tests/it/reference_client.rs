@@ -4,6 +4,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::sample;
+
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// The Python with the pinned client: `HUB_TEST_PYTHON`, else the workspace's `.venv`.
@@ -41,20 +43,6 @@ fn reference_hashes(paths: &[PathBuf]) -> Result<Vec<String>, Box<dyn std::error
     Ok(hashes)
 }
 
-/// Deterministic pseudo-random bytes.
-fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        out.extend_from_slice(&state.to_le_bytes());
-    }
-    out.truncate(len);
-    out
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> Result<PathBuf, std::io::Error> {
     let path = dir.join(name);
     fs::write(&path, bytes)?;
@@ -70,23 +58,23 @@ fn file_hashes_match_hf_xet() -> TestResult {
     let floats: Vec<u8> = (0..1_000_000u32)
         .flat_map(|i| ((i as f32) * 0.001).sin().to_le_bytes())
         .collect();
-    let mut mixed = random_bytes(3_000_000, 7);
+    let mut mixed = sample::bytes(3_000_000, 7, 0);
     mixed.extend(std::iter::repeat_n(0u8, 1_000_000));
-    mixed.extend(random_bytes(2_500_000, 8));
+    mixed.extend(sample::bytes(2_500_000, 8, 0));
     let files: Vec<(&str, Vec<u8>)> = vec![
         ("empty", Vec::new()),
         ("one", vec![b'a']),
-        ("under-min", random_bytes(8191, 1)),
-        ("min", random_bytes(8192, 2)),
-        ("over-min", random_bytes(8193, 3)),
-        ("max", random_bytes(128 * 1024, 4)),
-        ("random-3mb", random_bytes(3 << 20, 5)),
+        ("under-min", sample::bytes(8191, 1, 0)),
+        ("min", sample::bytes(8192, 2, 0)),
+        ("over-min", sample::bytes(8193, 3, 0)),
+        ("max", sample::bytes(128 * 1024, 4, 0)),
+        ("random-3mb", sample::bytes(3 << 20, 5, 0)),
         ("zeros-5mb", vec![0u8; 5 << 20]),
         ("repeating", b"0123456789abcdef".repeat(300_000)),
         ("text", text),
         ("floats", floats),
         ("mixed", mixed),
-        ("random-20mb", random_bytes(20 << 20, 6)),
+        ("random-20mb", sample::bytes(20 << 20, 6, 0)),
     ];
     let mut paths = Vec::new();
     let mut ours = Vec::new();
