@@ -1,30 +1,57 @@
 //! The Xet storage formats of the Hugging Face Hub, without network.
 //!
-//! The Hub keeps large files in Xet, a content-addressed store. A file is cut into chunks of
-//! about 64 KiB by content-defined chunking ([`Chunker`]), each chunk is named by a keyed
-//! BLAKE3 hash ([`XetHash`], [`chunk_hash`]), and the file by the root of a Merkle tree over
-//! its chunks ([`file_hash`], or [`FileHasher`] as the bytes stream by). This crate is the
-//! pure layer of that protocol, after the public Xet specification 1.1.0 and the behaviour of
-//! the reference client `xet-core`: it reads and writes bytes and values only; the HTTP calls
-//! belong to the client crates above it.
+//! The Hub keeps large files in Xet, a content-addressed store. This crate is the pure layer
+//! of that protocol, after the public Xet specification 1.1.0 and the behaviour of the
+//! reference client `xet-core`: values and bytes in, values and bytes out. The HTTP calls
+//! (token exchange, global dedupe query, xorb and shard upload, reconstruction query, xorb
+//! range download) belong to the client crates above it; like `hub-url`, it depends on no
+//! other crate of the workspace.
+//!
+//! - Chunking: [`Chunker`] (streaming, bounded memory), [`chunk_boundaries`],
+//!   [`chunk_reader`]: gear-hash content-defined chunks of 8 to 128 KiB, 64 KiB on average.
+//! - Hashes: [`XetHash`] and its API string form; [`chunk_hash`], [`xorb_hash`],
+//!   [`file_hash`] (or [`FileHasher`] as the bytes stream by, [`hash_reader`]: the
+//!   `X-Xet-Hash` of a Hub file), [`verification_range_hash`].
+//! - Xorbs: [`XorbBuilder`] makes the body of a xorb upload; [`XorbChunkReader`] reads the
+//!   chunks of a downloaded xorb range, [`parse_xorb`] a whole xorb.
+//! - Shards: [`Shard`] writes an upload shard and reads the global dedupe answer;
+//!   [`DedupeIndex`] finds chunks in it through its HMAC key.
+//! - Reconstructions: [`Term`] and [`QueryReconstructionResponse`], the answer of the
+//!   reconstruction API, validated.
+//!
+//! Everything that parses reads untrusted bytes: sizes are checked before they are
+//! allocated, and errors are values of the one [`Error`], never panics.
 //!
 //! ```
-//! use hub_xet::{FileHasher, XetHash, chunk_boundaries};
+//! use hub_xet::{FileHasher, XetHash, XorbBuilder, XorbChunkReader, chunk_boundaries};
 //!
 //! let data: Vec<u8> = (0..300_000u32).flat_map(|i| (i * 7919).to_le_bytes()).collect();
 //! let ends = chunk_boundaries(&data);
 //! assert_eq!(ends.last(), Some(&data.len()));
 //!
+//! // The file hash, as the bytes stream by.
 //! let mut hasher = FileHasher::new();
 //! for piece in data.chunks(10_000) {
 //!     hasher.update(piece);
 //! }
 //! let outcome = hasher.finish();
 //! assert_eq!(outcome.chunks.len(), ends.len());
-//!
-//! // The string form used in API paths round-trips.
-//! let text = outcome.file_hash.to_string();
+//! let text = outcome.file_hash.to_string(); // The form of API paths.
 //! assert_eq!(text.parse::<XetHash>()?, outcome.file_hash);
+//!
+//! // The chunks in a xorb, and back.
+//! let mut builder = XorbBuilder::new();
+//! let mut start = 0;
+//! for &end in &ends {
+//!     builder.push(&data[start..end])?;
+//!     start = end;
+//! }
+//! let xorb = builder.finish().expect("the data has chunks");
+//! let mut back = Vec::new();
+//! for chunk in XorbChunkReader::new(&xorb.bytes[..]) {
+//!     back.extend_from_slice(&chunk?.data);
+//! }
+//! assert_eq!(back, data);
 //! # Ok::<(), hub_xet::Error>(())
 //! ```
 
