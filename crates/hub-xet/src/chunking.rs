@@ -147,6 +147,10 @@ impl Chunker {
     /// A chunk that lies within `data` is passed without copying.
     pub fn update(&mut self, mut data: &[u8], mut on_chunk: impl FnMut(&[u8])) {
         while !data.is_empty() {
+            if self.pending.capacity() == 0 {
+                // Once, and exactly: the chunk under way never outgrows it.
+                self.pending.reserve_exact(MAX_CHUNK_SIZE);
+            }
             let Some(end) = self.scanner.scan(data) else {
                 self.pending.extend_from_slice(data);
                 return;
@@ -302,6 +306,7 @@ mod tests {
                     ends.push(total);
                 });
                 assert!(chunker.pending.len() < MAX_CHUNK_SIZE);
+                assert_eq!(chunker.pending.capacity(), MAX_CHUNK_SIZE);
             }
             chunker.finish(|chunk| {
                 total += chunk.len();

@@ -138,6 +138,27 @@ proptest! {
     }
 
     #[test]
+    fn arbitrary_lz4_frames_never_panic(
+        scheme in 1..3u8,
+        len in 0..140_000u32,
+        frame in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        // A well-formed header in front of an LZ4 frame magic and arbitrary frame bytes.
+        let mut stored = vec![0x04, 0x22, 0x4D, 0x18];
+        stored.extend(frame);
+        let mut bytes = ChunkHeader::to_bytes(&ChunkHeader {
+            scheme: if scheme == 1 { CompressionScheme::Lz4 } else { CompressionScheme::ByteGrouping4Lz4 },
+            stored_len: stored.len() as u32,
+            len,
+        })
+        .to_vec();
+        bytes.extend(stored);
+        if let Some(Ok(chunk)) = XorbChunkReader::new(&bytes[..]).next() {
+            prop_assert_eq!(chunk.data.len(), len as usize);
+        }
+    }
+
+    #[test]
     fn xorbs_round_trip_and_survive_damage(
         chunks in prop::collection::vec(chunk_bytes().prop_filter("chunks are not empty", |c| !c.is_empty()), 1..6),
         policy in scheme(),
