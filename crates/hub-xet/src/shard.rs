@@ -4,7 +4,8 @@
 //! Layout: a 48-byte header; the file info section (per file a header, its terms, optionally
 //! one verification entry per term and a sha256 entry), closed by a bookend; the CAS info
 //! section (per xorb a header and one entry per chunk), closed by a bookend; and a 200-byte
-//! footer, which an upload omits. Every record is 48 bytes, integers little-endian.
+//! footer, which an upload omits (xet-core may put lookup tables before it). Every record is
+//! 48 bytes, integers little-endian.
 
 use crate::Error;
 use crate::hash::{XetHash, verification_range_hash};
@@ -138,12 +139,7 @@ impl Shard {
     /// entries that do not match the terms one to one, some files verified and others not, or
     /// counts beyond `u32`.
     pub fn to_bytes(&self) -> Result<Vec<u8>, Error> {
-        let verified = self.files.iter().filter(|f| f.verification.is_some()).count();
-        if verified != 0 && verified != self.files.len() {
-            return Err(Error::InvalidShard {
-                reason: "some files have verification entries and others not",
-            });
-        }
+        check_verification(&self.files)?;
         let mut out = Vec::new();
         out.extend_from_slice(&HEADER_TAG);
         out.extend_from_slice(&HEADER_VERSION.to_le_bytes());
@@ -161,16 +157,29 @@ impl Shard {
         write_bookend(&mut out);
 
         if let Some(footer) = &self.footer {
-            let footer_offset = out.len();
-            for value in [FOOTER_VERSION, HEADER_LEN as u64, cas_info_offset as u64] {
-                out.extend_from_slice(&value.to_le_bytes());
+            let footer_offset = out.len() as u64;
+            // xet-core's lookup tables (offset, entries) for files, xorbs and chunks: none.
+            let lookups = [footer_offset, 0, footer_offset, 0, footer_offset, 0];
+            let stored_bytes_on_disk: u64 = self.xorbs.iter().map(|x| u64::from(x.serialized_len)).sum();
+            let materialized_bytes: u64 = self
+                .files
+                .iter()
+                .flat_map(|f| &f.terms)
+                .map(|t| u64::from(t.unpacked_len))
+                .sum();
+            let stored_bytes: u64 = self.xorbs.iter().map(|x| u64::from(x.raw_len)).sum();
+            let mut words = vec![FOOTER_VERSION, HEADER_LEN as u64, cas_info_offset as u64];
+            words.extend(lookups);
+            for word in words {
+                out.extend_from_slice(&word.to_le_bytes());
             }
-            out.extend_from_slice(&[0; 48]);
             out.extend_from_slice(&footer.chunk_hash_hmac_key);
-            out.extend_from_slice(&footer.created_at.to_le_bytes());
-            out.extend_from_slice(&footer.key_expiry.to_le_bytes());
-            out.extend_from_slice(&[0; 72]);
-            out.extend_from_slice(&(footer_offset as u64).to_le_bytes());
+            for word in [footer.created_at, footer.key_expiry, 0, 0, 0, 0, 0, 0] {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
+            for word in [stored_bytes_on_disk, materialized_bytes, stored_bytes, footer_offset] {
+                out.extend_from_slice(&word.to_le_bytes());
+            }
         }
         Ok(out)
     }
@@ -178,11 +187,13 @@ impl Shard {
     /// Reads and checks shard bytes, which come from the network: the tag and versions, each
     /// count against the bytes left before anything is allocated, both bookends, the
     /// verification rule, each term's chunk range, each xorb's chunk offsets against its
-    /// chunks' lengths, and the footer's offsets. Nothing may follow the footer (or the CAS
-    /// bookend, without one).
+    /// chunks' lengths, and the footer's offsets. Without a footer, nothing may follow the CAS
+    /// section; with one, the footer is the last 200 bytes, and what lies between the CAS
+    /// section and it (xet-core's lookup tables) is not read.
     pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
-        let mut cursor = Cursor { bytes, pos: 0 };
-        let header = cursor.take(HEADER_LEN, "shard header")?;
+        let header = bytes
+            .get(..HEADER_LEN)
+            .ok_or(Error::Truncated { what: "shard header" })?;
         if header[..32] != HEADER_TAG {
             return Err(Error::NotAShard);
         }
@@ -193,51 +204,60 @@ impl Shard {
                 version,
             });
         }
-        let footer_len = le_u64(&header[40..48]);
-        if footer_len != 0 && footer_len != FOOTER_LEN as u64 {
-            return Err(Error::InvalidShard {
-                reason: "the header's footer size is neither 0 nor 200",
-            });
-        }
+        let footer_len = match le_u64(&header[40..48]) {
+            0 => 0,
+            200 => FOOTER_LEN,
+            _ => {
+                return Err(Error::InvalidShard {
+                    reason: "the header's footer size is neither 0 nor 200",
+                });
+            }
+        };
+        let body_end = bytes
+            .len()
+            .checked_sub(footer_len)
+            .filter(|&end| end >= HEADER_LEN)
+            .ok_or(Error::Truncated { what: "shard footer" })?;
 
+        // The sections cannot reach into the footer.
+        let mut cursor = Cursor {
+            bytes: &bytes[..body_end],
+            pos: HEADER_LEN,
+        };
         let mut files = Vec::new();
         while let Some(file) = read_file(&mut cursor)? {
             files.push(file);
         }
-        let verified = files.iter().filter(|f| f.verification.is_some()).count();
-        if verified != 0 && verified != files.len() {
-            return Err(Error::InvalidShard {
-                reason: "some files have verification entries and others not",
-            });
-        }
+        check_verification(&files)?;
         let cas_info_offset = cursor.pos;
         let mut xorbs = Vec::new();
         while let Some(xorb) = read_xorb(&mut cursor)? {
             xorbs.push(xorb);
         }
 
-        let footer_offset = cursor.pos;
-        let rest = bytes.len() - footer_offset;
         let footer = if footer_len == 0 {
-            if rest != 0 {
+            if cursor.pos != bytes.len() {
                 return Err(Error::InvalidShard {
                     reason: "bytes follow the CAS info section of a shard without footer",
                 });
             }
             None
         } else {
-            if rest != FOOTER_LEN {
-                return Err(Error::InvalidShard {
-                    reason: "the footer is not the 200 bytes after the CAS info section",
-                });
-            }
-            Some(read_footer(
-                cursor.take(FOOTER_LEN, "shard footer")?,
-                cas_info_offset,
-                footer_offset,
-            )?)
+            Some(read_footer(&bytes[body_end..], cas_info_offset, body_end)?)
         };
         Ok(Self { files, xorbs, footer })
+    }
+}
+
+/// A shard verifies all its files or none.
+fn check_verification(files: &[FileInfo]) -> Result<(), Error> {
+    let verified = files.iter().filter(|f| f.verification.is_some()).count();
+    if verified == 0 || verified == files.len() {
+        Ok(())
+    } else {
+        Err(Error::InvalidShard {
+            reason: "some files have verification entries and others not",
+        })
     }
 }
 
@@ -558,6 +578,14 @@ mod tests {
         let parsed = Shard::parse(&bytes)?;
         assert_eq!(parsed, shard);
         assert_eq!(parsed.chunk_hash_hmac_key(), Some([3; 32]));
+
+        // Lookup tables between the CAS section and the footer are passed over.
+        let mut with_tables = bytes[..footer_at].to_vec();
+        with_tables.extend_from_slice(&[0x5a; 96]);
+        with_tables.extend_from_slice(&bytes[footer_at..]);
+        let end = with_tables.len();
+        with_tables[end - 8..].copy_from_slice(&((footer_at + 96) as u64).to_le_bytes());
+        assert_eq!(Shard::parse(&with_tables)?, shard);
         Ok(())
     }
 
