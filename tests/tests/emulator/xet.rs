@@ -340,6 +340,31 @@ fn reconstructions_point_at_presigned_xorb_ranges() -> TestResult {
 }
 
 #[test]
+fn xet_tokens_read_the_files_of_their_repo_only() -> TestResult {
+    let f = Fixture::start()?;
+    f.hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    f.hub.seed(&SeedRepo::model("alice/other").file("a.txt", "a"))?;
+    let content = pseudo_random(60_000, 8);
+    let (cas, _, file) = upload_file(&f, "alice/x", &content)?;
+    let url = format!("{cas}/v1/reconstructions/{file}");
+    let (_, own) = cas_credentials(&xet_token(&f, "alice/x", "read", Some(ALICE))?)?;
+    let (_, other) = cas_credentials(&xet_token(&f, "alice/other", "read", Some(ALICE))?)?;
+    assert_eq!(cas_call("GET", &url, Some(&own), None, None)?.status, 200);
+    assert_eq!(cas_call("GET", &url, Some(&other), None, None)?.status, 404);
+    // Committed into the other repo by sha256, the file is that repo's too.
+    let reply = commit(
+        &f,
+        "/api/models/alice/other/commit/main",
+        Some(ALICE),
+        summary("Reuse"),
+        &[lfs_file("w.bin", &content)],
+    )?;
+    assert_eq!(reply.status, 200);
+    assert_eq!(cas_call("GET", &url, Some(&other), None, None)?.status, 200);
+    Ok(())
+}
+
+#[test]
 fn expired_presigned_xorb_urls_are_refused() -> TestResult {
     let f = Fixture::start_with(|mut config| {
         config.xet_url_ttl_secs = -60;

@@ -58,8 +58,8 @@ pub(super) fn serve(hub: &Hub, request: &Request, base: &str, rest: &[&str]) -> 
     match (method, rest) {
         ("POST", ["v1", "xorbs", _, hash]) => upload_xorb(xet, request, hash),
         ("HEAD", ["v1", "xorbs", _, hash]) => head_xorb(xet, hash),
-        ("POST", ["v1", "shards"]) => upload_shard(xet, request),
-        ("GET", ["v1", "reconstructions", file]) => reconstruction(hub, xet, request, base, file),
+        ("POST", ["v1", "shards"]) => upload_shard(xet, request, &token.repo),
+        ("GET", ["v1", "reconstructions", file]) => reconstruction(hub, xet, request, base, file, &token.repo),
         ("GET", ["v1", "chunks", _, hash]) => dedupe(xet, hash),
         _ => not_found(),
     }
@@ -113,11 +113,11 @@ fn head_xorb(xet: &XetCas, hash: &str) -> Response {
     }
 }
 
-fn upload_shard(xet: &XetCas, request: &Request) -> Response {
+fn upload_shard(xet: &XetCas, request: &Request, repo: &str) -> Response {
     if request.body_len() > MAX_SHARD_BYTES as u64 || request.body_file.is_some() {
         return Response::hub_error(400, None, "The shard exceeds the size limit");
     }
-    match xet.put_shard(&request.body) {
+    match xet.put_shard(&request.body, repo) {
         // 1: "sync performed", the shard was registered.
         Ok(_) => Response::json(200, &json!({ "result": 1 })),
         Err(err) => cas_error(&err),
@@ -141,13 +141,14 @@ fn dedupe(xet: &XetCas, hash: &str) -> Response {
 }
 
 /// The v1 reconstruction: terms, then per xorb the chunk ranges with their byte ranges
-/// and presigned URLs on the CDN.
-fn reconstruction(hub: &Hub, xet: &XetCas, request: &Request, base: &str, file: &str) -> Response {
+/// and presigned URLs on the CDN. A token reads the files of its repo only; others are
+/// not found, as on the Hub.
+fn reconstruction(hub: &Hub, xet: &XetCas, request: &Request, base: &str, file: &str, repo: &str) -> Response {
     let hash = match parse_hash(file) {
         Ok(hash) => hash,
         Err(refused) => return refused,
     };
-    let Some(record) = xet.store.file(&hash) else {
+    let Some(record) = xet.store.file(&hash).filter(|r| r.repos.iter().any(|r| r == repo)) else {
         return Response::hub_error(404, None, "File not found");
     };
     let (first, last) = match range::parse(request.header("range"), record.size) {

@@ -14,6 +14,7 @@ use crate::hub::git::Git;
 use crate::hub::lfs_store::is_sha256;
 use crate::hub::refs;
 use crate::hub::repo_id::{is_valid_ref_name, is_valid_repo_path};
+use crate::hub::xet::token::repo_scope;
 
 /// One NDJSON line.
 #[derive(Debug, Deserialize)]
@@ -277,6 +278,7 @@ pub(super) fn commit(
             ops,
         };
         let oid = commit::write_commit(hub.commit_target(key, &git_dir), &spec).map_err(|e| storage_error(&e))?;
+        grant_xet_files(hub, key, &spec.ops).map_err(|e| internal_error(&e))?;
 
         let mut out = Map::new();
         out.insert("commitUrl".into(), json!(format!("{base}/{key}/commit/{oid}")));
@@ -291,6 +293,20 @@ pub(super) fn commit(
         Ok(Response::json(200, &Value::Object(out)))
     };
     answer().unwrap_or_else(|refused| refused)
+}
+
+/// Lets the repo's Xet read tokens reconstruct the Xet files the commit put in it.
+fn grant_xet_files(hub: &Hub, key: &RepoKey, ops: &[CommitOp]) -> Result<(), crate::EmulatorError> {
+    let Some(xet) = &hub.xet else { return Ok(()) };
+    let repo = repo_scope(key);
+    for op in ops {
+        if let CommitOp::Lfs { oid, .. } = op
+            && let Some((hash, _)) = xet.file_by_sha256(oid)
+        {
+            xet.store.grant(&hash, &repo)?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use super::{
 };
 use crate::hub::signing::now_secs;
 use crate::hub::xet::CAS_PREFIX;
-use crate::hub::xet::token::{Scope, mint};
+use crate::hub::xet::token::{Scope, mint, repo_scope};
 
 /// Answers a token request; 404 on a Hub without Xet.
 pub(super) fn token(
@@ -40,7 +40,7 @@ pub(super) fn token(
             resolve_revision(hub, key, revision)?;
         }
         let expires = now_secs().saturating_add(xet.token_ttl_secs);
-        let repo = format!("{}/{}", key.repo_type.singular(), key.repo_id);
+        let repo = repo_scope(key);
         let access_token = mint(&hub.signer, scope, &repo, expires);
         let cas_url = format!("{base}{CAS_PREFIX}");
         Ok(Response::json(

@@ -87,11 +87,11 @@ impl XetCas {
         Ok(inserted)
     }
 
-    /// Checks and registers an uploaded shard; how many files it registered.
-    pub(crate) fn put_shard(&self, body: &[u8]) -> Result<usize, XetError> {
+    /// Checks and registers an uploaded shard for `repo`; how many files it registered.
+    pub(crate) fn put_shard(&self, body: &[u8], repo: &str) -> Result<usize, XetError> {
         add(&self.counters.shard_uploads, 1);
         let shard = shard::parse(body).map_err(XetError::Refused)?;
-        let files = register::register(&self.store, &shard)?;
+        let files = register::register(&self.store, &shard, repo)?;
         add(&self.counters.shards_stored, 1);
         add(&self.counters.files_registered, files as u64);
         Ok(files)

@@ -20,8 +20,9 @@ use crate::hub::lfs_store::hex;
 /// file's first chunk), as the spec's eligibility rule says.
 const DEDUPE_MODULUS: u64 = 1024;
 
-/// Checks `shard` against `store` and registers its files; returns how many.
-pub(crate) fn register(store: &CasStore, shard: &Shard) -> Result<usize, XetError> {
+/// Checks `shard` against `store` and registers its files for `repo` (the upload token's);
+/// returns how many.
+pub(crate) fn register(store: &CasStore, shard: &Shard, repo: &str) -> Result<usize, XetError> {
     for xorb in &shard.xorbs {
         let index = stored(store, &xorb.hash)?;
         let listed: Vec<XetHash> = index.chunks.iter().map(|c| c.hash).collect();
@@ -34,7 +35,7 @@ pub(crate) fn register(store: &CasStore, shard: &Shard) -> Result<usize, XetErro
         records.push((file.hash, check_file(store, file)?));
     }
     for (hash, (record, first_chunk)) in &records {
-        store.put_file(hash, record).map_err(XetError::Storage)?;
+        store.put_file(hash, record, repo).map_err(XetError::Storage)?;
         if let Some((chunk, xorb)) = first_chunk {
             store.put_dedupe(chunk, xorb).map_err(XetError::Storage)?;
         }
@@ -110,6 +111,7 @@ fn check_file(store: &CasStore, file: &FileInfo) -> Result<Checked, XetError> {
         // each 8-byte group reversed, it is the usual hex.
         sha256: XetHash(sha256).to_string(),
         terms,
+        repos: Vec::new(),
     };
     let actual = content_sha256(store, &record)?;
     if actual != record.sha256 {

@@ -31,6 +31,10 @@ pub(crate) struct FileRecord {
     pub(crate) sha256: String,
     /// The terms in order.
     pub(crate) terms: Vec<StoredTerm>,
+    /// The repos (`{type}/{id}`) whose Xet tokens may read it: those it was uploaded to
+    /// and those a commit put it in.
+    #[serde(default)]
+    pub(crate) repos: Vec<String>,
 }
 
 /// One term of a registered file.
@@ -49,6 +53,8 @@ pub(crate) struct StoredTerm {
 pub(crate) struct CasStore {
     root: PathBuf,
     indexes: Mutex<HashMap<XetHash, Arc<XorbIndex>>>,
+    /// Serialises the read-modify-write of file records.
+    files: Mutex<()>,
     temp_counter: AtomicU64,
 }
 
@@ -63,6 +69,7 @@ impl CasStore {
         Ok(CasStore {
             root,
             indexes: Mutex::default(),
+            files: Mutex::default(),
             temp_counter: AtomicU64::new(0),
         })
     }
@@ -107,11 +114,34 @@ impl CasStore {
         Ok(Some(index))
     }
 
-    /// Registers a file under its Xet hash and its sha256.
-    pub(crate) fn put_file(&self, hash: &XetHash, record: &FileRecord) -> Result<(), EmulatorError> {
-        let json = serde_json::to_vec(record).map_err(|e| EmulatorError::io(&self.root, std::io::Error::other(e)))?;
-        self.replace(&self.path("files", &hash.to_string()), &json)?;
+    /// Registers a file under its Xet hash and its sha256, readable from `repo` besides
+    /// the repos it already was.
+    pub(crate) fn put_file(&self, hash: &XetHash, record: &FileRecord, repo: &str) -> Result<(), EmulatorError> {
+        let _guard = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        let mut record = record.clone();
+        record.repos = self.file(hash).map(|r| r.repos).unwrap_or_default();
+        if !record.repos.iter().any(|r| r == repo) {
+            record.repos.push(repo.to_string());
+        }
+        self.write_file(hash, &record)?;
         self.replace(&self.path("sha256", &record.sha256), hash.to_string().as_bytes())
+    }
+
+    /// Lets `repo`'s Xet tokens read a registered file (a commit put it there).
+    pub(crate) fn grant(&self, hash: &XetHash, repo: &str) -> Result<(), EmulatorError> {
+        let _guard = self.files.lock().unwrap_or_else(|e| e.into_inner());
+        match self.file(hash) {
+            Some(mut record) if !record.repos.iter().any(|r| r == repo) => {
+                record.repos.push(repo.to_string());
+                self.write_file(hash, &record)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn write_file(&self, hash: &XetHash, record: &FileRecord) -> Result<(), EmulatorError> {
+        let json = serde_json::to_vec(record).map_err(|e| EmulatorError::io(&self.root, std::io::Error::other(e)))?;
+        self.replace(&self.path("files", &hash.to_string()), &json)
     }
 
     /// A registered file.

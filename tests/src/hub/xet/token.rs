@@ -2,6 +2,7 @@
 //! by the emulator so the CAS can check them without a lookup.
 
 use super::super::lfs_store::hex;
+use super::super::repo_id::RepoKey;
 use super::super::signing::UrlSigner;
 
 /// What a Xet token allows.
@@ -65,6 +66,11 @@ impl Refusal {
 }
 
 const KIND: &str = "xet-token";
+
+/// How tokens and registered files name a repo: `{type}/{id}`, as in `model/alice/x`.
+pub(crate) fn repo_scope(key: &RepoKey) -> String {
+    format!("{}/{}", key.repo_type.singular(), key.repo_id)
+}
 
 /// A token for `repo` with `scope`, expiring at `expires` (Unix seconds).
 pub(crate) fn mint(signer: &UrlSigner, scope: Scope, repo: &str, expires: i64) -> String {
