@@ -63,6 +63,9 @@ pub enum Error {
         /// Serialized bytes already in the xorb.
         bytes: usize,
     },
+    /// Xorb bytes without a single chunk.
+    #[error("the xorb holds no chunk")]
+    EmptyXorb,
     /// Xorb bytes with more bytes or chunks than a xorb may have.
     #[error("the xorb exceeds the limit of {max} {what}")]
     XorbLimit {

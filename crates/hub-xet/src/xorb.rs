@@ -414,9 +414,7 @@ pub fn parse_xorb(bytes: &[u8]) -> Result<ParsedXorb, Error> {
         stored_offset += (CHUNK_HEADER_LEN as u32) + header.stored_len;
     }
     if chunks.is_empty() {
-        return Err(Error::InvalidChunk {
-            reason: "a xorb holds no chunk",
-        });
+        return Err(Error::EmptyXorb);
     }
     Ok(ParsedXorb {
         hash: xorb_hash(&hashed),
@@ -524,7 +522,7 @@ mod tests {
         for cut in [1, 7, 9, xorb.bytes.len() - 1] {
             assert!(matches!(parse_xorb(&xorb.bytes[..cut]), Err(Error::Truncated { .. })));
         }
-        assert!(parse_xorb(&[]).is_err());
+        assert!(matches!(parse_xorb(&[]), Err(Error::EmptyXorb)));
         Ok(())
     }
 
