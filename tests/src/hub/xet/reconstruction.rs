@@ -3,8 +3,7 @@
 //! plain-HTTP bridge, the sha256 check of registration and the emulator's own reads).
 
 use std::fs::File;
-use std::io::{self, Read};
-use std::os::unix::fs::FileExt;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -131,8 +130,9 @@ impl ContentReader {
         }
         let chunk = index.chunks[i];
         let mut stored = vec![0u8; (chunk.end - chunk.start) as usize];
-        if let Some((_, file)) = &self.file {
-            file.read_exact_at(&mut stored, chunk.start)?;
+        if let Some((_, file)) = &mut self.file {
+            file.seek(SeekFrom::Start(chunk.start))?;
+            file.read_exact(&mut stored)?;
         }
         self.buffer.clear();
         self.pos = 0;
