@@ -351,6 +351,12 @@ fn xet_tokens_read_the_files_of_their_repo_only() -> TestResult {
     let (_, other) = cas_credentials(&xet_token(&f, "alice/other", "read", Some(ALICE))?)?;
     assert_eq!(cas_call("GET", &url, Some(&own), None, None)?.status, 200);
     assert_eq!(cas_call("GET", &url, Some(&other), None, None)?.status, 404);
+    // The same content stored with LFS in the other repo is not offered through Xet there.
+    f.hub
+        .seed(&SeedRepo::model("alice/other").file("seeded.bin", content.clone()))?;
+    let seeded = request("HEAD", &f.url("/alice/other/resolve/main/seeded.bin"), &[])?;
+    assert_eq!(seeded.status, 302);
+    assert!(seeded.header("x-xet-hash").is_none());
     // Committed into the other repo by sha256, the file is that repo's too.
     let reply = commit(
         &f,
@@ -361,6 +367,8 @@ fn xet_tokens_read_the_files_of_their_repo_only() -> TestResult {
     )?;
     assert_eq!(reply.status, 200);
     assert_eq!(cas_call("GET", &url, Some(&other), None, None)?.status, 200);
+    let committed = request("HEAD", &f.url("/alice/other/resolve/main/w.bin"), &[])?;
+    assert_eq!(committed.header("x-xet-hash"), Some(file.as_str()));
     Ok(())
 }
 

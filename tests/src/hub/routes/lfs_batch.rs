@@ -11,6 +11,7 @@ use super::{Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_a
 use crate::hub::lfs_store::is_sha256;
 use crate::hub::lfs_uploads::MultipartPlan;
 use crate::hub::signing::{DEFAULT_TTL_SECS, random_id};
+use crate::hub::xet::token::repo_scope;
 
 /// The media type of every git-lfs request and answer.
 const LFS_MEDIA_TYPE: &str = "application/vnd.git-lfs+json";
@@ -122,7 +123,7 @@ pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>
                 if upload {
                     upload_object(hub, base, &cdn, key, object, stored, multipart)
                 } else {
-                    download_object(hub, &cdn, object, stored)
+                    download_object(hub, &cdn, key, object, stored)
                 }
             })
             .collect();
@@ -190,11 +191,12 @@ fn upload_object(
     })
 }
 
-fn download_object(hub: &Hub, cdn: &str, object: &BatchObject, stored: Option<u64>) -> Value {
-    // Content uploaded through Xet only: git-lfs gets it from the bridge.
+fn download_object(hub: &Hub, cdn: &str, key: &RepoKey, object: &BatchObject, stored: Option<u64>) -> Value {
+    // Content of this repo uploaded through Xet only: git-lfs gets it from the bridge.
     if stored.is_none()
         && let Some(xet) = &hub.xet
-        && let Some((hash, size)) = xet.file_by_sha256(&object.oid)
+        && let Some(hash) = xet.readable_by(&object.oid, &repo_scope(key))
+        && let Some(size) = xet.store.file(&hash).map(|record| record.size)
     {
         let query = bridge_query(hub, &hash, xet.url_ttl_secs);
         return json!({

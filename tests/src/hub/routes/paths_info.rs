@@ -55,7 +55,7 @@ pub(super) fn paths_info(hub: &Hub, request: &Request, caller: Caller<'_>, key: 
             let Some(entry) = snapshot.get(path.trim_matches('/')) else {
                 continue;
             };
-            let mut item = entry_json(hub, entry);
+            let mut item = entry_json(hub, key, entry);
             if body.expand
                 && let Some(last) =
                     history::last_commit_of(Git::new(&git_dir), &commit, &entry.path).map_err(|e| internal_error(&e))?

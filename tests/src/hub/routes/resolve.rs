@@ -12,6 +12,7 @@ use crate::http::Body;
 use crate::hub::range;
 use crate::hub::signing::DEFAULT_TTL_SECS;
 use crate::hub::snapshot::Entry;
+use crate::hub::xet::token::repo_scope;
 
 /// Regular blobs up to this size are read whole; larger ones are streamed from git.
 const IN_MEMORY_BLOB: u64 = 8 * 1024 * 1024;
@@ -36,7 +37,7 @@ pub(super) fn resolve(
         };
         let response = match entry.lfs() {
             Some(lfs) => {
-                let xet_hash = xet_hash_of(hub, &lfs.oid);
+                let xet_hash = xet_hash_of(hub, key, &lfs.oid);
                 let location = match (&xet_hash, hub.lfs.object_size(&lfs.oid)) {
                     // Only in Xet storage: plain HTTP clients get the bytes from the bridge.
                     (Some(hash), None) => format!(
@@ -77,9 +78,9 @@ pub(super) fn resolve(
     answer().unwrap_or_else(|refused| refused)
 }
 
-/// The Xet hash of the content with this sha256 when Xet storage holds it.
-pub(super) fn xet_hash_of(hub: &Hub, sha256: &str) -> Option<crate::hub::xet::hash::XetHash> {
-    hub.xet.as_ref()?.file_by_sha256(sha256).map(|(hash, _)| hash)
+/// The Xet hash of the content with this sha256 when Xet storage holds it for the repo.
+pub(super) fn xet_hash_of(hub: &Hub, key: &RepoKey, sha256: &str) -> Option<crate::hub::xet::hash::XetHash> {
+    hub.xet.as_ref()?.readable_by(sha256, &repo_scope(key))
 }
 
 fn regular_file(hub: &Hub, request: &Request, key: &RepoKey, entry: &Entry) -> Result<Response, crate::EmulatorError> {

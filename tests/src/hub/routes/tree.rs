@@ -31,7 +31,7 @@ pub(super) fn tree(
         let page = paging::page(entries.len(), cursor.as_deref(), hub.page_size, None);
         let items: Vec<Value> = entries[page.start..page.end]
             .iter()
-            .map(|e| entry_json(hub, e))
+            .map(|e| entry_json(hub, key, e))
             .collect();
         let mut response = Response::json(200, &Value::Array(items));
         if let Some(next) = page.next {
@@ -44,7 +44,7 @@ pub(super) fn tree(
 }
 
 /// One item of a tree listing; files in Xet storage carry their `xetHash`.
-pub(super) fn entry_json(hub: &Hub, entry: &Entry) -> Value {
+pub(super) fn entry_json(hub: &Hub, key: &RepoKey, entry: &Entry) -> Value {
     match &entry.kind {
         EntryKind::Directory => json!({ "type": "directory", "oid": entry.oid, "size": 0, "path": entry.path }),
         EntryKind::File { size, lfs: None } => {
@@ -58,7 +58,7 @@ pub(super) fn entry_json(hub: &Hub, entry: &Entry) -> Value {
                 "path": entry.path,
                 "lfs": { "oid": lfs.oid, "size": lfs.size, "pointerSize": lfs.pointer_size },
             });
-            if let Some(hash) = xet_hash_of(hub, &lfs.oid) {
+            if let Some(hash) = xet_hash_of(hub, key, &lfs.oid) {
                 item["xetHash"] = json!(hash.to_string());
             }
             item

@@ -127,6 +127,13 @@ impl XetCas {
         Some((hash, record.size))
     }
 
+    /// The Xet hash of the registered file with this sha256 when `repo`'s tokens may read it.
+    pub(crate) fn readable_by(&self, sha256: &str, repo: &str) -> Option<XetHash> {
+        let hash = self.store.file_by_sha256(sha256)?;
+        let record = self.store.file(&hash)?;
+        record.repos.iter().any(|r| r == repo).then_some(hash)
+    }
+
     /// The whole content of a registered file.
     pub(crate) fn read_file(&self, hash: &XetHash) -> Result<Option<Vec<u8>>, EmulatorError> {
         let Some(record) = self.store.file(hash) else {
