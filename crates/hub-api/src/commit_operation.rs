@@ -103,8 +103,9 @@ const FORBIDDEN_FOLDERS: [&str; 2] = [".git", ".cache"];
 
 /// Normalizes a path in the repo as the Python client does, or says why it is refused.
 pub(crate) fn validate_path_in_repo(path: &str) -> Result<String> {
-    let invalid = |why: &str| Error::Config {
-        reason: format!("invalid path in repo {path:?}: {why}"),
+    let invalid = |why: &str| Error::InvalidPathInRepo {
+        path: path.to_string(),
+        reason: why.to_string(),
     };
     let trimmed = path.strip_prefix('/').unwrap_or(path);
     let trimmed = trimmed.strip_prefix("./").unwrap_or(trimmed);
@@ -207,12 +208,14 @@ mod tests {
     #[test]
     fn upload_info_of_bytes_and_files_agree() -> Result<()> {
         let content: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
-        let dir = tempfile::tempdir().map_err(|e| Error::Io {
+        let dir = tempfile::tempdir().map_err(|e| Error::Write {
+            action: "create",
             path: "tmp".into(),
             source: e,
         })?;
         let path = dir.path().join("f");
-        std::fs::write(&path, &content).map_err(|e| Error::Io {
+        std::fs::write(&path, &content).map_err(|e| Error::Write {
+            action: "write",
             path: path.clone(),
             source: e,
         })?;

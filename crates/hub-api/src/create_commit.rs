@@ -194,8 +194,8 @@ impl HubClient {
             (uploaded, lines.join())
         });
         uploaded?;
-        let mut lines = lines.map_err(|_| Error::Config {
-            reason: "writing the commit body failed unexpectedly".into(),
+        let mut lines = lines.map_err(|_| Error::CommitBody {
+            reason: "its writing thread stopped unexpectedly".into(),
         })??;
         let body = lines.finish()?;
         let url = self.revision_route_url("commit", repo_id, revision, options);
@@ -330,7 +330,7 @@ impl HubClient {
             .into_iter()
             .zip(infos)
             .map(|((path, source), info)| {
-                let info = info.into_inner().ok().flatten().ok_or_else(|| Error::Config {
+                let info = info.into_inner().ok().flatten().ok_or_else(|| Error::CommitBody {
                     reason: format!("{path} was not hashed"),
                 })??;
                 Ok(PreparedAdd {
@@ -511,7 +511,8 @@ struct NdjsonFile {
 
 impl NdjsonFile {
     fn new() -> Result<Self> {
-        let temp = tempfile::NamedTempFile::new().map_err(|source| Error::Io {
+        let temp = tempfile::NamedTempFile::new().map_err(|source| Error::Write {
+            action: "create a file in",
             path: std::env::temp_dir(),
             source,
         })?;
@@ -522,7 +523,7 @@ impl NdjsonFile {
     }
 
     fn push(&mut self, value: &serde_json::Value) -> Result<()> {
-        let mut line = serde_json::to_vec(value).map_err(|e| Error::Config {
+        let mut line = serde_json::to_vec(value).map_err(|e| Error::CommitBody {
             reason: format!("unencodable commit line: {e}"),
         })?;
         line.push(b'\n');
@@ -534,7 +535,7 @@ impl NdjsonFile {
     /// A `file` line: the content in base64, written as it is (base64 needs no
     /// JSON escaping, so megabytes of it are not scanned again).
     fn push_file(&mut self, path: &str, content: &[u8]) -> Result<()> {
-        let path = serde_json::to_string(path).map_err(|e| Error::Config {
+        let path = serde_json::to_string(path).map_err(|e| Error::CommitBody {
             reason: format!("unencodable path in the commit: {e}"),
         })?;
         let content = base64::encode(content);
@@ -553,7 +554,8 @@ impl NdjsonFile {
     }
 
     fn io(&self, source: std::io::Error) -> Error {
-        Error::Io {
+        Error::Write {
+            action: "write",
             path: self.file.get_ref().path().to_path_buf(),
             source,
         }
@@ -586,7 +588,7 @@ mod tests {
             .lines()
             .map(serde_json::from_str)
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Config { reason: e.to_string() })?;
+            .map_err(|e| Error::CommitBody { reason: e.to_string() })?;
         assert_eq!(
             values,
             [

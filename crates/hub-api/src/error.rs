@@ -13,7 +13,7 @@ use std::time::Duration;
 pub enum Error {
     /// The repository does not exist, or it is private and the token cannot see it.
     #[error(
-        "repository {repo} was not found on {endpoint}: check the repo id and type, or pass a token (`huggingface-cli login` or HF_TOKEN) if it is private{}",
+        "repository {repo} was not found on {endpoint} (or it is private and the token cannot see it){}",
         request_id_suffix(request_id)
     )]
     RepoNotFound {
@@ -25,10 +25,7 @@ pub enum Error {
         request_id: Option<String>,
     },
     /// The repository exists but has no such branch, tag or commit.
-    #[error(
-        "revision {revision} was not found in {repo}: check the branch, tag or commit{}",
-        request_id_suffix(request_id)
-    )]
+    #[error("revision {revision} was not found in {repo}{}", request_id_suffix(request_id))]
     RevisionNotFound {
         /// The repo.
         repo: String,
@@ -39,7 +36,7 @@ pub enum Error {
     },
     /// The revision exists but has no such file.
     #[error(
-        "{path} was not found in {repo} at revision {revision}: check the file name and revision{}",
+        "{path} was not found in {repo} at revision {revision}{}",
         request_id_suffix(request_id)
     )]
     EntryNotFound {
@@ -56,7 +53,7 @@ pub enum Error {
     },
     /// The repository is gated: the user must accept its conditions on the Hub and authenticate.
     #[error(
-        "access to {repo} is restricted: accept its conditions on its Hub page, then log in (`huggingface-cli login`) or pass a token{}: {server_message}",
+        "access to {repo} is restricted until its conditions are accepted on its Hub page{}: {server_message}",
         request_id_suffix(request_id)
     )]
     GatedRepo {
@@ -79,7 +76,7 @@ pub enum Error {
     },
     /// The Hub asked to slow down and the retries ran out.
     #[error(
-        "rate limited by the Hub at {url}{}: wait and try again{}",
+        "rate limited by the Hub at {url}{}{}",
         retry_after.map(|d| format!(" (retry after {} s)", d.as_secs())).unwrap_or_default(),
         request_id_suffix(request_id)
     )]
@@ -114,7 +111,7 @@ pub enum Error {
         url: String,
         /// What the HTTP stack said.
         #[source]
-        source: Box<ureq::Error>,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A redirect chain was longer than allowed, or a redirect had no usable `Location`.
     #[error("too many or invalid redirects from {url}")]
@@ -139,10 +136,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// A local file (token, CA bundle) could not be read.
+    /// A local file (token, CA bundle, a file to upload) could not be read.
     #[error("failed to read {}", path.display())]
     Io {
         /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A local file or folder (a saved token, the commit body being written)
+    /// could not be created or written.
+    #[error("failed to {action} {}", path.display())]
+    Write {
+        /// What was being done (`write`, `create`, ...).
+        action: &'static str,
+        /// The file or folder.
         path: PathBuf,
         /// The I/O error.
         #[source]
@@ -154,9 +163,56 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
-    /// An id, revision or endpoint was rejected before any request.
-    #[error(transparent)]
-    Url(#[from] hub_url::Error),
+    /// A path of a commit operation that the Hub would refuse or that would
+    /// leave the repo (`..`, `.git/`), refused before any request.
+    #[error("invalid path in repo {path:?}: {reason}")]
+    InvalidPathInRepo {
+        /// The path as given.
+        path: String,
+        /// The rule it breaks.
+        reason: String,
+    },
+    /// An argument of a call that it cannot take (a space without an SDK, a
+    /// folder to upload that is not a folder).
+    #[error("invalid argument: {reason}")]
+    InvalidArgument {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The commit's NDJSON body could not be built (a line that does not
+    /// encode, a file whose hashing thread failed).
+    #[error("failed to build the commit body: {reason}")]
+    CommitBody {
+        /// What failed.
+        reason: String,
+    },
+    /// A token name that the stored tokens file cannot hold as it is.
+    #[error("no token can be saved under the name {name:?} in {}: {reason}", path.display())]
+    InvalidTokenName {
+        /// The name.
+        name: String,
+        /// The stored tokens file.
+        path: PathBuf,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// No token is saved under this name.
+    #[error("no token named {name:?} in {}", path.display())]
+    UnknownToken {
+        /// The name.
+        name: String,
+        /// The stored tokens file.
+        path: PathBuf,
+    },
+    /// An id, revision, URL or endpoint was rejected before any request.
+    #[error("invalid {what}")]
+    InvalidValue {
+        /// What was being checked (`revision`, `redirect URL`, ...).
+        what: &'static str,
+        /// Why it was rejected: a `hub_url::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// Why a request was refused with 401 or 403.
@@ -174,12 +230,8 @@ pub enum UnauthorizedReason {
 impl std::fmt::Display for UnauthorizedReason {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            UnauthorizedReason::MissingToken => {
-                "a token is required: log in with `huggingface-cli login` or set HF_TOKEN"
-            }
-            UnauthorizedReason::InvalidToken => {
-                "the token is invalid or expired: log in again with `huggingface-cli login` or fix HF_TOKEN"
-            }
+            UnauthorizedReason::MissingToken => "a token is required",
+            UnauthorizedReason::InvalidToken => "the token is invalid or expired",
             UnauthorizedReason::Forbidden => {
                 "the token lacks the permission for this request (a write token may be needed)"
             }
@@ -215,3 +267,12 @@ impl Error {
 
 /// The result of every Hub call.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<hub_url::Error> for Error {
+    fn from(error: hub_url::Error) -> Self {
+        Error::InvalidValue {
+            what: error.value_kind(),
+            source: Box::new(error),
+        }
+    }
+}

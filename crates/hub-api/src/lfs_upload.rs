@@ -20,7 +20,7 @@ use crate::request_body::{RequestBody, SentBytes};
 use crate::target::RequestTarget;
 
 /// The content type of the git-lfs batch API.
-pub const LFS_CONTENT_TYPE: &str = "application/vnd.git-lfs+json";
+pub(crate) const LFS_CONTENT_TYPE: &str = "application/vnd.git-lfs+json";
 
 /// How long a multipart completion may take to answer: the store assembles
 /// the object first, which takes minutes for the largest files.

@@ -76,12 +76,12 @@ pub use file_metadata::{FileMetadata, normalize_etag};
 pub use git_refs::{
     CommitAuthor, CreateBranchOptions, CreateTagOptions, GitCommitInfo, GitRef, GitRefs, ListRefsOptions,
 };
-pub use lfs_upload::{DEFAULT_PART_WORKERS, LFS_CONTENT_TYPE, LfsAction, LfsContent, LfsObject};
+pub use lfs_upload::{DEFAULT_PART_WORKERS, LfsAction, LfsContent, LfsObject};
 pub use list_repos::ListReposOptions;
 pub use login::LoginOutcome;
 pub use pagination::{MAX_EMPTY_PAGES, MAX_ENTRIES, MAX_PAGES, PageLimits, Paginated, next_link};
 pub use progress::{Progress, ProgressEvent};
-pub use redirect::{MAX_REDIRECTS, RedirectPolicy, resolve_location};
+pub use redirect::{MAX_REDIRECTS, RedirectPolicy};
 pub use repo_info::{Gated, LfsInfo, RepoInfo, RepoInfoOptions, RepoSibling};
 pub use repo_management::{CreateRepoOptions, DeleteRepoOptions, RepoOptions, RevisionOptions, SPACE_SDKS, Visibility};
 pub use repo_tree::{ListTreeOptions, RepoTreeEntry};
@@ -89,8 +89,8 @@ pub use request::{HubRequest, HubResponse, Method};
 pub use request_body::{RequestBody, SentBytes};
 pub use retry::RetryPolicy;
 pub use target::RequestTarget;
-pub use token_file::{read_token_file, resolve_token};
+pub use token_file::resolve_token;
 pub use token_store::{Logout, LogoutFrom, TokenStore};
 pub use upload::{DEFAULT_IGNORE_PATTERNS, UploadFolderOptions};
-pub use user_agent::{HF_HUB_VERSION, RUST_VERSION, user_agent};
+pub use user_agent::{HF_HUB_VERSION, RUST_VERSION};
 pub use whoami::{AccessTokenInfo, AuthInfo, OrgMembership, WhoAmI};

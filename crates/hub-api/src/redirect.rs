@@ -36,7 +36,7 @@ pub(crate) fn join_http(base: &Url, reference: &str) -> Option<Url> {
 
 /// Resolves a `Location` (or `Link`) against the URL that answered with it,
 /// as text: the absolute `http`/`https` URL it leads to, without user info.
-pub fn resolve_location(base: &str, location: &str) -> Option<String> {
+pub(crate) fn resolve_location(base: &str, location: &str) -> Option<String> {
     let base = parse_http_url(base).ok()?;
     join_http(&base, location).map(String::from)
 }

@@ -149,11 +149,11 @@ impl HubClient {
             payload["type"] = json!(options.repo_type.as_str());
         }
         if options.repo_type == RepoType::Space {
-            let sdk = options.space_sdk.as_deref().ok_or_else(|| Error::Config {
+            let sdk = options.space_sdk.as_deref().ok_or_else(|| Error::InvalidArgument {
                 reason: format!("a space needs an SDK: one of {}", SPACE_SDKS.join(", ")),
             })?;
             if !SPACE_SDKS.contains(&sdk) {
-                return Err(Error::Config {
+                return Err(Error::InvalidArgument {
                     reason: format!("unknown space SDK {sdk:?}: use one of {}", SPACE_SDKS.join(", ")),
                 });
             }

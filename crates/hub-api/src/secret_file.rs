@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 pub(crate) fn write_secret(path: &Path, content: &str) -> Result<()> {
     let folder = path.parent().unwrap_or(Path::new("."));
     create_private_dir(folder)?;
-    let io = |source| Error::Io {
+    let io = |source| Error::Write {
+        action: "write",
         path: path.to_path_buf(),
         source,
     };
@@ -33,7 +34,8 @@ pub(crate) fn write_secret(path: &Path, content: &str) -> Result<()> {
 /// its mode: `HF_HOME` may be shared on purpose (a group's 2775 cache), and the
 /// secret itself is protected by its file's 0600.
 fn create_private_dir(folder: &Path) -> Result<()> {
-    let io = |source| Error::Io {
+    let io = |source| Error::Write {
+        action: "create",
         path: folder.to_path_buf(),
         source,
     };

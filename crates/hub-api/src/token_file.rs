@@ -16,7 +16,7 @@ pub fn resolve_token(config: &HubConfig) -> Result<Option<Token>> {
 }
 
 /// The token stored in a token file; `None` when the file is absent or empty.
-pub fn read_token_file(path: &Path) -> Result<Option<Token>> {
+pub(crate) fn read_token_file(path: &Path) -> Result<Option<Token>> {
     match std::fs::read_to_string(path) {
         Ok(text) if text.trim().is_empty() => Ok(None),
         Ok(text) => Ok(Some(Token::new(text))),

@@ -108,11 +108,10 @@ impl TokenStore {
     /// another control character, or `DEFAULT`) is refused.
     pub fn save(&self, name: &str, token: &Token) -> Result<()> {
         if let Some(why) = unstorable_name(name) {
-            return Err(Error::Config {
-                reason: format!(
-                    "no token can be saved under the name {name:?} in {}: {why}",
-                    self.stored_tokens_path.display()
-                ),
+            return Err(Error::InvalidTokenName {
+                name: name.to_string(),
+                path: self.stored_tokens_path.clone(),
+                reason: why,
             });
         }
         let mut sections = self.read_sections()?;
@@ -132,11 +131,9 @@ impl TokenStore {
             .into_iter()
             .find(|(n, _)| n == name)
             .map(|(_, t)| t)
-            .ok_or_else(|| Error::Config {
-                reason: format!(
-                    "no token named {name:?} in {}: see `huggingface-cli auth list`",
-                    self.stored_tokens_path.display()
-                ),
+            .ok_or_else(|| Error::UnknownToken {
+                name: name.to_string(),
+                path: self.stored_tokens_path.clone(),
             })?;
         write_secret(&self.token_path, token.expose())?;
         Ok(token)
@@ -156,8 +153,9 @@ impl TokenStore {
             return Ok(Logout::All);
         };
         let Some(position) = sections.iter().position(|s| s.name == name) else {
-            return Err(Error::Config {
-                reason: format!("no token named {name:?} in {}", self.stored_tokens_path.display()),
+            return Err(Error::UnknownToken {
+                name: name.to_string(),
+                path: self.stored_tokens_path.clone(),
             });
         };
         let removed = sections.remove(position);
@@ -212,7 +210,8 @@ pub(crate) fn unstorable_name(name: &str) -> Option<&'static str> {
 
 fn remove_if_present(path: &Path) -> Result<()> {
     match std::fs::remove_file(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Write {
+            action: "remove",
             path: path.to_path_buf(),
             source: e,
         }),

@@ -101,7 +101,7 @@ impl HubClient {
         options: &CommitOptions<'_>,
     ) -> Result<Vec<CommitOperation>> {
         if !folder.is_dir() {
-            return Err(Error::Config {
+            return Err(Error::InvalidArgument {
                 reason: format!("{} is not a folder", folder.display()),
             });
         }

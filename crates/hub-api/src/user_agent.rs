@@ -8,7 +8,7 @@ pub const RUST_VERSION: &str = env!("HUB_API_RUSTC_VERSION");
 
 /// Builds `{library_name}/{library_version}; hf_hub/{version}; rust/{version}[; key/value]...`,
 /// the Python client's format with `rust` in place of `python`.
-pub fn user_agent(
+pub(crate) fn user_agent(
     library_name: Option<&str>,
     library_version: Option<&str>,
     extra: &[(String, String)],

@@ -1,7 +1,7 @@
 //! The per-blob lock shared with the Python client: `.locks/{repo}/{etag}.lock`.
 
 use std::fs::{File, OpenOptions};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::{Error, Result};
 
@@ -11,14 +11,13 @@ use crate::error::{Error, Result};
 /// Rust and Python processes never fetch the same blob at once. Dropping the
 /// value releases it; the lock file itself stays, as with the Python client.
 #[derive(Debug)]
-pub struct BlobLock {
+pub(crate) struct BlobLock {
     file: File,
-    path: PathBuf,
 }
 
 impl BlobLock {
     /// Waits until the lock at `path` is free, then takes it.
-    pub fn acquire(path: &Path) -> Result<BlobLock> {
+    pub(crate) fn acquire(path: &Path) -> Result<BlobLock> {
         if let Some(folder) = path.parent() {
             std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
         }
@@ -30,15 +29,7 @@ impl BlobLock {
             .open(path)
             .map_err(Error::io("open the lock", path))?;
         file.lock().map_err(Error::io("lock", path))?;
-        Ok(BlobLock {
-            file,
-            path: path.to_path_buf(),
-        })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(BlobLock { file })
     }
 }
 

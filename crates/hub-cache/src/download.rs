@@ -297,7 +297,7 @@ pub(crate) fn download_file(
         }
         Err(error) if is_offline_failure(&error) => {
             // The network failed: a cached copy of the same revision still serves.
-            return cached_pointer(&cache, revision, &path)?.ok_or(Error::Api(error));
+            return cached_pointer(&cache, revision, &path)?.ok_or_else(|| error.into());
         }
         Err(error) => return Err(error.into()),
     };

@@ -6,13 +6,19 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The Hub refused or failed the request.
-    #[error(transparent)]
-    Api(#[from] hub_api::Error),
+    /// The Hub refused or failed a request. The source is the `hub_api::Error`
+    /// that says how (a missing repo, revision or file, a refused token, a
+    /// broken connection): `err.source()` and `downcast_ref` reach it.
+    #[error("request to the Hub failed")]
+    Api {
+        /// The `hub_api::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The file is not in the cache and the network may not be used (offline
     /// mode or `local_files_only`). Not the same as "does not exist".
     #[error(
-        "{path} of {repo} at revision {revision} is not in the cache at {} and downloads are disabled: run without HF_HUB_OFFLINE or local_files_only to fetch it",
+        "{path} of {repo} at revision {revision} is not in the cache at {} and downloads are disabled (offline mode or local_files_only)",
         cache_dir.display()
     )]
     NotCached {
@@ -46,9 +52,15 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// An id, revision or path was rejected.
-    #[error(transparent)]
-    Url(#[from] hub_url::Error),
+    /// An id, revision or URL was rejected; the source is the `hub_url::Error`.
+    #[error("invalid {what}")]
+    InvalidValue {
+        /// What kind of value (`repo id`, `revision`, ...).
+        what: &'static str,
+        /// The `hub_url::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A commit or blob id that is not a hex id of the right length, and so
     /// cannot name a folder or file of the cache.
     #[error("refusing the {kind} {id:?} as a name in the cache: it is not a hex id")]
@@ -64,6 +76,23 @@ pub enum Error {
         /// The offending path.
         path: String,
     },
+}
+
+impl From<hub_api::Error> for Error {
+    fn from(error: hub_api::Error) -> Self {
+        Error::Api {
+            source: Box::new(error),
+        }
+    }
+}
+
+impl From<hub_url::Error> for Error {
+    fn from(error: hub_url::Error) -> Self {
+        Error::InvalidValue {
+            what: error.value_kind(),
+            source: Box::new(error),
+        }
+    }
 }
 
 impl Error {

@@ -13,7 +13,7 @@
 //!   URL. With [`FetchOptions::local_dir`] they write real files and the
 //!   Python client's `.cache/huggingface/download` bookkeeping.
 //! - Every blob goes through a partial file beside it (`{etag}.incomplete`),
-//!   under a lock shared with the Python client ([`BlobLock`]). Large files come
+//!   under a lock shared with the Python client (`.locks/`). Large files come
 //!   in parallel ranges ([`TransferSettings`]); a broken connection or a killed
 //!   process resumes where it stopped; sizes and (for LFS files) sha256 are
 //!   checked, on a thread of their own, before the rename into `blobs/`.
@@ -56,7 +56,6 @@ mod snapshot_link;
 mod staging;
 mod tree_cache;
 
-pub use blob_lock::BlobLock;
 // What a caller needs to download, with this crate as its one dependency.
 pub use cache_scan::{CacheInfo, CachedFile, CachedRepo, CachedRevision, DeleteStrategy, scan_cache};
 pub use cached_download::{ResolveUrl, cached_download, parse_resolve_url};
@@ -65,7 +64,6 @@ pub use error::{Error, Result};
 pub use fetch::TransferSettings;
 pub use hub_api::{HubClient, RepoInfo};
 pub use hub_url::{Endpoint, HubConfig, RepoId, RepoType, Revision, Token};
-pub use hub_url::{filter_path, fnmatch};
 pub use progress::{Progress, ProgressEvent};
 pub use repo_cache::{RepoCache, safe_relative_path};
 pub use snapshot::{SnapshotOptions, snapshot_download};

@@ -156,7 +156,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
                 reason: "the repo info has no commit (sha)".into(),
             })?,
             Err(error) if is_offline_failure(&error) => {
-                return cached_snapshot(&cache, &revision, options).ok_or(Error::Api(error));
+                return cached_snapshot(&cache, &revision, options).ok_or_else(|| error.into());
             }
             Err(error) => return Err(error.into()),
         }

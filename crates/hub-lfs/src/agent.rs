@@ -78,8 +78,10 @@ pub fn run_agent(
             continue;
         }
         let number = index + 1;
-        let message: Message =
-            serde_json::from_str(&line).map_err(|source| Error::Protocol { line: number, source })?;
+        let message: Message = serde_json::from_str(&line).map_err(|source| Error::Protocol {
+            line: number,
+            source: Box::new(source),
+        })?;
         let answer_result = match (&message, uploads_allowed) {
             (Message::Terminate, _) => break,
             (Message::Init { operation }, _) => {

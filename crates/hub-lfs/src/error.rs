@@ -12,9 +12,9 @@ pub enum Error {
     Protocol {
         /// The line's number, from 1.
         line: usize,
-        /// Why it was refused.
+        /// Why it was refused: the JSON parser's error.
         #[source]
-        source: serde_json::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// git-lfs sent a transfer before the `init` message.
     #[error("git-lfs sent {event:?} on line {line} before the init message")]
@@ -33,9 +33,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The repo could not be set up for the agent (not a clone, or git failed).
-    #[error(transparent)]
-    Repo(#[from] hub_repo::Error),
+    /// The repo could not be set up for the agent (not a clone, or git
+    /// failed); the source is the `hub_repo::Error`.
+    #[error("failed to set up the clone for the multipart agent")]
+    Repo {
+        /// The `hub_repo::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl From<hub_repo::Error> for Error {
+    fn from(error: hub_repo::Error) -> Self {
+        Error::Repo {
+            source: Box::new(error),
+        }
+    }
 }
 
 /// The result of the agent's functions.

@@ -79,8 +79,12 @@ mod tests {
     #[test]
     fn a_folder_outside_git_is_refused_by_name() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        match enable_largefiles(dir.path(), Path::new("/x")) {
-            Err(Error::Repo(hub_repo::Error::NotARepository { dir: path })) => assert_eq!(path, dir.path()),
+        let err = enable_largefiles(dir.path(), Path::new("/x")).expect_err("not a clone");
+        let Error::Repo { source } = &err else {
+            return Err(format!("expected a repo error, got {err:?}").into());
+        };
+        match source.downcast_ref::<hub_repo::Error>() {
+            Some(hub_repo::Error::NotARepository { dir: path }) => assert_eq!(path, dir.path()),
             other => return Err(format!("expected NotARepository, got {other:?}").into()),
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// `git` (or `git-lfs`) could not be started.
-    #[error("failed to run {program} in {}: is it installed and on the PATH?", dir.display())]
+    #[error("failed to run {program} in {}", dir.display())]
     GitMissing {
         /// The program (`git`, or `git lfs` for git-lfs).
         program: String,
@@ -29,16 +29,13 @@ pub enum Error {
         stderr: String,
     },
     /// The folder to clone into holds files but is not a clone.
-    #[error(
-        "refusing to clone into {}: it is not empty and not a git repository; clone into a new folder and move the files there, or `git init` it and add the remote yourself",
-        dir.display()
-    )]
+    #[error("refusing to clone into {}: it is not empty and not a git repository", dir.display())]
     NotEmpty {
         /// The folder.
         dir: PathBuf,
     },
     /// The folder is a clone of another repository.
-    #[error("{} is a clone of {origin}, not of {expected}: clone into another folder", dir.display())]
+    #[error("{} is a clone of {origin}, not of {expected}", dir.display())]
     UnrelatedClone {
         /// The folder.
         dir: PathBuf,
@@ -48,7 +45,7 @@ pub enum Error {
         origin: String,
     },
     /// The folder is not inside a git repository.
-    #[error("{} is not a git repository: clone the repo first, or give the path of a clone", dir.display())]
+    #[error("{} is not a git repository", dir.display())]
     NotARepository {
         /// The folder.
         dir: PathBuf,

@@ -184,7 +184,7 @@ impl HubConfig {
 
 /// Whether an environment value means "on": `1`, `ON`, `YES` or `TRUE`, in any case, with
 /// surrounding whitespace ignored.
-pub fn is_truthy(value: &str) -> bool {
+pub(crate) fn is_truthy(value: &str) -> bool {
     ["1", "ON", "YES", "TRUE"]
         .iter()
         .any(|yes| value.trim().eq_ignore_ascii_case(yes))

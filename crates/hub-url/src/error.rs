@@ -66,5 +66,20 @@ pub enum Error {
     NoHomeDirectory,
 }
 
+impl Error {
+    /// What kind of value was rejected (`repo id`, `revision`, `URL`, ...),
+    /// for the errors of the crates above that carry this one as their source.
+    pub fn value_kind(&self) -> &'static str {
+        match self {
+            Error::InvalidRepoId { .. } => "repo id",
+            Error::InvalidRepoType { .. } => "repo type",
+            Error::InvalidRevision { .. } => "revision",
+            Error::InvalidEndpoint { .. } => "endpoint",
+            Error::InvalidUrl { .. } => "URL",
+            Error::InvalidEnvVar { .. } | Error::NonUnicodeEnvVar { .. } | Error::NoHomeDirectory => "setting",
+        }
+    }
+}
+
 /// The result of this crate's fallible functions.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

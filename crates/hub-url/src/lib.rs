@@ -50,7 +50,7 @@ mod resolve;
 mod revision;
 mod token;
 
-pub use config::{HubConfig, is_truthy};
+pub use config::HubConfig;
 pub use endpoint::Endpoint;
 pub use error::{Error, Result};
 pub use object_id::{is_blob_id, is_commit_id, is_sha256};

@@ -129,7 +129,7 @@ fn a_request_url_that_is_no_http_url_is_refused_before_sending() -> TestResult {
     for url in ["ftp://127.0.0.1/x", "not a url", "http://127.0.0.1:99999/"] {
         let err = client.send(&HubRequest::get(url)).expect_err("refused");
         assert!(
-            matches!(err, Error::Url(hub_url::Error::InvalidUrl { .. })),
+            matches!(&err, Error::InvalidValue { what: "URL", .. }),
             "{url}: {err:?}"
         );
     }

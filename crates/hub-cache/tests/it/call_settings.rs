@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use hub_api::{CallSettings, Error as ApiError};
-use hub_cache::{Error, hf_hub_download};
+use hub_cache::hf_hub_download;
 use hub_emulator::http::{Fault, FaultAction, RequestRecord};
 use hub_emulator::test_hub::{ALICE_READ, ALICE_WRITE, BOB_WRITE};
 use hub_url::{RepoId, Token};
@@ -110,8 +110,9 @@ fn a_metadata_request_past_the_etag_timeout_falls_back_to_the_cache() -> TestRes
     // Nothing cached to fall back to: the timeout is the error.
     let empty = tempfile::tempdir()?;
     options.fetch.cache_dir = empty.path().to_path_buf();
-    match hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options) {
-        Err(Error::Api(ApiError::Transport { url, .. })) => assert!(url.contains("/resolve/"), "{url}"),
+    let err = hf_hub_download(&f.client, &RepoId::new(REPO)?, "config.json", &options).expect_err("timed out");
+    match super::api_error(&err) {
+        Some(ApiError::Transport { url, .. }) => assert!(url.contains("/resolve/"), "{url}"),
         other => panic!("expected a transport error after the timeout, got {other:?}"),
     }
     Ok(())

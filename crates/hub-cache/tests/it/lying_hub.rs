@@ -113,7 +113,7 @@ fn server_ids_that_would_leave_the_cache_are_refused_by_name() -> TestResult {
                     false => hf_hub_download(&client, &repo, file, &options).map(drop),
                 }
                 .expect_err("a lying id must be refused");
-                let message = format!("{err}");
+                let message = super::chain(&err);
                 assert!(
                     message.contains(field) && message.contains(&format!("{bad:?}")),
                     "{lie:?}: the error names {field} and the value: {message}"
@@ -141,7 +141,10 @@ fn a_climbing_commit_on_a_missing_file_marks_nothing() -> TestResult {
         let err = hf_hub_download(&client(&hub)?, &RepoId::new(REPO)?, MISSING_FILE, &sandbox.options())
             .expect_err("missing");
         assert!(
-            matches!(err, Error::Api(hub_api::Error::EntryNotFound { commit: None, .. })),
+            matches!(
+                super::api_error(&err),
+                Some(hub_api::Error::EntryNotFound { commit: None, .. })
+            ),
             "{err:?}"
         );
         sandbox.assert_nothing_outside();

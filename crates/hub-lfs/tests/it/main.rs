@@ -2,7 +2,7 @@
 
 mod proptests;
 
-use hub_api::{CreateRepoOptions, HubClient, HubRequest, LFS_CONTENT_TYPE, Method, RetryPolicy};
+use hub_api::{CreateRepoOptions, HubClient, HubRequest, Method, RetryPolicy};
 use hub_emulator::EmulatorConfig;
 use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
@@ -72,8 +72,8 @@ fn prepare(hub: &TestHub, dir: &tempfile::TempDir, repo: &str, bytes: Vec<u8>) -
         format!("{}/{repo}.git/info/lfs/objects/batch", hub.endpoint()),
     )
     .json_body(&batch)
-    .header("accept", LFS_CONTENT_TYPE)
-    .header("content-type", LFS_CONTENT_TYPE);
+    .header("accept", "application/vnd.git-lfs+json")
+    .header("content-type", "application/vnd.git-lfs+json");
     let answer: Value = alice.send(&request)?.json()?;
     assert_eq!(answer["transfer"], "multipart", "{answer}");
     let action = answer["objects"][0]["actions"]["upload"].clone();
