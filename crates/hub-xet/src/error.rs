@@ -111,4 +111,73 @@ pub enum Error {
         /// The rule it breaks, with the values.
         reason: String,
     },
+    /// A Hub or CAS call failed; the source is the `hub_api::Error` that says how.
+    #[error("failed to {action}")]
+    Hub {
+        /// What was being done (`ask for a Xet token`, `call the Xet CAS`, ...).
+        action: &'static str,
+        /// The HTTP status of the refusal, when the server answered with one.
+        status: Option<u16>,
+        /// The `hub_api::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A Xet token answer whose values cannot be used.
+    #[error("refusing the Xet token the Hub sent: {reason}")]
+    InvalidXetToken {
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A CAS or xorb storage answer that breaks the protocol.
+    #[error("unexpected answer from {url}: {reason}")]
+    CasResponse {
+        /// The URL that answered (without its query).
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Downloaded or cached bytes that are not what the reconstruction describes.
+    #[error("the data of Xet file {file} does not check: {reason}")]
+    Integrity {
+        /// The file hash being reconstructed.
+        file: String,
+        /// What did not match.
+        reason: String,
+    },
+    /// A local file could not be read or written.
+    #[error("failed to {action} {}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps a `hub_api::Error` of the step `action`.
+    pub(crate) fn hub(action: &'static str) -> impl FnOnce(hub_api::Error) -> Error {
+        move |source| {
+            let status = match &source {
+                hub_api::Error::Unauthorized { .. } => Some(401),
+                other => other.status().or_else(|| other.is_not_found().then_some(404)),
+            };
+            Error::Hub {
+                action,
+                status,
+                source: Box::new(source),
+            }
+        }
+    }
+
+    /// The HTTP status a Hub or CAS refusal came with.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Hub { status, .. } => *status,
+            _ => None,
+        }
+    }
 }

@@ -1,11 +1,12 @@
-//! The Xet storage formats of the Hugging Face Hub, without network.
+//! The Xet storage of the Hugging Face Hub: its formats, and the client of its CAS.
 //!
-//! The Hub keeps large files in Xet, a content-addressed store. This crate is the pure layer
-//! of that protocol, after the public Xet specification 1.1.0 and the behaviour of the
-//! reference client `xet-core`: values and bytes in, values and bytes out. The HTTP calls
-//! (token exchange, global dedupe query, xorb and shard upload, reconstruction query, xorb
-//! range download) belong to the client crates above it; like `hub-url`, it depends on no
-//! other crate of the workspace.
+//! The Hub keeps large files in Xet, a content-addressed store. Most of this crate is the
+//! pure layer of that protocol, after the public Xet specification 1.1.0 and the behaviour
+//! of the reference client `xet-core`: values and bytes in, values and bytes out. On top of
+//! it sit the network calls, made through `hub-api`'s one `HubClient` (its pool, retries
+//! and error mapping): the token exchange with the Hub ([`XetTokenSource`]) and the CAS's
+//! calls ([`CasClient`]: reconstructions, xorb ranges, xorb and shard uploads, the global
+//! dedupe query). It sits on `hub-url` and `hub-api`, below `hub-cache`.
 //!
 //! - Chunking: [`Chunker`] (streaming, bounded memory), [`chunk_boundaries`],
 //!   [`chunk_reader`]: gear-hash content-defined chunks of 8 to 128 KiB, 64 KiB on average.
@@ -18,6 +19,9 @@
 //!   [`DedupeIndex`] finds chunks in it through its HMAC key.
 //! - Reconstructions: [`Term`] and [`QueryReconstructionResponse`], the answer of the
 //!   reconstruction API, validated.
+//! - The network: [`XetTokenSource`] exchanges the Hub token for short-lived Xet tokens
+//!   ([`XetToken`], checked, cached, refreshed before they expire); [`CasClient`] sends the
+//!   Xet token, and only it, to the CAS, and none to the presigned xorb URLs.
 //!
 //! Everything that parses reads untrusted bytes: sizes are checked before they are
 //! allocated, and errors are values of the one [`Error`], never panics.
@@ -56,6 +60,7 @@
 //! ```
 
 mod chunking;
+mod client;
 mod compression;
 mod dedupe;
 mod error;
@@ -70,6 +75,8 @@ mod xorb;
 pub use chunking::{
     BoundaryScanner, Chunker, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE, chunk_boundaries, chunk_reader,
 };
+pub use client::cas::{CasClient, UploadXorbOutcome};
+pub use client::token::{TOKEN_REFRESH_MARGIN, XetScope, XetToken, XetTokenSource, xet_token_url};
 pub use compression::CompressionScheme;
 pub use dedupe::{ChunkLocation, DedupeIndex, is_global_dedupe_eligible};
 pub use error::Error;

@@ -1,0 +1,6 @@
+//! The network side of Xet: the token exchange with the Hub, the CAS's calls, and the
+//! reconstruction of a file from xorb ranges, with the chunk cache shared between files.
+
+pub(crate) mod cas;
+pub(crate) mod multipart;
+pub(crate) mod token;

@@ -1,0 +1,123 @@
+//! The CAS client against the emulator's Xet storage: token exchange, uploads, the
+//! reconstruction (v2 falling back to v1), dedupe queries, and tokens refreshed after the
+//! CAS refuses them.
+
+use std::sync::Arc;
+
+use hub_api::{HubClient, RetryPolicy};
+use hub_emulator::SeedRepo;
+use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
+use hub_emulator::xet_objects::{Xorb, file_id, file_shard};
+use hub_url::{Endpoint, RepoId, RepoType, Token};
+use hub_xet::{CasClient, XetHash, XetScope, XetTokenSource};
+use sha2::{Digest, Sha256};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+pub(crate) fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as u8
+        })
+        .collect()
+}
+
+pub(crate) fn client(hub: &TestHub) -> Result<HubClient, Box<dyn std::error::Error>> {
+    Ok(HubClient::builder()
+        .endpoint(Endpoint::new(&hub.endpoint())?)
+        .token(Some(Token::new(ALICE_WRITE)))
+        .retry(RetryPolicy {
+            base_delay: std::time::Duration::from_millis(5),
+            ..RetryPolicy::default()
+        })
+        .build()?)
+}
+
+pub(crate) fn cas(client: &HubClient, repo: &str, scope: XetScope) -> Result<CasClient, Box<dyn std::error::Error>> {
+    let tokens = XetTokenSource::new(client, RepoType::Model, &RepoId::new(repo)?, "main", scope);
+    Ok(CasClient::new(client, Arc::new(tokens)))
+}
+
+#[test]
+fn uploads_and_reconstructions_go_through_the_cas_with_the_xet_token_only() -> TestResult {
+    let hub = TestHub::start()?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let client = client(&hub)?;
+    let cas = cas(&client, "alice/x", XetScope::Write)?;
+
+    let content = pseudo_random(150_000, 3);
+    let xorb = Xorb::new(&content.chunks(40_000).collect::<Vec<_>>());
+    let xorb_hash: XetHash = xorb.hash.parse()?;
+    assert!(cas.upload_xorb(&xorb_hash, xorb.bytes.clone())?.was_inserted);
+    assert!(!cas.upload_xorb(&xorb_hash, xorb.bytes.clone())?.was_inserted);
+    cas.upload_shard(file_shard(&[&xorb], &Sha256::digest(&content).into()))?;
+
+    let file: XetHash = file_id(&[&xorb]).parse()?;
+    let answer = cas.reconstruction(&file, None)?.ok_or("the file is known")?;
+    assert_eq!(answer.terms.len(), 1);
+    assert_eq!(answer.terms[0].unpacked_len as usize, content.len());
+    let fetches = &answer.xorbs[&xorb_hash];
+    let ranges: Vec<_> = fetches[0].ranges.iter().collect();
+    let mut fetched = Vec::new();
+    cas.fetch_ranges(&fetches[0], &ranges, &mut |_, body| {
+        body.read_to_end(&mut fetched)
+            .map(drop)
+            .map_err(|source| hub_xet::Error::Read { source })
+    })?;
+    assert_eq!(fetched, xorb.bytes);
+    assert!(cas.reconstruction(&XetHash::from_bytes([9; 32]), None)?.is_none());
+
+    let first_chunk = hub_xet::chunk_hash(&content[..40_000]);
+    assert!(cas.query_dedupe(&first_chunk)?.is_some());
+    assert!(cas.query_dedupe(&XetHash::from_bytes([1; 32]))?.is_none());
+
+    // The Hub token went to the token route only, never to the CAS or the CDN.
+    for record in hub.log().records() {
+        let hub_token = record.authorization.as_deref().is_some_and(|a| a.contains(ALICE_WRITE));
+        if record.path.starts_with("/~cas") || record.path.starts_with("/cdn/") {
+            assert!(!hub_token, "{} {}", record.method, record.path);
+        } else if record.path.contains("xet-write-token") {
+            assert!(hub_token);
+        }
+    }
+    // One token for all those calls.
+    let exchanges = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path.contains("xet-write-token"))
+        .count();
+    assert_eq!(exchanges, 1);
+    Ok(())
+}
+
+#[test]
+fn an_expired_xet_token_is_refreshed() -> TestResult {
+    // Tokens that are already expired: each call is refused once, then sent again with a
+    // new one (which the emulator refuses too, so the call fails after one refresh).
+    let hub = TestHub::start_with(|mut config| {
+        config.xet_token_ttl_secs = -60;
+        config
+    })?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let client = client(&hub)?;
+    let cas = cas(&client, "alice/x", XetScope::Read)?;
+    let refused = cas.reconstruction(&XetHash::from_bytes([9; 32]), None);
+    assert_eq!(
+        refused.as_ref().err().and_then(hub_xet::Error::status),
+        Some(401),
+        "{refused:?}"
+    );
+    let exchanges = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path.contains("xet-read-token"))
+        .count();
+    assert!(exchanges >= 2, "{exchanges} token requests");
+    Ok(())
+}
