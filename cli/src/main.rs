@@ -5,6 +5,7 @@
 mod commands;
 mod hint;
 mod human_format;
+mod logger;
 mod progress_bars;
 mod session;
 
@@ -28,6 +29,9 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if cli.verbose > 0 {
+        logger::init(cli.verbose, held_tokens());
+    }
     match cli.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,

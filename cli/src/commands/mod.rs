@@ -18,6 +18,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "huggingface-cli", version, about, propagate_version = true)]
 pub(crate) struct Cli {
+    /// Show what the libraries do on stderr: retries, redirects, resumes,
+    /// fallbacks, cache hits and git commands (-vv: everything, down to trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,7 +66,7 @@ impl Cli {
             Command::Upload(args) => upload::run(args),
             Command::Env(args) => env::run(args),
             Command::Download(args) => download::run(args),
-            Command::ScanCache(args) => scan_cache::run(args),
+            Command::ScanCache(args) => scan_cache::run(args, self.verbose),
             Command::DeleteCache(args) => delete_cache::run(args),
             Command::LfsEnableLargefiles(args) => lfs::enable(args),
             Command::LfsMultipartUpload(args) => lfs::multipart_upload(args),

@@ -17,19 +17,18 @@ pub(crate) struct ScanCacheArgs {
     /// The cache folder (default: HF_HUB_CACHE).
     #[arg(long)]
     dir: Option<PathBuf>,
-    /// One row a revision instead of a repo; repeat to print the warnings too.
-    #[arg(short, action = clap::ArgAction::Count)]
-    verbose: u8,
 }
 
-pub(crate) fn run(args: ScanCacheArgs) -> Result<()> {
+/// Lists the cache; with `-v` (the global flag) one row a revision instead of
+/// a repo, with `-vv` the warnings too.
+pub(crate) fn run(args: ScanCacheArgs, verbose: u8) -> Result<()> {
     let session = Session::new(None)?;
     let dir = args.dir.unwrap_or_else(|| session.config.hub_cache.clone());
     let started = Instant::now();
     let info = scan_cache(&dir).with_context(|| format!("failed to scan the cache at {}", dir.display()))?;
     let now = SystemTime::now();
     let mut out = std::io::stdout().lock();
-    let text = if args.verbose == 0 {
+    let text = if verbose == 0 {
         let rows: Vec<Vec<String>> = info
             .repos
             .iter()
@@ -99,7 +98,7 @@ pub(crate) fn run(args: ScanCacheArgs) -> Result<()> {
         format_size(info.size_on_disk)
     )?;
     if !info.warnings.is_empty() {
-        if args.verbose >= 2 {
+        if verbose >= 2 {
             for warning in &info.warnings {
                 writeln!(out, "warning: {warning}")?;
             }

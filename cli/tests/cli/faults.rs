@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use hub_emulator::SeedRepo;
 use hub_emulator::http::{Fault, FaultAction};
+use hub_emulator::test_hub::ALICE_WRITE;
 use hub_url::RepoType;
 
 use crate::support::{BoxError, Env, TestResult, last_line, names_in, pattern_bytes, stderr, wait_until};
@@ -298,5 +299,45 @@ fn full_disk_fails_cleanly_and_the_next_run_succeeds() -> TestResult {
     let out = e.cli_ok(&["download", REPO, "model.safetensors"], &[])?;
     assert_eq!(std::fs::read(last_line(&out))?, model_bytes());
     assert_eq!(names_in(&blobs), vec![etag]);
+    Ok(())
+}
+
+#[test]
+fn verbose_shows_retries_and_resumes_but_never_a_token_or_a_query() -> TestResult {
+    let e = setup()?;
+    let retry = || {
+        Fault::new(
+            "/resolve/",
+            FaultAction::Status {
+                status: 503,
+                retry_after: Some(0),
+            },
+        )
+        .method("HEAD")
+    };
+    let drop = || Fault::new("/cdn/", FaultAction::DropAfter { bytes: 30_000 });
+    let token = [("HF_TOKEN", ALICE_WRITE)];
+    let args = ["download", REPO, "model.safetensors", "--force-download"];
+    for verbose in ["-v", "-vv"] {
+        e.hub.faults().push(retry());
+        e.hub.faults().push(drop());
+        let out = e.cli_ok(&[&[verbose][..], &args[..]].concat(), &token)?;
+        assert_eq!(e.hub.faults().pending(), 0, "every fault was hit");
+        assert_eq!(std::fs::read(last_line(&out))?, model_bytes());
+        let err = stderr(&out);
+        assert!(err.contains("answered 503; retrying"), "{verbose}: {err}");
+        assert!(err.contains("stopped at byte 30000; resuming"), "{verbose}: {err}");
+        assert!(!err.contains(ALICE_WRITE), "{verbose}: the token shows: {err}");
+        let ours = err.lines().filter(|line| line.contains(" hub_"));
+        for line in ours {
+            assert!(!line.contains('?'), "{verbose}: a URL with its query: {line}");
+        }
+    }
+    // Without -v the libraries say nothing.
+    e.hub.faults().push(retry());
+    e.hub.faults().push(drop());
+    let out = e.cli_ok(&args, &token)?;
+    assert_eq!(e.hub.faults().pending(), 0, "every fault was hit");
+    assert!(!stderr(&out).contains("retrying"), "{}", stderr(&out));
     Ok(())
 }

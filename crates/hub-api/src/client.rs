@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http_url};
+use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http_url, redact_tokens, url_for_log};
 
 use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
@@ -310,6 +310,13 @@ impl HubClient {
                 Err(error) => {
                     let retry = request.is_retryable() && is_retryable_transport(&error);
                     if let Some(wait) = retry.then(|| self.inner.retry.delay(attempt, None)).flatten() {
+                        log::debug!(
+                            "{} {} failed ({}); retrying in {wait:?} (retry {})",
+                            method.as_str(),
+                            url_for_log(url.as_str()),
+                            redact_tokens(&error.to_string(), self.inner.token.as_slice()),
+                            attempt + 1
+                        );
                         std::thread::sleep(wait);
                         attempt += 1;
                         continue;
@@ -347,6 +354,11 @@ impl HubClient {
                     method = Method::Get;
                     body = None;
                 }
+                log::debug!(
+                    "{status} redirect from {} to {}",
+                    url_for_log(url.as_str()),
+                    url_for_log(next.as_str())
+                );
                 url = next;
                 continue;
             }
@@ -358,6 +370,12 @@ impl HubClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_retry_after);
                     if let Some(wait) = self.inner.retry.delay(attempt, retry_after) {
+                        log::debug!(
+                            "{} {} answered {status}; retrying in {wait:?} (retry {})",
+                            method.as_str(),
+                            url_for_log(url.as_str()),
+                            attempt + 1
+                        );
                         HubResponse::new(url.to_string(), response).discard();
                         std::thread::sleep(wait);
                         attempt += 1;

@@ -277,10 +277,12 @@ pub(crate) fn download_file(
     if revision.is_commit_hash() && !fetch.force_download {
         let pointer = cache.snapshot_path(revision.as_str(), &path)?;
         if pointer.exists() {
+            log::debug!("{path} of {repo_id} at commit {revision}: in the cache, no request");
             return Ok(pointer);
         }
     }
     if fetch.local_files_only {
+        log::debug!("{path} of {repo_id} at {revision}: looked up in the cache only (offline)");
         return cached_pointer(&cache, revision, &path)?
             .ok_or_else(|| not_cached(repo_id, revision, &path, &fetch.cache_dir));
     }
@@ -297,7 +299,15 @@ pub(crate) fn download_file(
         }
         Err(error) if is_offline_failure(&error) => {
             // The network failed: a cached copy of the same revision still serves.
-            return cached_pointer(&cache, revision, &path)?.ok_or_else(|| error.into());
+            let cached = cached_pointer(&cache, revision, &path)?;
+            log::debug!(
+                "the Hub could not be reached for {path} of {repo_id} ({error}); {}",
+                match cached {
+                    Some(_) => "serving the cached copy",
+                    None => "no cached copy",
+                }
+            );
+            return cached.ok_or_else(|| error.into());
         }
         Err(error) => return Err(error.into()),
     };
@@ -388,6 +398,7 @@ pub(crate) fn place_in_cache(
 ) -> Result<PathBuf> {
     let pointer = cache.snapshot_path(file.commit, file.path)?;
     if pointer.exists() && !options.force_download {
+        log::debug!("{} at {}: already in the cache", file.path, file.commit);
         return Ok(pointer);
     }
     let blob = cache.blob_path(file.etag)?;
@@ -399,6 +410,13 @@ pub(crate) fn place_in_cache(
         return Ok(pointer);
     }
     let blob_was_there = blob.exists();
+    if blob_was_there && !options.force_download {
+        log::debug!(
+            "{} at {}: its blob is in the cache, only linked",
+            file.path,
+            file.commit
+        );
+    }
     if !blob_was_there || options.force_download {
         fetch_blob(
             client,

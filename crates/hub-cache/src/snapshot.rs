@@ -156,7 +156,15 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
                 reason: "the repo info has no commit (sha)".into(),
             })?,
             Err(error) if is_offline_failure(&error) => {
-                return cached_snapshot(&cache, &revision, options).ok_or_else(|| error.into());
+                let cached = cached_snapshot(&cache, &revision, options);
+                log::debug!(
+                    "the Hub could not be reached for {repo_id} ({error}); {}",
+                    match cached {
+                        Some(_) => "serving the cached snapshot",
+                        None => "no complete cached snapshot",
+                    }
+                );
+                return cached.ok_or_else(|| error.into());
             }
             Err(error) => return Err(error.into()),
         }
@@ -290,6 +298,7 @@ fn tree_listing(
 ) -> Result<BTreeMap<String, TreeEntry>> {
     let picked = |path: &str| filter_path(path, &options.allow_patterns, &options.ignore_patterns);
     if let Some(listing) = tree_cache::read(folder, commit.as_str(), &picked) {
+        log::debug!("the file listing of {repo_id} at {commit} is in the cache: no listing request");
         return Ok(listing);
     }
     let tree_options = ListTreeOptions::default()

@@ -69,12 +69,31 @@ impl Git {
         Git { dir, ..self.clone() }
     }
 
+    /// The token git is given, for cutting it out of what is shown.
+    fn held_tokens(&self) -> &[Token] {
+        self.credentials
+            .as_ref()
+            .map(|(_, token)| std::slice::from_ref(token))
+            .unwrap_or(&[])
+    }
+
     /// The command for `args`, with the environment every call gets.
     pub(crate) fn command<I, S>(&self, args: I) -> Command
     where
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        let args: Vec<S> = args.into_iter().collect();
+        if log::log_enabled!(log::Level::Debug) {
+            let shown = args
+                .iter()
+                .map(|a| a.as_ref().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join(" ");
+            // The token never is an argument; a URL someone gave with credentials might be.
+            let shown = hub_url::redact_tokens(&without_credentials(&shown), self.held_tokens()).into_owned();
+            log::debug!("git {shown} (in {})", self.dir.display());
+        }
         let mut cmd = Command::new(&self.program.program);
         if let Some((origin, token)) = &self.credentials {
             // The empty helper first drops the user's own helpers for this origin,
@@ -160,13 +179,11 @@ impl Git {
         } else {
             &output.stderr
         };
-        let held: &[Token] = self
-            .credentials
-            .as_ref()
-            .map(|(_, token)| std::slice::from_ref(token))
-            .unwrap_or(&[]);
-        let stderr =
-            hub_url::redact_tokens(&without_credentials(String::from_utf8_lossy(said).trim()), held).into_owned();
+        let stderr = hub_url::redact_tokens(
+            &without_credentials(String::from_utf8_lossy(said).trim()),
+            self.held_tokens(),
+        )
+        .into_owned();
         Err(Error::GitFailed {
             args: without_credentials(&args),
             dir: self.dir.clone(),

@@ -58,7 +58,7 @@ pub use origin::{Origin, parse_http_url};
 pub use pattern::{filter_path, fnmatch};
 pub use proxy::ProxySettings;
 pub use quote::{encode_path, encode_segment};
-pub use redact::redact_tokens;
+pub use redact::{redact_tokens, url_for_log};
 pub use repo_id::RepoId;
 pub use repo_type::RepoType;
 pub use resolve::hf_hub_url;

@@ -24,6 +24,31 @@ const BEARER: &str = "bearer";
 /// such as "a Bearer token is required" keeps its words.
 const MIN_BEARER_CHARS: usize = 8;
 
+/// A URL as a log line may show it: without its user info, query and
+/// fragment (where presigned URLs carry their signatures), and with tokens
+/// redacted from what is left.
+///
+/// ```
+/// use hub_url::url_for_log;
+///
+/// assert_eq!(
+///     url_for_log("https://user:pw@cdn.example/blob?X-Amz-Signature=abc#x"),
+///     "https://cdn.example/blob"
+/// );
+/// ```
+pub fn url_for_log(url: &str) -> String {
+    let without_query = url.split(['?', '#']).next().unwrap_or_default();
+    let without_userinfo = match without_query.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+            format!("{scheme}://{host}{path}")
+        }
+        None => without_query.to_string(),
+    };
+    redact_tokens(&without_userinfo, &[]).into_owned()
+}
+
 /// `text` with every Hub token in it redacted: each token in `held` (the
 /// tokens this process may have sent, whatever their form), the credential
 /// after `Bearer `, and anything that looks like a Hub token (`hf_` and at

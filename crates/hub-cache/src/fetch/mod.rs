@@ -123,6 +123,7 @@ pub(crate) fn fetch_blob(
             match outcome {
                 parallel::Outcome::Fetched(hashed) => Some(hashed),
                 parallel::Outcome::RangesIgnored => {
+                    log::debug!("the server ignored ranges for {}: one stream instead", source.repo_path);
                     // Its preallocated bytes are not the file's: start afresh.
                     discard(&partial);
                     None

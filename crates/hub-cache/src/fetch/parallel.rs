@@ -370,6 +370,10 @@ fn fetch_range(
                 return Err(hub_api::Error::Body { url, source }.into());
             }
             resumes += 1;
+            log::debug!(
+                "a range of {} stopped at byte {position}; resuming from there",
+                source.repo_path
+            );
         }
     }
     Ok(true)

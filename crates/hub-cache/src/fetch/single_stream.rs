@@ -38,6 +38,7 @@ pub(super) fn fetch(
         _ => None,
     };
     if offset > 0 {
+        log::debug!("resuming {} from byte {offset} of its partial file", source.repo_path);
         progress.event(&ProgressEvent::Advanced {
             path: source.repo_path.to_string(),
             bytes: offset,
@@ -144,6 +145,10 @@ pub(super) fn fetch(
             return Err(hub_api::Error::Body { url, source }.into());
         }
         resumes += 1;
+        log::debug!(
+            "the body of {} stopped at byte {offset}; resuming from there",
+            source.repo_path
+        );
     }
     file.flush().map_err(Error::io("write", partial))?;
     drop(file);
