@@ -155,6 +155,12 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// An upload stopped before its end: a thread of it failed or was stopped.
+    #[error("the upload stopped: {what}")]
+    UploadStopped {
+        /// What stopped.
+        what: &'static str,
+    },
 }
 
 impl Error {

@@ -70,6 +70,7 @@ mod hash;
 mod merkle;
 mod reconstruction;
 mod shard;
+mod upload;
 mod xorb;
 
 pub use chunking::{
@@ -88,6 +89,9 @@ pub use reconstruction::{
     XorbRangeDescriptor, XorbReconstructionFetchInfo,
 };
 pub use shard::{FileInfo, Shard, ShardChunk, ShardFooter, XorbInfo};
+pub use upload::{
+    CasUpload, MAX_SHARD_BYTES, UploadOptions, UploadOutcome, UploadSource, UploadStats, UploadedFile, upload_files,
+};
 pub use xorb::{
     CHUNK_HEADER_LEN, ChunkHeader, CompressionPolicy, DecodedChunk, MAX_XORB_BYTES, MAX_XORB_CHUNKS, ParsedXorb,
     SerializedXorb, XorbBuilder, XorbChunk, XorbChunkReader, parse_xorb,

@@ -203,6 +203,18 @@ impl XorbBuilder {
     /// and returns its hash and length. Fails, leaving the xorb as it was, when the chunk is
     /// larger than [`MAX_CHUNK_SIZE`] or does not [fit](Self::fits).
     pub fn push(&mut self, data: &[u8]) -> Result<HashedChunk, Error> {
+        let chunk = HashedChunk::of(data);
+        self.push_hashed(data, chunk)?;
+        Ok(chunk)
+    }
+
+    /// Appends a chunk whose hash the caller has already computed (an upload hashes each
+    /// chunk to deduplicate it before it knows the chunk is new), as [`push`](Self::push)
+    /// does but without hashing it again. `chunk` must be [`HashedChunk::of`] `data`: the
+    /// xorb's hash is computed from it, and the CAS refuses a xorb whose chunks do not hash
+    /// to it.
+    pub fn push_hashed(&mut self, data: &[u8], chunk: HashedChunk) -> Result<(), Error> {
+        debug_assert_eq!(chunk.len, data.len() as u64);
         if data.len() > MAX_CHUNK_SIZE {
             return Err(Error::ChunkTooLarge {
                 what: "a xorb chunk",
@@ -228,7 +240,6 @@ impl XorbBuilder {
             stored_len: stored.len() as u32,
             len: data.len() as u32,
         };
-        let chunk = HashedChunk::of(data);
         self.chunks.push(XorbChunk {
             hash: chunk.hash,
             len: header.len,
@@ -239,7 +250,7 @@ impl XorbBuilder {
         self.bytes.extend_from_slice(&header.to_bytes());
         self.bytes.extend_from_slice(stored);
         self.raw_len += chunk.len;
-        Ok(chunk)
+        Ok(())
     }
 
     fn scheme_for(&mut self, data: &[u8]) -> CompressionScheme {

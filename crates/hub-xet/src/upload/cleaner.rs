@@ -1,0 +1,382 @@
+//! Cleaning one file: its bytes are read once, in pieces; each piece goes to the sha256 on
+//! its own thread and through the chunker; the chunks are hashed, deduplicated against what
+//! the session knows (asking the CAS's global dedupe for eligible chunks it does not), and
+//! those that are new are packed into the worker's xorb. What comes out is the file's
+//! chunks, its terms and its sha256.
+
+use std::collections::HashMap;
+use std::io::{self, Read};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, RwLock};
+
+use sha2::{Digest, Sha256};
+
+use crate::Error;
+use crate::chunking::Chunker;
+use crate::dedupe::is_global_dedupe_eligible;
+use crate::hash::{HashedChunk, XetHash};
+use crate::shard::{Shard, XorbInfo};
+use crate::xorb::{SerializedXorb, XorbBuilder};
+
+use super::CasUpload;
+use super::defrag::DefragPrevention;
+use super::known::{KnownChunks, Run, TermXorb};
+
+/// Bytes read from a file at a time.
+const READ_BYTES: usize = 1 << 20;
+/// Chunks are deduplicated in blocks of this many bytes, so that a global dedupe answer
+/// found for one chunk serves the chunks after it.
+const BLOCK_BYTES: usize = 8 << 20;
+/// At most one global dedupe query per this many bytes of a file (the specification's
+/// advice): an answer describes a whole xorb, about 64 MiB around the chunk.
+const GLOBAL_QUERY_SPACING: u64 = 4 << 20;
+/// Pieces of a file waiting for its sha256 thread.
+const SHA256_QUEUE: usize = 4;
+
+/// What the workers of a session share.
+pub(crate) struct Shared<'a> {
+    pub(crate) cas: &'a dyn CasUpload,
+    pub(crate) known: RwLock<KnownChunks>,
+    pub(crate) global_dedupe: bool,
+    /// The next session xorb's number.
+    pub(crate) next_xorb: AtomicUsize,
+    /// The xorbs finished so far, by number.
+    pub(crate) finished: Mutex<Vec<(usize, XorbInfo)>>,
+    /// Global dedupe answers, for the shard cache.
+    pub(crate) answers: Mutex<Vec<Shard>>,
+    /// Set when a worker or an upload failed: the others stop.
+    pub(crate) failed: AtomicBool,
+    pub(crate) counters: Counters,
+}
+
+/// What a session counts as it goes.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub(crate) bytes: AtomicU64,
+    pub(crate) new_bytes: AtomicU64,
+    pub(crate) deduped_bytes: AtomicU64,
+    pub(crate) dedupe_queries: AtomicU64,
+    pub(crate) dedupe_hits: AtomicU64,
+    pub(crate) xorbs_uploaded: AtomicU64,
+    pub(crate) xorb_bytes_uploaded: AtomicU64,
+}
+
+fn add(counter: &AtomicU64, n: u64) {
+    counter.fetch_add(n, Ordering::Relaxed);
+}
+
+impl Shared<'_> {
+    /// Asks the CAS's global dedupe about `chunk`; whether an answer was added.
+    fn query_global(&self, chunk: &XetHash) -> Result<bool, Error> {
+        add(&self.counters.dedupe_queries, 1);
+        let Some(bytes) = self.cas.query_dedupe(chunk)? else {
+            return Ok(false);
+        };
+        // An answer that does not parse only costs deduplication.
+        let Ok(shard) = Shard::parse(&bytes) else {
+            return Ok(false);
+        };
+        add(&self.counters.dedupe_hits, 1);
+        if let Ok(mut known) = self.known.write() {
+            known.add_shard(&shard);
+        }
+        if let Ok(mut answers) = self.answers.lock() {
+            answers.push(shard);
+        }
+        Ok(true)
+    }
+
+    fn find_run(&self, hashes: &[XetHash]) -> Option<Run> {
+        self.known.read().ok()?.find_run(hashes)
+    }
+}
+
+/// The xorb a worker is filling, shared by the files it cleans one after the other, so that
+/// the new chunks of small files travel together.
+pub(crate) struct Lane {
+    id: usize,
+    builder: XorbBuilder,
+    /// The chunks of the xorb under way, by hash: a file repeating its own chunks.
+    local: HashMap<XetHash, u32>,
+    lens: Vec<u32>,
+}
+
+impl Lane {
+    pub(crate) fn new(shared: &Shared<'_>) -> Self {
+        Self {
+            id: shared.next_xorb.fetch_add(1, Ordering::Relaxed),
+            builder: XorbBuilder::new(),
+            local: HashMap::new(),
+            lens: Vec::new(),
+        }
+    }
+
+    /// The longest run of `hashes` that the xorb under way holds in order.
+    fn local_run(&self, hashes: &[XetHash]) -> Option<Run> {
+        let start = *self.local.get(hashes.first()?)?;
+        let mut end = start + 1;
+        for hash in &hashes[1..] {
+            if self.local.get(hash) != Some(&end) {
+                break;
+            }
+            end += 1;
+        }
+        Some(Run {
+            xorb: TermXorb::Session(self.id),
+            start,
+            end,
+            bytes: self.lens[start as usize..end as usize]
+                .iter()
+                .map(|&l| u64::from(l))
+                .sum(),
+        })
+    }
+
+    /// Finishes the xorb under way, makes its chunks known to the session and queues it for
+    /// upload; the lane starts a new one.
+    pub(crate) fn cut(&mut self, shared: &Shared<'_>, queue: &SyncSender<SerializedXorb>) -> Result<(), Error> {
+        let builder = std::mem::take(&mut self.builder);
+        self.local.clear();
+        self.lens.clear();
+        let id = std::mem::replace(&mut self.id, shared.next_xorb.fetch_add(1, Ordering::Relaxed));
+        let Some(xorb) = builder.finish() else {
+            return Ok(());
+        };
+        let info = XorbInfo::of(&xorb);
+        if let Ok(mut known) = shared.known.write() {
+            known.add_xorb(&info, None);
+        }
+        if let Ok(mut finished) = shared.finished.lock() {
+            finished.push((id, info));
+        }
+        queue.send(xorb).map_err(|_| Error::UploadStopped {
+            what: "the xorb uploads stopped",
+        })
+    }
+}
+
+/// A cleaned file.
+#[derive(Debug)]
+pub(crate) struct CleanedFile {
+    /// Its chunks, in order.
+    pub(crate) chunks: Vec<HashedChunk>,
+    /// Its terms, in order; together they cover the chunks.
+    pub(crate) terms: Vec<Run>,
+    /// The sha256 of its bytes.
+    pub(crate) sha256: [u8; 32],
+    /// Its size.
+    pub(crate) size: u64,
+}
+
+/// Chunks read but not yet deduplicated.
+#[derive(Default)]
+struct Block {
+    data: Vec<u8>,
+    /// Each chunk's offset in `data`, and its hash.
+    chunks: Vec<(usize, HashedChunk)>,
+}
+
+impl Block {
+    fn push(&mut self, chunk: &[u8]) {
+        let start = self.data.len();
+        self.data.extend_from_slice(chunk);
+        self.chunks.push((start, HashedChunk::of(chunk)));
+    }
+
+    fn chunk_data(&self, index: usize) -> &[u8] {
+        let start = self.chunks[index].0;
+        let end = self.chunks.get(index + 1).map_or(self.data.len(), |c| c.0);
+        &self.data[start..end]
+    }
+}
+
+/// A file being cleaned.
+#[derive(Default)]
+struct FileState {
+    chunks: Vec<HashedChunk>,
+    terms: Vec<Run>,
+    defrag: DefragPrevention,
+    /// The file's bytes before the block being deduplicated.
+    offset: u64,
+    /// No global dedupe query for chunks before this offset.
+    next_query_at: u64,
+}
+
+impl FileState {
+    fn continues_last(&self, run: &Run) -> bool {
+        self.terms
+            .last()
+            .is_some_and(|last| last.xorb == run.xorb && last.end == run.start)
+    }
+
+    fn push(&mut self, run: Run) {
+        if self.continues_last(&run)
+            && let Some(last) = self.terms.last_mut()
+        {
+            last.end = run.end;
+            last.bytes += run.bytes;
+            self.defrag.extend_last(run.len());
+            return;
+        }
+        self.defrag.add_range(run.len());
+        self.terms.push(run);
+    }
+}
+
+/// The bytes of a file to upload.
+pub(crate) enum Source<'a> {
+    File(&'a Path),
+    Bytes(&'a [u8]),
+}
+
+/// Reads, chunks, hashes and deduplicates one file; its new chunks go into the lane's xorb,
+/// and full xorbs to `queue`.
+pub(crate) fn clean(
+    shared: &Shared<'_>,
+    lane: &mut Lane,
+    source: &Source<'_>,
+    queue: &SyncSender<SerializedXorb>,
+) -> Result<CleanedFile, Error> {
+    let path = match source {
+        Source::File(path) => path.to_path_buf(),
+        Source::Bytes(_) => "bytes in memory".into(),
+    };
+    let read_error = |source: io::Error| Error::Io {
+        action: "read",
+        path: path.clone(),
+        source,
+    };
+    let mut reader: Box<dyn Read + '_> = match source {
+        Source::File(path) => Box::new(std::fs::File::open(path).map_err(read_error)?),
+        Source::Bytes(bytes) => Box::new(*bytes),
+    };
+    lane.builder.start_file();
+    let (pieces, received) = sync_channel::<Arc<Vec<u8>>>(SHA256_QUEUE);
+    std::thread::scope(|scope| {
+        let sha256 = scope.spawn(move || {
+            let mut hasher = Sha256::new();
+            for piece in received {
+                hasher.update(&piece[..]);
+            }
+            <[u8; 32]>::from(hasher.finalize())
+        });
+        let cleaned = (|| {
+            let mut chunker = Chunker::new();
+            let mut block = Block::default();
+            let mut file = FileState::default();
+            loop {
+                if shared.failed.load(Ordering::Relaxed) {
+                    return Err(Error::UploadStopped {
+                        what: "another part of the upload failed",
+                    });
+                }
+                let mut piece = vec![0u8; READ_BYTES];
+                let read = loop {
+                    match reader.read(&mut piece) {
+                        Ok(read) => break read,
+                        Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                        Err(err) => return Err(read_error(err)),
+                    }
+                };
+                if read == 0 {
+                    break;
+                }
+                piece.truncate(read);
+                let piece = Arc::new(piece);
+                pieces.send(Arc::clone(&piece)).map_err(|_| Error::UploadStopped {
+                    what: "the sha256 thread stopped",
+                })?;
+                chunker.update(&piece, |chunk| block.push(chunk));
+                if block.data.len() >= BLOCK_BYTES {
+                    dedupe_block(shared, lane, &mut file, &mut block, queue)?;
+                }
+            }
+            chunker.finish(|chunk| block.push(chunk));
+            dedupe_block(shared, lane, &mut file, &mut block, queue)?;
+            Ok(file)
+        })();
+        drop(pieces);
+        let sha256 = sha256.join().map_err(|_| Error::UploadStopped {
+            what: "the sha256 thread panicked",
+        })?;
+        let file = cleaned?;
+        add(&shared.counters.bytes, file.offset);
+        Ok(CleanedFile {
+            chunks: file.chunks,
+            terms: file.terms,
+            sha256,
+            size: file.offset,
+        })
+    })
+}
+
+/// Deduplicates the chunks of `block` and packs the new ones, then empties it.
+fn dedupe_block(
+    shared: &Shared<'_>,
+    lane: &mut Lane,
+    file: &mut FileState,
+    block: &mut Block,
+    queue: &SyncSender<SerializedXorb>,
+) -> Result<(), Error> {
+    let hashes: Vec<XetHash> = block.chunks.iter().map(|(_, c)| c.hash).collect();
+    let count = hashes.len();
+
+    // What the session knows, and what global dedupe adds for eligible chunks.
+    let mut found: Vec<Option<Run>> = vec![None; count];
+    let mut i = 0;
+    while i < count {
+        if let Some(run) = shared.find_run(&hashes[i..]) {
+            found[i] = Some(run);
+            i += run.len();
+            continue;
+        }
+        let at = file.offset + block.chunks[i].0 as u64;
+        let first_of_file = file.chunks.is_empty() && i == 0;
+        if shared.global_dedupe && (first_of_file || is_global_dedupe_eligible(&hashes[i])) && at >= file.next_query_at
+        {
+            file.next_query_at = at + GLOBAL_QUERY_SPACING;
+            if shared.query_global(&hashes[i])? {
+                // Look again: the answer may hold this chunk and those after it.
+                continue;
+            }
+        }
+        i += 1;
+    }
+
+    // Terms: known runs unless they would fragment the file, new chunks into the xorb.
+    let mut cur = 0;
+    while cur < count {
+        if let Some(run) = found[cur].take().or_else(|| lane.local_run(&hashes[cur..]))
+            && (file.continues_last(&run) || file.defrag.allow_dedupe(run.len()))
+        {
+            add(&shared.counters.deduped_bytes, run.bytes);
+            file.push(run);
+            cur += run.len();
+            continue;
+        }
+        let data = block.chunk_data(cur);
+        let chunk = block.chunks[cur].1;
+        if !lane.builder.fits(data.len()) {
+            lane.cut(shared, queue)?;
+        }
+        let index = lane.builder.len() as u32;
+        lane.builder.push_hashed(data, chunk)?;
+        lane.local.entry(chunk.hash).or_insert(index);
+        lane.lens.push(chunk.len as u32);
+        add(&shared.counters.new_bytes, chunk.len);
+        file.push(Run {
+            xorb: TermXorb::Session(lane.id),
+            start: index,
+            end: index + 1,
+            bytes: chunk.len,
+        });
+        cur += 1;
+    }
+    file.chunks.extend(block.chunks.iter().map(|(_, c)| *c));
+    file.offset += block.data.len() as u64;
+    block.data.clear();
+    block.chunks.clear();
+    Ok(())
+}
