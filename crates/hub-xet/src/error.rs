@@ -179,6 +179,14 @@ impl Error {
         }
     }
 
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { action, path, source }
+    }
+
     /// The HTTP status a Hub or CAS refusal came with.
     pub fn status(&self) -> Option<u16> {
         match self {

@@ -22,6 +22,9 @@
 //! - The network: [`XetTokenSource`] exchanges the Hub token for short-lived Xet tokens
 //!   ([`XetToken`], checked, cached, refreshed before they expire); [`CasClient`] sends the
 //!   Xet token, and only it, to the CAS, and none to the presigned xorb URLs.
+//! - Downloads: [`reconstruct_file`] rebuilds a file from its reconstruction into a file
+//!   (xorb ranges fetched in parallel, chunks checked and written at their offsets, the
+//!   file hash checked), taking the chunks a [`ChunkCache`] holds from disk.
 //!
 //! Everything that parses reads untrusted bytes: sizes are checked before they are
 //! allocated, and errors are values of the one [`Error`], never panics.
@@ -77,6 +80,8 @@ pub use chunking::{
     BoundaryScanner, Chunker, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE, chunk_boundaries, chunk_reader,
 };
 pub use client::cas::{CasClient, UploadXorbOutcome};
+pub use client::chunk_cache::{ChunkCache, DEFAULT_CHUNK_CACHE_BYTES};
+pub use client::download::{ReconstructOptions, ReconstructOutcome, reconstruct_file};
 pub use client::token::{TOKEN_REFRESH_MARGIN, XetScope, XetToken, XetTokenSource, xet_token_url};
 pub use compression::CompressionScheme;
 pub use dedupe::{ChunkLocation, DedupeIndex, is_global_dedupe_eligible};

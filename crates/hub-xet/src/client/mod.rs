@@ -2,5 +2,7 @@
 //! reconstruction of a file from xorb ranges, with the chunk cache shared between files.
 
 pub(crate) mod cas;
+pub(crate) mod chunk_cache;
+pub(crate) mod download;
 pub(crate) mod multipart;
 pub(crate) mod token;

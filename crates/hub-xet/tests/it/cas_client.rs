@@ -9,7 +9,7 @@ use hub_emulator::SeedRepo;
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_emulator::xet_objects::{Xorb, file_id, file_shard};
 use hub_url::{Endpoint, RepoId, RepoType, Token};
-use hub_xet::{CasClient, XetHash, XetScope, XetTokenSource};
+use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -119,5 +119,57 @@ fn an_expired_xet_token_is_refreshed() -> TestResult {
         .filter(|r| r.path.contains("xet-read-token"))
         .count();
     assert!(exchanges >= 2, "{exchanges} token requests");
+    Ok(())
+}
+
+/// Uploads `content` as xorbs of `per_xorb` chunks of 40 000 bytes and registers the file;
+/// its Xet hash.
+fn upload(cas: &CasClient, content: &[u8], per_xorb: usize) -> Result<XetHash, Box<dyn std::error::Error>> {
+    let chunks: Vec<&[u8]> = content.chunks(40_000).collect();
+    let xorbs: Vec<Xorb> = chunks.chunks(per_xorb).map(Xorb::new).collect();
+    for xorb in &xorbs {
+        cas.upload_xorb(&xorb.hash.parse()?, xorb.bytes.clone())?;
+    }
+    let refs: Vec<&Xorb> = xorbs.iter().collect();
+    cas.upload_shard(file_shard(&refs, &Sha256::digest(content).into()))?;
+    Ok(file_id(&refs).parse()?)
+}
+
+#[test]
+fn files_are_rebuilt_from_xorb_ranges_and_then_from_the_chunk_cache() -> TestResult {
+    let hub = TestHub::start()?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let client = client(&hub)?;
+    let cas = cas(&client, "alice/x", XetScope::Write)?;
+    let content = pseudo_random(1_000_000, 8);
+    let file = upload(&cas, &content, 5)?;
+
+    let dir = tempfile::tempdir()?;
+    let cache = ChunkCache::new(dir.path().join("chunks"), 1 << 30);
+    let out_path = dir.path().join("out");
+    let out = std::fs::File::options()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&out_path)?;
+    // Whatever the output held is not kept.
+    std::fs::write(&out_path, vec![7u8; 2_000_000])?;
+    let options = ReconstructOptions::default().workers(3).chunk_cache(&cache);
+    let first = reconstruct_file(&cas, &file, content.len() as u64, &out, &out_path, &options)?;
+    assert_eq!(std::fs::read(&out_path)?, content);
+    assert_eq!(first.bytes_from_cache, 0);
+    assert_eq!(first.fetches, 5);
+    assert_eq!(first.xorb_bytes_fetched, hub.xet_stats().xorb_bytes_served);
+
+    let second = reconstruct_file(&cas, &file, content.len() as u64, &out, &out_path, &options)?;
+    assert_eq!(std::fs::read(&out_path)?, content);
+    assert_eq!(
+        (second.bytes_from_cache, second.xorb_bytes_fetched),
+        (content.len() as u64, 0)
+    );
+
+    // A wrong size or hash is refused.
+    assert!(reconstruct_file(&cas, &file, 5, &out, &out_path, &options).is_err());
     Ok(())
 }
