@@ -42,6 +42,12 @@ pub struct HubConfig {
     pub disable_symlinks: bool,
     /// `HF_HUB_DISABLE_TELEMETRY`, `DISABLE_TELEMETRY` or `DO_NOT_TRACK` is truthy.
     pub disable_telemetry: bool,
+    /// `HF_HUB_DISABLE_XET` is truthy: uploads and downloads use LFS and plain HTTP even
+    /// where the Hub offers Xet storage.
+    pub disable_xet: bool,
+    /// `HF_XET_CACHE`, else `{home}/xet`: Xet's local caches (shards of earlier uploads,
+    /// chunks of earlier downloads), shared with the Python client's `hf_xet`.
+    pub xet_cache: PathBuf,
     /// `HF_HUB_ETAG_TIMEOUT` seconds for metadata requests, 10 when unset or 0.
     pub etag_timeout: Duration,
     /// `HF_HUB_DOWNLOAD_TIMEOUT` seconds for downloads, 10 when unset or 0.
@@ -68,6 +74,8 @@ impl HubConfig {
         "HF_HUB_DISABLE_PROGRESS_BARS",
         "HF_HUB_DISABLE_SYMLINKS",
         "HF_HUB_DISABLE_TELEMETRY",
+        "HF_HUB_DISABLE_XET",
+        "HF_XET_CACHE",
         "DISABLE_TELEMETRY",
         "DO_NOT_TRACK",
         "HF_HUB_ETAG_TIMEOUT",
@@ -89,6 +97,16 @@ impl HubConfig {
     /// Reads the settings from the process environment: the only reader of environment
     /// variables in the workspace.
     #[allow(clippy::disallowed_methods)] // The one reader of the environment.
+    ///
+    /// ```
+    /// use hub_url::HubConfig;
+    ///
+    /// # fn main() -> Result<(), hub_url::Error> {
+    /// let config = HubConfig::from_env()?;
+    /// println!("{} {}", config.endpoint, config.hub_cache.display());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_env() -> Result<HubConfig> {
         HubConfig::from_lookup(&|name| match std::env::var(name) {
             Ok(value) => Ok(Some(value)),
@@ -113,6 +131,7 @@ impl HubConfig {
             hub_cache: home.join("hub"),
             token_path: home.join("token"),
             stored_tokens_path: home.join("stored_tokens"),
+            xet_cache: home.join("xet"),
             home,
             endpoint: Endpoint::default(),
             token: None,
@@ -120,6 +139,7 @@ impl HubConfig {
             disable_progress_bars: false,
             disable_symlinks: false,
             disable_telemetry: false,
+            disable_xet: false,
             etag_timeout: DEFAULT_TIMEOUT,
             download_timeout: DEFAULT_TIMEOUT,
             ca_bundle: None,
@@ -148,6 +168,10 @@ impl HubConfig {
             None => home.join("token"),
         };
         let stored_tokens_path = token_path.parent().unwrap_or(Path::new("")).join("stored_tokens");
+        let xet_cache = match vars.first(&["HF_XET_CACHE"])? {
+            Some(path) => vars.expand_path(&path)?,
+            None => home.join("xet"),
+        };
         let endpoint = match vars.first(&["HF_ENDPOINT"])? {
             Some(url) => Endpoint::new(&url).map_err(|source| Error::InvalidEnvVar {
                 name: "HF_ENDPOINT",
@@ -167,6 +191,7 @@ impl HubConfig {
             disable_telemetry: vars.truthy(&["HF_HUB_DISABLE_TELEMETRY"])?
                 || vars.truthy(&["DISABLE_TELEMETRY"])?
                 || vars.truthy(&["DO_NOT_TRACK"])?,
+            disable_xet: vars.truthy(&["HF_HUB_DISABLE_XET"])?,
             etag_timeout: vars.timeout("HF_HUB_ETAG_TIMEOUT")?,
             download_timeout: vars.timeout("HF_HUB_DOWNLOAD_TIMEOUT")?,
             ca_bundle: vars
@@ -177,6 +202,7 @@ impl HubConfig {
             hub_cache,
             token_path,
             stored_tokens_path,
+            xet_cache,
             endpoint,
         })
     }
@@ -434,6 +460,22 @@ mod tests {
             ("HF_HUB_DISABLE_TELEMETRY", ""),
         ])?;
         assert!(!(off.offline || off.disable_progress_bars || off.disable_symlinks || off.disable_telemetry));
+        Ok(())
+    }
+
+    #[test]
+    fn xet_settings_follow_the_python_client() -> Result<()> {
+        let default = config(&[("HF_HOME", "/data/hf")])?;
+        assert!(!default.disable_xet);
+        assert_eq!(default.xet_cache, Path::new("/data/hf/xet"));
+        let set = config(&[
+            ("HF_HOME", "/data/hf"),
+            ("HF_HUB_DISABLE_XET", "1"),
+            ("HF_XET_CACHE", "/fast/xet"),
+        ])?;
+        assert!(set.disable_xet);
+        assert_eq!(set.xet_cache, Path::new("/fast/xet"));
+        assert_eq!(HubConfig::new("/h").xet_cache, Path::new("/h/xet"));
         Ok(())
     }
 
