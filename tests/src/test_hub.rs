@@ -3,6 +3,7 @@
 
 use std::ops::Deref;
 
+use crate::tls::TestCa;
 use crate::{Emulator, EmulatorConfig, Role};
 
 /// Alice's write token. Alice owns `alice/*` and belongs to `acme`.
@@ -43,6 +44,21 @@ impl TestHub {
         config.lfs_threshold = 1024;
         let emulator = Emulator::start(adjust(config))?;
         Ok(TestHub { emulator, _root: root })
+    }
+
+    /// Like [`TestHub::start`], served over HTTPS with a certificate from a
+    /// new test CA, whose PEM bundle is the returned file (for a client's
+    /// `ca_bundle`).
+    pub fn start_https() -> Result<(TestHub, tempfile::NamedTempFile), Box<dyn std::error::Error>> {
+        let ca = TestCa::generate()?;
+        let identity = ca.server_identity(&["127.0.0.1", "localhost"])?;
+        let hub = Self::start_with(|mut config| {
+            config.tls = Some(identity);
+            config
+        })?;
+        let mut bundle = tempfile::NamedTempFile::new()?;
+        std::io::Write::write_all(&mut bundle, ca.ca_cert_pem.as_bytes())?;
+        Ok((hub, bundle))
     }
 }
 

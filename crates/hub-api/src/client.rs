@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http_url, redact_tokens, url_for_log};
 
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
+
 use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
 use crate::error_response::{ErrorResponse, parse_retry_after};
@@ -13,6 +16,7 @@ use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, join_http, sam
 use crate::request::{HubRequest, HubResponse, Method};
 use crate::request_body::RequestBody;
 use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
+use crate::tls_transport::TlsConnector;
 use crate::token_file::resolve_token;
 use crate::user_agent::user_agent;
 
@@ -192,17 +196,22 @@ impl HubClientBuilder {
             .user_agent(user_agent.as_str())
             .timeout_connect(Some(self.connect_timeout))
             .timeout_per_read(Some(self.read_timeout))
-            .tls_config(crate::tls::tls_config(self.ca_bundle.as_deref())?)
             .proxy(crate::proxy::proxy_for(&self.proxy, self.endpoint.is_https())?)
             // Parallel transfers hold many connections to one host (the API and its CDN):
             // all of them go back to the pool, instead of being closed and opened again.
             .max_idle_connections(IDLE_CONNECTIONS)
             .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .build();
+        // ureq's own chain (a CONNECT proxy's tunnel, else a TCP connection),
+        // then our TLS over it (`tls_transport`).
+        let connector = ()
+            .chain(ConnectProxyConnector::default())
+            .chain(TcpConnector::default())
+            .chain(TlsConnector::new(crate::tls::tls_config(self.ca_bundle.as_deref())?));
         let endpoint_origin = self.endpoint.origin().clone();
         Ok(HubClient {
             inner: Arc::new(ClientInner {
-                agent: ureq::Agent::new_with_config(config),
+                agent: ureq::Agent::with_parts(config, connector, DefaultResolver::default()),
                 endpoint: self.endpoint,
                 endpoint_origin,
                 token: self.token,

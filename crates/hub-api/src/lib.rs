@@ -61,6 +61,7 @@ mod secret_file;
 mod server_ids;
 mod target;
 mod tls;
+mod tls_transport;
 mod token_file;
 mod token_store;
 mod upload;

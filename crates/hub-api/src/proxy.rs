@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 
 use hub_url::ProxySettings;
+use ureq::ProxyProtocol;
 
 use crate::error::{Error, Result};
 
@@ -18,6 +19,16 @@ pub(crate) fn proxy_for(settings: &ProxySettings, https: bool) -> Result<Option<
         reason: format!("invalid proxy URL {:?}: {e}", without_userinfo(url)),
     };
     let parsed = ureq::Proxy::new(url).map_err(invalid)?;
+    if !matches!(parsed.protocol(), ProxyProtocol::Http | ProxyProtocol::Https) {
+        // Connections are made by ureq's CONNECT-proxy and TCP connectors only:
+        // a SOCKS proxy would be bypassed, so it is refused instead.
+        return Err(Error::Config {
+            reason: format!(
+                "the proxy {:?} is a SOCKS proxy; only HTTP and HTTPS proxies are supported",
+                without_userinfo(url)
+            ),
+        });
+    }
     let mut builder = ureq::Proxy::builder(parsed.protocol())
         .host(parsed.host())
         .port(parsed.port());
@@ -72,6 +83,25 @@ mod tests {
         );
         assert!(!err.contains("s3cretpass"), "{err}");
         assert!(err.contains("http://***@proxy:<"), "{err}");
+    }
+
+    #[test]
+    fn a_socks_proxy_is_refused_not_bypassed() {
+        let settings = ProxySettings {
+            https: Some("socks5://me:s3cretpass@proxy:1080".to_owned()),
+            ..ProxySettings::default()
+        };
+        let err = proxy_for(&settings, true)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("SOCKS"), "{err}");
+        assert!(!err.contains("s3cretpass"), "{err}");
+        let http = ProxySettings {
+            https: Some("http://proxy:3128".to_owned()),
+            ..ProxySettings::default()
+        };
+        assert!(matches!(proxy_for(&http, true), Ok(Some(_))));
     }
 
     #[test]

@@ -3,19 +3,52 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use ureq::tls::{PemItem, RootCerts, TlsConfig};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use ureq::tls::PemItem;
 
 use crate::error::{Error, Result};
 
 /// The platform's trust store, or, when a CA bundle is named
 /// (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `CURL_CA_BUNDLE`), exactly the
-/// certificates of that bundle, as the Python client does.
-pub(crate) fn tls_config(ca_bundle: Option<&Path>) -> Result<TlsConfig> {
-    let roots = match ca_bundle {
-        None => RootCerts::PlatformVerifier,
-        Some(path) => RootCerts::Specific(Arc::new(read_bundle(path)?)),
+/// certificates of that bundle, as the Python client does. TLS 1.2 and 1.3,
+/// with ring's ciphers.
+pub(crate) fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(rustls::ALL_VERSIONS)
+        .map_err(|e| tls_setup_error(&e))?;
+    let config = match ca_bundle {
+        None => {
+            let verifier = rustls_platform_verifier::Verifier::new(provider).map_err(|e| tls_setup_error(&e))?;
+            // Not dangerous: the platform's verifier checks the chain against the system's roots.
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(verifier))
+                .with_no_client_auth()
+        }
+        Some(path) => {
+            let certs = read_bundle(path)?;
+            let mut roots = RootCertStore::empty();
+            // System bundles hold a few certificates webpki cannot parse; like
+            // curl and ureq, those are skipped, as long as one is usable.
+            let (added, _ignored) =
+                roots.add_parsable_certificates(certs.iter().map(|cert| CertificateDer::from(cert.der())));
+            if added == 0 {
+                return Err(Error::Config {
+                    reason: format!("the CA bundle {} holds no usable certificate", path.display()),
+                });
+            }
+            builder.with_root_certificates(roots).with_no_client_auth()
+        }
     };
-    Ok(TlsConfig::builder().root_certs(roots).build())
+    Ok(Arc::new(config))
+}
+
+fn tls_setup_error(error: &rustls::Error) -> Error {
+    Error::Config {
+        reason: format!("failed to set up TLS: {error}"),
+    }
 }
 
 fn read_bundle(path: &Path) -> Result<Vec<ureq::tls::Certificate<'static>>> {

@@ -4,21 +4,13 @@ use hub_api::{Error, HubClient};
 use hub_emulator::SeedRepo;
 use hub_emulator::connect_proxy::ConnectProxy;
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
-use hub_emulator::tls::TestCa;
 use hub_url::{Endpoint, ProxySettings, RepoId, Token};
 
 use crate::{TestResult, fast_retries};
 
 fn https_hub() -> Result<(TestHub, tempfile::NamedTempFile), Box<dyn std::error::Error>> {
-    let ca = TestCa::generate()?;
-    let identity = ca.server_identity(&["127.0.0.1", "localhost"])?;
-    let hub = TestHub::start_with(|mut config| {
-        config.tls = Some(identity);
-        config
-    })?;
+    let (hub, bundle) = TestHub::start_https()?;
     hub.seed(&SeedRepo::model("alice/m").file("config.json", b"{}".to_vec()))?;
-    let mut bundle = tempfile::NamedTempFile::new()?;
-    std::io::Write::write_all(&mut bundle, ca.ca_cert_pem.as_bytes())?;
     Ok((hub, bundle))
 }
 

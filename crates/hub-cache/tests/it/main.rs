@@ -8,6 +8,7 @@ mod lying_hub;
 mod proptests;
 mod ramp;
 mod snapshot;
+mod tls;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,16 @@ const REPO: &str = "alice/cached";
 fn weights() -> Vec<u8> {
     (0..50_000u32)
         .map(|i| (i.wrapping_mul(2654435761) >> 11) as u8)
+        .collect()
+}
+
+/// The connection of every request to the CDN in the emulator's log, in order.
+fn cdn_connections(hub: &TestHub) -> Vec<u64> {
+    hub.log()
+        .records()
+        .iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .map(|r| r.connection)
         .collect()
 }
 

@@ -10,7 +10,7 @@ use hub_emulator::SeedRepo;
 use hub_emulator::test_hub::TestHub;
 use hub_url::{Endpoint, RepoId};
 
-use super::TestResult;
+use super::{TestResult, cdn_connections};
 
 /// Downloads a file of `mib` MiB in 256 KiB ranges (up to 8 connections)
 /// and returns how many connections its ranges came over.
@@ -28,13 +28,7 @@ fn connections_used(hub: &TestHub, repo: &str, mib: u32) -> Result<usize, Box<dy
     hub.log().clear();
     let path = hf_hub_download(&client, &RepoId::new(repo)?, "weights.safetensors", &options)?;
     assert_eq!(std::fs::read(path)?, bytes);
-    let connections: BTreeSet<u64> = hub
-        .log()
-        .records()
-        .iter()
-        .filter(|r| r.path.starts_with("/cdn/"))
-        .map(|r| r.connection)
-        .collect();
+    let connections: BTreeSet<u64> = cdn_connections(hub).into_iter().collect();
     Ok(connections.len())
 }
 

@@ -1,0 +1,342 @@
+//! HTTPS with one copy fewer: TLS records are decrypted where they were
+//! received, and each plaintext byte is copied once, into the buffer the
+//! HTTP layer reads from.
+//!
+//! ureq's own rustls transport goes through rustls's buffered connection: the
+//! ciphertext is copied from the socket's buffer into rustls's, each decrypted
+//! record is copied into a freshly allocated `Vec`, and that is copied again
+//! into ureq's input buffer. Here rustls's unbuffered API decrypts a record in
+//! place in [`TlsTransport::incoming`], and its plaintext goes straight to
+//! ureq's input buffer. Outgoing records are encrypted directly into the socket
+//! transport's output buffer. For a download over TLS that is two copies of
+//! every byte fewer, and no allocation per record.
+//!
+//! The TCP connection, proxies and timeouts stay ureq's: this connector takes
+//! the chained transport (a socket, or a tunnel through a `CONNECT` proxy) and
+//! speaks TLS over it.
+
+use std::fmt;
+use std::sync::Arc;
+
+use rustls::client::UnbufferedClientConnection;
+use rustls::pki_types::ServerName;
+use rustls::unbuffered::{AppDataRecord, ConnectionState, EncodeError, EncryptError, UnbufferedStatus};
+use ureq::Error;
+use ureq::unversioned::transport::{
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
+};
+
+/// Ciphertext waiting to be decrypted: room for a few full records (one
+/// record is at most 16 KiB of plaintext plus 256 bytes of overhead).
+const INCOMING_TLS_BUFFER: usize = 80 * 1024;
+
+/// Outgoing plaintext is encrypted in pieces this much smaller than the
+/// socket's output buffer, which leaves room for every record's overhead.
+const RECORD_OVERHEAD_ROOM: usize = 4096;
+
+/// Wraps the chained transport in TLS when the URL is `https`.
+pub(crate) struct TlsConnector {
+    config: Arc<rustls::ClientConfig>,
+}
+
+impl TlsConnector {
+    /// A connector trusting what `config` trusts.
+    pub(crate) fn new(config: Arc<rustls::ClientConfig>) -> TlsConnector {
+        TlsConnector { config }
+    }
+}
+
+impl fmt::Debug for TlsConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsConnector").finish_non_exhaustive()
+    }
+}
+
+impl<In: Transport> Connector<In> for TlsConnector {
+    type Out = Either<In, TlsTransport>;
+
+    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, Error> {
+        let Some(transport) = chained else {
+            return Ok(None);
+        };
+        if !details.needs_tls() || transport.is_tls() {
+            return Ok(Some(Either::A(transport)));
+        }
+        let host = details
+            .uri
+            .host()
+            .ok_or(Error::Tls("the URL has no host to check the certificate against"))?;
+        // An IPv6 literal comes bracketed in a URL; a certificate names it bare.
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let name = ServerName::try_from(host)
+            .map_err(|_| Error::Tls("the URL's host is not a valid TLS server name"))?
+            .to_owned();
+        let conn = UnbufferedClientConnection::new(self.config.clone(), name)?;
+        let mut session = TlsSession {
+            conn,
+            socket: transport.boxed(),
+            incoming: vec![0; INCOMING_TLS_BUFFER],
+            incoming_used: 0,
+            overflow: Vec::new(),
+            peer_closed: false,
+        };
+        session.drive(details.timeout, Goal::Handshake, None)?;
+        let plaintext = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        Ok(Some(Either::B(TlsTransport { session, plaintext })))
+    }
+}
+
+/// TLS over another transport, with rustls's unbuffered connection.
+pub(crate) struct TlsTransport {
+    session: TlsSession,
+    /// What ureq reads responses from and writes requests into.
+    plaintext: LazyBuffers,
+}
+
+/// The connection's TLS state and its ciphertext.
+struct TlsSession {
+    conn: UnbufferedClientConnection,
+    socket: Box<dyn Transport>,
+    /// Received ciphertext; records are decrypted in place here.
+    incoming: Vec<u8>,
+    incoming_used: usize,
+    /// Decrypted bytes that did not fit in the plaintext buffer yet (or came
+    /// while a request was being sent).
+    overflow: Vec<u8>,
+    peer_closed: bool,
+}
+
+impl fmt::Debug for TlsTransport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsTransport").finish_non_exhaustive()
+    }
+}
+
+/// What [`TlsTransport::drive`] runs the connection until.
+#[derive(Clone, Copy)]
+enum Goal<'a> {
+    /// The handshake is done.
+    Handshake,
+    /// These plaintext bytes are sent.
+    Send(&'a [u8]),
+    /// Some plaintext arrived, or the peer closed.
+    Receive,
+}
+
+/// Where a step of the connection left it.
+enum Progress {
+    Done,
+    NeedsInput,
+    Continue,
+}
+
+impl TlsSession {
+    /// Runs the TLS state machine until `goal` is reached, delivering
+    /// plaintext into `sink` (or keeping it when there is none). Returns
+    /// whether plaintext was delivered (always true for the other goals).
+    fn drive(
+        &mut self,
+        timeout: NextTimeout,
+        goal: Goal<'_>,
+        mut sink: Option<&mut LazyBuffers>,
+    ) -> Result<bool, Error> {
+        let mut pending_output = 0;
+        loop {
+            let UnbufferedStatus { mut discard, state } =
+                self.conn.process_tls_records(&mut self.incoming[..self.incoming_used]);
+            let progress = match state? {
+                ConnectionState::ReadTraffic(mut traffic) => {
+                    let mut delivered = false;
+                    while let Some(record) = traffic.next_record() {
+                        let AppDataRecord { discard: used, payload } = record?;
+                        discard += used;
+                        delivered |= deliver(sink.as_deref_mut(), &mut self.overflow, payload);
+                    }
+                    match goal {
+                        Goal::Receive if delivered => Progress::Done,
+                        _ => Progress::Continue,
+                    }
+                }
+                ConnectionState::EncodeTlsData(mut encode) => {
+                    let output = self.socket.buffers().output();
+                    pending_output += encode.encode(&mut output[pending_output..]).map_err(encode_error)?;
+                    Progress::Continue
+                }
+                ConnectionState::TransmitTlsData(transmit) => {
+                    self.socket.transmit_output(pending_output, timeout)?;
+                    pending_output = 0;
+                    transmit.done();
+                    Progress::Continue
+                }
+                ConnectionState::WriteTraffic(mut traffic) => match goal {
+                    Goal::Handshake => Progress::Done,
+                    Goal::Send(bytes) => {
+                        let room = self
+                            .socket
+                            .buffers()
+                            .output()
+                            .len()
+                            .saturating_sub(RECORD_OVERHEAD_ROOM);
+                        for piece in bytes.chunks(room.max(1)) {
+                            let output = self.socket.buffers().output();
+                            let written = traffic.encrypt(piece, output).map_err(encrypt_error)?;
+                            self.socket.transmit_output(written, timeout)?;
+                        }
+                        Progress::Done
+                    }
+                    Goal::Receive => Progress::NeedsInput,
+                },
+                ConnectionState::BlockedHandshake => Progress::NeedsInput,
+                ConnectionState::PeerClosed | ConnectionState::Closed => {
+                    self.peer_closed = true;
+                    return match goal {
+                        Goal::Receive => Ok(false),
+                        Goal::Handshake | Goal::Send(_) => Err(closed()),
+                    };
+                }
+                _ => return Err(Error::Tls("unexpected TLS connection state")),
+            };
+            if discard > 0 {
+                self.incoming.copy_within(discard..self.incoming_used, 0);
+                self.incoming_used -= discard;
+            }
+            match progress {
+                Progress::Done => return Ok(true),
+                Progress::Continue => {}
+                Progress::NeedsInput => {
+                    if !self.receive_ciphertext(timeout)? {
+                        self.peer_closed = true;
+                        return match goal {
+                            Goal::Receive => Ok(false),
+                            Goal::Handshake | Goal::Send(_) => Err(closed()),
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Moves ciphertext from the socket into `incoming`; false at the end of
+    /// the stream.
+    fn receive_ciphertext(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        if self.incoming_used == self.incoming.len() {
+            return Err(Error::Tls("a TLS record is larger than the protocol allows"));
+        }
+        if self.socket.buffers().input().is_empty() && !self.socket.await_input(timeout)? {
+            return Ok(false);
+        }
+        let buffers = self.socket.buffers();
+        let received = buffers.input();
+        let taken = received.len().min(self.incoming.len() - self.incoming_used);
+        self.incoming[self.incoming_used..self.incoming_used + taken].copy_from_slice(&received[..taken]);
+        buffers.input_consume(taken);
+        self.incoming_used += taken;
+        Ok(true)
+    }
+}
+
+/// Copies a decrypted record into ureq's input buffer, keeping what does not
+/// fit for the next read. Returns whether any byte was delivered.
+fn deliver(plaintext: Option<&mut LazyBuffers>, overflow: &mut Vec<u8>, payload: &[u8]) -> bool {
+    if payload.is_empty() {
+        return false;
+    }
+    let Some(plaintext) = plaintext.filter(|_| overflow.is_empty()) else {
+        overflow.extend_from_slice(payload);
+        return true;
+    };
+    let room = plaintext.input_append_buf();
+    let taken = payload.len().min(room.len());
+    room[..taken].copy_from_slice(&payload[..taken]);
+    plaintext.input_appended(taken);
+    overflow.extend_from_slice(&payload[taken..]);
+    true
+}
+
+/// Moves what it can of `overflow` into ureq's input buffer; returns how much.
+fn drain_overflow(plaintext: &mut LazyBuffers, overflow: &mut Vec<u8>) -> usize {
+    let room = plaintext.input_append_buf();
+    let taken = overflow.len().min(room.len());
+    room[..taken].copy_from_slice(&overflow[..taken]);
+    plaintext.input_appended(taken);
+    overflow.drain(..taken);
+    taken
+}
+
+impl Transport for TlsTransport {
+    fn buffers(&mut self) -> &mut dyn Buffers {
+        &mut self.plaintext
+    }
+
+    fn transmit_output(&mut self, amount: usize, timeout: NextTimeout) -> Result<(), Error> {
+        let request = &self.plaintext.output()[..amount];
+        self.session.drive(timeout, Goal::Send(request), None).map(|_| ())
+    }
+
+    fn await_input(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
+        let session = &mut self.session;
+        if !session.overflow.is_empty() {
+            return Ok(drain_overflow(&mut self.plaintext, &mut session.overflow) > 0);
+        }
+        if session.peer_closed {
+            return Ok(false);
+        }
+        session.drive(timeout, Goal::Receive, Some(&mut self.plaintext))
+    }
+
+    fn is_open(&mut self) -> bool {
+        !self.session.peer_closed && self.session.socket.is_open()
+    }
+
+    fn is_tls(&self) -> bool {
+        true
+    }
+}
+
+fn closed() -> Error {
+    Error::Io(std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "the server closed the TLS connection",
+    ))
+}
+
+fn encode_error(error: EncodeError) -> Error {
+    match error {
+        EncodeError::InsufficientSize(_) => Error::Tls("a TLS handshake message is larger than the output buffer"),
+        _ => Error::Tls("failed to encode a TLS handshake message"),
+    }
+}
+
+fn encrypt_error(error: EncryptError) -> Error {
+    match error {
+        EncryptError::InsufficientSize(_) => Error::Tls("a TLS record is larger than the output buffer"),
+        _ => Error::Tls("failed to encrypt a TLS record"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plaintext_that_does_not_fit_waits_in_order() {
+        let mut plaintext = LazyBuffers::new(8, 8);
+        let mut overflow = Vec::new();
+        assert!(!deliver(Some(&mut plaintext), &mut overflow, b""));
+        assert!(deliver(Some(&mut plaintext), &mut overflow, b"abcdef"));
+        assert!(deliver(Some(&mut plaintext), &mut overflow, b"ghijkl"));
+        assert_eq!(plaintext.input(), b"abcdefgh");
+        assert_eq!(overflow, b"ijkl");
+        // A record received while a request is sent has no sink: it waits too.
+        assert!(deliver(None, &mut overflow, b"mn"));
+        plaintext.input_consume(8);
+        assert_eq!(drain_overflow(&mut plaintext, &mut overflow), 6);
+        assert_eq!(plaintext.input(), b"ijklmn");
+        assert!(overflow.is_empty());
+        // While bytes wait, a new record goes behind them, not in front.
+        assert!(deliver(Some(&mut plaintext), &mut overflow, b"opqr"));
+        assert!(deliver(Some(&mut plaintext), &mut overflow, b"st"));
+        assert_eq!(plaintext.input(), b"ijklmnop");
+        assert_eq!(overflow, b"qrst");
+    }
+}
