@@ -171,6 +171,24 @@ impl AddSource {
         }
     }
 
+    /// The size and the first 512 bytes (the preupload's sample), without reading more.
+    pub(crate) fn sample(&self) -> Result<(u64, Vec<u8>)> {
+        match self {
+            AddSource::Bytes(bytes) => Ok((bytes.len() as u64, bytes[..bytes.len().min(SAMPLE_SIZE)].to_vec())),
+            AddSource::File(path) => {
+                let io = |source| Error::Io {
+                    path: path.clone(),
+                    source,
+                };
+                let file = std::fs::File::open(path).map_err(io)?;
+                let size = file.metadata().map_err(io)?.len();
+                let mut sample = Vec::with_capacity(SAMPLE_SIZE);
+                file.take(SAMPLE_SIZE as u64).read_to_end(&mut sample).map_err(io)?;
+                Ok((size, sample))
+            }
+        }
+    }
+
     /// The whole content, for files sent inline in the commit.
     pub(crate) fn read_all(&self) -> Result<Vec<u8>> {
         match self {

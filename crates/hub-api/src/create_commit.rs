@@ -1,9 +1,6 @@
 //! `create_commit`: the Hub's commit API, as the Python client drives it:
-//! hash, preupload (which files go to LFS), LFS batch and uploads, then one
-//! NDJSON commit.
-
-use std::sync::Arc;
-use std::sync::Mutex;
+//! preupload (which files go to large-file storage), their upload (LFS batch
+//! or another [`ContentUploader`]), then one NDJSON commit.
 
 use hub_url::{RepoId, RepoType, Revision, encode_segment, hf_hub_url};
 use serde::Deserialize;
@@ -11,9 +8,10 @@ use serde_json::json;
 
 use crate::base64;
 use crate::client::HubClient;
-use crate::commit_operation::{AddSource, CommitOperation, UploadInfo, validate_path_in_repo};
+use crate::commit_operation::{AddSource, CommitOperation, validate_path_in_repo};
+use crate::content_upload::{ContentTarget, ContentUploader, LargeFile, LfsUploader, UploadedContent};
 use crate::error::{Error, Result};
-use crate::lfs_upload::{BATCH_SIZE, DEFAULT_PART_WORKERS, LfsContent, LfsObject};
+use crate::lfs_upload::{BATCH_SIZE, DEFAULT_PART_WORKERS};
 use crate::progress::Progress;
 use crate::repo_info::RepoInfoOptions;
 use crate::request::{HubRequest, Method};
@@ -43,6 +41,8 @@ pub struct CommitOptions<'a> {
     pub part_workers: usize,
     /// Receives progress events of the uploads.
     pub progress: &'a dyn Progress,
+    /// Uploads the files the preupload sends to large-file storage (default: [`LfsUploader`]).
+    pub content_uploader: &'a dyn ContentUploader,
 }
 
 impl std::fmt::Debug for CommitOptions<'_> {
@@ -70,6 +70,7 @@ impl CommitOptions<'static> {
             upload_workers: 4,
             part_workers: DEFAULT_PART_WORKERS,
             progress: &(),
+            content_uploader: &LfsUploader,
         }
     }
 }
@@ -118,7 +119,10 @@ impl<'a> CommitOptions<'a> {
     }
 
     /// The same options reporting upload progress to `progress`.
-    pub fn progress<'b>(self, progress: &'b dyn Progress) -> CommitOptions<'b> {
+    pub fn progress<'b>(self, progress: &'b dyn Progress) -> CommitOptions<'b>
+    where
+        'a: 'b,
+    {
         CommitOptions {
             repo_type: self.repo_type,
             revision: self.revision,
@@ -129,6 +133,26 @@ impl<'a> CommitOptions<'a> {
             upload_workers: self.upload_workers,
             part_workers: self.part_workers,
             progress,
+            content_uploader: self.content_uploader,
+        }
+    }
+
+    /// The same options uploading large files through `uploader`.
+    pub fn content_uploader<'b>(self, uploader: &'b dyn ContentUploader) -> CommitOptions<'b>
+    where
+        'a: 'b,
+    {
+        CommitOptions {
+            repo_type: self.repo_type,
+            revision: self.revision,
+            commit_message: self.commit_message,
+            commit_description: self.commit_description,
+            parent_commit: self.parent_commit,
+            create_pr: self.create_pr,
+            upload_workers: self.upload_workers,
+            part_workers: self.part_workers,
+            progress: self.progress,
+            content_uploader: uploader,
         }
     }
 }
@@ -163,19 +187,25 @@ struct PreuploadResponse {
     files: Vec<PreuploadFile>,
 }
 
-/// An added file, hashed and classified.
+/// An added file, sampled and classified.
 struct PreparedAdd<'o> {
     path: String,
     source: &'o AddSource,
-    info: UploadInfo,
+    size: u64,
+    /// The first 512 bytes, from which the Hub guesses text or binary.
+    sample: Vec<u8>,
+    /// The sha256, once the content uploader has it (large files only).
+    sha256: Option<String>,
     lfs: bool,
     ignore: bool,
 }
 
 impl HubClient {
     /// Commits `operations` to a branch (or a new pull request) in one commit.
-    /// LFS files already on the Hub are not sent again; the rest go up in
-    /// parallel, each hashed once while reading.
+    /// The files the preupload sends to large-file storage go up through
+    /// `options.content_uploader` (LFS by default: objects already on the Hub
+    /// are not sent again, the rest go up in parallel); the commit then names
+    /// them by sha256.
     pub fn create_commit(
         &self,
         repo_id: &RepoId,
@@ -184,19 +214,10 @@ impl HubClient {
     ) -> Result<CommitInfo> {
         let revision = &options.revision;
         let target = RequestTarget::repo(options.repo_type, repo_id).at(revision.as_str());
-        let mut adds = self.prepare_adds(operations, options)?;
+        let mut adds = self.prepare_adds(operations)?;
         self.fetch_upload_modes(repo_id, revision, &mut adds, options)?;
-        // The body names LFS files by their sha256 only, so it is written while
-        // they go up: small files are read and encoded meanwhile.
-        let (uploaded, lines) = std::thread::scope(|scope| {
-            let lines = scope.spawn(|| self.commit_body(repo_id, revision, operations, &adds, options));
-            let uploaded = self.upload_lfs_files(repo_id, revision, &adds, options);
-            (uploaded, lines.join())
-        });
-        uploaded?;
-        let mut lines = lines.map_err(|_| Error::CommitBody {
-            reason: "its writing thread stopped unexpectedly".into(),
-        })??;
+        self.upload_large_files(repo_id, &mut adds, options)?;
+        let mut lines = self.commit_body(repo_id, revision, operations, &adds, options)?;
         let body = lines.finish()?;
         let url = self.revision_route_url("commit", repo_id, revision, options);
         let request = HubRequest::new(Method::Post, url)
@@ -259,8 +280,11 @@ impl HubClient {
                         continue;
                     }
                     if add.lfs {
+                        let sha256 = add.sha256.as_deref().ok_or_else(|| Error::CommitBody {
+                            reason: format!("{} was uploaded without a sha256", add.path),
+                        })?;
                         lines.push(&json!({ "key": "lfsFile", "value": {
-                            "path": add.path, "algo": "sha256", "oid": add.info.sha256, "size": add.info.size } }))?;
+                            "path": add.path, "algo": "sha256", "oid": sha256, "size": add.size } }))?;
                     } else {
                         lines.push_file(&add.path, &add.source.read_all()?)?;
                     }
@@ -293,50 +317,23 @@ impl HubClient {
         Ok(lines)
     }
 
-    /// Validates paths and hashes every added file (in parallel, once each).
-    fn prepare_adds<'o>(
-        &self,
-        operations: &'o [CommitOperation],
-        options: &CommitOptions<'_>,
-    ) -> Result<Vec<PreparedAdd<'o>>> {
-        let sources: Vec<(String, &AddSource)> = operations
+    /// Validates paths and reads every added file's size and first bytes.
+    fn prepare_adds<'o>(&self, operations: &'o [CommitOperation]) -> Result<Vec<PreparedAdd<'o>>> {
+        operations
             .iter()
             .filter_map(|op| match op {
                 CommitOperation::Add { path_in_repo, source } => Some((path_in_repo, source)),
                 _ => None,
             })
-            .map(|(path, source)| Ok((validate_path_in_repo(path)?, source)))
-            .collect::<Result<_>>()?;
-        let infos: Vec<Mutex<Option<Result<UploadInfo>>>> = sources.iter().map(|_| Mutex::new(None)).collect();
-        let next = Mutex::new(0usize);
-        std::thread::scope(|scope| {
-            for _ in 0..options.upload_workers.clamp(1, sources.len().max(1)) {
-                scope.spawn(|| {
-                    loop {
-                        let index = {
-                            let Ok(mut n) = next.lock() else { return };
-                            *n += 1;
-                            *n - 1
-                        };
-                        let Some((_, source)) = sources.get(index) else { return };
-                        if let Ok(mut slot) = infos[index].lock() {
-                            *slot = Some(source.upload_info());
-                        }
-                    }
-                });
-            }
-        });
-        sources
-            .into_iter()
-            .zip(infos)
-            .map(|((path, source), info)| {
-                let info = info.into_inner().ok().flatten().ok_or_else(|| Error::CommitBody {
-                    reason: format!("{path} was not hashed"),
-                })??;
+            .map(|(path, source)| {
+                let path = validate_path_in_repo(path)?;
+                let (size, sample) = source.sample()?;
                 Ok(PreparedAdd {
                     path,
                     source,
-                    info,
+                    size,
+                    sample,
+                    sha256: None,
                     lfs: false,
                     ignore: false,
                 })
@@ -356,7 +353,7 @@ impl HubClient {
         for chunk in adds.chunks_mut(BATCH_SIZE) {
             let files: Vec<_> = chunk
                 .iter()
-                .map(|a| json!({ "path": a.path, "sample": base64::encode(&a.info.sample), "size": a.info.size }))
+                .map(|a| json!({ "path": a.path, "sample": base64::encode(&a.sample), "size": a.size }))
                 .collect();
             let request = HubRequest::new(Method::Post, &url)
                 .json_body(&json!({ "files": files }))
@@ -374,89 +371,52 @@ impl HubClient {
                             reason: format!("the preupload answer does not mention {}", add.path),
                         })?;
                 // Empty files cannot be LFS objects: they always go inline.
-                add.lfs = verdict.upload_mode == "lfs" && add.info.size > 0;
+                add.lfs = verdict.upload_mode == "lfs" && add.size > 0;
                 add.ignore = verdict.should_ignore;
             }
         }
         Ok(())
     }
 
-    /// Uploads the LFS files the Hub does not have yet, `upload_workers` at once.
-    fn upload_lfs_files(
+    /// Uploads the files bound for large-file storage through the options' content
+    /// uploader, and notes their sha256s.
+    fn upload_large_files(
         &self,
         repo_id: &RepoId,
-        revision: &Revision,
-        adds: &[PreparedAdd<'_>],
+        adds: &mut [PreparedAdd<'_>],
         options: &CommitOptions<'_>,
     ) -> Result<()> {
-        let lfs: Vec<&PreparedAdd<'_>> = adds.iter().filter(|a| a.lfs && !a.ignore).collect();
-        let mut jobs = Vec::new();
-        for chunk in lfs.chunks(BATCH_SIZE) {
-            let objects: Vec<(String, u64)> = chunk.iter().map(|a| (a.info.sha256.clone(), a.info.size)).collect();
-            let batch = self.lfs_batch(repo_id, options.repo_type, revision.as_str(), &objects)?;
-            for object in batch.objects {
-                if let Some(error) = object.error {
-                    return Err(Error::Http {
-                        status: u16::try_from(error.code).unwrap_or(500),
-                        url: self.endpoint().repo_url(options.repo_type, repo_id),
-                        server_message: Some(format!("LFS object {}: {}", object.oid, error.message)),
-                        request_id: None,
-                    });
-                }
-                let Some(actions) = object.actions else { continue };
-                let Some(upload) = actions.upload else { continue };
-                if let Some(add) = chunk.iter().find(|a| a.info.sha256 == object.oid) {
-                    jobs.push((*add, upload, actions.verify));
-                }
-            }
+        let large: Vec<LargeFile<'_>> = adds
+            .iter()
+            .filter(|a| a.lfs && !a.ignore)
+            .map(|a| LargeFile {
+                path_in_repo: &a.path,
+                source: a.source,
+                size: a.size,
+            })
+            .collect();
+        if large.is_empty() {
+            return Ok(());
         }
-        let next = Mutex::new(0usize);
-        let first_error: Mutex<Option<Error>> = Mutex::new(None);
-        std::thread::scope(|scope| {
-            for _ in 0..options.upload_workers.clamp(1, jobs.len().max(1)) {
-                scope.spawn(|| {
-                    loop {
-                        if first_error.lock().map(|e| e.is_some()).unwrap_or(true) {
-                            return;
-                        }
-                        let index = {
-                            let Ok(mut n) = next.lock() else { return };
-                            *n += 1;
-                            *n - 1
-                        };
-                        let Some((add, upload, verify)) = jobs.get(index) else {
-                            return;
-                        };
-                        let content = match add.source {
-                            AddSource::File(path) => LfsContent::File(path.clone()),
-                            AddSource::Bytes(bytes) => LfsContent::Bytes(Arc::new(bytes.clone())),
-                        };
-                        let object = LfsObject {
-                            oid: &add.info.sha256,
-                            size: add.info.size,
-                            content,
-                            label: &add.path,
-                        };
-                        let result = self.upload_lfs_object(
-                            &object,
-                            upload,
-                            verify.as_ref(),
-                            options.part_workers,
-                            options.progress,
-                        );
-                        if let Err(error) = result
-                            && let Ok(mut slot) = first_error.lock()
-                        {
-                            slot.get_or_insert(error);
-                        }
-                    }
-                });
-            }
-        });
-        match first_error.into_inner().ok().flatten() {
-            Some(error) => Err(error),
-            None => Ok(()),
+        let target = ContentTarget {
+            repo_id,
+            repo_type: options.repo_type,
+            revision: &options.revision,
+            create_pr: options.create_pr,
+            upload_workers: options.upload_workers,
+            part_workers: options.part_workers,
+            progress: options.progress,
+        };
+        let UploadedContent { sha256, .. } = options.content_uploader.upload_content(self, &target, &large)?;
+        if sha256.len() != large.len() {
+            return Err(Error::CommitBody {
+                reason: format!("{} sha256s for {} uploaded files", sha256.len(), large.len()),
+            });
         }
+        for (add, sha256) in adds.iter_mut().filter(|a| a.lfs && !a.ignore).zip(sha256) {
+            add.sha256 = Some(sha256);
+        }
+        Ok(())
     }
 
     /// The commit line that copies a file: by reference for LFS files, by content otherwise.

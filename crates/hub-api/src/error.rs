@@ -179,6 +179,15 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A content uploader other than LFS failed to upload a commit's large files.
+    #[error("failed to upload the files' content through {transfer}")]
+    ContentUpload {
+        /// The storage (`Xet`).
+        transfer: &'static str,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The commit's NDJSON body could not be built (a line that does not
     /// encode, a file whose hashing thread failed).
     #[error("failed to build the commit body: {reason}")]

@@ -38,6 +38,7 @@ mod base64;
 mod call_settings;
 mod client;
 mod commit_operation;
+mod content_upload;
 mod create_commit;
 mod error;
 mod error_response;
@@ -71,6 +72,9 @@ mod whoami;
 pub use call_settings::CallSettings;
 pub use client::{HubClient, HubClientBuilder};
 pub use commit_operation::{AddSource, CommitOperation};
+pub use content_upload::{
+    ContentTarget, ContentTransfer, ContentUploader, LargeFile, LfsUploader, UploadedContent,
+};
 pub use create_commit::{CommitInfo, CommitOptions};
 pub use error::{Error, Result, UnauthorizedReason};
 pub use file_metadata::{FileMetadata, normalize_etag};
