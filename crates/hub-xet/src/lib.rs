@@ -95,7 +95,8 @@ pub use reconstruction::{
 };
 pub use shard::{FileInfo, Shard, ShardChunk, ShardFooter, XorbInfo};
 pub use upload::{
-    CasUpload, MAX_SHARD_BYTES, UploadOptions, UploadOutcome, UploadSource, UploadStats, UploadedFile, upload_files,
+    CasUpload, MAX_SHARD_BYTES, UploadOptions, UploadOutcome, UploadSource, UploadStats, UploadedFile, XetUploader,
+    upload_files,
 };
 pub use xorb::{
     CHUNK_HEADER_LEN, ChunkHeader, CompressionPolicy, DecodedChunk, MAX_XORB_BYTES, MAX_XORB_CHUNKS, ParsedXorb,

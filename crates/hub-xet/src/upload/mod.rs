@@ -12,6 +12,7 @@
 //! are made (and testable without a network).
 
 mod cleaner;
+mod commit;
 mod defrag;
 mod known;
 mod shard_cache;
@@ -31,6 +32,7 @@ use crate::shard::{FileInfo, Shard, XorbInfo};
 use crate::xorb::SerializedXorb;
 
 use self::cleaner::{CleanedFile, Counters, Lane, Shared, Source, clean};
+pub use self::commit::XetUploader;
 use self::known::{KnownChunks, TermXorb};
 use self::shard_cache::ShardCache;
 
