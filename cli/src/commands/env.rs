@@ -42,6 +42,7 @@ pub(crate) fn run(_args: EnvArgs) -> Result<()> {
     writeln!(out, "- HF_HUB_DISABLE_TELEMETRY: {}", config.disable_telemetry)?;
     writeln!(out, "- HF_HUB_DISABLE_PROGRESS_BARS: {}", config.disable_progress_bars)?;
     writeln!(out, "- HF_HUB_DISABLE_SYMLINKS: {}", config.disable_symlinks)?;
+    writeln!(out, "- HF_HUB_DISABLE_SHARED_BLOBS: {}", config.disable_shared_blobs)?;
     writeln!(out, "- HF_HUB_ETAG_TIMEOUT: {}", config.etag_timeout.as_secs())?;
     writeln!(out, "- HF_HUB_DOWNLOAD_TIMEOUT: {}", config.download_timeout.as_secs())?;
     let ca = config

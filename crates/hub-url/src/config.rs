@@ -45,6 +45,10 @@ pub struct HubConfig {
     /// `HF_HUB_DISABLE_XET` is truthy: uploads and downloads use LFS and plain HTTP even
     /// where the Hub offers Xet storage.
     pub disable_xet: bool,
+    /// `HF_HUB_DISABLE_SHARED_BLOBS` is truthy: every repo keeps its own copy of a Xet
+    /// file, instead of a link into the cache-wide store (`{cache}/blobs/`) the Python
+    /// client 2.4 shares between repos. The store is off with Xet or symlinks off too.
+    pub disable_shared_blobs: bool,
     /// `HF_XET_CACHE`, else `{home}/xet`: Xet's local caches (shards of earlier uploads,
     /// chunks of earlier downloads), shared with the Python client's `hf_xet`.
     pub xet_cache: PathBuf,
@@ -75,6 +79,7 @@ impl HubConfig {
         "HF_HUB_DISABLE_SYMLINKS",
         "HF_HUB_DISABLE_TELEMETRY",
         "HF_HUB_DISABLE_XET",
+        "HF_HUB_DISABLE_SHARED_BLOBS",
         "HF_XET_CACHE",
         "DISABLE_TELEMETRY",
         "DO_NOT_TRACK",
@@ -140,6 +145,7 @@ impl HubConfig {
             disable_symlinks: false,
             disable_telemetry: false,
             disable_xet: false,
+            disable_shared_blobs: false,
             etag_timeout: DEFAULT_TIMEOUT,
             download_timeout: DEFAULT_TIMEOUT,
             ca_bundle: None,
@@ -192,6 +198,7 @@ impl HubConfig {
                 || vars.truthy(&["DISABLE_TELEMETRY"])?
                 || vars.truthy(&["DO_NOT_TRACK"])?,
             disable_xet: vars.truthy(&["HF_HUB_DISABLE_XET"])?,
+            disable_shared_blobs: vars.truthy(&["HF_HUB_DISABLE_SHARED_BLOBS"])?,
             etag_timeout: vars.timeout("HF_HUB_ETAG_TIMEOUT")?,
             download_timeout: vars.timeout("HF_HUB_DOWNLOAD_TIMEOUT")?,
             ca_bundle: vars
@@ -467,13 +474,16 @@ mod tests {
     fn xet_settings_follow_the_python_client() -> Result<()> {
         let default = config(&[("HF_HOME", "/data/hf")])?;
         assert!(!default.disable_xet);
+        assert!(!default.disable_shared_blobs);
         assert_eq!(default.xet_cache, Path::new("/data/hf/xet"));
         let set = config(&[
             ("HF_HOME", "/data/hf"),
             ("HF_HUB_DISABLE_XET", "1"),
             ("HF_XET_CACHE", "/fast/xet"),
+            ("HF_HUB_DISABLE_SHARED_BLOBS", "true"),
         ])?;
         assert!(set.disable_xet);
+        assert!(set.disable_shared_blobs);
         assert_eq!(set.xet_cache, Path::new("/fast/xet"));
         assert_eq!(HubConfig::new("/h").xet_cache, Path::new("/h/xet"));
         Ok(())
