@@ -184,6 +184,19 @@ impl HubClient {
     }
 
     /// Creates a branch at the options' starting point (default: the default branch's head).
+    ///
+    /// ```no_run
+    /// use hub_api::{CreateBranchOptions, HubClient};
+    /// use hub_url::{HubConfig, RepoId, Revision};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = CreateBranchOptions::default().starting_point(Revision::new("v1.0")?).exist_ok(true);
+    /// client.create_branch(&RepoId::new("me/my-model")?, "dev", &options)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_branch(&self, repo_id: &RepoId, branch: &str, options: &CreateBranchOptions) -> Result<()> {
         let repo_type = options.repo_type;
         let url = self.repo_api(repo_type, repo_id, &format!("branch/{}", encode_segment(branch)));

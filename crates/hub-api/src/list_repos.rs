@@ -109,6 +109,21 @@ impl HubClient {
     }
 
     /// Models matching the query.
+    ///
+    /// ```no_run
+    /// use hub_api::{HubClient, ListReposOptions};
+    /// use hub_url::HubConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = ListReposOptions::default().author("google").search("bert").limit(10);
+    /// for model in client.list_models(&options) {
+    ///     println!("{}", model?.id);
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn list_models(&self, options: &ListReposOptions) -> Paginated<RepoInfo> {
         self.list_repos(RepoType::Model, options)
     }

@@ -143,6 +143,20 @@ impl RepoInfoOptions {
 
 impl HubClient {
     /// A repo at a revision, with its files.
+    ///
+    /// ```no_run
+    /// use hub_api::{HubClient, RepoInfoOptions};
+    /// use hub_url::{HubConfig, RepoId, Revision};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = RepoInfoOptions::default().revision(Revision::new("v1.0")?).files_metadata(true);
+    /// let info = client.repo_info(&RepoId::new("openai-community/gpt2")?, &options)?;
+    /// println!("{:?} has {} files", info.sha, info.siblings.len());
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn repo_info(&self, repo_id: &RepoId, options: &RepoInfoOptions) -> Result<RepoInfo> {
         let mut url = self.endpoint().api_url(options.repo_type, repo_id);
         let mut target = RequestTarget::repo(options.repo_type, repo_id);

@@ -136,6 +136,22 @@ fn split_id(repo_id: &RepoId) -> (Option<&str>, &str) {
 
 impl HubClient {
     /// Creates a repo and returns its URL (`{endpoint}/{prefix}{repo_id}`).
+    ///
+    /// ```no_run
+    /// use hub_api::{CreateRepoOptions, HubClient, Visibility};
+    /// use hub_url::{HubConfig, RepoId, RepoType};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = CreateRepoOptions::default()
+    ///     .repo_type(RepoType::Dataset)
+    ///     .visibility(Visibility::Private)
+    ///     .exist_ok(true);
+    /// let url = client.create_repo(&RepoId::new("me/my-data")?, &options)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn create_repo(&self, repo_id: &RepoId, options: &CreateRepoOptions) -> Result<String> {
         let (organization, name) = split_id(repo_id);
         let mut payload = json!({ "name": name, "organization": organization });
@@ -188,6 +204,18 @@ impl HubClient {
     }
 
     /// Deletes a repo. With `missing_ok`, a repo that does not exist is not an error.
+    ///
+    /// ```no_run
+    /// use hub_api::{DeleteRepoOptions, HubClient};
+    /// use hub_url::{HubConfig, RepoId};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// client.delete_repo(&RepoId::new("me/old-model")?, &DeleteRepoOptions::default().missing_ok(true))?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn delete_repo(&self, repo_id: &RepoId, options: &DeleteRepoOptions) -> Result<()> {
         let repo_type = options.repo_type;
         let (organization, name) = split_id(repo_id);

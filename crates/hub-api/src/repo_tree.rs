@@ -89,6 +89,23 @@ impl ListTreeOptions {
 
 impl HubClient {
     /// The entries of a revision's tree, fetched page by page as the iterator advances.
+    ///
+    /// ```no_run
+    /// use hub_api::{HubClient, ListTreeOptions, RepoTreeEntry};
+    /// use hub_url::{HubConfig, RepoId};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = ListTreeOptions::default().path_in_repo("onnx").recursive(true);
+    /// for entry in client.list_repo_tree(&RepoId::new("openai-community/gpt2")?, &options) {
+    ///     if let RepoTreeEntry::File { path, size, .. } = entry? {
+    ///         println!("{path} {size}");
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn list_repo_tree(&self, repo_id: &RepoId, options: &ListTreeOptions) -> Paginated<RepoTreeEntry> {
         let revision = &options.revision;
         let mut url = format!(
@@ -114,6 +131,18 @@ impl HubClient {
     }
 
     /// Every file path of a revision, as the Python client's `list_repo_files`.
+    ///
+    /// ```no_run
+    /// use hub_api::{HubClient, RevisionOptions};
+    /// use hub_url::{HubConfig, RepoId};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let files = client.list_repo_files(&RepoId::new("openai-community/gpt2")?, &RevisionOptions::default())?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn list_repo_files(&self, repo_id: &RepoId, options: &RevisionOptions) -> Result<Vec<String>> {
         let options = ListTreeOptions::default()
             .repo_type(options.repo_type)

@@ -67,6 +67,21 @@ impl TokenStore {
     }
 
     /// The store the configuration names (`HF_TOKEN_PATH`, `$HF_HOME`).
+    ///
+    /// ```no_run
+    /// use hub_api::{LogoutFrom, TokenStore};
+    /// use hub_url::HubConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let store = TokenStore::from_config(&config);
+    /// for (name, _token) in store.stored()? {
+    ///     println!("{name}");
+    /// }
+    /// store.logout(LogoutFrom::Named("old-laptop"))?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn from_config(config: &HubConfig) -> Self {
         Self::new(&config.token_path, &config.stored_tokens_path)
     }

@@ -66,6 +66,21 @@ impl UploadFolderOptions {
 
 impl HubClient {
     /// Uploads one file (from disk or bytes) in one commit.
+    ///
+    /// ```no_run
+    /// use hub_api::{AddSource, CommitOptions, HubClient};
+    /// use hub_url::{HubConfig, RepoId, Revision};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let options = CommitOptions::new("Add the weights").revision(Revision::new("dev")?);
+    /// let source = AddSource::File("model.safetensors".into());
+    /// let commit = client.upload_file(&RepoId::new("me/my-model")?, source, "model.safetensors", &options)?;
+    /// println!("{}", commit.commit_url);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn upload_file(
         &self,
         repo_id: &RepoId,
@@ -81,6 +96,20 @@ impl HubClient {
     }
 
     /// Uploads a folder in one commit, and deletes what `delete_patterns` names.
+    ///
+    /// ```no_run
+    /// use hub_api::{CommitOptions, HubClient, UploadFolderOptions};
+    /// use hub_url::{HubConfig, RepoId};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// let folder = UploadFolderOptions::default().ignore_patterns(["*.tmp"]).delete_patterns(["*.bin"]);
+    /// let options = CommitOptions::new("Sync the checkpoint");
+    /// client.upload_folder(&RepoId::new("me/my-model")?, "./checkpoint".as_ref(), &folder, &options)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn upload_folder(
         &self,
         repo_id: &RepoId,

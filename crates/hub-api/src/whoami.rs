@@ -76,6 +76,18 @@ impl WhoAmI {
 impl HubClient {
     /// Who the client's token belongs to. Without a token this fails at once
     /// with [`Error::Unauthorized`], sending nothing.
+    ///
+    /// ```no_run
+    /// use hub_api::HubClient;
+    /// use hub_url::HubConfig;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let client = HubClient::from_config(&config)?;
+    /// println!("{}", client.whoami()?.name);
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn whoami(&self) -> Result<WhoAmI> {
         let url = format!("{}/api/whoami-v2", self.endpoint());
         if self.token().is_none() {

@@ -106,6 +106,18 @@ pub struct DeleteStrategy {
 
 /// Reads a cache folder like the Python client's `scan_cache_dir`. Entries
 /// that are not valid cache entries become warnings, not errors.
+///
+/// ```no_run
+/// use hub_cache::{HubConfig, scan_cache};
+///
+/// # fn main() -> Result<(), hub_cache::Error> {
+/// let info = scan_cache(&HubConfig::from_env()?.hub_cache)?;
+/// for repo in &info.repos {
+///     println!("{} {} bytes", repo.repo_id, repo.size_on_disk);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub fn scan_cache(cache_dir: &Path) -> Result<CacheInfo> {
     let entries = std::fs::read_dir(cache_dir).map_err(Error::io("read the cache folder", cache_dir))?;
     let mut repos = Vec::new();

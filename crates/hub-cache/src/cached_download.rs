@@ -73,6 +73,18 @@ fn percent_decode(s: &str) -> String {
 /// Downloads a URL into the cache and returns the local path. A `resolve`
 /// URL of the client's Hub is [`hf_hub_download`](crate::hf_hub_download) of
 /// the file it names.
+///
+/// ```no_run
+/// use hub_cache::{FetchOptions, HubClient, HubConfig, cached_download};
+///
+/// # fn main() -> Result<(), hub_cache::Error> {
+/// let config = HubConfig::from_env()?;
+/// let client = HubClient::from_config(&config)?;
+/// let url = "https://huggingface.co/openai-community/gpt2/resolve/main/config.json";
+/// let path = cached_download(&client, url, &FetchOptions::from_config(&config))?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn cached_download(client: &HubClient, url: &str, options: &FetchOptions<'_>) -> Result<PathBuf> {
     let client = &client.for_call(&options.call);
     if let Some(resolved) = parse_resolve_url(url, client.endpoint().as_str()) {

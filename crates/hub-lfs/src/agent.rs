@@ -62,6 +62,20 @@ pub struct AgentOutcome {
 /// `chunk_size`. The URLs are presigned, so `client` needs no token. A failed
 /// object is reported to git-lfs and the agent goes on; only a broken stream
 /// or a line outside the protocol ends it with an error.
+///
+/// ```no_run
+/// use hub_api::HubClient;
+/// use hub_lfs::{AgentOptions, run_agent};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// // git-lfs speaks on stdin and stdout; the URLs it hands over are presigned.
+/// let client = HubClient::builder().build()?;
+/// let stdin = std::io::stdin().lock();
+/// let outcome = run_agent(&client, stdin, std::io::stdout(), &AgentOptions::default().part_workers(4))?;
+/// eprintln!("{} uploaded, {} failed", outcome.uploaded, outcome.failed);
+/// # Ok(())
+/// # }
+/// ```
 pub fn run_agent(
     client: &HubClient,
     input: impl BufRead,

@@ -21,6 +21,15 @@ pub const AGENT_SUBCOMMAND: &str = "lfs-multipart-upload";
 ///
 /// `program` should be an absolute path, so that git-lfs finds the agent
 /// whatever its `PATH`.
+///
+/// ```no_run
+/// use std::path::Path;
+///
+/// # fn main() -> Result<(), hub_lfs::Error> {
+/// let top = hub_lfs::enable_largefiles(Path::new("my-model"), Path::new("/usr/local/bin/huggingface-cli"))?;
+/// # Ok(())
+/// # }
+/// ```
 pub fn enable_largefiles(dir: &Path, program: &Path) -> Result<PathBuf> {
     let repo = Repository::open(dir, &OpenOptions::default())?;
     let key = |name: &str| format!("lfs.customtransfer.{TRANSFER_NAME}.{name}");

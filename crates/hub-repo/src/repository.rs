@@ -267,6 +267,19 @@ impl Repository {
     /// A folder that is already a clone of this repo is opened as it is (pull
     /// to update it); a folder with other files, or a clone of another repo, is
     /// refused.
+    ///
+    /// ```no_run
+    /// use hub_repo::{CloneOptions, LfsTracking, Repository};
+    /// use hub_url::{HubConfig, RepoId};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = HubConfig::from_env()?;
+    /// let options = CloneOptions::default().skip_lfs_files(true);
+    /// let repo = Repository::clone_from(&config.endpoint, &RepoId::new("me/my-model")?, "my-model", &options)?;
+    /// repo.git_add("README.md", LfsTracking::Automatic)?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn clone_from(
         endpoint: &Endpoint,
         repo_id: &RepoId,
@@ -336,6 +349,16 @@ impl Repository {
     }
 
     /// Opens the clone containing `dir`; the token is offered to its `origin` only.
+    ///
+    /// ```no_run
+    /// use hub_repo::{OpenOptions, PullOptions, Repository};
+    ///
+    /// # fn main() -> Result<(), hub_repo::Error> {
+    /// let repo = Repository::open("my-model", &OpenOptions::default())?;
+    /// repo.git_pull(&PullOptions::default().rebase(true).lfs(true))?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn open(dir: impl AsRef<Path>, options: &OpenOptions) -> Result<Repository> {
         let dir = dir.as_ref();
         let (token, git) = (options.token.clone(), options.git.clone());

@@ -19,6 +19,14 @@ pub struct RepoId(String);
 
 impl RepoId {
     /// Checks `id` against the Hub's naming rules.
+    ///
+    /// ```
+    /// use hub_url::RepoId;
+    ///
+    /// assert_eq!(RepoId::new("openai-community/gpt2")?.name(), "gpt2");
+    /// assert!(RepoId::new("org/../name").is_err());
+    /// # Ok::<(), hub_url::Error>(())
+    /// ```
     pub fn new(id: &str) -> Result<RepoId> {
         check(id).map_err(|reason| Error::InvalidRepoId {
             input: id.to_owned(),

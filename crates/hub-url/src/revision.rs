@@ -14,6 +14,14 @@ pub struct Revision(String);
 
 impl Revision {
     /// Checks `rev` against git's rules for ref names.
+    ///
+    /// ```
+    /// use hub_url::Revision;
+    ///
+    /// assert!(Revision::new("refs/pr/1")?.as_str().starts_with("refs/"));
+    /// assert!(Revision::new("bad..name").is_err());
+    /// # Ok::<(), hub_url::Error>(())
+    /// ```
     pub fn new(rev: &str) -> Result<Revision> {
         check(rev).map_err(|reason| Error::InvalidRevision {
             input: rev.to_owned(),
