@@ -72,6 +72,9 @@ pub struct EmulatorConfig {
     /// How long the presigned URLs of reconstructions and of the Xet bridge live, in
     /// seconds (one hour by default); negative hands out expired ones.
     pub xet_url_ttl_secs: i64,
+    /// Serve `GET /v2/reconstructions/…` (on by default). Off, it answers 404 as older CAS
+    /// deployments do, and clients fall back to `/v1/…`.
+    pub xet_v2_reconstructions: bool,
 }
 
 impl EmulatorConfig {
@@ -92,6 +95,7 @@ impl EmulatorConfig {
             xet: true,
             xet_token_ttl_secs: DEFAULT_XET_TTL_SECS,
             xet_url_ttl_secs: DEFAULT_XET_TTL_SECS,
+            xet_v2_reconstructions: true,
         }
     }
 

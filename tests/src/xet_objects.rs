@@ -62,18 +62,29 @@ pub fn file_id(xorbs: &[&Xorb]) -> String {
 /// The shard registering one file made of these whole xorbs, in order, with content
 /// sha256 `sha256` (the raw digest), verification entries and no footer, as uploads are.
 pub fn file_shard(xorbs: &[&Xorb], sha256: &[u8; 32]) -> Vec<u8> {
-    let terms: Vec<Term> = xorbs
+    let terms: Vec<(&Xorb, u32, u32)> = xorbs.iter().map(|x| (*x, 0, x.chunks.len() as u32)).collect();
+    terms_shard(&terms, sha256).0
+}
+
+/// The shard registering one file made of chunk ranges of xorbs (`(xorb, start, end)`,
+/// end excluded), in order, with content sha256 `sha256`; and the file's Xet hash. The
+/// same chunks may be used by several terms, as deduplication makes files.
+pub fn terms_shard(terms: &[(&Xorb, u32, u32)], sha256: &[u8; 32]) -> (Vec<u8>, String) {
+    let chunks_of = |&(x, start, end): &(&Xorb, u32, u32)| x.chunks[start as usize..end as usize].to_vec();
+    let leaves: Vec<(XetHash, u64)> = terms.iter().flat_map(chunks_of).collect();
+    let file = file_hash(&leaves);
+    let shard_terms: Vec<Term> = terms
         .iter()
-        .map(|x| Term {
-            xorb: XetHash::parse(&x.hash).unwrap_or_default(),
-            unpacked: x.chunks.iter().map(|(_, len)| len).sum(),
-            start: 0,
-            end: x.chunks.len() as u32,
+        .map(|term| Term {
+            xorb: XetHash::parse(&term.0.hash).unwrap_or_default(),
+            unpacked: chunks_of(term).iter().map(|(_, len)| len).sum(),
+            start: term.1,
+            end: term.2,
         })
         .collect();
-    let verification = xorbs
+    let verification = terms
         .iter()
-        .map(|x| verification_hash(&x.chunks.iter().map(|(h, _)| *h).collect::<Vec<_>>()))
+        .map(|term| verification_hash(&chunks_of(term).iter().map(|(h, _)| *h).collect::<Vec<_>>()))
         .collect();
     // xet-core writes the sha256 as it writes its hashes: each 8-byte group reversed.
     let mut stored_sha = [0u8; 32];
@@ -83,14 +94,14 @@ pub fn file_shard(xorbs: &[&Xorb], sha256: &[u8; 32]) -> Vec<u8> {
     }
     let shard = Shard {
         files: vec![FileInfo {
-            hash: XetHash::parse(&file_id(xorbs)).unwrap_or_default(),
-            terms,
+            hash: file,
+            terms: shard_terms,
             verification: Some(verification),
             sha256: Some(stored_sha),
         }],
         xorbs: Vec::new(),
     };
-    upload_bytes(&shard)
+    (upload_bytes(&shard), file.to_string())
 }
 
 fn lz4(data: &[u8]) -> Vec<u8> {

@@ -84,7 +84,12 @@ impl Hub {
         }
         let root = fs::canonicalize(&config.root).map_err(|e| EmulatorError::io(&config.root, e))?;
         let xet = match config.xet {
-            true => Some(XetCas::new(&root, config.xet_token_ttl_secs, config.xet_url_ttl_secs)?),
+            true => Some(XetCas::new(
+                &root,
+                config.xet_token_ttl_secs,
+                config.xet_url_ttl_secs,
+                config.xet_v2_reconstructions,
+            )?),
             false => None,
         };
         Ok(Hub {

@@ -2,7 +2,7 @@
 //! their presigned xorb ranges, Xet-backed repo files, and the LFS-only setting.
 
 use hub_emulator::SeedRepo;
-use hub_emulator::xet_objects::{Xorb, file_id, file_shard};
+use hub_emulator::xet_objects::{Xorb, file_id, file_shard, terms_shard};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -402,7 +402,10 @@ fn expired_presigned_xorb_urls_are_refused() -> TestResult {
 
 #[test]
 fn newer_cas_routes_answer_404_so_clients_use_v1() -> TestResult {
-    let f = Fixture::start()?;
+    let f = Fixture::start_with(|mut config| {
+        config.xet_v2_reconstructions = false;
+        config
+    })?;
     f.hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
     let (cas, token) = cas_credentials(&xet_token(&f, "alice/x", "write", Some(ALICE))?)?;
     let hash = "2".repeat(64);
@@ -423,6 +426,109 @@ fn newer_cas_routes_answer_404_so_clients_use_v1() -> TestResult {
         cas_call("POST", &f.url("/v1/telemetry"), None, Some(b"{}"), None)?.status,
         200
     );
+    Ok(())
+}
+
+#[test]
+fn v2_reconstructions_fetch_the_ranges_of_a_xorb_in_one_multipart_request() -> TestResult {
+    let f = Fixture::start()?;
+    f.hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let (cas, token) = cas_credentials(&xet_token(&f, "alice/x", "write", Some(ALICE))?)?;
+    let data = pseudo_random(240_000, 11);
+    let chunks = chunks_of(&data);
+    let xorb = Xorb::new(&chunks);
+    let xorb_url = format!("{cas}/v1/xorbs/default/{}", xorb.hash);
+    assert_eq!(
+        cas_call("POST", &xorb_url, Some(&token), Some(&xorb.bytes), None)?.status,
+        200
+    );
+    // Chunks 0..2, 3..5, then 1..2 again: two ranges of the xorb, the second term's chunk
+    // inside the first range.
+    let terms = [(&xorb, 0, 2), (&xorb, 3, 5), (&xorb, 1, 2)];
+    let content: Vec<u8> = [&chunks[0..2], &chunks[3..5], &chunks[1..2]].concat().concat();
+    let (shard, file) = terms_shard(&terms, &sha256(&content));
+    assert_eq!(
+        cas_call("POST", &format!("{cas}/v1/shards"), Some(&token), Some(&shard), None)?.status,
+        200
+    );
+
+    let answer = cas_call(
+        "GET",
+        &format!("{cas}/v2/reconstructions/{file}"),
+        Some(&token),
+        None,
+        None,
+    )?;
+    assert_eq!(answer.status, 200, "{:?}", String::from_utf8_lossy(&answer.body));
+    let answer = answer.json()?;
+    assert_eq!(answer["terms"].as_array().map(Vec::len), Some(3));
+    let fetches = answer["xorbs"][&xorb.hash].as_array().ok_or("xorbs")?;
+    assert_eq!(fetches.len(), 1, "one URL for the xorb");
+    let ranges = fetches[0]["ranges"].as_array().ok_or("ranges")?;
+    let chunk_ranges: Vec<(u64, u64)> = ranges
+        .iter()
+        .map(|r| {
+            (
+                r["chunks"]["start"].as_u64().unwrap_or(99),
+                r["chunks"]["end"].as_u64().unwrap_or(99),
+            )
+        })
+        .collect();
+    assert_eq!(chunk_ranges, [(0, 2), (3, 5)]);
+    let bytes: Vec<(u64, u64)> = ranges
+        .iter()
+        .map(|r| {
+            (
+                r["bytes"]["start"].as_u64().unwrap_or(0),
+                r["bytes"]["end"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    let url = fetches[0]["url"].as_str().ok_or("url")?;
+    let header = format!("bytes={}-{},{}-{}", bytes[0].0, bytes[0].1, bytes[1].0, bytes[1].1);
+    let reply = cas_call("GET", url, None, None, Some(&header))?;
+    assert_eq!(reply.status, 206);
+    let content_type = reply.header("content-type").ok_or("content type")?.to_string();
+    let boundary = content_type.split("boundary=").nth(1).ok_or("boundary")?;
+    // Each part: its headers, a blank line, exactly the range's bytes.
+    let mut parts = Vec::new();
+    let mut rest = reply.body.as_slice();
+    for &(start, end) in &bytes {
+        let delimiter = format!("--{boundary}\r\n");
+        assert!(rest.starts_with(delimiter.as_bytes()));
+        let blank = rest.windows(4).position(|w| w == b"\r\n\r\n").ok_or("part headers")?;
+        let headers = String::from_utf8_lossy(&rest[..blank]).to_string();
+        assert!(
+            headers.contains(&format!("Content-Range: bytes {start}-{end}/{}", xorb.bytes.len())),
+            "{headers}"
+        );
+        let body_start = blank + 4;
+        let len = usize::try_from(end - start + 1)?;
+        parts.push(rest[body_start..body_start + len].to_vec());
+        assert_eq!(&rest[body_start + len..body_start + len + 2], b"\r\n");
+        rest = &rest[body_start + len + 2..];
+    }
+    assert_eq!(rest, format!("--{boundary}--\r\n").as_bytes());
+    let first = decode_chunks(&parts[0])?;
+    let second = decode_chunks(&parts[1])?;
+    assert_eq!(first, [chunks[0], chunks[1]].concat());
+    assert_eq!(second, [chunks[3], chunks[4]].concat());
+    assert_eq!(
+        f.hub.xet_stats().xorb_bytes_served,
+        (parts[0].len() + parts[1].len()) as u64
+    );
+
+    // One of the signed ranges alone is a plain 206; bytes between them are not signed.
+    let single = cas_call(
+        "GET",
+        url,
+        None,
+        None,
+        Some(&format!("bytes={}-{}", bytes[1].0, bytes[1].1)),
+    )?;
+    assert_eq!((single.status, single.body.as_slice()), (206, parts[1].as_slice()));
+    let between = format!("bytes={}-{}", bytes[0].1 + 1, bytes[1].0 - 1);
+    assert_eq!(cas_call("GET", url, None, None, Some(&between))?.status, 403);
     Ok(())
 }
 

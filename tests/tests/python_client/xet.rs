@@ -179,7 +179,9 @@ fn python_client_uploads_and_downloads_through_xet() -> TestResult {
     );
     assert_eq!(downloaded.bridge_bytes_served, 0, "no plain-HTTP download");
     let records = hub.log().records();
-    assert!(records.iter().any(|r| r.path.starts_with("/~cas/v1/reconstructions/")));
+    // hf_xet 1.8 asks the v2 reconstruction, which the emulator serves.
+    assert!(records.iter().any(|r| r.path.starts_with("/~cas/v2/reconstructions/")));
+    assert!(!records.iter().any(|r| r.path.starts_with("/~cas/v1/reconstructions/")));
     assert!(!records.iter().any(|r| r.path.starts_with("/cdn/lfs/")));
     assert!(
         records

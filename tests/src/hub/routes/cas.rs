@@ -4,14 +4,16 @@
 //! | --- | --- | --- |
 //! | `POST /v1/xorbs/default/{hash}` | write | `{"was_inserted": bool}`; 400 unless the body is a xorb whose chunks hash to `hash` |
 //! | `POST /v1/shards` | write | `{"result": 0\|1}`; 400 for a malformed shard or one that fails verification |
-//! | `GET /v1/reconstructions/{file}` | read | terms and `fetch_info` with presigned xorb range URLs on the CDN (`Range` honoured, 416 past the end) |
+//! | `GET /v2/reconstructions/{file}` | read | terms and per xorb `xorbs` fetch entries: one presigned CDN URL for several byte ranges (fetched in one request, a `multipart/byteranges` answer), `Range` honoured, 416 past the end |
+//! | `GET /v1/reconstructions/{file}` | read | the same as terms and `fetch_info`, one presigned URL a range |
 //! | `GET /v1/chunks/{default-merkledb\|default}/{hash}` | read | a shard describing the xorb holding the chunk, 404 when none |
 //! | `HEAD /v1/xorbs/default/{hash}` | read | 200 with the xorb's length, 404 |
 //! | `POST /v1/telemetry` | none | 200 |
 //!
-//! Every other route answers 404, notably the newer `POST /v1/xorb-grants/…`,
-//! `POST /v2/shards` and `GET /v2/reconstructions/…`, on which `hf_xet` falls back to
-//! the calls above. The token is checked on every call: 401 without a valid, unexpired
+//! Every other route answers 404, notably the newer `POST /v1/xorb-grants/…` and
+//! `POST /v2/shards`, on which `hf_xet` falls back to the calls above. With
+//! `EmulatorConfig::xet_v2_reconstructions` off, `GET /v2/reconstructions/…` answers 404 too,
+//! as older CAS deployments do. The token is checked on every call: 401 without a valid, unexpired
 //! token, 403 for a read token on a write call.
 
 use serde_json::{Map, Value, json};
@@ -21,7 +23,7 @@ use crate::http::Body;
 use crate::hub::range::{self, ByteRange};
 use crate::hub::signing::now_secs;
 use crate::hub::xet::hash::XetHash;
-use crate::hub::xet::reconstruction::plan;
+use crate::hub::xet::reconstruction::{Slice, plan};
 use crate::hub::xet::shard::MAX_SHARD_BYTES;
 use crate::hub::xet::token::{Scope, check};
 use crate::hub::xet::xorb::MAX_XORB_BYTES;
@@ -39,6 +41,7 @@ pub(super) fn serve(hub: &Hub, request: &Request, base: &str, rest: &[&str]) -> 
     let needed = match (method, rest) {
         ("POST", ["v1", "xorbs", XORB_PREFIX, _]) | ("POST", ["v1", "shards"]) => Scope::Write,
         ("GET", ["v1", "reconstructions", _])
+        | ("GET", ["v2", "reconstructions", _])
         | ("GET", ["v1", "chunks", "default-merkledb" | "default", _])
         | ("HEAD", ["v1", "xorbs", XORB_PREFIX, _]) => Scope::Read,
         ("POST", ["v1", "telemetry"]) => return telemetry(),
@@ -59,7 +62,12 @@ pub(super) fn serve(hub: &Hub, request: &Request, base: &str, rest: &[&str]) -> 
         ("POST", ["v1", "xorbs", _, hash]) => upload_xorb(xet, request, hash),
         ("HEAD", ["v1", "xorbs", _, hash]) => head_xorb(xet, hash),
         ("POST", ["v1", "shards"]) => upload_shard(xet, request, &token.repo),
-        ("GET", ["v1", "reconstructions", file]) => reconstruction(hub, xet, request, base, file, &token.repo),
+        ("GET", [version @ ("v1" | "v2"), "reconstructions", file]) => {
+            if *version == "v2" && !xet.v2_reconstructions {
+                return not_found();
+            }
+            reconstruction(hub, xet, request, base, file, &token.repo, *version == "v2")
+        }
         ("GET", ["v1", "chunks", _, hash]) => dedupe(xet, hash),
         _ => not_found(),
     }
@@ -140,10 +148,20 @@ fn dedupe(xet: &XetCas, hash: &str) -> Response {
     }
 }
 
-/// The v1 reconstruction: terms, then per xorb the chunk ranges with their byte ranges
-/// and presigned URLs on the CDN. A token reads the files of its repo only; others are
-/// not found, as on the Hub.
-fn reconstruction(hub: &Hub, xet: &XetCas, request: &Request, base: &str, file: &str, repo: &str) -> Response {
+/// A reconstruction: terms, then per xorb the byte ranges that hold them with presigned URLs
+/// on the CDN: one URL a range in v1 (`fetch_info`), one URL for all the ranges of a xorb in v2
+/// (`xorbs`, chunk ranges merged where they overlap or touch, a new entry every
+/// [`RANGES_PER_FETCH`] ranges, as a URL has a length limit). A token reads the files of its
+/// repo only; others are not found, as on the Hub.
+fn reconstruction(
+    hub: &Hub,
+    xet: &XetCas,
+    request: &Request,
+    base: &str,
+    file: &str,
+    repo: &str,
+    v2: bool,
+) -> Response {
     let hash = match parse_hash(file) {
         Ok(hash) => hash,
         Err(refused) => return refused,
@@ -164,43 +182,95 @@ fn reconstruction(hub: &Hub, xet: &XetCas, request: &Request, base: &str, file: 
         Err(err) => return internal_error(&err),
     };
     let cdn = cdn_origin(base);
+    let sign = |xorb: &str, bytes: &str| {
+        let query = hub
+            .signer
+            .signed_query("xorb", &[("hash", xorb), ("bytes", bytes)], xet.url_ttl_secs);
+        format!("{cdn}/cdn/xorb/{xorb}?{query}")
+    };
     let mut terms = Vec::with_capacity(plan.slices.len());
-    let mut fetch_info: Map<String, Value> = Map::new();
+    // Per xorb, in order of first use: its index and the chunk ranges the terms use.
+    let mut used: Vec<(String, &Slice, ChunkRanges)> = Vec::new();
     for slice in &plan.slices {
         let xorb = slice.index.hash.to_string();
-        let chunk_range = json!({ "start": slice.start, "end": slice.end });
         terms.push(json!({
             "hash": xorb,
             "unpacked_length": slice.index.unpacked_len(slice.start, slice.end),
-            "range": chunk_range,
+            "range": { "start": slice.start, "end": slice.end },
         }));
-        let entries = fetch_info
-            .entry(xorb.clone())
-            .or_insert_with(|| Value::Array(Vec::new()));
-        let Value::Array(entries) = entries else { continue };
-        if entries.iter().any(|e| e["range"] == chunk_range) {
-            continue;
+        match used.iter_mut().find(|(x, _, _)| *x == xorb) {
+            Some((_, _, ranges)) => ranges.push((slice.start, slice.end)),
+            None => used.push((xorb, slice, vec![(slice.start, slice.end)])),
         }
-        let bytes_start = slice.index.chunks[slice.start].start;
-        let bytes_end = slice.index.chunks[slice.end - 1].end - 1;
-        let query = hub.signer.signed_query(
-            "xorb",
-            &[("hash", &xorb), ("bytes", &format!("{bytes_start}-{bytes_end}"))],
-            xet.url_ttl_secs,
-        );
-        entries.push(json!({
-            "range": chunk_range,
-            "url": format!("{cdn}/cdn/xorb/{xorb}?{query}"),
-            "url_range": { "start": bytes_start, "end": bytes_end },
-        }));
+    }
+    let byte_range = |slice: &Slice, (start, end): (usize, usize)| {
+        (slice.index.chunks[start].start, slice.index.chunks[end - 1].end - 1)
+    };
+    let mut fetches: Map<String, Value> = Map::new();
+    for (xorb, slice, mut ranges) in used {
+        let entries = if v2 {
+            ranges.sort_unstable();
+            let mut merged: Vec<(usize, usize)> = Vec::new();
+            for (start, end) in ranges {
+                match merged.last_mut() {
+                    Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                    _ => merged.push((start, end)),
+                }
+            }
+            merged
+                .chunks(RANGES_PER_FETCH)
+                .map(|group| {
+                    let bytes: Vec<(u64, u64)> = group.iter().map(|&r| byte_range(slice, r)).collect();
+                    let signed = bytes
+                        .iter()
+                        .map(|(s, e)| format!("{s}-{e}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    let ranges: Vec<Value> = group
+                        .iter()
+                        .zip(&bytes)
+                        .map(|(&(start, end), &(s, e))| {
+                            json!({ "chunks": { "start": start, "end": end }, "bytes": { "start": s, "end": e } })
+                        })
+                        .collect();
+                    json!({ "url": sign(&xorb, &signed), "ranges": ranges })
+                })
+                .collect()
+        } else {
+            let mut seen = Vec::new();
+            ranges
+                .into_iter()
+                .filter(|r| {
+                    let new = !seen.contains(r);
+                    seen.push(*r);
+                    new
+                })
+                .map(|(start, end)| {
+                    let (s, e) = byte_range(slice, (start, end));
+                    json!({
+                        "range": { "start": start, "end": end },
+                        "url": sign(&xorb, &format!("{s}-{e}")),
+                        "url_range": { "start": s, "end": e },
+                    })
+                })
+                .collect()
+        };
+        fetches.insert(xorb, Value::Array(entries));
     }
     crate::hub::xet::counters::add(&xet.counters.reconstructions, 1);
+    let fetch_key = if v2 { "xorbs" } else { "fetch_info" };
     Response::json(
         200,
         &json!({
             "offset_into_first_range": plan.offset_into_first_range,
             "terms": terms,
-            "fetch_info": fetch_info,
+            fetch_key: fetches,
         }),
     )
 }
+
+/// Chunk ranges of a xorb, `start..end`.
+type ChunkRanges = Vec<(usize, usize)>;
+
+/// The most byte ranges one v2 fetch entry (one presigned URL) carries.
+const RANGES_PER_FETCH: usize = 64;

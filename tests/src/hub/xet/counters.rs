@@ -19,7 +19,7 @@ pub struct XetStats {
     pub shards_stored: u64,
     /// Files registered by accepted shards (a file registered again counts again).
     pub files_registered: u64,
-    /// Reconstructions answered (`GET /v1/reconstructions/…` with 200).
+    /// Reconstructions answered (`GET /v1|v2/reconstructions/…` with 200).
     pub reconstructions: u64,
     /// Global dedupe queries received (`GET /v1/chunks/…`).
     pub dedupe_queries: u64,

@@ -60,11 +60,18 @@ pub(crate) struct XetCas {
     pub(crate) token_ttl_secs: i64,
     /// How long presigned xorb and bridge URLs live (negative: already expired).
     pub(crate) url_ttl_secs: i64,
+    /// Whether `GET /v2/reconstructions/…` is served.
+    pub(crate) v2_reconstructions: bool,
 }
 
 impl XetCas {
     /// A CAS stored under `{root}/xet`.
-    pub(crate) fn new(root: &Path, token_ttl_secs: i64, url_ttl_secs: i64) -> Result<XetCas, EmulatorError> {
+    pub(crate) fn new(
+        root: &Path,
+        token_ttl_secs: i64,
+        url_ttl_secs: i64,
+        v2_reconstructions: bool,
+    ) -> Result<XetCas, EmulatorError> {
         let seed = UrlSigner::new().sign(&["dedupe-key"], 0);
         Ok(XetCas {
             store: CasStore::new(root)?,
@@ -72,6 +79,7 @@ impl XetCas {
             dedupe_key: hash::chunk_hash(seed.as_bytes()),
             token_ttl_secs,
             url_ttl_secs,
+            v2_reconstructions,
         })
     }
 
