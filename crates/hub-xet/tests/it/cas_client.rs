@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hub_api::{HubClient, RetryPolicy};
 use hub_emulator::SeedRepo;
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
-use hub_emulator::xet_objects::{Xorb, file_id, file_shard};
+use hub_emulator::xet_objects::{Xorb, file_id, file_shard, terms_shard};
 use hub_url::{Endpoint, RepoId, RepoType, Token};
 use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
 use sha2::{Digest, Sha256};
@@ -171,5 +171,57 @@ fn files_are_rebuilt_from_xorb_ranges_and_then_from_the_chunk_cache() -> TestRes
 
     // A wrong size or hash is refused.
     assert!(reconstruct_file(&cas, &file, 5, &out, &out_path, &options).is_err());
+    Ok(())
+}
+
+/// A file made of chunk ranges of one xorb (several ranges, a chunk used twice); its
+/// content and Xet hash.
+fn upload_ranges(cas: &CasClient) -> Result<(Vec<u8>, XetHash), Box<dyn std::error::Error>> {
+    let data = pseudo_random(400_000, 12);
+    let chunks: Vec<&[u8]> = data.chunks(40_000).collect();
+    let xorb = Xorb::new(&chunks);
+    cas.upload_xorb(&xorb.hash.parse()?, xorb.bytes.clone())?;
+    let terms = [(&xorb, 0, 2), (&xorb, 4, 7), (&xorb, 1, 2), (&xorb, 8, 10)];
+    let content: Vec<u8> = terms
+        .iter()
+        .flat_map(|&(_, s, e)| chunks[s as usize..e as usize].concat())
+        .collect();
+    let (shard, file) = terms_shard(&terms, &Sha256::digest(&content).into());
+    cas.upload_shard(shard)?;
+    Ok((content, file.parse()?))
+}
+
+#[test]
+fn several_ranges_of_a_xorb_come_in_one_request_or_one_each_from_v1() -> TestResult {
+    for v2 in [true, false] {
+        let hub = TestHub::start_with(|mut config| {
+            config.xet_v2_reconstructions = v2;
+            config
+        })?;
+        hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+        let cas = cas(&client(&hub)?, "alice/x", XetScope::Write)?;
+        let (content, file) = upload_ranges(&cas)?;
+        let dir = tempfile::tempdir()?;
+        let out_path = dir.path().join("out");
+        let out = std::fs::File::create(&out_path)?;
+        let outcome = reconstruct_file(
+            &cas,
+            &file,
+            content.len() as u64,
+            &out,
+            &out_path,
+            &ReconstructOptions::default(),
+        )?;
+        assert_eq!(std::fs::read(&out_path)?, content, "v2: {v2}");
+        // v2: one request for the xorb's three ranges; v1: one a range.
+        assert_eq!(outcome.fetches, if v2 { 1 } else { 3 }, "v2: {v2}");
+        let records = hub.log().records();
+        let asked = |version: &str| {
+            records
+                .iter()
+                .any(|r| r.path.starts_with(&format!("/~cas/{version}/reconstructions/")) && r.status == 200)
+        };
+        assert_eq!((asked("v2"), asked("v1")), (v2, !v2));
+    }
     Ok(())
 }
