@@ -33,7 +33,9 @@ fn api_hint(error: &hub_api::Error) -> Option<&'static str> {
             UnauthorizedReason::InvalidToken => "log in again with `huggingface-cli login` or fix HF_TOKEN",
             _ => "use a token with the permission it needs (a write token to change a repo)",
         }),
-        Error::UnknownToken { .. } => Some("`huggingface-cli auth list` shows the saved tokens"),
+        Error::UnknownToken { .. } => Some(
+            "the saved names are the [sections] of stored_tokens in HF_HOME; `logout` without a name removes them all",
+        ),
         _ => None,
     }
 }
