@@ -7,6 +7,8 @@ names it as the first argument. Each step is one call of the client:
 - `{"op": "snapshot_download", "repo", "revision"?, "repo_type"?, "allow_patterns"?,
   "ignore_patterns"?, "local_dir"?}`
 - `{"op": "scan_cache_dir"}`
+- `{"op": "upload_file", "repo", "local", "path", "repo_type"?}` (the repo created if missing; the token from HF_TOKEN)
+- `{"op": "xet_hashes", "repo", "repo_type"?}`: the tree's `xetHash` of every file
 
 The environment (HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE, ...) is set by the test.
 The script prints one JSON line, `{"results": [...]}`, one result per step:
@@ -19,7 +21,7 @@ import json
 import os
 import sys
 
-from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
+from huggingface_hub import HfApi, hf_hub_download, scan_cache_dir, snapshot_download
 
 
 def sha256_of(path):
@@ -97,6 +99,18 @@ def run(step):
         return {"path": folder, "files": folder_files(folder)}
     if op == "scan_cache_dir":
         return scan()
+    if op == "upload_file":
+        HfApi().create_repo(step["repo"], repo_type=step.get("repo_type"), exist_ok=True)
+        info = HfApi().upload_file(
+            path_or_fileobj=step["local"],
+            path_in_repo=step["path"],
+            repo_id=step["repo"],
+            repo_type=step.get("repo_type"),
+        )
+        return {"commit": info.oid}
+    if op == "xet_hashes":
+        entries = HfApi().list_repo_tree(step["repo"], recursive=True, repo_type=step.get("repo_type"))
+        return {e.path: e.xet_hash for e in entries if hasattr(e, "xet_hash")}
     raise ValueError(f"unknown step {op!r}")
 
 

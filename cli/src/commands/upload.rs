@@ -9,6 +9,7 @@ use hub_api::{
     AddSource, CommitOptions, CreateBranchOptions, CreateRepoOptions, RepoOptions, UploadFolderOptions, Visibility,
 };
 use hub_url::{RepoId, RepoType, Revision};
+use hub_xet::XetUploader;
 
 use crate::progress_bars::ProgressBars;
 use crate::session::Session;
@@ -92,9 +93,12 @@ pub(crate) fn run(args: UploadArgs) -> Result<()> {
     }
 
     let bars = ProgressBars::for_terminal(args.quiet, session.config.disable_progress_bars);
+    // Large files go through Xet storage where the Hub offers it, else through LFS.
+    let xet = XetUploader::new(&session.config);
     let mut options = CommitOptions::new(String::new())
         .repo_type(args.repo_type)
-        .create_pr(args.create_pr);
+        .create_pr(args.create_pr)
+        .content_uploader(&xet);
     if let Some(revision) = revision {
         options = options.revision(revision);
     }

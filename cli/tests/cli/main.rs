@@ -16,6 +16,7 @@ mod publishing;
 mod secrets;
 mod support;
 mod token_secrecy;
+mod xet_upload;
 
 use std::process::Output;
 
