@@ -152,7 +152,10 @@ impl Env {
             .recursive(true);
         let mut files = BTreeMap::new();
         for entry in client.list_repo_tree(&RepoId::new(repo)?, &options) {
-            if let RepoTreeEntry::File { path, size, oid, lfs } = entry? {
+            if let RepoTreeEntry::File {
+                path, size, oid, lfs, ..
+            } = entry?
+            {
                 let etag = match lfs {
                     Some(lfs) => lfs.sha256,
                     None => oid,

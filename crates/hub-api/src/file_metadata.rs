@@ -21,6 +21,9 @@ pub struct FileMetadata {
     pub size: Option<u64>,
     /// Whether the bytes live on another origin (an LFS file on the CDN).
     pub is_lfs: bool,
+    /// The Xet hash of a file in Xet storage (`X-Xet-Hash`), when it is one:
+    /// 64 lowercase hex digits, anything else is left out.
+    pub xet_hash: Option<String>,
 }
 
 /// An etag without its quotes and weak marker, as the cache names blobs.
@@ -70,12 +73,14 @@ impl HubClient {
                 .ok_or_else(|| missing("usable Location header"))?,
             None => response.url().to_string(),
         };
+        let xet_hash = header("x-xet-hash").and_then(|hash| crate::server_ids::xet_hash("X-Xet-Hash", hash));
         Ok(FileMetadata {
             commit_hash,
             etag,
             location,
             size,
             is_lfs,
+            xet_hash,
         })
     }
 }

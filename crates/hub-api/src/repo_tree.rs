@@ -27,6 +27,14 @@ pub enum RepoTreeEntry {
         /// LFS details, for LFS files.
         #[serde(default)]
         lfs: Option<LfsInfo>,
+        /// The Xet hash, for files in Xet storage (64 lowercase hex digits;
+        /// any other value is left out).
+        #[serde(
+            default,
+            rename = "xetHash",
+            deserialize_with = "crate::server_ids::optional_xet_hash"
+        )]
+        xet_hash: Option<String>,
     },
     /// A folder.
     Directory {

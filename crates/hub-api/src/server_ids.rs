@@ -22,6 +22,21 @@ pub(crate) fn check_blob_id(field: &str, value: &str) -> Result<(), String> {
     }
 }
 
+/// A Xet file hash (`X-Xet-Hash`, `xetHash`): 64 lowercase hex digits. Any
+/// other value is dropped, so the file is fetched as if it had none.
+pub(crate) fn xet_hash(field: &str, value: String) -> Option<String> {
+    let valid = value.len() == 64 && value.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !valid {
+        log::debug!("{field} {value:?} is not a Xet hash (64 lowercase hex digits): ignored");
+    }
+    valid.then_some(value)
+}
+
+/// `xetHash` of a file in a tree listing, when it is a Xet hash.
+pub(crate) fn optional_xet_hash<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    Ok(Option::<String>::deserialize(deserializer)?.and_then(|value| xet_hash("xetHash", value)))
+}
+
 /// `oid` of a file in a tree listing: a git blob id or sha256.
 pub(crate) fn blob_id<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     let value = String::deserialize(deserializer)?;
