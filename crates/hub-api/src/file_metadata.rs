@@ -24,6 +24,9 @@ pub struct FileMetadata {
     /// The Xet hash of a file in Xet storage (`X-Xet-Hash`), when it is one:
     /// 64 lowercase hex digits, anything else is left out.
     pub xet_hash: Option<String>,
+    /// Where Xet read tokens for the file come from, when the Hub named the route
+    /// (`Link: <…>; rel="xet-auth"`, else `X-Xet-Refresh-Route`), as an absolute URL.
+    pub xet_refresh_route: Option<String>,
 }
 
 /// An etag without its quotes and weak marker, as the cache names blobs.
@@ -74,6 +77,15 @@ impl HubClient {
             None => response.url().to_string(),
         };
         let xet_hash = header("x-xet-hash").and_then(|hash| crate::server_ids::xet_hash("X-Xet-Hash", hash));
+        let xet_refresh_route = xet_hash
+            .as_ref()
+            .and_then(|_| {
+                response
+                    .header("link")
+                    .and_then(xet_auth_link)
+                    .or_else(|| header("x-xet-refresh-route"))
+            })
+            .and_then(|route| crate::redirect::resolve_location(response.url(), &route));
         Ok(FileMetadata {
             commit_hash,
             etag,
@@ -81,8 +93,24 @@ impl HubClient {
             size,
             is_lfs,
             xet_hash,
+            xet_refresh_route,
         })
     }
+}
+
+/// The target of the `rel="xet-auth"` link of a `Link` header, if it has one.
+fn xet_auth_link(value: &str) -> Option<String> {
+    value.split(',').find_map(|link| {
+        let (target, params) = link.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_xet_auth = params.split(';').any(|param| {
+            param
+                .trim()
+                .split_once('=')
+                .is_some_and(|(name, value)| name.trim() == "rel" && value.trim().trim_matches('"') == "xet-auth")
+        });
+        is_xet_auth.then(|| target.to_string())
+    })
 }
 
 /// A size header as a number of bytes, or the reason it is refused.
@@ -96,6 +124,17 @@ fn parse_size(header: &str, value: &str) -> std::result::Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_xet_auth_link_is_found_among_others() {
+        let header = r#"<https://hub/next>; rel="next", <https://hub/api/models/a/b/xet-read-token/c>; rel="xet-auth""#;
+        assert_eq!(
+            xet_auth_link(header).as_deref(),
+            Some("https://hub/api/models/a/b/xet-read-token/c")
+        );
+        assert_eq!(xet_auth_link("<https://hub/next>; rel=\"next\""), None);
+        assert_eq!(xet_auth_link("garbage"), None);
+    }
 
     #[test]
     fn etags_lose_quotes_and_weak_marker() {
