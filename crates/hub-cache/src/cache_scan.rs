@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use hub_url::{RepoId, RepoType};
 
 use crate::error::{Error, Result};
+use crate::shared_blobs::{STORE_DIR, SharedStore};
 
 /// Names the Python client ignores when scanning.
 const FILES_TO_IGNORE: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
@@ -20,7 +21,9 @@ pub struct CacheInfo {
     pub cache_dir: PathBuf,
     /// The repos, sorted by type and id.
     pub repos: Vec<CachedRepo>,
-    /// Bytes of all blobs, each counted once.
+    /// Bytes of all blobs, each counted once: a file of the shared store
+    /// once however many repos link to it, and also when none does any more.
+    /// It can be less than the sum of the repos' sizes.
     pub size_on_disk: u64,
     /// What could not be read as a cache entry (the folder, and why).
     pub warnings: Vec<String>,
@@ -36,7 +39,9 @@ pub struct CachedRepo {
     pub repo_type: RepoType,
     /// `{cache}/models--org--name`.
     pub repo_path: PathBuf,
-    /// Bytes of its blobs that snapshots use.
+    /// Bytes of its blobs that snapshots use (a blob linked to the shared
+    /// store counts with the size of the file it links to, in every repo
+    /// that links to it).
     pub size_on_disk: u64,
     /// How many distinct blobs its snapshots use.
     pub nb_files: usize,
@@ -76,7 +81,8 @@ pub struct CachedFile {
     pub file_name: String,
     /// The path in the snapshot.
     pub file_path: PathBuf,
-    /// The blob it points to (itself, where symlinks are off).
+    /// The blob it points to (itself, where symlinks are off): the repo's
+    /// `blobs/{etag}`, even when that is itself a link to the shared store.
     pub blob_path: PathBuf,
     /// The blob's size.
     pub size_on_disk: u64,
@@ -102,6 +108,10 @@ pub struct DeleteStrategy {
     pub snapshots: BTreeSet<PathBuf>,
     /// Revisions asked for that the cache does not hold.
     pub not_found: Vec<String>,
+    /// Files of the shared store (`{cache}/blobs/{xx}/{hash}`) that deleted
+    /// blobs link to: once the links are gone, each is removed if its
+    /// manifest names no other live link.
+    pub shared_blobs: BTreeSet<PathBuf>,
 }
 
 /// Reads a cache folder like the Python client's `scan_cache_dir`. Entries
@@ -123,9 +133,13 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheInfo> {
     let mut repos = Vec::new();
     let mut warnings = Vec::new();
     let mut all_blobs = BTreeMap::new();
+    let store = SharedStore::new(cache_dir);
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if FILES_TO_IGNORE.contains(&name.as_str()) || name == ".locks" || name == "CACHEDIR.TAG" {
+            continue;
+        }
+        if name == STORE_DIR && store.is_marked() {
             continue;
         }
         match scan_repo(&entry.path()) {
@@ -137,6 +151,16 @@ pub fn scan_cache(cache_dir: &Path) -> Result<CacheInfo> {
         }
     }
     repos.sort_by(|a, b| (a.repo_type.as_str(), &a.repo_id).cmp(&(b.repo_type.as_str(), &b.repo_id)));
+    if store.is_marked() {
+        // Links to the store count as the store's files, each once, with
+        // those no repo links to any more.
+        all_blobs.retain(|blob, _| store.target_of(blob).is_none());
+        for blob in store.blobs() {
+            if let Ok(meta) = std::fs::metadata(&blob) {
+                all_blobs.insert(blob, meta.len());
+            }
+        }
+    }
     Ok(CacheInfo {
         cache_dir: cache_dir.to_path_buf(),
         repos,
@@ -348,9 +372,56 @@ impl CacheInfo {
                 }
             }
         }
-        strategy.expected_freed_size = freed.values().sum();
         strategy.not_found = wanted.into_iter().map(str::to_string).collect();
+        let store = SharedStore::new(&self.cache_dir);
+        if !store.is_marked() {
+            strategy.expected_freed_size = freed.values().sum();
+            return strategy;
+        }
+        // A link to the store frees its file only when every live link to
+        // it goes, and then once.
+        let unlinked: BTreeSet<PathBuf> = freed.keys().cloned().collect();
+        let mut shared = BTreeSet::new();
+        for (blob, size) in &freed {
+            match store.target_of(blob) {
+                Some(target) => {
+                    shared.insert(target);
+                }
+                None => strategy.expected_freed_size += size,
+            }
+        }
+        strategy.expected_freed_size += shared
+            .iter()
+            .map(|target| store.freed_by_deleting(target, &unlinked))
+            .sum::<u64>();
+        // Every link a deleted repo folder holds, used by a snapshot or not.
+        let in_deleted_repos = strategy
+            .repos
+            .iter()
+            .flat_map(|repo| std::fs::read_dir(repo.join("blobs")).into_iter().flatten().flatten())
+            .map(|entry| entry.path());
+        for blob in in_deleted_repos.chain(strategy.blobs.iter().cloned()) {
+            if let Some(target) = store.target_of(&blob) {
+                shared.insert(target);
+            }
+        }
+        strategy.shared_blobs = shared;
         strategy
+    }
+}
+
+impl CacheInfo {
+    /// What removing the shared store's files that no repo links to any more
+    /// would free (left behind when a repo folder is deleted by hand or by
+    /// an older client), as the Python client's `hf cache prune` collects
+    /// them. A file whose manifest is missing or unreadable is never listed.
+    pub fn prune_shared_blobs(&self) -> DeleteStrategy {
+        let unreferenced = SharedStore::new(&self.cache_dir).unreferenced();
+        DeleteStrategy {
+            expected_freed_size: unreferenced.values().sum(),
+            shared_blobs: unreferenced.into_keys().collect(),
+            ..DeleteStrategy::default()
+        }
     }
 }
 
@@ -373,6 +444,12 @@ impl DeleteStrategy {
         }
         for path in self.refs.iter().chain(&self.blobs) {
             ignore_missing(path, std::fs::remove_file(path))?;
+        }
+        for shared in &self.shared_blobs {
+            // `{cache}/blobs/{xx}/{hash}`: the store checks that it is one of its files.
+            if let Some(cache_dir) = shared.ancestors().nth(3) {
+                SharedStore::new(cache_dir).sweep(shared);
+            }
         }
         Ok(())
     }

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
+use crate::shared_blobs::StoreUse;
 use crate::snapshot_link::{link_blob, move_blob};
 use crate::staging::staging_path;
 
@@ -34,6 +35,13 @@ pub struct FetchOptions<'a> {
     /// Real files in snapshots instead of symlinks, as the Python client makes
     /// them: a blob fetched for the file is moved there, one already cached is copied.
     pub disable_symlinks: bool,
+    /// Keep files that have a Xet hash once per cache, in the store the
+    /// Python client 2.4 shares between repos (`{cache}/blobs/`): a file
+    /// stored there already is linked instead of fetched, a fetched one is
+    /// moved there. Off with `disable_symlinks`. On by default;
+    /// [`FetchOptions::from_config`] turns it off as `HF_HUB_DISABLE_SHARED_BLOBS`
+    /// or `HF_HUB_DISABLE_XET` do the Python client's.
+    pub shared_blobs: bool,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
     /// This call's token, headers, user agent parts and metadata timeout
@@ -52,6 +60,7 @@ impl std::fmt::Debug for FetchOptions<'_> {
             .field("force_download", &self.force_download)
             .field("local_files_only", &self.local_files_only)
             .field("disable_symlinks", &self.disable_symlinks)
+            .field("shared_blobs", &self.shared_blobs)
             .field("transfer", &self.transfer)
             .field("call", &self.call)
             .finish_non_exhaustive()
@@ -67,6 +76,7 @@ impl FetchOptions<'static> {
             force_download: false,
             local_files_only: false,
             disable_symlinks: false,
+            shared_blobs: true,
             transfer: TransferSettings::default(),
             call: CallSettings::default(),
             progress: &(),
@@ -74,11 +84,12 @@ impl FetchOptions<'static> {
     }
 
     /// Defaults from the configuration: its cache, offline mode, symlink
-    /// setting, metadata and download timeouts.
+    /// and shared store settings, metadata and download timeouts.
     pub fn from_config(config: &HubConfig) -> Self {
         let mut options = FetchOptions {
             local_files_only: config.offline,
             disable_symlinks: config.disable_symlinks,
+            shared_blobs: !config.disable_shared_blobs && !config.disable_xet,
             ..Self::new(config.hub_cache.clone())
         };
         options.call.etag_timeout = Some(config.etag_timeout);
@@ -96,6 +107,7 @@ impl<'a> FetchOptions<'a> {
             force_download: self.force_download,
             local_files_only: self.local_files_only,
             disable_symlinks: self.disable_symlinks,
+            shared_blobs: self.shared_blobs,
             transfer: self.transfer,
             call: self.call,
             progress,
@@ -134,6 +146,12 @@ macro_rules! fetch_setters {
             /// Whether snapshots hold real files instead of symlinks.
             pub fn disable_symlinks(mut self, disable_symlinks: bool) -> Self {
                 self$(.$field)?.disable_symlinks = disable_symlinks;
+                self
+            }
+
+            /// Whether files with a Xet hash are kept once per cache, in the shared store.
+            pub fn shared_blobs(mut self, shared_blobs: bool) -> Self {
+                self$(.$field)?.shared_blobs = shared_blobs;
                 self
             }
 
@@ -343,6 +361,8 @@ pub(crate) struct RemoteFile<'a> {
     pub(crate) etag: &'a str,
     pub(crate) size: Option<u64>,
     pub(crate) is_lfs: bool,
+    /// The Xet hash the Hub gave, for files in Xet storage.
+    pub(crate) xet_hash: Option<&'a str>,
     /// Where to get the bytes.
     pub(crate) url: String,
     /// Whether `url` is already where the bytes are (no redirect to follow).
@@ -358,6 +378,7 @@ impl<'a> RemoteFile<'a> {
             etag: &metadata.etag,
             size: metadata.size,
             is_lfs: metadata.is_lfs,
+            xet_hash: metadata.xet_hash.as_deref(),
             url: metadata.location.clone(),
             url_is_final: true,
             target,
@@ -417,7 +438,11 @@ pub(crate) fn place_in_cache(
             file.commit
         );
     }
-    if !blob_was_there || options.force_download {
+    let shared = StoreUse::for_file(options, file.xet_hash);
+    let linked_from_store = !blob_was_there
+        && !options.force_download
+        && shared.as_ref().is_some_and(|s| s.link_existing(&blob, file.size));
+    if !linked_from_store && (!blob_was_there || options.force_download) {
         fetch_blob(
             client,
             &file.source(),
@@ -426,6 +451,9 @@ pub(crate) fn place_in_cache(
             budget,
             options.progress,
         )?;
+        if let Some(shared) = &shared {
+            shared.publish_fetched(&blob, file.size, options.force_download)?;
+        }
     }
     if options.disable_symlinks && !blob_was_there {
         // As the Python client does: a blob fetched for a copy becomes the

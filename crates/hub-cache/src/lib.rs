@@ -51,6 +51,7 @@ mod fetch;
 mod local_dir;
 mod progress;
 mod repo_cache;
+mod shared_blobs;
 mod snapshot;
 mod snapshot_link;
 mod staging;

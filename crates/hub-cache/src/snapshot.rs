@@ -119,6 +119,7 @@ struct TreeFile {
     etag: String,
     size: u64,
     is_lfs: bool,
+    xet_hash: Option<String>,
 }
 
 /// Downloads a revision's files into the cache (or `local_dir`) and returns
@@ -183,6 +184,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
             etag: entry.etag().to_string(),
             is_lfs: entry.lfs_sha256.is_some(),
             size: entry.size,
+            xet_hash: entry.xet_hash.clone(),
             path,
         })
         .collect();
@@ -213,6 +215,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
                         etag: &file.etag,
                         size: Some(file.size),
                         is_lfs: file.is_lfs,
+                        xet_hash: file.xet_hash.as_deref(),
                         url: hf_hub_url(
                             repo_id,
                             &file.path,
@@ -308,13 +311,21 @@ fn tree_listing(
     let mut saved = tree_cache::ListingWriter::create(folder, commit.as_str());
     let mut listing = BTreeMap::new();
     for entry in client.list_repo_tree(repo_id, &tree_options) {
-        if let RepoTreeEntry::File { path, size, oid, lfs } = entry? {
+        if let RepoTreeEntry::File {
+            path,
+            size,
+            oid,
+            lfs,
+            xet_hash,
+            ..
+        } = entry?
+        {
             let entry = TreeEntry {
                 size,
                 blob_id: oid,
                 lfs_sha256: lfs.as_ref().map(|l| l.sha256.clone()),
                 lfs_size: lfs.as_ref().map(|l| l.size),
-                xet_hash: None,
+                xet_hash,
             };
             saved.add(&path, &entry);
             if picked(&path) {

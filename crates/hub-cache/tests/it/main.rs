@@ -7,6 +7,7 @@ mod hostile_server;
 mod lying_hub;
 mod proptests;
 mod ramp;
+mod shared_blobs;
 mod snapshot;
 mod tls;
 
