@@ -9,6 +9,11 @@ names it as the first argument. Each step is one call of the client:
 - `{"op": "scan_cache_dir"}`
 - `{"op": "upload_file", "repo", "local", "path", "repo_type"?}` (the repo created if missing; the token from HF_TOKEN)
 - `{"op": "xet_hashes", "repo", "repo_type"?}`: the tree's `xetHash` of every file
+- `{"op": "delete_repo", "repo", "repo_type"?, "execute"?}`: `delete_revisions` of all the
+  repo's cached revisions, run unless `execute` is false; its `expected_freed_size`
+- `{"op": "shared_store"}`: the shared blob store as the client sees it: whether it is
+  marked, its blobs and the unreferenced ones with their sizes (paths relative to the cache)
+- `{"op": "prune_shared"}`: collects the unreferenced shared blobs, as `hf cache prune` does
 
 The environment (HF_HOME, HF_ENDPOINT, HF_HUB_OFFLINE, ...) is set by the test.
 The script prints one JSON line, `{"results": [...]}`, one result per step:
@@ -22,6 +27,7 @@ import os
 import sys
 
 from huggingface_hub import HfApi, hf_hub_download, scan_cache_dir, snapshot_download
+from huggingface_hub.utils import _shared_blobs
 
 
 def sha256_of(path):
@@ -111,6 +117,31 @@ def run(step):
     if op == "xet_hashes":
         entries = HfApi().list_repo_tree(step["repo"], recursive=True, repo_type=step.get("repo_type"))
         return {e.path: e.xet_hash for e in entries if hasattr(e, "xet_hash")}
+    if op == "delete_repo":
+        info = scan_cache_dir()
+        repo_type = step.get("repo_type") or "model"
+        commits = [
+            rev.commit_hash
+            for repo in info.repos
+            if repo.repo_id == step["repo"] and repo.repo_type == repo_type
+            for rev in repo.revisions
+        ]
+        strategy = info.delete_revisions(*commits)
+        if step.get("execute", True):
+            strategy.execute()
+        return {"expected_freed_size": strategy.expected_freed_size, "revisions": len(commits)}
+    if op == "shared_store":
+        cache = scan_cache_dir().cache_dir
+        relative = lambda p: os.path.relpath(str(p), str(cache)).replace(os.sep, "/")  # noqa: E731
+        return {
+            "marked": _shared_blobs.is_shared_blobs_dir(_shared_blobs.shared_blobs_dir(cache)),
+            "blobs": sorted(relative(p) for p in _shared_blobs.shared_store_blob_paths(cache)),
+            "unreferenced": {relative(p): n for p, n in _shared_blobs.unreferenced_shared_blobs(cache).items()},
+        }
+    if op == "prune_shared":
+        cache = scan_cache_dir().cache_dir
+        unreferenced = _shared_blobs.unreferenced_shared_blobs(cache)
+        return {"freed": sum(_shared_blobs.sweep_shared_blob(p, cache_dir=cache) for p in unreferenced)}
     raise ValueError(f"unknown step {op!r}")
 
 

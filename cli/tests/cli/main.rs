@@ -14,6 +14,7 @@ mod lying_hub;
 mod patterns;
 mod publishing;
 mod secrets;
+mod shared_blobs;
 mod support;
 mod token_secrecy;
 mod xet_upload;

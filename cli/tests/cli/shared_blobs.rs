@@ -1,0 +1,346 @@
+//! One cache, two clients, one shared blob store: a Xet file the Python client
+//! 2.4 stored in `{cache}/blobs/` is linked by `huggingface-cli` for another
+//! repo without fetching it, and the other way round; both scans agree on a
+//! cache with shared blobs; either client deletes one repo and keeps the other's
+//! file, and the last deletion frees the stored file; HF_HUB_DISABLE_SHARED_BLOBS
+//! keeps per-repo blobs; a stored file of the wrong size is not used.
+
+use std::path::{Path, PathBuf};
+
+use hub_emulator::test_hub::ALICE_WRITE;
+use serde_json::{Value, json};
+
+use crate::support::{BoxError, Env, TestResult, last_line, pattern_bytes};
+
+const FILE: &str = "weights.bin";
+const ONE: &str = "alice/shared-one";
+const TWO: &str = "alice/shared-two";
+const XET_ON: [(&str, &str); 2] = [("HF_HUB_DISABLE_XET", ""), ("HF_TOKEN", ALICE_WRITE)];
+
+/// The file both repos hold.
+fn data() -> Vec<u8> {
+    pattern_bytes(700_000, 17)
+}
+
+/// An emulator where the Python client uploaded the same file, through Xet, to
+/// both repos; and that file's Xet hash.
+fn two_repos() -> Result<(Env, String), BoxError> {
+    let env = Env::empty()?;
+    let local = env.home.path().join("upload").join(FILE);
+    std::fs::create_dir_all(local.parent().ok_or("parent")?)?;
+    std::fs::write(&local, data())?;
+    let results = python(
+        &env,
+        &[
+            json!({ "op": "upload_file", "repo": ONE, "local": local, "path": FILE }),
+            json!({ "op": "upload_file", "repo": TWO, "local": local, "path": FILE }),
+            json!({ "op": "xet_hashes", "repo": ONE }),
+            json!({ "op": "xet_hashes", "repo": TWO }),
+        ],
+        &[],
+    )?;
+    let hash = results[2][FILE].as_str().ok_or("a Xet hash for the file")?.to_string();
+    assert_eq!(results[3][FILE].as_str(), Some(hash.as_str()), "one content, one hash");
+    std::fs::remove_dir_all(env.home.path().join("upload"))?;
+    env.hub.log().clear();
+    Ok((env, hash))
+}
+
+/// The Python client's steps with Xet on (its default), failing on any failed step.
+fn python(env: &Env, steps: &[Value], extra: &[(&str, &str)]) -> Result<Vec<Value>, BoxError> {
+    let mut vars: Vec<(&str, &str)> = XET_ON.to_vec();
+    vars.extend_from_slice(extra);
+    let results = env.python(steps, &vars)?;
+    match results.iter().find(|r| r.get("error").is_some()) {
+        Some(failed) => Err(format!("a Python step failed: {failed}").into()),
+        None => Ok(results),
+    }
+}
+
+fn python_download(env: &Env, repo: &str, extra: &[(&str, &str)]) -> Result<PathBuf, BoxError> {
+    let results = python(
+        env,
+        &[json!({ "op": "hf_hub_download", "repo": repo, "filename": FILE })],
+        extra,
+    )?;
+    Ok(PathBuf::from(results[0]["path"].as_str().ok_or("a path")?))
+}
+
+fn cli_download(env: &Env, repo: &str, extra: &[(&str, &str)]) -> Result<PathBuf, BoxError> {
+    Ok(last_line(&env.cli_ok(&["download", repo, FILE], extra)?))
+}
+
+fn repo_blob(env: &Env, repo: &str) -> PathBuf {
+    let sha256 = sha256_hex(&data());
+    env.cache()
+        .join(format!("models--{}", repo.replace('/', "--")))
+        .join("blobs")
+        .join(sha256)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn store_blob(env: &Env, hash: &str) -> PathBuf {
+    env.cache().join("blobs").join(&hash[..2]).join(hash)
+}
+
+fn manifest_lines(env: &Env, hash: &str) -> Result<Vec<String>, BoxError> {
+    let text = std::fs::read_to_string(env.cache().join("blobs").join(&hash[..2]).join(format!("{hash}.refs")))?;
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines.sort();
+    Ok(lines)
+}
+
+fn is_link(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+/// Requests that moved the file's bytes: the CAS's reconstructions, xorb
+/// ranges, the bridge and the LFS CDN.
+fn byte_transfers(env: &Env) -> usize {
+    env.hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.method == "GET" && (r.path.starts_with("/cdn/") || r.path.starts_with("/~cas/")))
+        .count()
+}
+
+#[test]
+fn a_file_python_stored_is_linked_by_the_cli_without_a_transfer() -> TestResult {
+    let (env, hash) = two_repos()?;
+    let python_path = python_download(&env, ONE, &[])?;
+    assert_eq!(std::fs::read(&python_path)?, data());
+    assert!(is_link(&repo_blob(&env, ONE)), "the Python client made the store");
+    assert_eq!(
+        std::fs::read_to_string(env.cache().join("blobs/.huggingface-shared-blobs"))?,
+        "1\n"
+    );
+
+    env.hub.log().clear();
+    let ours = cli_download(&env, TWO, &[])?;
+    assert_eq!(std::fs::read(&ours)?, data());
+    assert_eq!(byte_transfers(&env), 0, "linked from the store, nothing fetched");
+    assert_eq!(
+        std::fs::read_link(repo_blob(&env, TWO))?,
+        Path::new("../../blobs").join(&hash[..2]).join(&hash),
+        "the link the Python client makes"
+    );
+    let sha256 = sha256_hex(&data());
+    assert_eq!(
+        manifest_lines(&env, &hash)?,
+        [
+            format!("models--alice--shared-one/blobs/{sha256}"),
+            format!("models--alice--shared-two/blobs/{sha256}")
+        ],
+        "our reference joins the Python client's in its manifest"
+    );
+    scans_agree(&env)?;
+    Ok(())
+}
+
+#[test]
+fn a_file_the_cli_stored_is_linked_by_python_without_a_transfer() -> TestResult {
+    let (env, hash) = two_repos()?;
+    let ours = cli_download(&env, ONE, &[])?;
+    assert_eq!(std::fs::read(&ours)?, data());
+    assert!(is_link(&repo_blob(&env, ONE)), "ours made the store");
+    assert!(store_blob(&env, &hash).is_file());
+
+    env.hub.log().clear();
+    let theirs = python_download(&env, TWO, &[])?;
+    assert_eq!(std::fs::read(&theirs)?, data());
+    assert_eq!(byte_transfers(&env), 0, "the Python client linked from our store");
+    assert!(is_link(&repo_blob(&env, TWO)));
+    assert_eq!(manifest_lines(&env, &hash)?.len(), 2);
+    let store = python(&env, &[json!({ "op": "shared_store" })], &[])?;
+    assert_eq!(store[0]["marked"], true, "our marker is the Python client's");
+    assert_eq!(store[0]["blobs"], json!([format!("blobs/{}/{hash}", &hash[..2])]));
+    scans_agree(&env)?;
+    Ok(())
+}
+
+/// Both clients' scans of the cache: the same repos and sizes, the shared
+/// file counted once in the total.
+fn scans_agree(env: &Env) -> TestResult {
+    let python_scan = python(env, &[json!({ "op": "scan_cache_dir" })], &[])?.remove(0);
+    let ours = hub_cache::scan_cache(&env.cache())?;
+    assert!(ours.warnings.is_empty(), "{:?}", ours.warnings);
+    assert_eq!(python_scan["warnings"], json!([]));
+    assert_eq!(python_scan["size_on_disk"], json!(ours.size_on_disk), "cache totals");
+    let python_repos: Vec<(String, u64, u64)> = python_scan["repos"]
+        .as_array()
+        .ok_or("repos")?
+        .iter()
+        .map(|r| {
+            (
+                r["repo_id"].as_str().unwrap_or_default().to_string(),
+                r["size_on_disk"].as_u64().unwrap_or_default(),
+                r["nb_files"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let our_repos: Vec<(String, u64, u64)> = ours
+        .repos
+        .iter()
+        .map(|r| (r.repo_id.to_string(), r.size_on_disk, r.nb_files as u64))
+        .collect();
+    assert_eq!(python_repos, our_repos);
+    Ok(())
+}
+
+#[test]
+fn each_client_deletes_one_repo_and_the_last_deletion_frees_the_stored_file() -> TestResult {
+    for python_first in [true, false] {
+        let (env, hash) = two_repos()?;
+        python_download(&env, ONE, &[])?;
+        cli_download(&env, TWO, &[])?;
+        let size = data().len() as u64;
+        assert_eq!(hub_cache::scan_cache(&env.cache())?.size_on_disk, size);
+
+        // What each client would free by deleting one repo, then both.
+        let ours = hub_cache::scan_cache(&env.cache())?;
+        let commits = |repo: &str| -> Vec<String> {
+            ours.repos
+                .iter()
+                .filter(|r| r.repo_id.as_str() == repo)
+                .flat_map(|r| r.revisions.iter().map(|v| v.commit_hash.clone()))
+                .collect()
+        };
+        let (one, two) = (commits(ONE), commits(TWO));
+        let both: Vec<&str> = one.iter().chain(&two).map(String::as_str).collect();
+        let only_one: Vec<&str> = one.iter().map(String::as_str).collect();
+        let plan = python(
+            &env,
+            &[json!({ "op": "delete_repo", "repo": ONE, "execute": false })],
+            &[],
+        )?;
+        assert_eq!(plan[0]["expected_freed_size"], 0);
+        assert_eq!(ours.delete_revisions(&only_one).expected_freed_size, 0);
+        assert_eq!(ours.delete_revisions(&both).expected_freed_size, size);
+
+        let (first, last) = if python_first { (ONE, TWO) } else { (TWO, ONE) };
+        if python_first {
+            let freed = python(&env, &[json!({ "op": "delete_repo", "repo": first })], &[])?;
+            assert_eq!(freed[0]["expected_freed_size"], 0);
+        } else {
+            env.cli_ok(&["delete-cache", first, "--yes"], &[])?;
+        }
+        assert!(store_blob(&env, &hash).is_file(), "the other repo still links to it");
+        let kept = env.cli_ok(&["download", last, FILE], &[("HF_HUB_OFFLINE", "1")])?;
+        assert_eq!(
+            std::fs::read(last_line(&kept))?,
+            data(),
+            "the other repo's file is intact"
+        );
+        assert_eq!(
+            manifest_lines(&env, &hash)?.len(),
+            1,
+            "the deleted link's reference is gone"
+        );
+        scans_agree(&env)?;
+
+        if python_first {
+            let out = env.cli_ok(&["delete-cache", last, "--yes"], &[])?;
+            assert!(
+                String::from_utf8_lossy(&out.stdout).contains("freeing 700.0K"),
+                "{}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        } else {
+            let freed = python(&env, &[json!({ "op": "delete_repo", "repo": last })], &[])?;
+            assert_eq!(freed[0]["expected_freed_size"], size);
+        }
+        assert!(
+            !store_blob(&env, &hash).exists(),
+            "the last link took the stored file with it"
+        );
+        assert!(manifest_lines(&env, &hash).is_err());
+        scans_agree(&env)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn without_shared_blobs_each_repo_keeps_its_own_blob() -> TestResult {
+    let (env, _) = two_repos()?;
+    python_download(&env, ONE, &[])?;
+    env.hub.log().clear();
+    cli_download(&env, TWO, &[("HF_HUB_DISABLE_SHARED_BLOBS", "1")])?;
+    assert!(byte_transfers(&env) > 0, "fetched, not linked");
+    assert!(std::fs::symlink_metadata(repo_blob(&env, TWO))?.is_file());
+
+    let (env, _) = two_repos()?;
+    cli_download(&env, ONE, &[("HF_HUB_DISABLE_SHARED_BLOBS", "1")])?;
+    python_download(&env, TWO, &[("HF_HUB_DISABLE_SHARED_BLOBS", "1")])?;
+    for repo in [ONE, TWO] {
+        assert!(std::fs::symlink_metadata(repo_blob(&env, repo))?.is_file(), "{repo}");
+    }
+    assert!(!env.cache().join("blobs").exists(), "no store was made");
+    scans_agree(&env)?;
+    Ok(())
+}
+
+#[test]
+fn a_stored_file_of_the_wrong_size_is_fetched_again_by_both_clients() -> TestResult {
+    let (env, hash) = two_repos()?;
+    cli_download(&env, ONE, &[])?;
+    let stored = store_blob(&env, &hash);
+    std::fs::remove_file(&stored)?;
+    std::fs::write(&stored, b"not the file")?;
+    env.hub.log().clear();
+    let theirs = python_download(&env, TWO, &[])?;
+    assert!(
+        byte_transfers(&env) > 0,
+        "the Python client did not take the damaged copy"
+    );
+    assert_eq!(std::fs::read(&theirs)?, data());
+
+    let (env, hash) = two_repos()?;
+    python_download(&env, ONE, &[])?;
+    let stored = store_blob(&env, &hash);
+    std::fs::remove_file(&stored)?;
+    std::fs::write(&stored, b"not the file")?;
+    env.hub.log().clear();
+    let ours = cli_download(&env, TWO, &[])?;
+    assert!(byte_transfers(&env) > 0, "ours did not take the damaged copy");
+    assert_eq!(std::fs::read(&ours)?, data());
+    Ok(())
+}
+
+#[test]
+fn both_clients_find_the_same_unreferenced_stored_files() -> TestResult {
+    let (env, hash) = two_repos()?;
+    cli_download(&env, ONE, &[])?;
+    python_download(&env, TWO, &[])?;
+    // Repo folders removed by hand leave the stored file behind.
+    std::fs::remove_dir_all(env.cache().join("models--alice--shared-one"))?;
+    std::fs::remove_dir_all(env.cache().join("models--alice--shared-two"))?;
+    let size = data().len() as u64;
+    let store = python(&env, &[json!({ "op": "shared_store" })], &[])?;
+    let key = format!("blobs/{}/{hash}", &hash[..2]);
+    assert_eq!(store[0]["unreferenced"], json!({ key: size }));
+    let prune = hub_cache::scan_cache(&env.cache())?.prune_shared_blobs();
+    assert_eq!(prune.expected_freed_size, size);
+    assert_eq!(
+        prune.shared_blobs.iter().collect::<Vec<_>>(),
+        [&store_blob(&env, &hash)]
+    );
+    scans_agree(&env)?;
+    prune.execute()?;
+    assert!(!store_blob(&env, &hash).exists());
+    let store = python(&env, &[json!({ "op": "shared_store" })], &[])?;
+    assert_eq!(store[0]["blobs"], json!([]));
+
+    // And the Python client collects what ours left.
+    let (env, hash) = two_repos()?;
+    cli_download(&env, ONE, &[])?;
+    std::fs::remove_dir_all(env.cache().join("models--alice--shared-one"))?;
+    let pruned = python(&env, &[json!({ "op": "prune_shared" })], &[])?;
+    assert_eq!(pruned[0]["freed"], size);
+    assert!(!store_blob(&env, &hash).exists());
+    Ok(())
+}
