@@ -97,6 +97,15 @@ pub(crate) fn run(args: ScanCacheArgs, verbose: u8) -> Result<()> {
         info.repos.len(),
         format_size(info.size_on_disk)
     )?;
+    let unreferenced = info.prune_shared_blobs();
+    if !unreferenced.shared_blobs.is_empty() {
+        writeln!(
+            out,
+            "Found {} shared blob(s) no repo links to any more, totalling {}.",
+            unreferenced.shared_blobs.len(),
+            format_size(unreferenced.expected_freed_size)
+        )?;
+    }
     if !info.warnings.is_empty() {
         if verbose >= 2 {
             for warning in &info.warnings {

@@ -323,6 +323,13 @@ fn both_clients_find_the_same_unreferenced_stored_files() -> TestResult {
     let store = python(&env, &[json!({ "op": "shared_store" })], &[])?;
     let key = format!("blobs/{}/{hash}", &hash[..2]);
     assert_eq!(store[0]["unreferenced"], json!({ key: size }));
+    let scan = env.cli_ok(&["scan-cache"], &[])?;
+    assert!(
+        String::from_utf8_lossy(&scan.stdout)
+            .contains("Found 1 shared blob(s) no repo links to any more, totalling 700.0K."),
+        "{}",
+        String::from_utf8_lossy(&scan.stdout)
+    );
     let prune = hub_cache::scan_cache(&env.cache())?.prune_shared_blobs();
     assert_eq!(prune.expected_freed_size, size);
     assert_eq!(
