@@ -124,6 +124,7 @@ pub fn cached_download(client: &HubClient, url: &str, options: &FetchOptions<'_>
         expected_sha256: None,
         expected_git_blob: None,
         url_is_final: true,
+        xet: None,
     };
     fetch_blob(
         client,

@@ -9,7 +9,7 @@ use crate::blob_lock::BlobLock;
 use crate::cachedir_tag::tag_cache_dir;
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
-use crate::fetch::{BlobSource, TransferSettings, fetch_blob};
+use crate::fetch::{BlobSource, TransferSettings, XetBlob, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
 use crate::shared_blobs::StoreUse;
@@ -42,6 +42,14 @@ pub struct FetchOptions<'a> {
     /// [`FetchOptions::from_config`] turns it off as `HF_HUB_DISABLE_SHARED_BLOBS`
     /// or `HF_HUB_DISABLE_XET` do the Python client's.
     pub shared_blobs: bool,
+    /// Fetch files in Xet storage from their reconstruction (the CAS's xorb ranges)
+    /// instead of over plain HTTP: on by default, off with `HF_HUB_DISABLE_XET`
+    /// ([`FetchOptions::from_config`]). A hub that offers no Xet token is read over HTTP.
+    pub xet: bool,
+    /// Where chunks of Xet downloads are kept, so that a new revision of a file fetches
+    /// only the chunks it does not share (`{HF_XET_CACHE}/hub-rs-chunk-cache` from the
+    /// configuration, none by default).
+    pub xet_chunk_cache: Option<PathBuf>,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
     /// This call's token, headers, user agent parts and metadata timeout
@@ -61,6 +69,8 @@ impl std::fmt::Debug for FetchOptions<'_> {
             .field("local_files_only", &self.local_files_only)
             .field("disable_symlinks", &self.disable_symlinks)
             .field("shared_blobs", &self.shared_blobs)
+            .field("xet", &self.xet)
+            .field("xet_chunk_cache", &self.xet_chunk_cache)
             .field("transfer", &self.transfer)
             .field("call", &self.call)
             .finish_non_exhaustive()
@@ -77,6 +87,8 @@ impl FetchOptions<'static> {
             local_files_only: false,
             disable_symlinks: false,
             shared_blobs: true,
+            xet: true,
+            xet_chunk_cache: None,
             transfer: TransferSettings::default(),
             call: CallSettings::default(),
             progress: &(),
@@ -90,6 +102,8 @@ impl FetchOptions<'static> {
             local_files_only: config.offline,
             disable_symlinks: config.disable_symlinks,
             shared_blobs: !config.disable_shared_blobs && !config.disable_xet,
+            xet: !config.disable_xet,
+            xet_chunk_cache: Some(config.xet_cache.join(crate::fetch::CHUNK_CACHE_FOLDER)),
             ..Self::new(config.hub_cache.clone())
         };
         options.call.etag_timeout = Some(config.etag_timeout);
@@ -108,6 +122,8 @@ impl<'a> FetchOptions<'a> {
             local_files_only: self.local_files_only,
             disable_symlinks: self.disable_symlinks,
             shared_blobs: self.shared_blobs,
+            xet: self.xet,
+            xet_chunk_cache: self.xet_chunk_cache,
             transfer: self.transfer,
             call: self.call,
             progress,
@@ -152,6 +168,18 @@ macro_rules! fetch_setters {
             /// Whether files with a Xet hash are kept once per cache, in the shared store.
             pub fn shared_blobs(mut self, shared_blobs: bool) -> Self {
                 self$(.$field)?.shared_blobs = shared_blobs;
+                self
+            }
+
+            /// Whether files in Xet storage are fetched from their reconstruction.
+            pub fn xet(mut self, xet: bool) -> Self {
+                self$(.$field)?.xet = xet;
+                self
+            }
+
+            /// Where chunks of Xet downloads are kept.
+            pub fn xet_chunk_cache(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+                self$(.$field)?.xet_chunk_cache = Some(folder.into());
                 self
             }
 
@@ -363,6 +391,8 @@ pub(crate) struct RemoteFile<'a> {
     pub(crate) is_lfs: bool,
     /// The Xet hash the Hub gave, for files in Xet storage.
     pub(crate) xet_hash: Option<&'a str>,
+    /// Where Xet read tokens come from, when the `HEAD` said.
+    pub(crate) xet_refresh_route: Option<&'a str>,
     /// Where to get the bytes.
     pub(crate) url: String,
     /// Whether `url` is already where the bytes are (no redirect to follow).
@@ -379,6 +409,7 @@ impl<'a> RemoteFile<'a> {
             size: metadata.size,
             is_lfs: metadata.is_lfs,
             xet_hash: metadata.xet_hash.as_deref(),
+            xet_refresh_route: metadata.xet_refresh_route.as_deref(),
             url: metadata.location.clone(),
             url_is_final: true,
             target,
@@ -395,7 +426,7 @@ impl<'a> RemoteFile<'a> {
         (!self.is_lfs && self.etag.len() == 40).then_some(self.etag)
     }
 
-    pub(crate) fn source(&self) -> BlobSource<'_> {
+    pub(crate) fn source<'s>(&'s self, options: &'s FetchOptions<'_>) -> BlobSource<'s> {
         BlobSource {
             url: &self.url,
             target: self.target.clone(),
@@ -404,6 +435,12 @@ impl<'a> RemoteFile<'a> {
             expected_sha256: self.sha256(),
             expected_git_blob: self.git_blob_id(),
             url_is_final: self.url_is_final,
+            xet: self.xet_hash.filter(|_| options.xet).map(|file_hash| XetBlob {
+                file_hash,
+                refresh_route: self.xet_refresh_route,
+                commit: self.commit,
+                chunk_cache: options.xet_chunk_cache.as_deref(),
+            }),
         }
     }
 }
@@ -445,7 +482,7 @@ pub(crate) fn place_in_cache(
     if !linked_from_store && (!blob_was_there || options.force_download) {
         fetch_blob(
             client,
-            &file.source(),
+            &file.source(options),
             &blob,
             &options.transfer,
             budget,

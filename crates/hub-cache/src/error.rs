@@ -15,6 +15,16 @@ pub enum Error {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// A download from Xet storage failed. The source is the `hub_xet::Error` that says
+    /// how (a refused token, a CAS error, xorb bytes that do not check).
+    #[error("failed to download {path} from Xet storage")]
+    Xet {
+        /// The path in the repo.
+        path: String,
+        /// The `hub_xet::Error`.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The file is not in the cache and the network may not be used (offline
     /// mode or `local_files_only`). Not the same as "does not exist".
     #[error(

@@ -23,11 +23,17 @@
 //!   store of the Python client 2.4 (`{cache}/blobs/{xx}/{xet_hash}`, with a
 //!   manifest of the repo blobs linking to it): a file another repo already
 //!   brought is linked, not fetched ([`FetchOptions::shared_blobs`]).
+//! - A file in Xet storage (its `HEAD` or tree entry has a Xet hash) is rebuilt
+//!   from the CAS's reconstruction, its xorb ranges fetched in parallel, with a
+//!   short-lived Xet token that only the CAS sees; chunks are kept in a chunk
+//!   cache, so a new revision fetches only the chunks it does not share. Off
+//!   with [`FetchOptions::xet`] (`HF_HUB_DISABLE_XET`), or on a hub that offers
+//!   no Xet token: then over plain HTTP. The blob and its checks are the same.
 //! - [`scan_cache`] tells what the cache holds; [`CacheInfo::delete_revisions`]
 //!   plans a deletion to show before [`DeleteStrategy::execute`] runs it.
 //!
 //! It sits on `hub-api` (all requests go through its `HubClient`), `hub-url`
-//! and `hub-xet` (the Xet hashes of files).
+//! and `hub-xet` (the Xet hashes of files, Xet downloads).
 //!
 //! ```no_run
 //! use hub_api::HubClient;

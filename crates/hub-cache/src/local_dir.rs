@@ -171,7 +171,7 @@ pub(crate) fn place(
     let staging = paths.staging(file.etag);
     fetch_blob(
         client,
-        &file.source(),
+        &file.source(options),
         &staging,
         &options.transfer,
         budget,

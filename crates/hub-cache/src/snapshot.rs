@@ -216,6 +216,8 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
                         size: Some(file.size),
                         is_lfs: file.is_lfs,
                         xet_hash: file.xet_hash.as_deref(),
+                        // The read-token route of the repo at the commit.
+                        xet_refresh_route: None,
                         url: hf_hub_url(
                             repo_id,
                             &file.path,

@@ -8,6 +8,7 @@ mod ramp;
 mod single_stream;
 mod stall;
 mod stream_hasher;
+mod xet;
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -20,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
 pub(crate) use hasher::{hex, sha256_of};
+pub(crate) use xet::{CHUNK_CACHE_FOLDER, XetBlob};
 
 /// How blobs are fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +67,8 @@ pub(crate) struct BlobSource<'a> {
     pub(crate) expected_git_blob: Option<&'a str>,
     /// Whether `url` is where the bytes are, or a `resolve` URL that may redirect.
     pub(crate) url_is_final: bool,
+    /// For a file in Xet storage with Xet on: rebuilt from its reconstruction instead.
+    pub(crate) xet: Option<XetBlob<'a>>,
 }
 
 /// The partial file of a blob: `blobs/{etag}.incomplete`, kept across failures
@@ -98,7 +102,12 @@ pub(crate) fn fetch_blob(
         total: source.expected_size,
     });
 
+    let from_xet = match &source.xet {
+        Some(xet) => xet::fetch(client, xet, source, &partial, settings, budget, progress)? == xet::XetFetch::Fetched,
+        None => false,
+    };
     let ranged = match source.expected_size {
+        _ if from_xet => None,
         Some(size) if size >= settings.parallel_threshold && settings.connections > 1 => {
             // Ranges go straight to where the bytes are, not through one redirect each.
             let location = match source.url_is_final {
@@ -134,6 +143,8 @@ pub(crate) fn fetch_blob(
     };
     let hashed = match ranged {
         Some(hashed) => hashed,
+        // The rebuilt file is hashed below, from the disk.
+        None if from_xet => None,
         None => {
             let _permit = budget.acquire();
             single_stream::fetch(client, source, &partial, sha256.is_some(), settings, progress)?

@@ -10,6 +10,7 @@ mod ramp;
 mod shared_blobs;
 mod snapshot;
 mod tls;
+mod xet;
 
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::cas::CasClient;
 use super::chunk_cache::ChunkCache;
@@ -211,7 +211,6 @@ fn attempt(
     let fetched = AtomicU64::new(0);
     let fetches = AtomicU64::new(0);
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
-    let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let written_to_cache = Mutex::new(Vec::new());
     let context = FetchContext {
@@ -230,11 +229,11 @@ fn attempt(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                while !failed.load(Ordering::SeqCst) {
-                    let Some(job) = lock(&queue).pop_front() else { return };
+                // After a failure the other ranges are still fetched: into the chunk cache,
+                // they are what the next try does not fetch again.
+                while let Some(job) = lock(&queue).pop_front() {
                     fetches.fetch_add(1, Ordering::Relaxed);
                     if let Err(error) = context.run(&job) {
-                        failed.store(true, Ordering::SeqCst);
                         lock(&first_error).get_or_insert(error);
                     }
                 }
