@@ -25,6 +25,11 @@
 //! - Downloads: [`reconstruct_file`] rebuilds a file from its reconstruction into a file
 //!   (xorb ranges fetched in parallel, chunks checked and written at their offsets, the
 //!   file hash checked), taking the chunks a [`ChunkCache`] holds from disk.
+//! - Uploads: [`upload_files`] reads each file once into chunks, its sha256 and its Xet
+//!   hash, deduplicates the chunks (within the session, against a local shard cache and
+//!   through the CAS's global dedupe), uploads the new ones in xorbs and registers the files
+//!   in a shard; [`XetUploader`] does it for a commit's large files (hub-api's
+//!   `ContentUploader`), with LFS where the Hub has no Xet storage.
 //!
 //! Everything that parses reads untrusted bytes: sizes are checked before they are
 //! allocated, and errors are values of the one [`Error`], never panics.
@@ -95,8 +100,8 @@ pub use reconstruction::{
 };
 pub use shard::{FileInfo, Shard, ShardChunk, ShardFooter, XorbInfo};
 pub use upload::{
-    CasUpload, MAX_SHARD_BYTES, UploadOptions, UploadOutcome, UploadSource, UploadStats, UploadedFile, XetUploader,
-    upload_files,
+    CasUpload, MAX_SHARD_BYTES, UploadOptions, UploadOutcome, UploadProgress, UploadSource, UploadStats, UploadedFile,
+    XetUploader, upload_files,
 };
 pub use xorb::{
     CHUNK_HEADER_LEN, ChunkHeader, CompressionPolicy, DecodedChunk, MAX_XORB_BYTES, MAX_XORB_CHUNKS, ParsedXorb,

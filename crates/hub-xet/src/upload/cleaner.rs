@@ -20,9 +20,9 @@ use crate::hash::{HashedChunk, XetHash};
 use crate::shard::{Shard, XorbInfo};
 use crate::xorb::{SerializedXorb, XorbBuilder};
 
-use super::CasUpload;
 use super::defrag::DefragPrevention;
 use super::known::{KnownChunks, Run, TermXorb};
+use super::{CasUpload, UploadProgress};
 
 /// Bytes read from a file at a time.
 const READ_BYTES: usize = 1 << 20;
@@ -38,6 +38,7 @@ const SHA256_QUEUE: usize = 4;
 /// What the workers of a session share.
 pub(crate) struct Shared<'a> {
     pub(crate) cas: &'a dyn CasUpload,
+    pub(crate) progress: &'a dyn UploadProgress,
     pub(crate) known: RwLock<KnownChunks>,
     pub(crate) global_dedupe: bool,
     /// The next session xorb's number.
@@ -236,6 +237,7 @@ pub(crate) enum Source<'a> {
 pub(crate) fn clean(
     shared: &Shared<'_>,
     lane: &mut Lane,
+    index: usize,
     source: &Source<'_>,
     queue: &SyncSender<SerializedXorb>,
 ) -> Result<CleanedFile, Error> {
@@ -292,6 +294,7 @@ pub(crate) fn clean(
                 if block.data.len() >= BLOCK_BYTES {
                     dedupe_block(shared, lane, &mut file, &mut block, queue)?;
                 }
+                shared.progress.file_read(index, read as u64);
             }
             chunker.finish(|chunk| block.push(chunk));
             dedupe_block(shared, lane, &mut file, &mut block, queue)?;

@@ -5,12 +5,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hub_api::{
-    AddSource, ContentTarget, ContentTransfer, ContentUploader, HubClient, LargeFile, LfsUploader, ProgressEvent,
-    UploadedContent,
+    AddSource, ContentTarget, ContentTransfer, ContentUploader, HubClient, LargeFile, LfsUploader, Progress,
+    ProgressEvent, UploadedContent,
 };
 use hub_url::HubConfig;
 
-use super::{UploadOptions, UploadOutcome, UploadSource, upload_files};
+use super::{UploadOptions, UploadOutcome, UploadProgress, UploadSource, upload_files};
 use crate::Error;
 use crate::client::cas::CasClient;
 use crate::client::token::{XetScope, XetTokenSource, xet_token_url};
@@ -118,17 +118,34 @@ impl XetUploader {
                 total: Some(file.size),
             });
         }
-        let outcome = upload_files(&cas, &sources, &options)?;
+        let progress = ReadProgress {
+            progress: target.progress,
+            files,
+        };
+        let outcome = upload_files(&cas, &sources, &options, &progress)?;
         for file in files {
-            target.progress.event(&ProgressEvent::Advanced {
-                path: file.path_in_repo.to_string(),
-                bytes: file.size,
-            });
             target.progress.event(&ProgressEvent::Finished {
                 path: file.path_in_repo.to_string(),
             });
         }
         Ok(Some(outcome))
+    }
+}
+
+/// A session's reads as the commit's progress events, by path in the repo.
+struct ReadProgress<'a> {
+    progress: &'a dyn Progress,
+    files: &'a [LargeFile<'a>],
+}
+
+impl UploadProgress for ReadProgress<'_> {
+    fn file_read(&self, file: usize, bytes: u64) {
+        if let Some(file) = self.files.get(file) {
+            self.progress.event(&ProgressEvent::Advanced {
+                path: file.path_in_repo.to_string(),
+                bytes,
+            });
+        }
     }
 }
 

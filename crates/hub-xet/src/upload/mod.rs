@@ -72,6 +72,17 @@ impl CasUpload for CasClient {
     }
 }
 
+/// Receives how far the files of an upload have been read (and so chunked, deduplicated and
+/// packed): progress for a bar. `()` ignores it.
+pub trait UploadProgress: Sync {
+    /// `bytes` more bytes of file `file` (its index in the sources) were read.
+    fn file_read(&self, file: usize, bytes: u64);
+}
+
+impl UploadProgress for () {
+    fn file_read(&self, _file: usize, _bytes: u64) {}
+}
+
 /// The bytes of one file to upload.
 #[derive(Clone, Copy, Debug)]
 pub enum UploadSource<'a> {
@@ -198,10 +209,12 @@ pub struct UploadOutcome {
 /// once while `file_workers` files are read), then the shard registering the files. Once it
 /// returns, the files can be committed by their sha256. Fails at the first error of a read
 /// or a CAS call; the CAS then registers no file (xorbs already sent stay unreferenced).
+/// `progress` hears of every piece of a file read.
 pub fn upload_files(
     cas: &dyn CasUpload,
     sources: &[UploadSource<'_>],
     options: &UploadOptions,
+    progress: &dyn UploadProgress,
 ) -> Result<UploadOutcome, Error> {
     let cache = options
         .shard_cache
@@ -213,6 +226,7 @@ pub fn upload_files(
     }
     let shared = Shared {
         cas,
+        progress,
         known: RwLock::new(known),
         global_dedupe: options.global_dedupe,
         next_xorb: AtomicUsize::new(0),
@@ -342,7 +356,7 @@ fn clean_all(
                         UploadSource::File(path) => Source::File(path),
                         UploadSource::Bytes(bytes) => Source::Bytes(bytes),
                     };
-                    match clean(shared, &mut lane, &source, &queue) {
+                    match clean(shared, &mut lane, index, &source, &queue) {
                         Ok(file) => {
                             if let Ok(mut slot) = results[index].lock() {
                                 *slot = Some(file);

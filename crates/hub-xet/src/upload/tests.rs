@@ -190,7 +190,7 @@ fn files_come_back_byte_for_byte_with_their_hashes() -> Result<(), Error> {
         UploadSource::Bytes(&text),
         UploadSource::Bytes(&[]),
     ];
-    let outcome = upload_files(&cas, &sources, &UploadOptions::default().file_workers(3))?;
+    let outcome = upload_files(&cas, &sources, &UploadOptions::default().file_workers(3), &())?;
     for (file, data) in outcome.files.iter().zip([&big[..], &small, &text, &[]]) {
         assert_eq!(file.size, data.len() as u64);
         assert_eq!(file.sha256, sha256(data));
@@ -216,7 +216,7 @@ fn the_same_content_twice_in_a_session_is_sent_once() -> Result<(), Error> {
     let cas = MemoryCas::default();
     let data = noise(3 << 20, 2);
     let sources = [UploadSource::Bytes(&data), UploadSource::Bytes(&data)];
-    let outcome = upload_files(&cas, &sources, &UploadOptions::default().file_workers(1))?;
+    let outcome = upload_files(&cas, &sources, &UploadOptions::default().file_workers(1), &())?;
     assert_eq!(outcome.files[0], outcome.files[1]);
     assert_eq!(outcome.stats.new_bytes, data.len() as u64);
     assert!(cas.xorb_bytes() < data.len() as u64 + 100_000);
@@ -241,16 +241,16 @@ fn a_cached_shard_makes_a_reupload_send_only_the_change() -> Result<(), Error> {
     })?;
     let options = UploadOptions::default().shard_cache(cache.path()).global_dedupe(false);
     let data = noise(24 << 20, 3);
-    upload_files(&cas, &[UploadSource::Bytes(&data)], &options)?;
+    upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &())?;
     let first = cas.xorb_bytes();
 
     // The same bytes: nothing new at all.
-    let again = upload_files(&cas, &[UploadSource::Bytes(&data)], &options)?;
+    let again = upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &())?;
     assert_eq!(again.stats.new_bytes, 0);
     assert_eq!(again.stats.xorbs_uploaded, 0);
 
     let changed = edited(&data);
-    let outcome = upload_files(&cas, &[UploadSource::Bytes(&changed)], &options)?;
+    let outcome = upload_files(&cas, &[UploadSource::Bytes(&changed)], &options, &())?;
     let sent = cas.xorb_bytes() - first;
     assert!(sent < (changed.len() / 5) as u64, "{sent} bytes sent");
     assert_eq!(outcome.stats.dedupe_queries, 0);
@@ -262,10 +262,10 @@ fn a_cached_shard_makes_a_reupload_send_only_the_change() -> Result<(), Error> {
 fn global_dedupe_alone_makes_a_reupload_send_only_the_change() -> Result<(), Error> {
     let cas = MemoryCas::default();
     let data = noise(24 << 20, 4);
-    upload_files(&cas, &[UploadSource::Bytes(&data)], &UploadOptions::default())?;
+    upload_files(&cas, &[UploadSource::Bytes(&data)], &UploadOptions::default(), &())?;
     let first = cas.xorb_bytes();
     let changed = edited(&data);
-    let outcome = upload_files(&cas, &[UploadSource::Bytes(&changed)], &UploadOptions::default())?;
+    let outcome = upload_files(&cas, &[UploadSource::Bytes(&changed)], &UploadOptions::default(), &())?;
     let sent = cas.xorb_bytes() - first;
     assert!(sent < (changed.len() / 5) as u64, "{sent} bytes sent");
     assert!(outcome.stats.dedupe_hits >= 1);
@@ -280,7 +280,7 @@ fn a_refused_xorb_fails_the_upload_and_registers_nothing() {
         ..MemoryCas::default()
     };
     let data = noise(1 << 20, 5);
-    let result = upload_files(&cas, &[UploadSource::Bytes(&data)], &UploadOptions::default());
+    let result = upload_files(&cas, &[UploadSource::Bytes(&data)], &UploadOptions::default(), &());
     assert!(result.is_err());
     assert!(cas.files.lock().expect("lock").is_empty());
 }
@@ -289,7 +289,7 @@ fn a_refused_xorb_fails_the_upload_and_registers_nothing() {
 fn a_missing_file_is_an_error_naming_it() {
     let cas = MemoryCas::default();
     let path = Path::new("/nonexistent/file.bin");
-    let result = upload_files(&cas, &[UploadSource::File(path)], &UploadOptions::default());
+    let result = upload_files(&cas, &[UploadSource::File(path)], &UploadOptions::default(), &());
     match result {
         Err(Error::Io { path: at, .. }) => assert_eq!(at, path),
         other => panic!("{other:?}"),
