@@ -24,6 +24,7 @@ mod targets;
 mod tools;
 mod upload;
 mod workloads;
+mod xet_upload;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -6,7 +6,9 @@
 //! files (text ones committed inline, binary ones through LFS). Then the large
 //! file pushed with git through each client's multipart agent ([`super::git_push`]). Each client
 //! uploads each workload [`RUNS`] times, every run to a fresh repo with the
-//! emulator's LFS store emptied first, so every object is really sent.
+//! emulator's LFS store emptied first, so every object is really sent. Last, the
+//! Xet case ([`super::xet_upload`]): the large file through Xet storage, then again
+//! with one MiB changed.
 
 use std::fs::File;
 use std::io::Write as _;
@@ -189,6 +191,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     remove_dir(&run_dir)?;
     let part_size = if quick { 16 << 20 } else { 64 << 20 };
     let git_push = super::git_push::run(&scratch, large_file, &oid, part_size, &cli, python.as_deref(), gnu_time)?;
+    let xet = super::xet_upload::run(&scratch, large_file, &cli, python.as_deref(), gnu_time)?;
 
     notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
     notes.push(format!(
@@ -218,6 +221,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     );
     print!("{}", render(&rows, &notes));
     print!("{git_push}");
+    print!("{xet}");
     Ok(())
 }
 

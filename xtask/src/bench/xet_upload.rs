@@ -1,0 +1,253 @@
+//! The Xet case of `cargo xtask bench upload`: the large file uploaded through Xet storage,
+//! then uploaded again with one MiB in the middle changed, by `huggingface-cli upload` and
+//! by the Python client with `hf_xet`. Measured: the wall time of both uploads, and the
+//! bytes the re-upload sent in xorbs (the emulator's counters).
+//!
+//! Each run has a fresh emulator (so the first upload deduplicates against nothing) and a
+//! fresh `HF_HOME` kept between its two uploads (so each client may use its own shard cache
+//! for the second, as it would on a user's machine).
+
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result};
+use hub_emulator::{Emulator, EmulatorConfig, Role};
+
+use super::RUNS;
+use super::measure::{Invocation, Sample, Stats, run_once};
+use super::remove_dir;
+use super::report::format_table;
+use super::workloads::{human_size, pseudo_random};
+
+/// The write token the clients upload with.
+const TOKEN: &str = "hf_bench_xet_write";
+/// Its user, the namespace of the benchmark's repos.
+const USER: &str = "bench";
+/// The bytes changed in the middle of the file.
+const CHANGED: usize = 1 << 20;
+
+/// One client's measurements.
+struct ClientResult {
+    label: &'static str,
+    first: Result<Stats, String>,
+    again: Result<Stats, String>,
+    /// Xorb bytes the second upload sent, per run.
+    sent: Vec<u64>,
+}
+
+/// Runs the case on `large_file` and returns its report.
+pub(crate) fn run(
+    scratch: &Path,
+    large_file: &Path,
+    cli: &Path,
+    python: Option<&Path>,
+    gnu_time: bool,
+) -> Result<String> {
+    let size = std::fs::metadata(large_file)
+        .with_context(|| format!("failed to read {}", large_file.display()))?
+        .len();
+    let changed = prepare_changed(scratch, large_file, size)?;
+    eprintln!("\n== Xet: {} uploaded, then again with 1 MiB changed", human_size(size));
+    let mut results = vec![measure_client(
+        "huggingface-cli upload",
+        scratch,
+        large_file,
+        &changed,
+        gnu_time,
+        |repo, path| {
+            Invocation::new(cli)
+                .args(["upload", repo])
+                .arg(path)
+                .args(["large.bin", "--quiet"])
+        },
+    )?];
+    match python {
+        Some(python) => results.push(measure_client(
+            "python huggingface_hub + hf_xet",
+            scratch,
+            large_file,
+            &changed,
+            gnu_time,
+            |repo, path| Invocation::new(python).args(["-c", PYTHON_UPLOAD, repo]).arg(path),
+        )?),
+        None => results.push(ClientResult {
+            label: "python huggingface_hub + hf_xet",
+            first: Err("not available".into()),
+            again: Err("not available".into()),
+            sent: Vec::new(),
+        }),
+    }
+    Ok(render(&results, size))
+}
+
+/// A copy of the large file with one MiB in the middle replaced, named `large.bin` too (the
+/// Python client names the repo file after the local one), made once.
+fn prepare_changed(scratch: &Path, large_file: &Path, size: u64) -> Result<PathBuf> {
+    let dir = scratch.join(format!("upload-xet-changed-{size}"));
+    let changed = dir.join("large.bin");
+    if std::fs::metadata(&changed).map(|m| m.len()).ok() == Some(size) {
+        return Ok(changed);
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    let partial = dir.join("large.bin.partial");
+    std::fs::copy(large_file, &partial).with_context(|| format!("failed to copy {}", large_file.display()))?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&partial)
+        .with_context(|| format!("failed to open {}", partial.display()))?;
+    let middle = size / 2;
+    let mut old = vec![0u8; CHANGED];
+    file.seek(SeekFrom::Start(middle))?;
+    file.read_exact(&mut old)?;
+    let mut new = pseudo_random(CHANGED, 4242);
+    for (byte, old) in new.iter_mut().zip(&old) {
+        // Different from the original at every byte.
+        if byte == old {
+            *byte = !*byte;
+        }
+    }
+    file.seek(SeekFrom::Start(middle))?;
+    file.write_all(&new)?;
+    drop(file);
+    std::fs::rename(&partial, &changed).with_context(|| format!("failed to write {}", changed.display()))?;
+    Ok(changed)
+}
+
+/// [`RUNS`] runs of: a fresh emulator and `HF_HOME`, the first upload, the second.
+fn measure_client(
+    label: &'static str,
+    scratch: &Path,
+    large_file: &Path,
+    changed: &Path,
+    gnu_time: bool,
+    make: impl Fn(&str, &Path) -> Invocation,
+) -> Result<ClientResult> {
+    let hub_root = scratch.join("upload-xet-hub");
+    let run_dir = scratch.join("upload-xet-run");
+    let mut firsts: Vec<Sample> = Vec::new();
+    let mut agains: Vec<Sample> = Vec::new();
+    let mut sent = Vec::new();
+    let mut failure = None;
+    for run in 1..=RUNS {
+        remove_dir(&hub_root)?;
+        remove_dir(&run_dir)?;
+        std::fs::create_dir_all(run_dir.join("home"))
+            .with_context(|| format!("failed to create {}", run_dir.display()))?;
+        let emulator = Emulator::start(EmulatorConfig::new(&hub_root).token(TOKEN, USER, Role::Write))
+            .context("failed to start the emulator")?;
+        let endpoint = emulator.endpoint();
+        let repo = format!("{USER}/xet-{run}");
+        let with_env = |invocation: Invocation| {
+            invocation
+                .env("HF_HOME", run_dir.join("home"))
+                .env("HF_ENDPOINT", &endpoint)
+                .env("HF_TOKEN", TOKEN)
+                .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                .env("HF_HUB_DISABLE_TELEMETRY", "1")
+        };
+        let _ = Command::new("sync").status();
+        let first = run_once(&with_env(make(&repo, large_file)), &run_dir, gnu_time);
+        let before = emulator.xet_stats();
+        let again = first.and_then(|first| {
+            let _ = Command::new("sync").status();
+            run_once(&with_env(make(&repo, changed)), &run_dir, gnu_time).map(|again| (first, again))
+        });
+        let after = emulator.xet_stats();
+        match again {
+            Ok((first, again)) => {
+                let bytes = after.xorb_bytes_received - before.xorb_bytes_received;
+                eprintln!(
+                    "  {label:<32} run {run}/{RUNS}: first {:6.2} s, again {:6.2} s, sent {}",
+                    first.wall.as_secs_f64(),
+                    again.wall.as_secs_f64(),
+                    human_size(bytes)
+                );
+                if before.xorb_uploads == 0 {
+                    failure = Some(format!("run {run}: the first upload sent no xorb (not through Xet?)"));
+                }
+                firsts.push(first);
+                agains.push(again);
+                sent.push(bytes);
+            }
+            Err(err) => {
+                eprintln!("  {label} run {run}: failed: {err:#}");
+                failure = Some(format!("{err:#}"));
+                break;
+            }
+        }
+        drop(emulator);
+    }
+    remove_dir(&hub_root)?;
+    remove_dir(&run_dir)?;
+    let stats = |samples: &[Sample]| match &failure {
+        Some(why) => Err(why.clone()),
+        None => Stats::of(samples).ok_or_else(|| "no runs".to_string()),
+    };
+    Ok(ClientResult {
+        label,
+        first: stats(&firsts),
+        again: stats(&agains),
+        sent,
+    })
+}
+
+fn render(results: &[ClientResult], size: u64) -> String {
+    let mut table = vec![
+        [
+            "tool",
+            "first upload s",
+            "re-upload s",
+            "re-upload sent",
+            "% of file",
+            "CPU s (re)",
+            "RSS MB (re)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
+    ];
+    for result in results {
+        let mut cells = vec![result.label.to_string()];
+        match (&result.first, &result.again) {
+            (Ok(first), Ok(again)) => {
+                let mut sent = result.sent.clone();
+                sent.sort_unstable();
+                let median = sent.get(sent.len() / 2).copied().unwrap_or(0);
+                cells.extend([
+                    format!("{:.2}", first.wall_secs),
+                    format!("{:.2}", again.wall_secs),
+                    human_size(median),
+                    format!("{:.1} %", median as f64 * 100.0 / size as f64),
+                    again.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
+                    again.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                ]);
+            }
+            (Err(why), _) | (_, Err(why)) => cells.push(format!("failed: {why}")),
+        }
+        table.push(cells);
+    }
+    let mut out = format!(
+        "\nXet: {} uploaded, then again with 1 MiB in the middle changed (median of {RUNS} runs)\n",
+        human_size(size)
+    );
+    out.push_str(&format_table(&table));
+    out.push_str(
+        "- each run: a fresh emulator (Xet on) and a fresh HF_HOME, kept between the two uploads (each \
+         client's own shard cache may serve the second); `re-upload sent` is the xorb bytes the emulator's \
+         CAS received during the second upload\n",
+    );
+    out
+}
+
+/// `python -c` this, then the repo id and the local path: create the repo, then
+/// `upload_file` (Xet on: `hf_xet` is installed and HF_HUB_DISABLE_XET unset).
+const PYTHON_UPLOAD: &str = "\
+import os, sys
+from huggingface_hub import HfApi
+repo, path = sys.argv[1], sys.argv[2]
+api = HfApi()
+api.create_repo(repo, exist_ok=True)
+api.upload_file(repo_id=repo, path_or_fileobj=path, path_in_repo=os.path.basename(path))
+";
