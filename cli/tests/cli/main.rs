@@ -17,6 +17,7 @@ mod secrets;
 mod shared_blobs;
 mod support;
 mod token_secrecy;
+mod xet_download;
 mod xet_upload;
 
 use std::process::Output;

@@ -1,0 +1,121 @@
+//! `huggingface-cli download` of a file the Python client uploaded through Xet: rebuilt
+//! from the CAS's reconstructions (no plain-HTTP bridge, no Hub token at the CAS or CDN), in
+//! the cache layout the Python client makes for it, which each client then reads offline
+//! from the other's download.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use hub_emulator::test_hub::ALICE_WRITE;
+use serde_json::json;
+
+use crate::support::{BoxError, Env, TestResult};
+
+/// Deterministic bytes that do not compress.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect()
+}
+
+/// Every entry under `root`: relative path → the link's target, or `file`.
+fn layout(root: &Path) -> Result<BTreeMap<String, String>, BoxError> {
+    let mut found = BTreeMap::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            let name = path.strip_prefix(root)?.to_string_lossy().replace('\\', "/");
+            let meta = std::fs::symlink_metadata(&path)?;
+            if meta.file_type().is_symlink() {
+                found.insert(name, std::fs::read_link(&path)?.to_string_lossy().to_string());
+            } else if meta.is_dir() {
+                folders.push(path);
+            } else {
+                found.insert(name, "file".into());
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The repo's part of a cache, without the lock files and the tree listing cache, which
+/// differ between clients by design.
+fn repo_layout(cache: &Path) -> Result<BTreeMap<String, String>, BoxError> {
+    let mut all = layout(&cache.join("models--alice--xet"))?;
+    all.retain(|name, _| !name.starts_with(".locks") && !name.starts_with("trees/"));
+    Ok(all)
+}
+
+#[test]
+fn download_of_a_xet_file_rebuilds_it_and_shares_the_cache_with_python() -> TestResult {
+    let env = Env::empty()?;
+    let data = noise(3 << 20, 41);
+    let local = env.home.path().join("upload/weights.bin");
+    std::fs::create_dir_all(local.parent().ok_or("parent")?)?;
+    std::fs::write(&local, &data)?;
+    let uploaded = env.python(
+        &[json!({ "op": "upload_file", "repo": "alice/xet", "local": local, "path": "weights.bin" })],
+        &[("HF_HUB_DISABLE_XET", ""), ("HF_TOKEN", ALICE_WRITE)],
+    )?;
+    assert!(uploaded[0].get("commit").is_some(), "{uploaded:?}");
+    let stats = env.hub.xet_stats();
+    assert!(
+        stats.files_registered >= 1,
+        "the Python client uploaded through Xet: {stats:?}"
+    );
+    env.hub.log().clear();
+
+    // Ours, with the Hub token set: it must stay at the Hub.
+    let out = env.cli_ok(&["download", "alice/xet", "weights.bin"], &[("HF_TOKEN", ALICE_WRITE)])?;
+    let path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    assert_eq!(std::fs::read(&path)?, data);
+    let records = env.hub.log().records();
+    assert!(records.iter().any(|r| r.path.starts_with("/~cas/v2/reconstructions/")));
+    assert!(!records.iter().any(|r| r.path.starts_with("/cdn/xet/")), "no bridge");
+    assert_eq!(env.hub.xet_stats().bridge_bytes_served, 0);
+    for record in &records {
+        if record.path.starts_with("/~cas") || record.path.starts_with("/cdn/") {
+            let auth = record.authorization.as_deref().unwrap_or_default();
+            assert!(!auth.contains(ALICE_WRITE), "the Hub token went to {}", record.path);
+        }
+    }
+
+    // The Python client reads our cache offline.
+    let offline = env.python(
+        &[json!({ "op": "hf_hub_download", "repo": "alice/xet", "filename": "weights.bin" })],
+        &[("HF_HUB_DISABLE_XET", ""), ("HF_HUB_OFFLINE", "1")],
+    )?;
+    assert_eq!(offline[0]["path"].as_str(), path.to_str(), "{offline:?}");
+    assert_eq!(offline[0]["sha256"], json!(hex_sha256(&data)));
+
+    // The Python client's own download into another home: the same layout, and ours reads
+    // it offline.
+    let theirs = tempfile::tempdir()?;
+    let home = theirs.path().to_string_lossy().to_string();
+    let downloaded = env.python(
+        &[json!({ "op": "hf_hub_download", "repo": "alice/xet", "filename": "weights.bin" })],
+        &[("HF_HUB_DISABLE_XET", ""), ("HF_HOME", &home)],
+    )?;
+    assert_eq!(downloaded[0]["sha256"], json!(hex_sha256(&data)), "{downloaded:?}");
+    assert_eq!(repo_layout(&theirs.path().join("hub"))?, repo_layout(&env.cache())?);
+    let out = env.cli_ok(
+        &["download", "alice/xet", "weights.bin"],
+        &[("HF_HOME", &home), ("HF_HUB_OFFLINE", "1")],
+    )?;
+    let their_path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    assert!(their_path.starts_with(theirs.path()));
+    assert_eq!(std::fs::read(their_path)?, data);
+    Ok(())
+}
+
+fn hex_sha256(data: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
