@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use hub_url::{RepoId, RepoType};
 
 use crate::error::{Error, Result};
-use crate::shared_blobs::{STORE_DIR, SharedStore};
+use crate::shared_blobs::{STORE_DIR, SharedStore, absolute};
 
 /// Names the Python client ignores when scanning.
 const FILES_TO_IGNORE: [&str; 3] = [".DS_Store", "Thumbs.db", "desktop.ini"];
@@ -380,7 +380,8 @@ impl CacheInfo {
         }
         // A link to the store frees its file only when every live link to
         // it goes, and then once.
-        let unlinked: BTreeSet<PathBuf> = freed.keys().cloned().collect();
+        // As the manifests name them: absolute, whatever path the scan was given.
+        let unlinked: BTreeSet<PathBuf> = freed.keys().map(|blob| absolute(blob)).collect();
         let mut shared = BTreeSet::new();
         for (blob, size) in &freed {
             match store.target_of(blob) {

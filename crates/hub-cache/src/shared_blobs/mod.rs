@@ -274,8 +274,9 @@ impl SharedStore {
         Some(references)
     }
 
-    /// The bytes deleting `to_delete` frees in the store for `store_blob`:
-    /// its size when every live reference is among them, else nothing.
+    /// The bytes deleting `to_delete` (paths made [`absolute`]) frees in the
+    /// store for `store_blob`: its size when every live reference is among
+    /// them, else nothing.
     pub(crate) fn freed_by_deleting(&self, store_blob: &Path, to_delete: &BTreeSet<PathBuf>) -> u64 {
         match self.references(store_blob) {
             Some(references) if !references.is_empty() && references.is_subset(to_delete) => {
@@ -698,7 +699,7 @@ fn sibling(path: &Path, suffix: &str) -> PathBuf {
 
 /// A path made absolute and free of `.` and `..`, without touching the disk
 /// (the Python client's `os.path.abspath`).
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
     let mut out = PathBuf::new();
     for component in path.components() {

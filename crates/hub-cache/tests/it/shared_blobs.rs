@@ -34,7 +34,7 @@ fn commit_xet_file(
     repo: &str,
     content: &[u8],
 ) -> Result<String, Box<dyn std::error::Error>> {
-    hub.seed(&SeedRepo::model(repo).file("README.md", "# shared\n"))?;
+    hub.seed(&SeedRepo::model(repo).file("README.md", format!("# {repo}\n")))?;
     let repo_id = RepoId::new(repo)?;
     let tokens = XetTokenSource::new(client, RepoType::Model, &repo_id, "main", XetScope::Write);
     let cas = CasClient::new(client, Arc::new(tokens));
@@ -213,6 +213,16 @@ fn scans_count_a_shared_file_once_and_deleting_its_last_link_frees_it() -> TestR
         assert_eq!(repo.nb_files, 1);
     }
     assert_eq!(info.size_on_disk, size, "the shared file counts once");
+    // The same plan whatever spelling of the cache folder the scan is given.
+    std::fs::create_dir(s.cache.path().join("elsewhere"))?;
+    let spelled = scan_cache(&s.cache.path().join("elsewhere").join(".."))?;
+    let everything: Vec<&str> = spelled
+        .repos
+        .iter()
+        .flat_map(|r| r.revisions.iter().map(|v| v.commit_hash.as_str()))
+        .collect();
+    assert_eq!(spelled.delete_revisions(&everything).expected_freed_size, size);
+    std::fs::remove_dir(s.cache.path().join("elsewhere"))?;
 
     let one = info
         .repos
