@@ -256,6 +256,18 @@ impl HubClient {
         self.derive(|inner| inner.token = token)
     }
 
+    /// The same client (same pool) with no credential at all: no token and no call's own
+    /// `Authorization`, for requests that carry another service's credential (the Xet
+    /// CAS's bearer token), even to the endpoint's origin.
+    pub fn without_credentials(&self) -> HubClient {
+        self.derive(|inner| {
+            inner.token = None;
+            inner
+                .headers
+                .retain(|(name, _)| !name.eq_ignore_ascii_case("authorization"));
+        })
+    }
+
     /// The same client (same pool) with one call's settings: its token,
     /// headers, user agent parts and metadata timeout.
     pub fn for_call(&self, call: &CallSettings) -> HubClient {

@@ -375,3 +375,74 @@ fn a_broken_download_completes_from_what_it_had() -> TestResult {
     assert!(!partial.exists());
     Ok(())
 }
+
+#[test]
+fn a_calls_own_authorization_header_stays_at_the_hub_too() -> TestResult {
+    let hub = TestHub::start()?;
+    let mut seeder = Seeder::new(&hub, 20)?;
+    let content = pseudo_random(600_000, 11);
+    seeder.add("weights.bin", &content)?;
+    let anonymous = client_of(&hub)?.with_token(None);
+    let cache = tempfile::tempdir()?;
+    hub.log().clear();
+    let mut call = hub_api::CallSettings::default();
+    call.headers
+        .push(("Authorization".into(), format!("Bearer {ALICE_WRITE}")));
+    let path = hf_hub_download(
+        &anonymous,
+        &RepoId::new(REPO)?,
+        "weights.bin",
+        &options(cache.path()).call(call),
+    )?;
+    assert_eq!(std::fs::read(path)?, content);
+    assert!(requests(&hub, "/~cas/v2/reconstructions/") >= 1);
+    assert_hub_token_stayed_home(&hub);
+    Ok(())
+}
+
+#[test]
+fn a_token_route_answering_404_means_plain_http() -> TestResult {
+    let hub = TestHub::start()?;
+    let mut seeder = Seeder::new(&hub, 20)?;
+    let content = pseudo_random(600_000, 12);
+    seeder.add("weights.bin", &content)?;
+    let client = client_of(&hub)?;
+    let cache = tempfile::tempdir()?;
+    hub.log().clear();
+    // The file has a Xet hash, but the Hub hands out no Xet token, as a mirror without Xet.
+    hub.faults().push(
+        Fault::new(
+            "/xet-read-token/",
+            FaultAction::Status {
+                status: 404,
+                retry_after: None,
+            },
+        )
+        .times(100),
+    );
+    let path = hf_hub_download(&client, &RepoId::new(REPO)?, "weights.bin", &options(cache.path()))?;
+    assert_eq!(std::fs::read(path)?, content);
+    assert!(requests(&hub, "/api/models/alice/xet/xet-read-token/") >= 1);
+    assert_eq!(requests(&hub, "/~cas/"), 0);
+    Ok(())
+}
+
+#[test]
+fn a_local_dir_download_rebuilds_xet_files_too() -> TestResult {
+    let hub = TestHub::start()?;
+    let mut seeder = Seeder::new(&hub, 20)?;
+    let content = pseudo_random(700_000, 13);
+    seeder.add("deep/weights.bin", &content)?;
+    let client = client_of(&hub)?;
+    let cache = tempfile::tempdir()?;
+    let target = cache.path().join("local");
+    hub.log().clear();
+    let options = SnapshotOptions::new(cache.path().join("hub"))
+        .xet_chunk_cache(cache.path().join("xet-chunks"))
+        .local_dir(&target);
+    snapshot_download(&client, &RepoId::new(REPO)?, &options)?;
+    assert_eq!(std::fs::read(target.join("deep/weights.bin"))?, content);
+    assert_eq!(requests(&hub, "/~cas/v2/reconstructions/"), 1);
+    assert_eq!(requests(&hub, "/cdn/xet/") + requests(&hub, "/cdn/lfs/"), 0);
+    Ok(())
+}

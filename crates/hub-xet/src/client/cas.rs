@@ -29,7 +29,7 @@ const XORB_PREFIX: &str = "default";
 /// Cheap to clone; clones share the token and the connection pool.
 #[derive(Clone, Debug)]
 pub struct CasClient {
-    /// The Hub client without its token (and so without any credential).
+    /// The Hub client without its credentials.
     http: HubClient,
     tokens: Arc<XetTokenSource>,
     /// Set once the CAS answered 404 to a v2 reconstruction: v1 from then on.
@@ -48,7 +48,7 @@ impl CasClient {
     /// A client on `client`'s pool, with tokens from `tokens`.
     pub fn new(client: &HubClient, tokens: Arc<XetTokenSource>) -> Self {
         CasClient {
-            http: client.with_token(None),
+            http: client.without_credentials(),
             tokens,
             v1_only: Arc::new(AtomicBool::new(false)),
         }
