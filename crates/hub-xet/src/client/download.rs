@@ -319,13 +319,15 @@ struct FetchContext<'a> {
 
 impl FetchContext<'_> {
     /// Fetches a job's ranges, again when the body breaks (its terms are written again
-    /// whole: a write is idempotent).
+    /// whole: a write is idempotent), and with a new URL when the presigned one is refused
+    /// (it expired while the file was being fetched).
     fn run(&self, job: &FetchJob<'_>) -> Result<(), Error> {
+        let mut fetch = job.fetch.clone();
         let mut tries = 0;
         loop {
             tries += 1;
             let ranges: Vec<&XorbRangeDescriptor> = job.ranges.iter().map(|(r, _)| *r).collect();
-            let result = self.cas.fetch_ranges(job.fetch, &ranges, &mut |range, body| {
+            let result = self.cas.fetch_ranges(&fetch, &ranges, &mut |range, body| {
                 let terms = job
                     .ranges
                     .iter()
@@ -338,9 +340,23 @@ impl FetchContext<'_> {
                 Err(Error::Read { source }) if tries < FETCH_TRIES => {
                     log::debug!("xorb {} broke off ({source}), fetching it again", job.xorb);
                 }
+                Err(error @ Error::Hub { status: Some(403), .. }) if tries < FETCH_TRIES => {
+                    log::debug!("the URL of xorb {} was refused, asking for a new one", job.xorb);
+                    fetch = self.fresh_url(job, &ranges).ok_or(error)?;
+                }
                 other => return other,
             }
         }
+    }
+
+    /// A new presigned URL for the job's ranges, from a new reconstruction of the file.
+    fn fresh_url(&self, job: &FetchJob<'_>, ranges: &[&XorbRangeDescriptor]) -> Option<XorbMultiRangeFetch> {
+        let plan = self.cas.reconstruction(self.file_hash, None).ok()??;
+        let fetches = plan.xorbs.get(&job.xorb)?;
+        fetches
+            .iter()
+            .find(|fetch| ranges.iter().all(|wanted| fetch.ranges.iter().any(|r| r == *wanted)))
+            .cloned()
     }
 
     /// Reads the chunks of one range and writes each where the terms it fills want it.

@@ -225,3 +225,40 @@ fn several_ranges_of_a_xorb_come_in_one_request_or_one_each_from_v1() -> TestRes
     }
     Ok(())
 }
+
+#[test]
+fn a_refused_presigned_url_is_asked_for_again() -> TestResult {
+    let hub = TestHub::start()?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let cas = cas(&client(&hub)?, "alice/x", XetScope::Write)?;
+    let content = pseudo_random(300_000, 14);
+    let file = upload(&cas, &content, 100)?;
+    // The first xorb fetch is refused, as an expired URL is.
+    hub.faults().push(hub_emulator::http::Fault::new(
+        "/cdn/xorb/",
+        hub_emulator::http::FaultAction::Status {
+            status: 403,
+            retry_after: None,
+        },
+    ));
+    let dir = tempfile::tempdir()?;
+    let out_path = dir.path().join("out");
+    let out = std::fs::File::create(&out_path)?;
+    reconstruct_file(
+        &cas,
+        &file,
+        content.len() as u64,
+        &out,
+        &out_path,
+        &ReconstructOptions::default(),
+    )?;
+    assert_eq!(std::fs::read(&out_path)?, content);
+    let reconstructions = hub
+        .log()
+        .records()
+        .iter()
+        .filter(|r| r.path.contains("/reconstructions/"))
+        .count();
+    assert_eq!(reconstructions, 2, "one more for the new URL");
+    Ok(())
+}
