@@ -7,3 +7,4 @@ mod reference_client;
 mod round_trip;
 mod sample;
 mod vectors;
+mod xet_commit;
