@@ -36,14 +36,12 @@ impl Run {
     }
 }
 
-/// A xorb's chunks as a shard listed them.
+/// A xorb a shard listed: its chunks' hashes are in the index only (about 50 bytes a chunk
+/// in all, so that a large shard cache stays affordable).
 #[derive(Debug)]
 struct KnownXorb {
     hash: XetHash,
-    /// Chunk hashes as stored: keyed with `key` when there is one.
-    chunks: Vec<XetHash>,
     lens: Vec<u32>,
-    key: Option<[u8; 32]>,
 }
 
 /// Every chunk the session may reference instead of uploading it, found by its plain hash.
@@ -84,9 +82,7 @@ impl KnownChunks {
         }
         self.xorbs.push(KnownXorb {
             hash: xorb.xorb_hash,
-            chunks: xorb.chunks.iter().map(|c| c.hash).collect(),
             lens: xorb.chunks.iter().map(|c| c.len).collect(),
-            key,
         });
     }
 
@@ -97,27 +93,34 @@ impl KnownChunks {
     }
 
     /// The longest run of `hashes`, from the first, that a known xorb holds in order; `None`
-    /// when no xorb holds the first.
+    /// when no xorb holds the first. (A chunk stored in several xorbs is indexed at its first;
+    /// a run through such a chunk ends there.)
     pub(crate) fn find_run(&self, hashes: &[XetHash]) -> Option<Run> {
         let first = hashes.first()?;
-        let (slot, start) = self.plain.get(first).copied().or_else(|| {
-            self.keyed
-                .iter()
-                .find_map(|(key, map)| map.get(&first.keyed(key)).copied())
-        })?;
-        let xorb = &self.xorbs[slot as usize];
-        let stored = |hash: &XetHash| match &xorb.key {
-            Some(key) => hash.keyed(key),
-            None => *hash,
+        let (slot, start, key) = match self.plain.get(first) {
+            Some(&(slot, start)) => (slot, start, None),
+            None => self.keyed.iter().find_map(|(key, map)| {
+                map.get(&first.keyed(key))
+                    .map(|&(slot, start)| (slot, start, Some(key)))
+            })?,
         };
-        let start = start as usize;
+        let map = match key {
+            Some(key) => self.keyed.get(key)?,
+            None => &self.plain,
+        };
+        let xorb = &self.xorbs[slot as usize];
         let mut end = start + 1;
         for hash in &hashes[1..] {
-            if xorb.chunks.get(end) != Some(&stored(hash)) {
+            let stored = match key {
+                Some(key) => hash.keyed(key),
+                None => *hash,
+            };
+            if map.get(&stored) != Some(&(slot, end)) {
                 break;
             }
             end += 1;
         }
+        let (start, end) = (start as usize, end as usize);
         Some(Run {
             xorb: TermXorb::Known(xorb.hash),
             start: start as u32,

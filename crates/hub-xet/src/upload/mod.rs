@@ -100,7 +100,8 @@ pub struct UploadOptions {
     /// session's shard and the global dedupe answers it gets are written there. `None`: no
     /// cache. Use one folder per CAS: xorbs of one CAS mean nothing to another.
     pub shard_cache: Option<PathBuf>,
-    /// The most bytes of shards the cache keeps (the oldest go first) and reads.
+    /// The most bytes of shards the cache keeps (the oldest go first) and reads (default
+    /// 64 MiB; a chunk takes 48 bytes of shard and about 50 of memory).
     pub shard_cache_limit: u64,
     /// Files cleaned at once, each into its own xorbs.
     pub file_workers: usize,
@@ -114,7 +115,8 @@ impl Default for UploadOptions {
     fn default() -> Self {
         Self {
             shard_cache: None,
-            shard_cache_limit: 256 * 1024 * 1024,
+            // About 1.4 million chunks (90 GB of uploads), some 70 MB of memory once read.
+            shard_cache_limit: 64 * 1024 * 1024,
             file_workers: 2,
             xorb_uploads: 4,
             global_dedupe: true,

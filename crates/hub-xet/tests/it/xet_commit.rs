@@ -7,9 +7,26 @@ use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_url::RepoId;
 use hub_xet::{UploadOptions, XetUploader};
 
-use crate::cas_client::{client, pseudo_random};
+use sha2::{Digest, Sha256};
+
+use crate::cas_client::client;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// `len` bytes that do not compress: sha256 in counter mode.
+fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + 32);
+    let mut counter = 0u64;
+    while out.len() < len {
+        let mut hasher = Sha256::new();
+        hasher.update(seed.to_le_bytes());
+        hasher.update(counter.to_le_bytes());
+        out.extend_from_slice(&hasher.finalize());
+        counter += 1;
+    }
+    out.truncate(len);
+    out
+}
 
 #[test]
 fn create_commit_uploads_bytes_and_files_through_xet() -> TestResult {
