@@ -480,7 +480,7 @@ pub(crate) fn place_in_cache(
         && !options.force_download
         && shared.as_ref().is_some_and(|s| s.link_existing(&blob, file.size));
     if !linked_from_store && (!blob_was_there || options.force_download) {
-        fetch_blob(
+        let fetched = fetch_blob(
             client,
             &file.source(options),
             &blob,
@@ -489,7 +489,7 @@ pub(crate) fn place_in_cache(
             options.progress,
         )?;
         if let Some(shared) = &shared {
-            shared.publish_fetched(&blob, file.size, options.force_download)?;
+            shared.publish_fetched(&blob, file.size, fetched, options.force_download)?;
         }
     }
     if options.disable_symlinks && !blob_was_there {

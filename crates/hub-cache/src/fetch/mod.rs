@@ -79,7 +79,16 @@ pub(crate) fn partial_path(destination: &Path) -> PathBuf {
     destination.with_file_name(name)
 }
 
-/// Fetches a blob into `destination`. The caller holds the blob's lock.
+/// How the bytes of a fetched blob came, and so what they were checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fetched {
+    /// Rebuilt from Xet storage, whose reconstruction checks the file's Xet hash.
+    FromXet,
+    /// Over plain HTTP, checked against the size and the sha256 or git blob id.
+    OverHttp,
+}
+
+/// Fetches a blob into `destination`, and says how. The caller holds the blob's lock.
 ///
 /// Bytes go to the partial file; a dropped connection resumes where it
 /// stopped, and a failed call leaves the partial file for the next one. Only
@@ -92,7 +101,7 @@ pub(crate) fn fetch_blob(
     settings: &TransferSettings,
     budget: &ConnectionBudget,
     progress: &dyn Progress,
-) -> Result<()> {
+) -> Result<Fetched> {
     let folder = destination.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(folder).map_err(Error::io("create", folder))?;
     let partial = partial_path(destination);
@@ -191,7 +200,10 @@ pub(crate) fn fetch_blob(
     progress.event(&ProgressEvent::Finished {
         path: source.repo_path.to_string(),
     });
-    Ok(())
+    Ok(match from_xet {
+        true => Fetched::FromXet,
+        false => Fetched::OverHttp,
+    })
 }
 
 /// Removes a partial file whose bytes cannot be trusted, and its record of parts.

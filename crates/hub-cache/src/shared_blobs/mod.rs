@@ -27,6 +27,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::download::FetchOptions;
 use crate::error::{Error, Result};
+use crate::fetch::Fetched;
 use crate::snapshot_link::relative_target;
 
 /// The store's folder name under the cache root.
@@ -72,13 +73,23 @@ impl<'a> StoreUse<'a> {
     }
 
     /// Moves a blob just fetched into the store, once its bytes are known to
-    /// have the Xet hash: they came over plain HTTP, checked against the
-    /// sha256 only, and a store blob stands for every file of that hash in
-    /// every repo, so the server's word is not enough. A blob that does not
-    /// hash to it stays the repo's own.
-    pub(crate) fn publish_fetched(&self, repo_blob: &Path, size: Option<u64>, replace_existing: bool) -> Result<bool> {
+    /// have the Xet hash: a reconstruction checked it, else (bytes that came
+    /// over plain HTTP, checked against the sha256 only) it is computed here,
+    /// as a store blob stands for every file of that hash in every repo and
+    /// the server's word is not enough. A blob that does not hash to it stays
+    /// the repo's own.
+    pub(crate) fn publish_fetched(
+        &self,
+        repo_blob: &Path,
+        size: Option<u64>,
+        fetched: Fetched,
+        replace_existing: bool,
+    ) -> Result<bool> {
         if size.is_none() || self.store.blob_path(self.hash).is_none() {
             return Ok(false);
+        }
+        if fetched == Fetched::FromXet {
+            return self.publish(repo_blob, size, replace_existing);
         }
         let actual = File::open(repo_blob).and_then(hub_xet::hash_reader);
         match actual {
@@ -97,6 +108,10 @@ impl<'a> StoreUse<'a> {
                 return Ok(false);
             }
         }
+        self.publish(repo_blob, size, replace_existing)
+    }
+
+    fn publish(&self, repo_blob: &Path, size: Option<u64>, replace_existing: bool) -> Result<bool> {
         self.store
             .publish(repo_blob, self.hash, size, replace_existing)
             .map_err(Error::io("restore", repo_blob))

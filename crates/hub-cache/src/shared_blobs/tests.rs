@@ -261,13 +261,13 @@ fn fetched_bytes_enter_the_store_only_with_the_hash_they_have() -> TestResult {
     let options = FetchOptions::new(dir.path());
     // The Hub's word for the hash is not enough: these bytes hash otherwise.
     let lie = StoreUse::for_file(&options, Some(HASH)).ok_or("the store is on")?;
-    assert!(!lie.publish_fetched(&blob, Some(7), false)?);
+    assert!(!lie.publish_fetched(&blob, Some(7), Fetched::OverHttp, false)?);
     assert!(is_regular_file(&blob));
     assert!(!dir.path().join("blobs").exists());
 
     let actual = hub_xet::hash_reader(&b"weights"[..])?.file_hash.to_string();
     let truth = StoreUse::for_file(&options, Some(&actual)).ok_or("the store is on")?;
-    assert!(truth.publish_fetched(&blob, Some(7), false)?);
+    assert!(truth.publish_fetched(&blob, Some(7), Fetched::OverHttp, false)?);
     assert!(std::fs::symlink_metadata(&blob)?.file_type().is_symlink());
 
     assert!(StoreUse::for_file(&options.clone().shared_blobs(false), Some(&actual)).is_none());

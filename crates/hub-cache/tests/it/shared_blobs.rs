@@ -270,3 +270,21 @@ fn store_files_no_repo_links_to_are_pruned() -> TestResult {
     assert_eq!(scan_cache(s.cache.path())?.size_on_disk, 0);
     Ok(())
 }
+
+#[test]
+fn a_file_fetched_over_plain_http_is_stored_once_its_xet_hash_is_checked() -> TestResult {
+    let s = two_repos()?;
+    s.hub.log().clear();
+    let options = DownloadOptions::new(s.cache.path()).xet(false);
+    let path = hf_hub_download(&s.client, &RepoId::new("alice/one")?, FILE, &options)?;
+    assert_eq!(std::fs::read(&path)?, weights());
+    assert!(
+        !s.hub.log().records().iter().any(|r| r.path.starts_with("/~cas/")),
+        "no Xet"
+    );
+    assert!(is_link(&s.repo_blob("alice/one")), "stored all the same");
+    s.hub.log().clear();
+    s.download("alice/two", true)?;
+    assert_eq!(s.transfers(), 0);
+    Ok(())
+}
