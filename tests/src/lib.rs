@@ -46,4 +46,4 @@ pub use config::{DEFAULT_LFS_THRESHOLD, DEFAULT_PAGE_SIZE, EmulatorConfig, Org, 
 pub use emulator::{Emulator, RefKind};
 pub use error::EmulatorError;
 pub use hub::xet::counters::XetStats;
-pub use seed::{SeedContent, SeedFile, SeedRepo};
+pub use seed::{SeedContent, SeedFile, SeedRepo, pseudo_random};

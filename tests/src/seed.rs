@@ -154,3 +154,17 @@ impl SeedRepo {
         self
     }
 }
+
+/// `len` deterministic bytes that do not compress (an xorshift stream from `seed`), for
+/// file contents whose chunks, xorbs and dedupe must behave as real weights do.
+pub fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 8) as u8
+        })
+        .collect()
+}

@@ -13,7 +13,7 @@ use hub_cache::{DownloadOptions, SnapshotOptions, hf_hub_download, snapshot_down
 use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_emulator::xet_objects::{Xorb, terms_shard};
-use hub_emulator::{EmulatorConfig, SeedRepo};
+use hub_emulator::{EmulatorConfig, SeedRepo, pseudo_random};
 use hub_url::{Endpoint, RepoId, RepoType, Token};
 use hub_xet::{CasClient, XetHash, XetScope, XetTokenSource, chunk_boundaries, chunk_hash};
 use sha2::{Digest, Sha256};
@@ -21,19 +21,6 @@ use sha2::{Digest, Sha256};
 use crate::{TestResult, hex};
 
 const REPO: &str = "alice/xet";
-
-/// Deterministic bytes that do not compress.
-fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as u8
-        })
-        .collect()
-}
 
 fn client_of(hub: &TestHub) -> Result<HubClient, Box<dyn std::error::Error>> {
     Ok(HubClient::builder()

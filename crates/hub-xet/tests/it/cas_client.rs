@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hub_api::{HubClient, RetryPolicy};
 use hub_emulator::SeedRepo;
+pub(crate) use hub_emulator::pseudo_random;
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_emulator::xet_objects::{Xorb, file_id, file_shard, terms_shard};
 use hub_url::{Endpoint, RepoId, RepoType, Token};
@@ -13,18 +14,6 @@ use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetT
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
-
-pub(crate) fn pseudo_random(len: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(2_654_435_761).wrapping_add(1);
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            (x >> 8) as u8
-        })
-        .collect()
-}
 
 pub(crate) fn client(hub: &TestHub) -> Result<HubClient, Box<dyn std::error::Error>> {
     Ok(HubClient::builder()
@@ -174,6 +163,19 @@ fn files_are_rebuilt_from_xorb_ranges_and_then_from_the_chunk_cache() -> TestRes
     Ok(())
 }
 
+/// The file rebuilt into a new temporary file with the default options, and what it took.
+fn rebuild(
+    cas: &CasClient,
+    file: &XetHash,
+    len: usize,
+) -> Result<(Vec<u8>, hub_xet::ReconstructOutcome), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("out");
+    let out = std::fs::File::create(&path)?;
+    let outcome = reconstruct_file(cas, file, len as u64, &out, &path, &ReconstructOptions::default())?;
+    Ok((std::fs::read(&path)?, outcome))
+}
+
 /// A file made of chunk ranges of one xorb (several ranges, a chunk used twice); its
 /// content and Xet hash.
 fn upload_ranges(cas: &CasClient) -> Result<(Vec<u8>, XetHash), Box<dyn std::error::Error>> {
@@ -201,18 +203,8 @@ fn several_ranges_of_a_xorb_come_in_one_request_or_one_each_from_v1() -> TestRes
         hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
         let cas = cas(&client(&hub)?, "alice/x", XetScope::Write)?;
         let (content, file) = upload_ranges(&cas)?;
-        let dir = tempfile::tempdir()?;
-        let out_path = dir.path().join("out");
-        let out = std::fs::File::create(&out_path)?;
-        let outcome = reconstruct_file(
-            &cas,
-            &file,
-            content.len() as u64,
-            &out,
-            &out_path,
-            &ReconstructOptions::default(),
-        )?;
-        assert_eq!(std::fs::read(&out_path)?, content, "v2: {v2}");
+        let (rebuilt, outcome) = rebuild(&cas, &file, content.len())?;
+        assert_eq!(rebuilt, content, "v2: {v2}");
         // v2: one request for the xorb's three ranges; v1: one a range.
         assert_eq!(outcome.fetches, if v2 { 1 } else { 3 }, "v2: {v2}");
         let records = hub.log().records();
@@ -241,18 +233,7 @@ fn a_refused_presigned_url_is_asked_for_again() -> TestResult {
             retry_after: None,
         },
     ));
-    let dir = tempfile::tempdir()?;
-    let out_path = dir.path().join("out");
-    let out = std::fs::File::create(&out_path)?;
-    reconstruct_file(
-        &cas,
-        &file,
-        content.len() as u64,
-        &out,
-        &out_path,
-        &ReconstructOptions::default(),
-    )?;
-    assert_eq!(std::fs::read(&out_path)?, content);
+    assert_eq!(rebuild(&cas, &file, content.len())?.0, content);
     let reconstructions = hub
         .log()
         .records()
