@@ -433,3 +433,53 @@ fn a_local_dir_download_rebuilds_xet_files_too() -> TestResult {
     assert_eq!(requests(&hub, "/cdn/xet/") + requests(&hub, "/cdn/lfs/"), 0);
     Ok(())
 }
+
+/// Progress events, as they arrive.
+#[derive(Default)]
+struct Recorded(std::sync::Mutex<Vec<hub_cache::ProgressEvent>>);
+
+impl hub_cache::Progress for Recorded {
+    fn event(&self, event: &hub_cache::ProgressEvent) {
+        if let Ok(mut events) = self.0.lock() {
+            events.push(event.clone());
+        }
+    }
+}
+
+#[test]
+fn a_xet_download_reports_progress_as_any_download() -> TestResult {
+    use hub_cache::ProgressEvent;
+    let hub = TestHub::start()?;
+    let mut seeder = Seeder::new(&hub, 10)?;
+    let content = pseudo_random(1_500_000, 15);
+    seeder.add("weights.bin", &content)?;
+    let client = client_of(&hub)?;
+    let cache = tempfile::tempdir()?;
+    let recorded = Recorded::default();
+    let options = options(cache.path()).progress(&recorded);
+    hf_hub_download(&client, &RepoId::new(REPO)?, "weights.bin", &options)?;
+    let events = recorded.0.lock().map_err(|_| "poisoned")?.clone();
+    assert_eq!(
+        events.first(),
+        Some(&ProgressEvent::Started {
+            path: "weights.bin".into(),
+            total: Some(content.len() as u64)
+        })
+    );
+    assert_eq!(
+        events.last(),
+        Some(&ProgressEvent::Finished {
+            path: "weights.bin".into()
+        })
+    );
+    let advanced: u64 = events
+        .iter()
+        .map(|e| match e {
+            ProgressEvent::Advanced { bytes, .. } => *bytes,
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(advanced, content.len() as u64);
+    assert!(requests(&hub, "/~cas/v2/reconstructions/") == 1);
+    Ok(())
+}
