@@ -26,7 +26,7 @@ const SHARD_CACHE_DIR: &str = "shard-cache";
 /// sha256, as for LFS.
 ///
 /// ```no_run
-/// use hub_api::{CommitOptions, HubClient};
+/// use hub_api::{AddSource, CommitOptions, HubClient};
 /// use hub_url::{HubConfig, RepoId};
 /// use hub_xet::XetUploader;
 ///
@@ -36,7 +36,8 @@ const SHARD_CACHE_DIR: &str = "shard-cache";
 /// let xet = XetUploader::new(&config);
 /// let options = CommitOptions::new("Add the weights").content_uploader(&xet);
 /// let repo = RepoId::new("me/my-model")?;
-/// client.upload_file(&repo, "model.safetensors".into(), "model.safetensors", &options)?;
+/// let source = AddSource::File("model.safetensors".into());
+/// client.upload_file(&repo, source, "model.safetensors", &options)?;
 /// # Ok(())
 /// # }
 /// ```
