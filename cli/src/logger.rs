@@ -6,13 +6,14 @@ use hub_url::{Token, redact_tokens};
 use log::{LevelFilter, Log, Metadata, Record};
 
 /// The crates of this workspace, whose debug lines `-v` shows.
-const OWN_CRATES: [&str; 6] = [
+const OWN_CRATES: [&str; 7] = [
     "huggingface_cli",
     "hub_url",
     "hub_api",
     "hub_cache",
     "hub_repo",
     "hub_lfs",
+    "hub_xet",
 ];
 
 /// Writes each enabled record as one line on stderr.

@@ -124,6 +124,20 @@ impl XetUploader {
             files,
         };
         let outcome = upload_files(&cas, &sources, &options, &progress)?;
+        let stats = &outcome.stats;
+        log::debug!(
+            "Xet upload of {} files, {} bytes: {} bytes new, {} deduplicated; {} xorbs ({} bytes) and {} shards sent; \
+             {} of {} global dedupe queries answered",
+            files.len(),
+            stats.bytes,
+            stats.new_bytes,
+            stats.deduped_bytes,
+            stats.xorbs_uploaded,
+            stats.xorb_bytes_uploaded,
+            stats.shards_uploaded,
+            stats.dedupe_hits,
+            stats.dedupe_queries
+        );
         for file in files {
             target.progress.event(&ProgressEvent::Finished {
                 path: file.path_in_repo.to_string(),
