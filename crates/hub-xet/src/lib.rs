@@ -86,7 +86,7 @@ pub use chunking::{
 };
 pub use client::cas::{CasClient, UploadXorbOutcome};
 pub use client::chunk_cache::{ChunkCache, DEFAULT_CHUNK_CACHE_BYTES};
-pub use client::download::{ReconstructOptions, ReconstructOutcome, reconstruct_file};
+pub use client::download::{ConnectionGate, ReconstructOptions, ReconstructOutcome, reconstruct_file};
 pub use client::token::{TOKEN_REFRESH_MARGIN, XetScope, XetToken, XetTokenSource, xet_token_url};
 pub use compression::CompressionScheme;
 pub use dedupe::{ChunkLocation, DedupeIndex, is_global_dedupe_eligible};

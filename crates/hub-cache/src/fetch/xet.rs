@@ -81,7 +81,6 @@ pub(crate) fn fetch(
     }
     let cas = CasClient::new(client, tokens);
     let cache = xet.chunk_cache.map(chunk_cache);
-    let _permit = budget.acquire();
     discard(partial);
     let file = open_partial(partial)?;
     let path = source.repo_path;
@@ -91,9 +90,16 @@ pub(crate) fn fetch(
             bytes,
         })
     };
+    // Each xorb request takes a connection of the call's budget, which a snapshot's files
+    // share: many Xet files at once never open more connections than one large file would.
+    let gate = |request: &mut dyn FnMut()| {
+        let _permit = budget.acquire();
+        request();
+    };
     let mut options = ReconstructOptions::default()
         .workers(settings.connections.max(1))
-        .progress(&advance);
+        .progress(&advance)
+        .connection_gate(&gate);
     if let Some(cache) = cache.as_deref().filter(|c| c.is_enabled()) {
         options = options.chunk_cache(cache);
     }

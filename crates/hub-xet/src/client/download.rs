@@ -30,7 +30,14 @@ pub struct ReconstructOptions<'a> {
     pub chunk_cache: Option<&'a ChunkCache>,
     /// Called with the number of bytes written each time the file grows.
     pub progress: &'a (dyn Fn(u64) + Sync),
+    /// Runs each xorb request, body included (to hold a permit of a connection budget shared
+    /// with other transfers meanwhile); none by default.
+    pub connection_gate: Option<&'a ConnectionGate<'a>>,
 }
+
+/// Runs the request it is given, once: it may wait first (for a free connection) and hold
+/// something until the request is done.
+pub type ConnectionGate<'a> = dyn Fn(&mut dyn FnMut()) + Sync + 'a;
 
 impl std::fmt::Debug for ReconstructOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -47,6 +54,7 @@ impl Default for ReconstructOptions<'_> {
             workers: 8,
             chunk_cache: None,
             progress: &|_| {},
+            connection_gate: None,
         }
     }
 }
@@ -67,6 +75,12 @@ impl<'a> ReconstructOptions<'a> {
     /// Where progress goes.
     pub fn progress(mut self, progress: &'a (dyn Fn(u64) + Sync)) -> Self {
         self.progress = progress;
+        self
+    }
+
+    /// What runs each xorb request.
+    pub fn connection_gate(mut self, gate: &'a ConnectionGate<'a>) -> Self {
+        self.connection_gate = Some(gate);
         self
     }
 }
@@ -327,14 +341,27 @@ impl FetchContext<'_> {
         loop {
             tries += 1;
             let ranges: Vec<&XorbRangeDescriptor> = job.ranges.iter().map(|(r, _)| *r).collect();
-            let result = self.cas.fetch_ranges(&fetch, &ranges, &mut |range, body| {
-                let terms = job
-                    .ranges
-                    .iter()
-                    .find(|(r, _)| std::ptr::eq(*r, range))
-                    .map(|(_, terms)| terms.as_slice())
-                    .unwrap_or_default();
-                self.fill(job.xorb, range, terms, body)
+            let mut result = None;
+            let mut request = || {
+                result = Some(self.cas.fetch_ranges(&fetch, &ranges, &mut |range, body| {
+                    let terms = job
+                        .ranges
+                        .iter()
+                        .find(|(r, _)| std::ptr::eq(*r, range))
+                        .map(|(_, terms)| terms.as_slice())
+                        .unwrap_or_default();
+                    self.fill(job.xorb, range, terms, body)
+                }));
+            };
+            match self.options.connection_gate {
+                Some(gate) => gate(&mut request),
+                None => request(),
+            }
+            let result = result.unwrap_or_else(|| {
+                Err(Error::Integrity {
+                    file: self.file_hash.to_string(),
+                    reason: format!("the fetch of xorb {} did not run", job.xorb),
+                })
             });
             match result {
                 Err(Error::Read { source }) if tries < FETCH_TRIES => {
