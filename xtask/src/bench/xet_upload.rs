@@ -198,11 +198,13 @@ fn render(results: &[ClientResult], size: u64) -> String {
         [
             "tool",
             "first upload s",
+            "CPU s",
+            "RSS MB",
             "re-upload s",
+            "CPU s",
+            "RSS MB",
             "re-upload sent",
             "% of file",
-            "CPU s (re)",
-            "RSS MB (re)",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -215,13 +217,16 @@ fn render(results: &[ClientResult], size: u64) -> String {
                 let mut sent = result.sent.clone();
                 sent.sort_unstable();
                 let median = sent.get(sent.len() / 2).copied().unwrap_or(0);
+                for stats in [first, again] {
+                    cells.extend([
+                        format!("{:.2}", stats.wall_secs),
+                        stats.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
+                        stats.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                    ]);
+                }
                 cells.extend([
-                    format!("{:.2}", first.wall_secs),
-                    format!("{:.2}", again.wall_secs),
-                    human_size(median),
-                    format!("{:.1} %", median as f64 * 100.0 / size as f64),
-                    again.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
-                    again.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                    format!("{:.2} MB", median as f64 / 1e6),
+                    format!("{:.2} %", median as f64 * 100.0 / size as f64),
                 ]);
             }
             (Err(why), _) | (_, Err(why)) => cells.push(format!("failed: {why}")),

@@ -17,8 +17,9 @@ use crate::Error;
 use crate::chunking::Chunker;
 use crate::dedupe::is_global_dedupe_eligible;
 use crate::hash::{HashedChunk, XetHash};
-use crate::shard::{Shard, XorbInfo};
-use crate::xorb::{SerializedXorb, XorbBuilder};
+use crate::merkle::xorb_hash;
+use crate::shard::{Shard, ShardChunk, XorbInfo};
+use crate::xorb::{CHUNK_HEADER_LEN, MAX_XORB_BYTES, MAX_XORB_CHUNKS, SerializedXorb, XorbBuilder};
 
 use super::defrag::DefragPrevention;
 use super::known::{KnownChunks, Run, TermXorb};
@@ -94,24 +95,87 @@ impl Shared<'_> {
     }
 }
 
+/// The new chunks of a xorb, not yet compressed: the upload threads compress them, so that
+/// a worker goes on reading and hashing meanwhile.
+pub(crate) struct PendingXorb {
+    /// The session's number of the xorb.
+    pub(crate) id: usize,
+    /// Its hash (from its chunks' hashes and lengths alone).
+    pub(crate) hash: XetHash,
+    /// The chunks' bytes, one after the other.
+    pub(crate) data: Vec<u8>,
+    /// The chunks, in order.
+    pub(crate) chunks: Vec<HashedChunk>,
+    /// The indices of the chunks that start a file: compression is chosen anew there.
+    pub(crate) file_starts: Vec<usize>,
+}
+
+impl PendingXorb {
+    /// Compresses the chunks into a serialized xorb; its record for the shard.
+    pub(crate) fn build(self) -> Result<(SerializedXorb, XorbInfo), Error> {
+        let mut builder = XorbBuilder::new();
+        let mut offset = 0;
+        let mut starts = self.file_starts.iter().peekable();
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if starts.next_if_eq(&&index).is_some() {
+                builder.start_file();
+            }
+            let end = offset + chunk.len as usize;
+            builder.push_hashed(&self.data[offset..end], *chunk)?;
+            offset = end;
+        }
+        drop(self.data);
+        let xorb = builder.finish().ok_or(Error::EmptyXorb)?;
+        debug_assert_eq!(xorb.hash, self.hash);
+        let info = XorbInfo::of(&xorb);
+        Ok((xorb, info))
+    }
+}
+
 /// The xorb a worker is filling, shared by the files it cleans one after the other, so that
 /// the new chunks of small files travel together.
 pub(crate) struct Lane {
     id: usize,
-    builder: XorbBuilder,
+    data: Vec<u8>,
+    chunks: Vec<HashedChunk>,
+    file_starts: Vec<usize>,
     /// The chunks of the xorb under way, by hash: a file repeating its own chunks.
     local: HashMap<XetHash, u32>,
-    lens: Vec<u32>,
 }
 
 impl Lane {
     pub(crate) fn new(shared: &Shared<'_>) -> Self {
         Self {
             id: shared.next_xorb.fetch_add(1, Ordering::Relaxed),
-            builder: XorbBuilder::new(),
+            data: Vec::new(),
+            chunks: Vec::new(),
+            file_starts: Vec::new(),
             local: HashMap::new(),
-            lens: Vec::new(),
         }
+    }
+
+    /// A new file's chunks come next.
+    fn start_file(&mut self) {
+        if self.file_starts.last() != Some(&self.chunks.len()) {
+            self.file_starts.push(self.chunks.len());
+        }
+    }
+
+    /// Whether a chunk of `len` bytes fits whatever its compression: the rule of
+    /// [`XorbBuilder::fits`], so that building the xorb cannot fail.
+    fn fits(&self, len: usize) -> bool {
+        self.chunks.len() < MAX_XORB_CHUNKS
+            && self.data.len() + len <= MAX_XORB_BYTES
+            && self.data.len() + CHUNK_HEADER_LEN * (self.chunks.len() + 1) + len <= MAX_XORB_BYTES
+    }
+
+    /// Appends a new chunk; its index in the xorb.
+    fn push(&mut self, data: &[u8], chunk: HashedChunk) -> u32 {
+        let index = self.chunks.len() as u32;
+        self.data.extend_from_slice(data);
+        self.chunks.push(chunk);
+        self.local.entry(chunk.hash).or_insert(index);
+        index
     }
 
     /// The longest run of `hashes` that the xorb under way holds in order.
@@ -128,31 +192,53 @@ impl Lane {
             xorb: TermXorb::Session(self.id),
             start,
             end,
-            bytes: self.lens[start as usize..end as usize]
-                .iter()
-                .map(|&l| u64::from(l))
-                .sum(),
+            bytes: self.chunks[start as usize..end as usize].iter().map(|c| c.len).sum(),
         })
     }
 
-    /// Finishes the xorb under way, makes its chunks known to the session and queues it for
-    /// upload; the lane starts a new one.
-    pub(crate) fn cut(&mut self, shared: &Shared<'_>, queue: &SyncSender<SerializedXorb>) -> Result<(), Error> {
-        let builder = std::mem::take(&mut self.builder);
+    /// Closes the xorb under way, makes its chunks known to the session and queues it for
+    /// compression and upload; the lane starts a new one.
+    pub(crate) fn cut(&mut self, shared: &Shared<'_>, queue: &SyncSender<PendingXorb>) -> Result<(), Error> {
         self.local.clear();
-        self.lens.clear();
         let id = std::mem::replace(&mut self.id, shared.next_xorb.fetch_add(1, Ordering::Relaxed));
-        let Some(xorb) = builder.finish() else {
+        let chunks = std::mem::take(&mut self.chunks);
+        let data = std::mem::take(&mut self.data);
+        let file_starts = std::mem::take(&mut self.file_starts);
+        if chunks.is_empty() {
             return Ok(());
+        }
+        let hash = xorb_hash(&chunks);
+        let mut raw_offset = 0u32;
+        let listed = XorbInfo {
+            xorb_hash: hash,
+            chunks: chunks
+                .iter()
+                .map(|c| {
+                    let chunk = ShardChunk {
+                        hash: c.hash,
+                        raw_offset,
+                        len: c.len as u32,
+                        flags: 0,
+                    };
+                    raw_offset += c.len as u32;
+                    chunk
+                })
+                .collect(),
+            raw_len: raw_offset,
+            // Known once it is built; the index does not need it.
+            serialized_len: 0,
         };
-        let info = XorbInfo::of(&xorb);
         if let Ok(mut known) = shared.known.write() {
-            known.add_xorb(&info, None);
+            known.add_xorb(&listed, None);
         }
-        if let Ok(mut finished) = shared.finished.lock() {
-            finished.push((id, info));
-        }
-        queue.send(xorb).map_err(|_| Error::UploadStopped {
+        let pending = PendingXorb {
+            id,
+            hash,
+            data,
+            chunks,
+            file_starts,
+        };
+        queue.send(pending).map_err(|_| Error::UploadStopped {
             what: "the xorb uploads stopped",
         })
     }
@@ -239,7 +325,7 @@ pub(crate) fn clean(
     lane: &mut Lane,
     index: usize,
     source: &Source<'_>,
-    queue: &SyncSender<SerializedXorb>,
+    queue: &SyncSender<PendingXorb>,
 ) -> Result<CleanedFile, Error> {
     let path = match source {
         Source::File(path) => path.to_path_buf(),
@@ -254,7 +340,7 @@ pub(crate) fn clean(
         Source::File(path) => Box::new(std::fs::File::open(path).map_err(read_error)?),
         Source::Bytes(bytes) => Box::new(*bytes),
     };
-    lane.builder.start_file();
+    lane.start_file();
     let (pieces, received) = sync_channel::<Arc<Vec<u8>>>(SHA256_QUEUE);
     std::thread::scope(|scope| {
         let sha256 = scope.spawn(move || {
@@ -321,7 +407,7 @@ fn dedupe_block(
     lane: &mut Lane,
     file: &mut FileState,
     block: &mut Block,
-    queue: &SyncSender<SerializedXorb>,
+    queue: &SyncSender<PendingXorb>,
 ) -> Result<(), Error> {
     let hashes: Vec<XetHash> = block.chunks.iter().map(|(_, c)| c.hash).collect();
     let count = hashes.len();
@@ -361,13 +447,10 @@ fn dedupe_block(
         }
         let data = block.chunk_data(cur);
         let chunk = block.chunks[cur].1;
-        if !lane.builder.fits(data.len()) {
+        if !lane.fits(data.len()) {
             lane.cut(shared, queue)?;
         }
-        let index = lane.builder.len() as u32;
-        lane.builder.push_hashed(data, chunk)?;
-        lane.local.entry(chunk.hash).or_insert(index);
-        lane.lens.push(chunk.len as u32);
+        let index = lane.push(data, chunk);
         add(&shared.counters.new_bytes, chunk.len);
         file.push(Run {
             xorb: TermXorb::Session(lane.id),

@@ -29,9 +29,8 @@ use crate::hash::{XetHash, verification_range_hash};
 use crate::merkle::file_hash;
 use crate::reconstruction::{ChunkRange, Term};
 use crate::shard::{FileInfo, Shard, XorbInfo};
-use crate::xorb::SerializedXorb;
 
-use self::cleaner::{CleanedFile, Counters, Lane, Shared, Source, clean};
+use self::cleaner::{CleanedFile, Counters, Lane, PendingXorb, Shared, Source, clean};
 pub use self::commit::XetUploader;
 use self::known::{KnownChunks, TermXorb};
 use self::shard_cache::ShardCache;
@@ -308,7 +307,7 @@ fn clean_all(
     options: &UploadOptions,
 ) -> Result<Vec<CleanedFile>, Error> {
     let uploads = options.xorb_uploads.max(1);
-    let (queue, queued) = sync_channel::<SerializedXorb>(1);
+    let (queue, queued) = sync_channel::<PendingXorb>(1);
     let queued = Mutex::new(queued);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let fail = |err: Error| {
@@ -331,6 +330,17 @@ fn clean_all(
                     // After a failure, xorbs are drained so that no worker waits on the queue.
                     if shared.failed.load(Ordering::Relaxed) {
                         continue;
+                    }
+                    let id = xorb.id;
+                    let (xorb, info) = match xorb.build() {
+                        Ok(built) => built,
+                        Err(err) => {
+                            fail(err);
+                            continue;
+                        }
+                    };
+                    if let Ok(mut finished) = shared.finished.lock() {
+                        finished.push((id, info));
                     }
                     let len = xorb.bytes.len() as u64;
                     match shared.cas.upload_xorb(&xorb.hash, xorb.bytes) {
