@@ -1,7 +1,7 @@
 //! `huggingface-cli download` of a file the Python client uploaded through Xet: rebuilt
 //! from the CAS's reconstructions (no plain-HTTP bridge, no Hub token at the CAS or CDN), in
 //! the cache layout the Python client makes for it, which each client then reads offline
-//! from the other's download.
+//! from the other's download; the whole repo comes the same way.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -112,6 +112,22 @@ fn download_of_a_xet_file_rebuilds_it_and_shares_the_cache_with_python() -> Test
     let their_path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
     assert!(their_path.starts_with(theirs.path()));
     assert_eq!(std::fs::read(their_path)?, data);
+
+    // The whole repo (snapshot_download) into a third home: the same bytes, through Xet.
+    let third = tempfile::tempdir()?;
+    let home = third.path().to_string_lossy().to_string();
+    env.hub.log().clear();
+    let out = env.cli_ok(&["download", "alice/xet"], &[("HF_HOME", &home)])?;
+    let folder = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    assert_eq!(std::fs::read(folder.join("weights.bin"))?, data);
+    let records = env.hub.log().records();
+    assert!(records.iter().any(|r| r.path.starts_with("/~cas/v2/reconstructions/")));
+    assert!(!records.iter().any(|r| r.path.starts_with("/cdn/xet/")), "no bridge");
+    // The same entries for the file (the snapshot adds `.gitattributes`).
+    let whole = repo_layout(&third.path().join("hub"))?;
+    for (name, target) in repo_layout(&env.cache())? {
+        assert_eq!(whole.get(&name), Some(&target), "{name}");
+    }
     Ok(())
 }
 
