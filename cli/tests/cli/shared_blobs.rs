@@ -6,11 +6,15 @@
 //! keeps per-repo blobs; a stored file of the wrong size is not used.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
 
+use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::ALICE_WRITE;
 use serde_json::{Value, json};
 
-use crate::support::{BoxError, Env, TestResult, last_line, pattern_bytes};
+use crate::cache_audit::{Auditor, python_scan_problems};
+use crate::support::{BoxError, Env, TestResult, last_line, names_in, pattern_bytes, python_results, wait_until};
 
 const FILE: &str = "weights.bin";
 const ONE: &str = "alice/shared-one";
@@ -25,22 +29,28 @@ fn data() -> Vec<u8> {
 /// An emulator where the Python client uploaded the same file, through Xet, to
 /// both repos; and that file's Xet hash.
 fn two_repos() -> Result<(Env, String), BoxError> {
+    repos_holding_the_file(&[ONE, TWO])
+}
+
+/// An emulator where the Python client uploaded the same file, through Xet, to
+/// each of `repos`; and that file's Xet hash.
+fn repos_holding_the_file(repos: &[&str]) -> Result<(Env, String), BoxError> {
     let env = Env::empty()?;
     let local = env.home.path().join("upload").join(FILE);
     std::fs::create_dir_all(local.parent().ok_or("parent")?)?;
     std::fs::write(&local, data())?;
-    let results = python(
-        &env,
-        &[
-            json!({ "op": "upload_file", "repo": ONE, "local": local, "path": FILE }),
-            json!({ "op": "upload_file", "repo": TWO, "local": local, "path": FILE }),
-            json!({ "op": "xet_hashes", "repo": ONE }),
-            json!({ "op": "xet_hashes", "repo": TWO }),
-        ],
-        &[],
-    )?;
-    let hash = results[2][FILE].as_str().ok_or("a Xet hash for the file")?.to_string();
-    assert_eq!(results[3][FILE].as_str(), Some(hash.as_str()), "one content, one hash");
+    let mut steps: Vec<Value> = repos
+        .iter()
+        .map(|repo| json!({ "op": "upload_file", "repo": repo, "local": local, "path": FILE }))
+        .collect();
+    steps.extend(repos.iter().map(|repo| json!({ "op": "xet_hashes", "repo": repo })));
+    let results = python(&env, &steps, &[])?;
+    let hashes: Vec<Option<&str>> = results[repos.len()..].iter().map(|r| r[FILE].as_str()).collect();
+    let hash = hashes[0].ok_or("a Xet hash for the file")?.to_string();
+    assert!(
+        hashes.iter().all(|h| *h == Some(hash.as_str())),
+        "one content, one hash: {hashes:?}"
+    );
     std::fs::remove_dir_all(env.home.path().join("upload"))?;
     env.hub.log().clear();
     Ok((env, hash))
@@ -349,5 +359,95 @@ fn both_clients_find_the_same_unreferenced_stored_files() -> TestResult {
     let pruned = python(&env, &[json!({ "op": "prune_shared" })], &[])?;
     assert_eq!(pruned[0]["freed"], size);
     assert!(!store_blob(&env, &hash).exists());
+    Ok(())
+}
+
+#[test]
+fn rust_and_python_processes_storing_one_file_at_once_store_it_once() -> TestResult {
+    const REPOS: [&str; 6] = [
+        "alice/crowd-0",
+        "alice/crowd-1",
+        "alice/crowd-2",
+        "alice/crowd-3",
+        "alice/crowd-4",
+        "alice/crowd-5",
+    ];
+    let (env, hash) = repos_holding_the_file(&REPOS)?;
+    // Slow xorb ranges, so that every process is still fetching when the first publishes.
+    env.hub.faults().push(
+        Fault::new("/cdn/xorb/", FaultAction::Throttle { bytes_per_sec: 300_000 })
+            .method("GET")
+            .times(64),
+    );
+    let mut python_runs = Vec::new();
+    for repo in &REPOS[..3] {
+        let steps = [json!({ "op": "hf_hub_download", "repo": repo, "filename": FILE })];
+        let (mut cmd, plan) = env.python_command(&steps, &XET_ON)?;
+        python_runs.push((cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?, plan));
+    }
+    // Ours start once the Python interpreters are up and asking.
+    assert!(
+        wait_until(Duration::from_secs(30), || !env.hub.log().records().is_empty()),
+        "no request from the Python processes"
+    );
+    let mut cli_runs = Vec::new();
+    for repo in &REPOS[3..] {
+        let child = env
+            .command(&["download", repo, FILE], &[])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()?;
+        cli_runs.push(child);
+    }
+    for (child, _plan) in python_runs {
+        let results = python_results(&child.wait_with_output()?)?;
+        assert_eq!(std::fs::read(results[0]["path"].as_str().ok_or("a path")?)?, data());
+    }
+    for child in cli_runs {
+        let out = child.wait_with_output()?;
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(std::fs::read(last_line(&out))?, data());
+    }
+
+    // Both clients were fetching at once: each fetched xorb ranges.
+    let fetchers: std::collections::BTreeSet<String> = env
+        .hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/xorb/"))
+        .filter_map(|r| r.user_agent)
+        .map(|agent| agent.split('/').next().unwrap_or_default().to_string())
+        .collect();
+    assert!(fetchers.len() >= 2, "{fetchers:?}");
+    let sha256 = sha256_hex(&data());
+    for repo in REPOS {
+        assert_eq!(
+            std::fs::read_link(repo_blob(&env, repo))?,
+            Path::new("../../blobs").join(&hash[..2]).join(&hash),
+            "{repo}"
+        );
+        let folder = env.cache().join(format!("models--{}/blobs", repo.replace('/', "--")));
+        assert_eq!(
+            names_in(&folder),
+            [sha256.as_str()],
+            "nothing left under a temporary name"
+        );
+    }
+    assert_eq!(
+        names_in(&env.cache().join("blobs").join(&hash[..2])),
+        [hash.clone(), format!("{hash}.lock"), format!("{hash}.refs")]
+    );
+    let mut expected: Vec<String> = REPOS
+        .iter()
+        .map(|repo| format!("models--{}/blobs/{sha256}", repo.replace('/', "--")))
+        .collect();
+    expected.sort();
+    assert_eq!(manifest_lines(&env, &hash)?, expected, "one reference a repo");
+    Auditor::new(&env)
+        .audit(&env.cache())?
+        .assert_clean("after the crowd")?;
+    assert_eq!(python_scan_problems(&env)?, Vec::<String>::new());
+    scans_agree(&env)?;
     Ok(())
 }
