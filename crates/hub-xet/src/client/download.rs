@@ -106,6 +106,33 @@ pub struct ReconstructOutcome {
 /// its offset as it arrives (memory holds a chunk per worker, never the file). Each term
 /// must decompress to its length, and the chunk hashes of the whole file must make
 /// `file_hash`, or nothing is returned but an error.
+///
+/// ```no_run
+/// use std::path::Path;
+/// use std::sync::Arc;
+///
+/// use hub_api::HubClient;
+/// use hub_url::{HubConfig, RepoId, RepoType};
+/// use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = HubConfig::from_env()?;
+/// let client = HubClient::from_config(&config)?;
+/// let repo = RepoId::new("org/model")?;
+/// let tokens = XetTokenSource::new(&client, RepoType::Model, &repo, "main", XetScope::Read);
+/// let cas = CasClient::new(&client, Arc::new(tokens));
+/// // The file's `X-Xet-Hash` and size, from its `HEAD`.
+/// let file_hash: XetHash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".parse()?;
+/// let size = 1_000_000;
+/// let cache = ChunkCache::new(config.xet_cache.join("chunks"), 1 << 30);
+/// let path = Path::new("model.safetensors");
+/// let out = std::fs::File::create(path)?;
+/// let options = ReconstructOptions::default().chunk_cache(&cache);
+/// let outcome = reconstruct_file(&cas, &file_hash, size, &out, path, &options)?;
+/// println!("{} bytes came from the chunk cache", outcome.bytes_from_cache);
+/// # Ok(())
+/// # }
+/// ```
 pub fn reconstruct_file(
     cas: &CasClient,
     file_hash: &XetHash,
