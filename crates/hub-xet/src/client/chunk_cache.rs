@@ -31,6 +31,10 @@ const ENTRY_LEN: usize = 4 + 32;
 /// Bytes after the index: entry count, first chunk (u32 each) and the magic tag.
 const TRAILER_LEN: usize = 4 + 4 + MAGIC.len();
 
+/// A temporary file this old was left by a killed process, and is removed when the cache
+/// counts its files.
+const STALE_TEMP: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
 /// Chunks kept on disk, bounded in size; cheap to share between threads.
 #[derive(Debug)]
 pub struct ChunkCache {
@@ -187,10 +191,18 @@ impl ChunkCache {
             .flatten()
             .filter_map(|folder| std::fs::read_dir(folder.path()).ok())
             .flat_map(|files| files.flatten())
-            .filter(|file| !file.file_name().to_string_lossy().starts_with(".tmp-"))
             .filter_map(|file| {
                 let meta = file.metadata().ok()?;
-                Some((file.path(), meta.len(), meta.modified().ok()?))
+                let modified = meta.modified().ok()?;
+                if file.file_name().to_string_lossy().starts_with(".tmp-") {
+                    // Left by a process killed while writing it: no writer takes this long.
+                    let stale = modified.elapsed().is_ok_and(|age| age > STALE_TEMP);
+                    if stale {
+                        let _ = std::fs::remove_file(file.path());
+                    }
+                    return None;
+                }
+                Some((file.path(), meta.len(), modified))
             })
             .collect()
     }
@@ -366,6 +378,23 @@ mod tests {
         std::fs::write(&path, &bytes)?;
         assert_eq!(get(&cache, &xorb, 6, 7), None);
         assert!(!path.exists());
+        Ok(())
+    }
+
+    #[test]
+    fn temporary_files_of_killed_writers_go_once_stale() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let cache = ChunkCache::new(dir.path(), 1 << 30);
+        let folder = dir.path().join(XetHash::from_bytes([5; 32]).to_string());
+        std::fs::create_dir_all(&folder)?;
+        let (stale, fresh) = (folder.join(".tmp-1-0"), folder.join(".tmp-2-0"));
+        std::fs::write(&stale, b"x")?;
+        std::fs::write(&fresh, b"x")?;
+        let old = SystemTime::now() - STALE_TEMP - std::time::Duration::from_secs(60);
+        File::options().write(true).open(&stale)?.set_modified(old)?;
+        put(&cache, &XetHash::from_bytes([6; 32]), 0, &[chunk(3, 100)]);
+        assert!(!stale.exists());
+        assert!(fresh.exists(), "a writer may still be at work");
         Ok(())
     }
 
