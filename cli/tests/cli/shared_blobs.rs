@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
+use hub_emulator::SeedRepo;
 use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::ALICE_WRITE;
 use serde_json::{Value, json};
@@ -36,6 +37,12 @@ fn two_repos() -> Result<(Env, String), BoxError> {
 /// each of `repos`; and that file's Xet hash.
 fn repos_holding_the_file(repos: &[&str]) -> Result<(Env, String), BoxError> {
     let env = Env::empty()?;
+    // A first commit of its own, so that no two repos share a commit id
+    // (deletions name revisions by commit, as the Python client's do).
+    for repo in repos {
+        env.hub
+            .seed(&SeedRepo::model(repo).file("README.md", format!("# {repo}\n")))?;
+    }
     let local = env.home.path().join("upload").join(FILE);
     std::fs::create_dir_all(local.parent().ok_or("parent")?)?;
     std::fs::write(&local, data())?;
@@ -449,5 +456,67 @@ fn rust_and_python_processes_storing_one_file_at_once_store_it_once() -> TestRes
         .assert_clean("after the crowd")?;
     assert_eq!(python_scan_problems(&env)?, Vec::<String>::new());
     scans_agree(&env)?;
+    Ok(())
+}
+
+/// The state a publish of `repo`'s blob leaves when killed after `step` of
+/// its steps: the store folder made (0), its marker half written (1), the
+/// marker and the hash's folder made (2), the lock and a temporary link made
+/// (3), the reference appended (4), the blob moved into the store (5). The
+/// snapshot entry comes after the publish, so it is not there yet.
+fn killed_publish(env: &Env, repo: &str, hash: &str, step: usize) -> TestResult {
+    let snapshot_entry = cli_download(env, repo, &[("HF_HUB_DISABLE_SHARED_BLOBS", "1")])?;
+    std::fs::remove_file(&snapshot_entry)?;
+    let store = env.cache().join("blobs");
+    let prefix = store.join(&hash[..2]);
+    let blob = repo_blob(env, repo);
+    let sha256 = sha256_hex(&data());
+    std::fs::create_dir(&store)?;
+    if step == 1 {
+        std::fs::write(store.join(".huggingface-shared-blobs.0a1b2c3d.tmp"), "1")?;
+    }
+    if step >= 2 {
+        std::fs::write(store.join(".huggingface-shared-blobs"), "1\n")?;
+        std::fs::create_dir(&prefix)?;
+    }
+    if step >= 3 {
+        std::fs::write(prefix.join(format!("{hash}.lock")), "")?;
+        let temp = blob.with_file_name(format!(".{sha256}.0badc0de.shared"));
+        std::os::unix::fs::symlink(Path::new("../../blobs").join(&hash[..2]).join(hash), temp)?;
+    }
+    if step >= 4 {
+        let line = format!("models--{}/blobs/{sha256}\n", repo.replace('/', "--"));
+        std::fs::write(prefix.join(format!("{hash}.refs")), line)?;
+    }
+    if step >= 5 {
+        std::fs::rename(&blob, prefix.join(hash))?;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_publish_killed_at_any_step_leaves_a_cache_both_clients_read() -> TestResult {
+    for step in 0..=5 {
+        let (env, hash) = two_repos()?;
+        killed_publish(&env, ONE, &hash, step)?;
+        // Whatever the step, each client reads the cache and gets the file of either repo.
+        let theirs = python_download(&env, ONE, &[])?;
+        assert_eq!(std::fs::read(&theirs)?, data(), "step {step}");
+        let ours = cli_download(&env, TWO, &[])?;
+        assert_eq!(std::fs::read(&ours)?, data(), "step {step}");
+        assert!(store_blob(&env, &hash).is_file(), "step {step}: the store holds it now");
+        assert!(is_link(&repo_blob(&env, TWO)), "step {step}");
+        if step == 5 {
+            assert!(
+                is_link(&repo_blob(&env, ONE)),
+                "the moved blob is linked again, not fetched"
+            );
+        }
+        scans_agree(&env)?;
+        // Deleting both frees the stored file, whatever references the kill left.
+        env.cli_ok(&["delete-cache", ONE, TWO, "--yes"], &[])?;
+        assert!(!store_blob(&env, &hash).exists(), "step {step}");
+        scans_agree(&env)?;
+    }
     Ok(())
 }
