@@ -158,6 +158,15 @@ fn a_file_fetched_for_one_repo_is_linked_for_another() -> TestResult {
         &SnapshotOptions::new(s.cache.path()),
     )?;
     assert_eq!(std::fs::read(folder.join(FILE))?, weights());
+    // The listing cache keeps the hash, as the Python client's does, for pinned and offline calls.
+    let commit = folder.file_name().ok_or("a commit")?.to_string_lossy().into_owned();
+    let listing = std::fs::read_to_string(
+        s.cache
+            .path()
+            .join("models--alice--two/trees")
+            .join(format!("{commit}.json")),
+    )?;
+    assert!(listing.contains(&s.hash), "{listing}");
     assert!(
         !s.hub
             .log()
