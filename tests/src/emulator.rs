@@ -13,6 +13,9 @@ use crate::hub::git::Git;
 use crate::hub::repo_id::{RepoKey, RepoType, is_valid_ref_name};
 use crate::hub::repos::RepoMeta;
 use crate::hub::routes::cdn_origin;
+use crate::hub::xet::XetError;
+use crate::hub::xet::hash::XetHash;
+use crate::hub::xet::token::repo_scope;
 use crate::{EmulatorConfig, EmulatorError, SeedContent, SeedRepo, XetStats};
 
 /// The kind of ref [`Emulator::create_ref`] makes.
@@ -125,6 +128,42 @@ impl Emulator {
     /// Stops accepting connections.
     pub fn shutdown(&self) {
         self.server.shutdown();
+    }
+
+    /// Stores `content` in the Xet CAS as an upload of `repo` would (chunks of `chunk_len`
+    /// bytes, `chunks_per_xorb` to a xorb, a shard registering the file for the repo), then
+    /// commits it as `path` on `main`, named by its sha256 as the Hub names Xet files.
+    /// Returns the file's Xet hash and the xorbs' hashes in file order. Nothing goes through
+    /// HTTP, so the request log and the transfer counters but the CAS's upload ones stay
+    /// as they were. On an LFS-only hub the file is only committed.
+    pub fn seed_xet_file(
+        &self,
+        repo: &SeedRepo,
+        path: &str,
+        content: &[u8],
+        chunk_len: usize,
+        chunks_per_xorb: usize,
+    ) -> Result<(String, Vec<String>), EmulatorError> {
+        use crate::xet_objects::{Xorb, terms_shard};
+        let key = RepoKey::new(RepoType::from_singular(&repo.repo_type)?, &repo.repo_id)?;
+        let chunks: Vec<&[u8]> = content.chunks(chunk_len.max(1)).collect();
+        let xorbs: Vec<Xorb> = chunks.chunks(chunks_per_xorb.max(1)).map(Xorb::new).collect();
+        let terms: Vec<(&Xorb, u32, u32)> = xorbs.iter().map(|x| (x, 0, x.chunk_count() as u32)).collect();
+        let sha256: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(content).into();
+        let (shard, file) = terms_shard(&terms, &sha256);
+        if let Some(xet) = &self.hub.xet {
+            let refused = |err: XetError| match err {
+                XetError::Storage(err) => err,
+                XetError::Refused(reason) => EmulatorError::io(path, io::Error::other(reason)),
+            };
+            for xorb in &xorbs {
+                let hash = XetHash::parse(&xorb.hash).unwrap_or_default();
+                xet.put_xorb(&hash, &xorb.bytes).map_err(refused)?;
+            }
+            xet.put_shard(&shard, &repo_scope(&key)).map_err(refused)?;
+        }
+        self.seed(&repo.clone().file(path, content.to_vec()))?;
+        Ok((file, xorbs.into_iter().map(|x| x.hash).collect()))
     }
 
     /// Creates the repo if needed, then commits `repo.files` (and removes `repo.delete`)

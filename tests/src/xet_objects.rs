@@ -29,6 +29,11 @@ pub struct Xorb {
 }
 
 impl Xorb {
+    /// How many chunks it holds.
+    pub fn chunk_count(&self) -> usize {
+        self.chunks.len()
+    }
+
     /// The xorb of these chunks, in order.
     pub fn new(chunks: &[&[u8]]) -> Xorb {
         let mut bytes = Vec::new();

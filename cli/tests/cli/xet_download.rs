@@ -1,15 +1,21 @@
 //! `huggingface-cli download` of a file the Python client uploaded through Xet: rebuilt
 //! from the CAS's reconstructions (no plain-HTTP bridge, no Hub token at the CAS or CDN), in
 //! the cache layout the Python client makes for it, which each client then reads offline
-//! from the other's download; the whole repo comes the same way.
+//! from the other's download; the whole repo comes the same way; a download killed half
+//! way fetches, the next time, only what it had not finished.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use std::process::Stdio;
+use std::time::Duration;
+
+use hub_emulator::SeedRepo;
+use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::ALICE_WRITE;
 use serde_json::json;
 
-use crate::support::{BoxError, Env, TestResult};
+use crate::support::{BoxError, Env, TestResult, names_in, wait_until};
 
 /// Deterministic bytes that do not compress.
 fn noise(len: usize, seed: u64) -> Vec<u8> {
@@ -134,4 +140,72 @@ fn download_of_a_xet_file_rebuilds_it_and_shares_the_cache_with_python() -> Test
 fn hex_sha256(data: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The ranges in a chunk cache folder (the files of its xorb folders, but those being written).
+fn cached_ranges(root: &Path) -> usize {
+    let Ok(folders) = std::fs::read_dir(root) else {
+        return 0;
+    };
+    folders
+        .flatten()
+        .filter_map(|folder| std::fs::read_dir(folder.path()).ok())
+        .flat_map(|files| files.flatten())
+        .filter(|file| !file.file_name().to_string_lossy().starts_with(".tmp-"))
+        .count()
+}
+
+#[test]
+fn a_download_killed_half_way_fetches_only_what_it_lacked() -> TestResult {
+    let env = Env::empty()?;
+    let data = noise(4 << 20, 42);
+    // Eight xorbs of 512 KiB, seeded straight into the CAS.
+    let (_, xorbs) = env
+        .hub
+        .seed_xet_file(&SeedRepo::model("alice/xet"), "weights.bin", &data, 64 * 1024, 8)?;
+    let last = xorbs.last().ok_or("xorbs")?;
+    // The last xorb's bytes trickle, so that the kill lands while it is on its way.
+    env.hub.faults().push(
+        Fault::new(
+            &format!("/cdn/xorb/{last}"),
+            FaultAction::Throttle {
+                bytes_per_sec: 16 * 1024,
+            },
+        )
+        .times(10),
+    );
+    let mut child = env
+        .command(&["download", "alice/xet", "weights.bin"], &[])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let chunk_cache = env.home.path().join("xet/hub-rs-chunk-cache");
+    // The other xorbs are in the chunk cache, and the last one's answer has started (so its
+    // bytes count before the second run's).
+    let last_path = format!("/cdn/xorb/{last}");
+    let others_cached = wait_until(Duration::from_secs(60), || {
+        cached_ranges(&chunk_cache) >= xorbs.len() - 1 && env.hub.log().records().iter().any(|r| r.path == last_path)
+    });
+    child.kill()?;
+    child.wait()?;
+    assert!(others_cached, "the other xorbs reached the chunk cache");
+    let snapshots = env.cache().join("models--alice--xet/snapshots");
+    for commit in names_in(&snapshots) {
+        assert!(
+            !snapshots.join(commit).join("weights.bin").exists(),
+            "nothing partial in snapshots"
+        );
+    }
+
+    env.hub.faults().clear();
+    let before = env.hub.xet_stats().xorb_bytes_served;
+    let out = env.cli_ok(&["download", "alice/xet", "weights.bin"], &[])?;
+    let path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    assert_eq!(std::fs::read(path)?, data);
+    let fetched = env.hub.xet_stats().xorb_bytes_served - before;
+    assert!(
+        fetched <= data.len() as u64 / 6,
+        "the second run fetched {fetched} bytes: more than the xorb the kill interrupted"
+    );
+    Ok(())
 }
