@@ -1,5 +1,5 @@
 //! The libraries' examples, run against the local Hub as a user would run
-//! them: `cargo run --example`, with the Hub and the cache from the environment.
+//! them, with the Hub and the cache from the environment.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,19 +14,54 @@ fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// Runs `cargo run -q -p PACKAGE --example NAME -- ARGS` with this `HF_HOME`
-/// and the Hub at `endpoint`, plus `extra` variables.
+/// Builds the example `name` as the workspace's tests build it (`--workspace`,
+/// so that features unify as they did and nothing is compiled again) and
+/// returns its executable.
+fn build_example(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
+    let mut cargo = Command::new(env!("CARGO"));
+    // What cargo set for this test would make build scripts that watch it (ring
+    // watches CARGO_MANIFEST_DIR) run again, and everything above them rebuild.
+    for (variable, _) in std::env::vars_os() {
+        let variable = variable.to_string_lossy();
+        let set_for_this_test = ["CARGO_PKG_", "CARGO_BIN_EXE_"].iter().any(|p| variable.starts_with(p))
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+            ]
+            .contains(&variable.as_ref());
+        if set_for_this_test {
+            cargo.env_remove(variable.as_ref());
+        }
+    }
+    let output = cargo
+        .current_dir(workspace())
+        .args(["build", "-q", "--workspace", "--example", name, "--message-format=json"])
+        .output()?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned().into());
+    }
+    let messages = String::from_utf8_lossy(&output.stdout).into_owned();
+    messages
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|message| message["target"]["name"] == name)
+        .find_map(|message| message["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| format!("cargo built no executable for the example {name}").into())
+}
+
+/// Runs the example `name` with `args`, this `HF_HOME` and the Hub at
+/// `endpoint`, plus `extra` variables, and nothing else of the `HF_*` settings.
 fn run_example(
-    package: &str,
     name: &str,
     args: &[&str],
     home: &Path,
     endpoint: &str,
     extra: &[(&str, &str)],
-) -> Result<Output, std::io::Error> {
-    Command::new(env!("CARGO"))
-        .current_dir(workspace())
-        .args(["run", "-q", "-p", package, "--example", name, "--"])
+) -> Result<Output, Box<dyn std::error::Error>> {
+    Ok(Command::new(build_example(name)?)
         .args(args)
         .env_remove("HF_TOKEN")
         .env_remove("HF_HUB_CACHE")
@@ -34,7 +69,7 @@ fn run_example(
         .env("HF_HOME", home)
         .env("HF_ENDPOINT", endpoint)
         .envs(extra.iter().copied())
-        .output()
+        .output()?)
 }
 
 fn succeeded(output: &Output) -> Result<String, String> {
@@ -51,7 +86,6 @@ fn the_hub_cache_example_downloads_into_the_python_layout() -> TestResult {
     let commit = hub.seed(&SeedRepo::model("alice/example").file("config.json", br#"{"n": 1}"#.to_vec()))?;
     let home = tempfile::tempdir()?;
     let output = run_example(
-        "hub-cache",
         "download",
         &["alice/example", "config.json"],
         home.path(),
@@ -79,7 +113,6 @@ fn the_hub_api_example_creates_a_repo_and_uploads() -> TestResult {
     let local_arg = local.to_str().ok_or("a temporary path that is not UTF-8")?;
     let token = [("HF_TOKEN", ALICE_WRITE)];
     let output = run_example(
-        "hub-api",
         "upload",
         &["alice/uploaded", local_arg],
         home.path(),
@@ -93,14 +126,7 @@ fn the_hub_api_example_creates_a_repo_and_uploads() -> TestResult {
         b"# notes\n"
     );
     // Without a token the Hub refuses, and the example says so.
-    let output = run_example(
-        "hub-api",
-        "upload",
-        &["alice/refused"],
-        home.path(),
-        &hub.endpoint(),
-        &[],
-    )?;
+    let output = run_example("upload", &["alice/refused"], home.path(), &hub.endpoint(), &[])?;
     assert!(succeeded(&output).is_err(), "uploaded without a token");
     Ok(())
 }
