@@ -17,6 +17,7 @@ fn workspace() -> PathBuf {
 /// Builds the example `name` as the workspace's tests build it (`--workspace`,
 /// so that features unify as they did and nothing is compiled again) and
 /// returns its executable.
+#[allow(clippy::disallowed_methods)] // Only to leave out what cargo set for this test.
 fn build_example(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
     let mut cargo = Command::new(env!("CARGO"));
     // What cargo set for this test would make build scripts that watch it (ring
