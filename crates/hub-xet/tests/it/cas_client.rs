@@ -243,3 +243,31 @@ fn a_refused_presigned_url_is_asked_for_again() -> TestResult {
     assert_eq!(reconstructions, 2, "one more for the new URL");
     Ok(())
 }
+
+#[test]
+fn a_token_the_cas_refuses_is_replaced_once_and_the_call_goes_through() -> TestResult {
+    let hub = TestHub::start()?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let cas = cas(&client(&hub)?, "alice/x", XetScope::Write)?;
+    let content = pseudo_random(200_000, 16);
+    let file = upload(&cas, &content, 100)?;
+    // The CAS refuses the next call's token, as it does a token revoked or expired early.
+    hub.faults().push(hub_emulator::http::Fault::new(
+        "/~cas/v2/reconstructions/",
+        hub_emulator::http::FaultAction::Status {
+            status: 401,
+            retry_after: None,
+        },
+    ));
+    let exchanges = |hub: &TestHub| {
+        hub.log()
+            .records()
+            .iter()
+            .filter(|r| r.path.contains("xet-write-token"))
+            .count()
+    };
+    let before = exchanges(&hub);
+    assert_eq!(rebuild(&cas, &file, content.len())?.0, content);
+    assert_eq!(exchanges(&hub), before + 1, "one new token");
+    Ok(())
+}
