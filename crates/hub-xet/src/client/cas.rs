@@ -122,12 +122,11 @@ impl CasClient {
         Ok(())
     }
 
-    /// The global dedupe query (`GET /v1/chunks/default-merkledb/{hash}`): the shard bytes
-    /// that describe a xorb holding the chunk, or `None` when the CAS tracks none.
+    /// The global dedupe query (`GET /v1/chunks/default/{hash}`, the prefix `hf_xet` 1.8
+    /// sends and xet-core's own server takes; the specification 1.1.0 names `default-merkledb`): the
+    /// shard bytes that describe a xorb holding the chunk, or `None` when the CAS tracks none.
     pub fn query_dedupe(&self, chunk_hash: &XetHash) -> Result<Option<Vec<u8>>, Error> {
-        match self.send(HubRequest::get(format!(
-            "{{cas}}/v1/chunks/default-merkledb/{chunk_hash}"
-        ))) {
+        match self.send(HubRequest::get(format!("{{cas}}/v1/chunks/{XORB_PREFIX}/{chunk_hash}"))) {
             Ok(response) => response.bytes().map(Some).map_err(Error::hub("read a dedupe answer")),
             Err(Error::Hub { status: Some(404), .. }) => Ok(None),
             Err(error) => Err(error),
