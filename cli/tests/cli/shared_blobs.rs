@@ -473,7 +473,14 @@ fn killed_publish(env: &Env, repo: &str, hash: &str, step: usize) -> TestResult 
     let sha256 = sha256_hex(&data());
     std::fs::create_dir(&store)?;
     if step == 1 {
-        std::fs::write(store.join(".huggingface-shared-blobs.0a1b2c3d.tmp"), "1")?;
+        let leftover = store.join(".huggingface-shared-blobs.0a1b2c3d.tmp");
+        std::fs::write(&leftover, "1")?;
+        // Left by a process that died a while ago.
+        let long_ago = std::time::SystemTime::now() - Duration::from_secs(60);
+        std::fs::File::options()
+            .write(true)
+            .open(&leftover)?
+            .set_modified(long_ago)?;
     }
     if step >= 2 {
         std::fs::write(store.join(".huggingface-shared-blobs"), "1\n")?;

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, TransferSettings, XetBlob, fetch_blob};
 use crate::progress::Progress;
 use crate::repo_cache::{RepoCache, safe_relative_path};
-use crate::shared_blobs::StoreUse;
+use crate::shared_blobs::{StoreLink, StoreUse};
 use crate::snapshot_link::{link_blob, move_blob};
 use crate::staging::staging_path;
 
@@ -476,10 +476,13 @@ pub(crate) fn place_in_cache(
         );
     }
     let shared = StoreUse::for_file(options, file.xet_hash);
-    let linked_from_store = !blob_was_there
-        && !options.force_download
-        && shared.as_ref().is_some_and(|s| s.link_existing(&blob, file.size));
-    if !linked_from_store && (!blob_was_there || options.force_download) {
+    let store_link = match &shared {
+        Some(shared) if !blob_was_there && !options.force_download => {
+            shared.link_existing(&blob, &file.source(options), &options.transfer)
+        }
+        _ => StoreLink::Missing,
+    };
+    if store_link != StoreLink::Linked && (!blob_was_there || options.force_download) {
         let fetched = fetch_blob(
             client,
             &file.source(options),
@@ -489,7 +492,8 @@ pub(crate) fn place_in_cache(
             options.progress,
         )?;
         if let Some(shared) = &shared {
-            shared.publish_fetched(&blob, file.size, fetched, options.force_download)?;
+            let replace = options.force_download || store_link == StoreLink::Damaged;
+            shared.publish_fetched(&blob, file.size, fetched, replace)?;
         }
     }
     if options.disable_symlinks && !blob_was_there {

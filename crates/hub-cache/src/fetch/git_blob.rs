@@ -8,7 +8,7 @@ use sha1::{Digest, Sha1};
 use super::hasher::{digest_all, hex};
 
 /// The git blob id of the file at `path` (lowercase hex).
-pub(super) fn git_blob_id(path: &Path) -> std::io::Result<String> {
+pub(crate) fn git_blob_id(path: &Path) -> std::io::Result<String> {
     let file = std::fs::File::open(path)?;
     let len = file.metadata()?.len();
     let mut hasher = Sha1::new();

@@ -20,6 +20,7 @@ use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
+pub(crate) use git_blob::git_blob_id;
 pub(crate) use hasher::{hex, sha256_of};
 pub(crate) use xet::{CHUNK_CACHE_FOLDER, XetBlob};
 

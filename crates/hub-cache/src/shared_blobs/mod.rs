@@ -27,7 +27,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::download::FetchOptions;
 use crate::error::{Error, Result};
-use crate::fetch::Fetched;
+use crate::fetch::{BlobSource, Fetched, TransferSettings, git_blob_id, sha256_of};
 use crate::snapshot_link::relative_target;
 
 /// The store's folder name under the cache root.
@@ -38,6 +38,13 @@ const MARKER: &str = ".huggingface-shared-blobs";
 const MARKER_CONTENT: &str = "1\n";
 const MANIFEST_SUFFIX: &str = ".refs";
 const LOCK_SUFFIX: &str = ".lock";
+/// How many times, and how far apart, a process tries to mark the store
+/// while another one is marking it.
+const MARK_TRIES: usize = 50;
+const MARK_RETRY: std::time::Duration = std::time::Duration::from_millis(20);
+/// A temporary marker younger than this may be another process's, about to
+/// be renamed; an older one was left by a process that died.
+const MARKER_TEMP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 /// The repo folders of a cache, as the Python client names them.
 const REPO_FOLDER_PREFIXES: [&str; 3] = ["datasets--", "models--", "spaces--"];
 
@@ -67,9 +74,47 @@ impl<'a> StoreUse<'a> {
         })
     }
 
-    /// Links `repo_blob` to the store's copy, if it has a usable one.
-    pub(crate) fn link_existing(&self, repo_blob: &Path, size: Option<u64>) -> bool {
-        self.store.try_link(repo_blob, self.hash, size)
+    /// Links `repo_blob` to the store's copy, if it has a usable one whose
+    /// bytes are the file's: their sha256 (or git blob id) is checked, unless
+    /// verification is off, since the Hub's word that this file has this Xet
+    /// hash is not enough to give the blob a name its bytes do not have.
+    pub(crate) fn link_existing(
+        &self,
+        repo_blob: &Path,
+        source: &BlobSource<'_>,
+        settings: &TransferSettings,
+    ) -> StoreLink {
+        let mut damaged = false;
+        let mut is_the_file = |stored: &Path| {
+            let matches = match (settings.verify, source.expected_sha256, source.expected_git_blob) {
+                (false, _, _) => true,
+                (true, Some(sha256), _) => File::open(stored)
+                    .and_then(sha256_of)
+                    .is_ok_and(|actual| actual.eq_ignore_ascii_case(sha256)),
+                (true, None, Some(git_blob)) => {
+                    git_blob_id(stored).is_ok_and(|actual| actual.eq_ignore_ascii_case(git_blob))
+                }
+                // Nothing to check the bytes against: fetch them instead.
+                (true, None, None) => return false,
+            };
+            if !matches {
+                log::debug!(
+                    "the shared blob {} does not hold the bytes of {}: not used",
+                    stored.display(),
+                    source.repo_path
+                );
+                damaged = true;
+            }
+            matches
+        };
+        match self
+            .store
+            .try_link(repo_blob, self.hash, source.expected_size, &mut is_the_file)
+        {
+            true => StoreLink::Linked,
+            false if damaged => StoreLink::Damaged,
+            false => StoreLink::Missing,
+        }
     }
 
     /// Moves a blob just fetched into the store, once its bytes are known to
@@ -118,6 +163,18 @@ impl<'a> StoreUse<'a> {
     }
 }
 
+/// What [`StoreUse::link_existing`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StoreLink {
+    /// The repo blob now links to the store's copy.
+    Linked,
+    /// The store has no usable copy (or linking failed): fetch the file.
+    Missing,
+    /// The store's copy does not hold the file's bytes: fetch the file, and
+    /// let it replace that copy.
+    Damaged,
+}
+
 /// The shared store of one cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct SharedStore {
@@ -159,10 +216,17 @@ impl SharedStore {
     }
 
     /// Links `repo_blob` to the store's copy of `hash` when the store has a
-    /// usable one (a regular, readable file of `expected_size` bytes): the
-    /// reference is recorded first, then the link is renamed into place.
-    /// Whether it was linked; any failure is a miss that leaves `repo_blob` as it was.
-    pub(crate) fn try_link(&self, repo_blob: &Path, hash: &str, expected_size: Option<u64>) -> bool {
+    /// usable one (a regular, readable file of `expected_size` bytes that
+    /// `is_the_file` accepts, asked under the store's lock): the reference is
+    /// recorded first, then the link is renamed into place. Whether it was
+    /// linked; any failure is a miss that leaves `repo_blob` as it was.
+    pub(crate) fn try_link(
+        &self,
+        repo_blob: &Path,
+        hash: &str,
+        expected_size: Option<u64>,
+        is_the_file: &mut dyn FnMut(&Path) -> bool,
+    ) -> bool {
         let (Some(store_blob), true) = (self.blob_path(hash), self.is_marked()) else {
             return false;
         };
@@ -172,7 +236,7 @@ impl SharedStore {
         };
         let linked = (|| -> io::Result<bool> {
             let _lock = StoreLock::acquire(&sibling(&store_blob, LOCK_SUFFIX))?;
-            if !is_usable(&store_blob, expected_size) {
+            if !is_usable(&store_blob, expected_size) || !is_the_file(&store_blob) {
                 return Ok(false);
             }
             let link = TempLink::make(&repo_blob, &store_blob)?;
@@ -432,33 +496,55 @@ impl SharedStore {
 
     /// Makes and marks the store when it is missing; refuses a `blobs/`
     /// folder with anything but the leftovers of an interrupted marking in it.
+    /// Processes marking it at once (either client) wait for one another.
     fn ensure_marked(&self) -> bool {
         let dir = self.dir();
-        let made = (|| -> io::Result<bool> {
-            match std::fs::create_dir(&dir) {
-                Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
-                _ => {}
+        for _ in 0..MARK_TRIES {
+            match self.try_mark(&dir) {
+                Ok(Marking::Done) => return true,
+                Ok(Marking::Foreign) => {
+                    log::debug!("{} is not marked as a shared store: left alone", dir.display());
+                    return false;
+                }
+                Ok(Marking::UnderWay) => {}
+                Err(error) => log::debug!("could not mark the shared store {}: {error}", dir.display()),
             }
-            if self.is_marked() {
-                return Ok(true);
-            }
-            if !is_dir(&dir) || !clear_marker_leftovers(&dir)? {
-                log::debug!("{} is not marked as a shared store: left alone", dir.display());
-                return Ok(false);
-            }
-            self.repair_dir_mode(&dir)?;
-            let temp = dir.join(format!("{MARKER}.{}.tmp", random_hex8()));
-            let written = write_file(&temp, MARKER_CONTENT.as_bytes())
-                .and_then(|()| set_mode(&temp, self.blob_mode()))
-                .and_then(|()| std::fs::rename(&temp, dir.join(MARKER)));
-            let _ = std::fs::remove_file(&temp);
-            written?;
-            Ok(self.is_marked())
-        })();
-        made.unwrap_or_else(|error| {
-            log::debug!("could not make the shared store {}: {error}", dir.display());
-            false
-        })
+            std::thread::sleep(MARK_RETRY);
+        }
+        self.is_marked()
+    }
+
+    /// One try at marking the store.
+    fn try_mark(&self, dir: &Path) -> io::Result<Marking> {
+        match std::fs::create_dir(dir) {
+            Err(error) if error.kind() != io::ErrorKind::AlreadyExists => return Err(error),
+            _ => {}
+        }
+        if self.is_marked() {
+            return Ok(Marking::Done);
+        }
+        if !is_dir(dir) {
+            return Ok(Marking::Foreign);
+        }
+        match clear_marker_leftovers(dir)? {
+            Unmarked::Empty => {}
+            Unmarked::MarkingUnderWay => return Ok(Marking::UnderWay),
+            Unmarked::Foreign if self.is_marked() => return Ok(Marking::Done),
+            Unmarked::Foreign => return Ok(Marking::Foreign),
+        }
+        self.repair_dir_mode(dir)?;
+        let temp = dir.join(format!("{MARKER}.{}.tmp", random_hex8()));
+        let written = write_file(&temp, MARKER_CONTENT.as_bytes())
+            .and_then(|()| set_mode(&temp, self.blob_mode()))
+            .and_then(|()| std::fs::rename(&temp, dir.join(MARKER)));
+        let _ = std::fs::remove_file(&temp);
+        // Another process may have cleared this temporary file as a leftover,
+        // and marked the store itself.
+        match (written, self.is_marked()) {
+            (_, true) => Ok(Marking::Done),
+            (Ok(()), false) => Ok(Marking::UnderWay),
+            (Err(error), false) => Err(error),
+        }
     }
 
     /// The marked store's folder for `hash`, made when missing.
@@ -676,9 +762,28 @@ fn is_usable(store_blob: &Path, expected_size: Option<u64>) -> bool {
     true
 }
 
-/// Removes the marker's temporary files left by interrupted markings; whether
-/// the folder is empty afterwards (anything else in it makes it foreign).
-fn clear_marker_leftovers(dir: &Path) -> io::Result<bool> {
+/// What an unmarked `blobs/` folder holds.
+enum Unmarked {
+    /// Nothing (any leftovers of interrupted markings are removed): it may be marked.
+    Empty,
+    /// Another process is marking it (a fresh temporary marker, or the marker itself).
+    MarkingUnderWay,
+    /// Anything else: not the store, and never adopted.
+    Foreign,
+}
+
+/// Where one try at marking the store left it.
+enum Marking {
+    Done,
+    UnderWay,
+    Foreign,
+}
+
+/// Removes the marker's temporary files that interrupted markings left in an
+/// unmarked `blobs/` folder, and tells what the folder holds. A temporary
+/// marker younger than [`MARKER_TEMP_GRACE`] may be another process's, about
+/// to be renamed: it is left alone.
+fn clear_marker_leftovers(dir: &Path) -> io::Result<Unmarked> {
     let entries: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<io::Result<_>>()?;
@@ -687,13 +792,25 @@ fn clear_marker_leftovers(dir: &Path) -> io::Result<bool> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        if name == MARKER {
+            return Ok(Unmarked::MarkingUnderWay);
+        }
         let is_leftover = name
             .strip_prefix(&format!("{MARKER}."))
             .and_then(|rest| rest.strip_suffix(".tmp"))
             .is_some_and(|hex| hex.len() == 8 && is_lower_hex(hex));
-        let partial_marker = std::fs::read(entry).is_ok_and(|c| MARKER_CONTENT.as_bytes().starts_with(&c));
-        if !is_leftover || !is_regular_file(entry) || !partial_marker {
-            return Ok(false);
+        let (meta, content) = match std::fs::symlink_metadata(entry).and_then(|m| Ok((m, std::fs::read(entry)?))) {
+            Ok(found) => found,
+            // Renamed or removed since the listing: another process is at it.
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Unmarked::MarkingUnderWay),
+            Err(_) => return Ok(Unmarked::Foreign),
+        };
+        if !is_leftover || !meta.file_type().is_file() || !MARKER_CONTENT.as_bytes().starts_with(&content) {
+            return Ok(Unmarked::Foreign);
+        }
+        let age = meta.modified().ok().and_then(|m| m.elapsed().ok());
+        if age.is_none_or(|age| age < MARKER_TEMP_GRACE) {
+            return Ok(Unmarked::MarkingUnderWay);
         }
     }
     for entry in &entries {
@@ -702,7 +819,10 @@ fn clear_marker_leftovers(dir: &Path) -> io::Result<bool> {
             _ => {}
         }
     }
-    Ok(std::fs::read_dir(dir)?.next().is_none())
+    Ok(match std::fs::read_dir(dir)?.next().is_none() {
+        true => Unmarked::Empty,
+        false => Unmarked::MarkingUnderWay,
+    })
 }
 
 /// `{path}{suffix}` beside `path`: the manifest or lock of a store blob.

@@ -85,7 +85,7 @@ fn a_stored_file_is_linked_from_another_repo() -> TestResult {
     let (dir, store, blob) = cache_with_blob(b"weights")?;
     assert!(store.publish(&blob, HASH, Some(7), false)?);
     let other = repo_b_blob(&dir);
-    assert!(store.try_link(&other, HASH, Some(7)));
+    assert!(store.try_link(&other, HASH, Some(7), &mut |_| true));
     assert_eq!(std::fs::read(&other)?, b"weights");
     assert_eq!(
         store.references(&store_blob(&dir)),
@@ -99,19 +99,20 @@ fn store_blobs_of_another_size_or_hash_are_not_used() -> TestResult {
     let (dir, store, blob) = cache_with_blob(b"weights")?;
     assert!(store.publish(&blob, HASH, Some(7), false)?);
     let other = repo_b_blob(&dir);
-    assert!(!store.try_link(&other, HASH, Some(8)), "wrong size");
-    assert!(!store.try_link(&other, HASH, None), "size unknown");
+    assert!(!store.try_link(&other, HASH, Some(8), &mut |_| true), "wrong size");
+    assert!(!store.try_link(&other, HASH, Some(7), &mut |_| false), "other bytes");
+    assert!(!store.try_link(&other, HASH, None, &mut |_| true), "size unknown");
     assert!(
-        !store.try_link(&other, &HASH.replace("ab0", "ab1"), Some(7)),
+        !store.try_link(&other, &HASH.replace("ab0", "ab1"), Some(7), &mut |_| true),
         "not stored"
     );
-    assert!(!store.try_link(&other, "../../../etc/passwd", Some(7)));
+    assert!(!store.try_link(&other, "../../../etc/passwd", Some(7), &mut |_| true));
     assert!(std::fs::symlink_metadata(&other).is_err(), "nothing was made");
 
     // A store blob replaced by a link is not a store blob.
     std::fs::remove_file(store_blob(&dir))?;
     std::os::unix::fs::symlink("/etc/hostname", store_blob(&dir))?;
-    assert!(!store.try_link(&other, HASH, Some(7)));
+    assert!(!store.try_link(&other, HASH, Some(7), &mut |_| true));
     assert_eq!(store.target_of(&blob), None);
     Ok(())
 }
@@ -144,14 +145,21 @@ fn a_blobs_folder_without_the_marker_is_never_adopted() -> TestResult {
 
     // The leftovers of a marking that was killed half-way are cleared.
     std::fs::remove_file(dir.path().join("blobs/mine.txt"))?;
-    std::fs::write(dir.path().join("blobs/.huggingface-shared-blobs.0a1b2c3d.tmp"), b"1")?;
+    let leftover = dir.path().join("blobs/.huggingface-shared-blobs.0a1b2c3d.tmp");
+    std::fs::write(&leftover, b"1")?;
+    // A fresh one may be another process's, about to be renamed: it is waited for.
+    assert!(!store.publish(&blob, HASH, Some(7), false)?);
+    assert!(leftover.exists() && is_regular_file(&blob));
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(60);
+    File::options().write(true).open(&leftover)?.set_modified(long_ago)?;
     assert!(store.publish(&blob, HASH, Some(7), false)?);
+    assert!(!leftover.exists());
     assert!(store.is_marked());
     // A marker of another layout version is not this store.
     std::fs::remove_file(dir.path().join("blobs/.huggingface-shared-blobs"))?;
     std::fs::write(dir.path().join("blobs/.huggingface-shared-blobs"), b"2\n")?;
     assert!(!store.is_marked());
-    assert!(!store.try_link(&repo_b_blob(&dir), HASH, Some(7)));
+    assert!(!store.try_link(&repo_b_blob(&dir), HASH, Some(7), &mut |_| true));
     Ok(())
 }
 
@@ -191,7 +199,7 @@ fn sweeping_frees_a_store_blob_only_once_no_link_remains() -> TestResult {
     let (dir, store, blob) = cache_with_blob(b"weights")?;
     assert!(store.publish(&blob, HASH, Some(7), false)?);
     let other = repo_b_blob(&dir);
-    assert!(store.try_link(&other, HASH, Some(7)));
+    assert!(store.try_link(&other, HASH, Some(7), &mut |_| true));
     let stored = store_blob(&dir);
     let manifest = dir.path().join("blobs/ab").join(format!("{HASH}.refs"));
 

@@ -297,3 +297,21 @@ fn a_file_fetched_over_plain_http_is_stored_once_its_xet_hash_is_checked() -> Te
     assert_eq!(s.transfers(), 0);
     Ok(())
 }
+
+#[test]
+fn a_stored_file_with_other_bytes_is_not_linked_but_replaced() -> TestResult {
+    let s = two_repos()?;
+    s.download("alice/one", true)?;
+    let stored = s.store_blob();
+    let mut other = weights();
+    other[1000] ^= 0xff;
+    std::fs::remove_file(&stored)?;
+    std::fs::write(&stored, &other)?;
+    s.hub.log().clear();
+    let path = s.download("alice/two", true)?;
+    assert!(s.transfers() > 0, "fetched: the stored bytes are not the file's");
+    assert_eq!(std::fs::read(&path)?, weights());
+    assert_eq!(std::fs::read(&stored)?, weights(), "the fetched bytes replaced them");
+    assert!(is_link(&s.repo_blob("alice/two")));
+    Ok(())
+}
