@@ -60,13 +60,15 @@ pub(crate) fn relative_target(blob: &Path, from: &Path) -> PathBuf {
     out
 }
 
+/// A symlink at `link` whose text is `target`.
 #[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::unix::fs::symlink(target, link)
 }
 
+/// A symlink at `link` whose text is `target`.
 #[cfg(windows)]
-fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
+pub(crate) fn symlink(target: &Path, link: &Path) -> std::io::Result<()> {
     std::os::windows::fs::symlink_file(target, link)
 }
 

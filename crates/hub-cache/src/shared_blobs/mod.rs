@@ -28,7 +28,7 @@ use std::path::{Component, Path, PathBuf};
 use crate::download::FetchOptions;
 use crate::error::{Error, Result};
 use crate::fetch::{BlobSource, Fetched, TransferSettings, git_blob_id, sha256_of};
-use crate::snapshot_link::relative_target;
+use crate::snapshot_link::{relative_target, symlink};
 
 /// The store's folder name under the cache root.
 pub(crate) const STORE_DIR: &str = "blobs";
@@ -904,16 +904,6 @@ fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
 #[cfg(not(unix))]
 fn set_mode(_path: &Path, _mode: u32) -> io::Result<()> {
     Ok(())
-}
-
-#[cfg(unix)]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::unix::fs::symlink(target, link)
-}
-
-#[cfg(windows)]
-fn symlink(target: &Path, link: &Path) -> io::Result<()> {
-    std::os::windows::fs::symlink_file(target, link)
 }
 
 #[cfg(test)]
