@@ -95,4 +95,28 @@ mod tests {
                 .expect_err("absolute sha");
         assert!(err.to_string().contains(r#"sha "/etc""#), "{err}");
     }
+
+    #[test]
+    fn xet_hashes_that_are_not_64_lowercase_hex_digits_are_left_out() {
+        #[derive(Deserialize, Debug)]
+        struct File {
+            #[serde(default, rename = "xetHash", deserialize_with = "super::optional_xet_hash")]
+            xet_hash: Option<String>,
+        }
+        let good = "0123456789abcdef".repeat(4);
+        let parsed = serde_json::from_str::<File>(&format!(r#"{{"xetHash": "{good}"}}"#)).expect("a hash");
+        assert_eq!(parsed.xet_hash.as_deref(), Some(good.as_str()));
+        for bad in [
+            good.to_uppercase(),
+            format!("{good}0"),
+            good[1..].to_string(),
+            format!("../{}", &good[3..]),
+            String::new(),
+        ] {
+            let parsed = serde_json::from_str::<File>(&format!(r#"{{"xetHash": "{bad}"}}"#)).expect("parsed");
+            assert_eq!(parsed.xet_hash, None, "{bad}");
+        }
+        let absent = serde_json::from_str::<File>("{}").expect("parsed");
+        assert_eq!(absent.xet_hash, None);
+    }
 }
