@@ -37,8 +37,9 @@ pub struct FetchOptions<'a> {
     pub disable_symlinks: bool,
     /// Keep files that have a Xet hash once per cache, in the store the
     /// Python client 2.4 shares between repos (`{cache}/blobs/`): a file
-    /// stored there already is linked instead of fetched, a fetched one is
-    /// moved there. Off with `disable_symlinks`. On by default;
+    /// stored there already is linked instead of fetched (once its bytes,
+    /// read from disk, are checked against the file's sha256), a fetched one
+    /// is moved there. Off with `disable_symlinks`. On by default;
     /// [`FetchOptions::from_config`] turns it off as `HF_HUB_DISABLE_SHARED_BLOBS`
     /// or `HF_HUB_DISABLE_XET` do the Python client's.
     pub shared_blobs: bool,
