@@ -94,12 +94,13 @@ impl<'a> StoreUse<'a> {
                 (true, None, Some(git_blob)) => {
                     git_blob_id(stored).is_ok_and(|actual| actual.eq_ignore_ascii_case(git_blob))
                 }
-                // Nothing to check the bytes against: fetch them instead.
-                (true, None, None) => return false,
+                // Nothing to check the bytes against: fetch them, and let
+                // them (their Xet hash checked) take the stored copy's place.
+                (true, None, None) => false,
             };
             if !matches {
                 log::debug!(
-                    "the shared blob {} does not hold the bytes of {}: not used",
+                    "the shared blob {} is not known to hold the bytes of {}: not used",
                     stored.display(),
                     source.repo_path
                 );
