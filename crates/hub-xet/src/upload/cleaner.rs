@@ -33,6 +33,8 @@ const BLOCK_BYTES: usize = 8 << 20;
 /// At most one global dedupe query per this many bytes of a file (the specification's
 /// advice): an answer describes a whole xorb, about 64 MiB around the chunk.
 const GLOBAL_QUERY_SPACING: u64 = 4 << 20;
+/// The segments a xorb's new chunks are kept in before they are compressed.
+const SEGMENT_BYTES: usize = 1 << 20;
 /// Pieces of a file waiting for its sha256 thread.
 const SHA256_QUEUE: usize = 4;
 
@@ -102,8 +104,9 @@ pub(crate) struct PendingXorb {
     pub(crate) id: usize,
     /// Its hash (from its chunks' hashes and lengths alone).
     pub(crate) hash: XetHash,
-    /// The chunks' bytes, one after the other.
-    pub(crate) data: Vec<u8>,
+    /// The chunks' bytes, one after the other, in segments of about [`SEGMENT_BYTES`] (a chunk
+    /// never straddles two): each is freed once compressed.
+    pub(crate) segments: Vec<Vec<u8>>,
     /// The chunks, in order.
     pub(crate) chunks: Vec<HashedChunk>,
     /// The indices of the chunks that start a file: compression is chosen anew there.
@@ -114,17 +117,25 @@ impl PendingXorb {
     /// Compresses the chunks into a serialized xorb; its record for the shard.
     pub(crate) fn build(self) -> Result<(SerializedXorb, XorbInfo), Error> {
         let mut builder = XorbBuilder::new();
-        let mut offset = 0;
         let mut starts = self.file_starts.iter().peekable();
-        for (index, chunk) in self.chunks.iter().enumerate() {
-            if starts.next_if_eq(&&index).is_some() {
-                builder.start_file();
+        let mut chunks = self.chunks.iter().enumerate();
+        for segment in self.segments {
+            let mut offset = 0;
+            while offset < segment.len() {
+                let (index, chunk) = chunks.next().ok_or(Error::UploadStopped {
+                    what: "a xorb's bytes outlast its chunks",
+                })?;
+                if starts.next_if_eq(&&index).is_some() {
+                    builder.start_file();
+                }
+                let end = offset + chunk.len as usize;
+                let data = segment.get(offset..end).ok_or(Error::UploadStopped {
+                    what: "a xorb's chunk straddles two segments",
+                })?;
+                builder.push_hashed(data, *chunk)?;
+                offset = end;
             }
-            let end = offset + chunk.len as usize;
-            builder.push_hashed(&self.data[offset..end], *chunk)?;
-            offset = end;
         }
-        drop(self.data);
         let xorb = builder.finish().ok_or(Error::EmptyXorb)?;
         debug_assert_eq!(xorb.hash, self.hash);
         let info = XorbInfo::of(&xorb);
@@ -136,7 +147,8 @@ impl PendingXorb {
 /// the new chunks of small files travel together.
 pub(crate) struct Lane {
     id: usize,
-    data: Vec<u8>,
+    segments: Vec<Vec<u8>>,
+    raw_len: usize,
     chunks: Vec<HashedChunk>,
     file_starts: Vec<usize>,
     /// The chunks of the xorb under way, by hash: a file repeating its own chunks.
@@ -147,7 +159,8 @@ impl Lane {
     pub(crate) fn new(shared: &Shared<'_>) -> Self {
         Self {
             id: shared.next_xorb.fetch_add(1, Ordering::Relaxed),
-            data: Vec::new(),
+            segments: Vec::new(),
+            raw_len: 0,
             chunks: Vec::new(),
             file_starts: Vec::new(),
             local: HashMap::new(),
@@ -165,14 +178,22 @@ impl Lane {
     /// [`XorbBuilder::fits`], so that building the xorb cannot fail.
     fn fits(&self, len: usize) -> bool {
         self.chunks.len() < MAX_XORB_CHUNKS
-            && self.data.len() + len <= MAX_XORB_BYTES
-            && self.data.len() + CHUNK_HEADER_LEN * (self.chunks.len() + 1) + len <= MAX_XORB_BYTES
+            && self.raw_len + len <= MAX_XORB_BYTES
+            && self.raw_len + CHUNK_HEADER_LEN * (self.chunks.len() + 1) + len <= MAX_XORB_BYTES
     }
 
     /// Appends a new chunk; its index in the xorb.
     fn push(&mut self, data: &[u8], chunk: HashedChunk) -> u32 {
         let index = self.chunks.len() as u32;
-        self.data.extend_from_slice(data);
+        match self.segments.last_mut() {
+            Some(last) if last.len() + data.len() <= SEGMENT_BYTES => last.extend_from_slice(data),
+            _ => {
+                let mut segment = Vec::with_capacity(SEGMENT_BYTES.max(data.len()));
+                segment.extend_from_slice(data);
+                self.segments.push(segment);
+            }
+        }
+        self.raw_len += data.len();
         self.chunks.push(chunk);
         self.local.entry(chunk.hash).or_insert(index);
         index
@@ -202,7 +223,8 @@ impl Lane {
         self.local.clear();
         let id = std::mem::replace(&mut self.id, shared.next_xorb.fetch_add(1, Ordering::Relaxed));
         let chunks = std::mem::take(&mut self.chunks);
-        let data = std::mem::take(&mut self.data);
+        let segments = std::mem::take(&mut self.segments);
+        self.raw_len = 0;
         let file_starts = std::mem::take(&mut self.file_starts);
         if chunks.is_empty() {
             return Ok(());
@@ -234,7 +256,7 @@ impl Lane {
         let pending = PendingXorb {
             id,
             hash,
-            data,
+            segments,
             chunks,
             file_starts,
         };

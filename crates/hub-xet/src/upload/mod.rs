@@ -10,6 +10,11 @@
 //!
 //! The CAS calls go through [`CasUpload`], so that the session is independent of how they
 //! are made (and testable without a network).
+//!
+//! Memory is bounded whatever the files' sizes: per file worker, the xorb it fills (up to
+//! 64 MiB) and an 8 MiB block of chunks awaiting deduplication; per xorb upload, a xorb's
+//! chunks and its compressed form (up to 64 MiB each); per file, 40 bytes a chunk (about
+//! 64 KiB of file) for its hash and terms; and the index of known chunks.
 
 mod cleaner;
 mod commit;
@@ -104,7 +109,8 @@ pub struct UploadOptions {
     pub shard_cache_limit: u64,
     /// Files cleaned at once, each into its own xorbs.
     pub file_workers: usize,
-    /// Xorbs uploaded at once (each holds up to 64 MiB in memory while it goes).
+    /// Xorbs compressed and uploaded at once (each holds up to 64 MiB in memory while it
+    /// goes, twice that while it is compressed).
     pub xorb_uploads: usize,
     /// Whether to ask the CAS's global dedupe about eligible chunks.
     pub global_dedupe: bool,
@@ -117,7 +123,7 @@ impl Default for UploadOptions {
             // About 1.4 million chunks (90 GB of uploads), some 70 MB of memory once read.
             shard_cache_limit: 64 * 1024 * 1024,
             file_workers: 2,
-            xorb_uploads: 4,
+            xorb_uploads: 2,
             global_dedupe: true,
         }
     }
@@ -307,7 +313,9 @@ fn clean_all(
     options: &UploadOptions,
 ) -> Result<Vec<CleanedFile>, Error> {
     let uploads = options.xorb_uploads.max(1);
-    let (queue, queued) = sync_channel::<PendingXorb>(1);
+    // A rendezvous: a worker hands a full xorb straight to an upload thread, so that memory
+    // holds the workers' xorbs and those being compressed or sent, no more.
+    let (queue, queued) = sync_channel::<PendingXorb>(0);
     let queued = Mutex::new(queued);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
     let fail = |err: Error| {
