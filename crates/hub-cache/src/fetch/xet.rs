@@ -1,6 +1,6 @@
 //! Fetching a blob from Xet storage: the file's reconstruction, its xorb ranges fetched in
 //! parallel and rebuilt into the partial file (`hub_xet::reconstruct_file`), through the
-//! chunk cache shared by every download of the process and of the Python client's layout.
+//! chunk cache that every download shares (across files, revisions, repos and processes).
 //! The size and sha256 checks and the rename that follow are those of every blob.
 
 use std::path::{Path, PathBuf};
