@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::cas::CasClient;
 use super::chunk_cache::ChunkCache;
@@ -210,43 +210,33 @@ fn attempt(
         .collect();
     let hashes: Vec<Mutex<Option<Vec<HashedChunk>>>> = plan.terms.iter().map(|_| Mutex::new(None)).collect();
 
-    // Terms the chunk cache holds cost no request.
+    // Terms the chunk cache holds cost no request; they are read (and checked) by several
+    // threads, as the network's are.
     let mut needed = Vec::new();
-    for (i, term) in plan.terms.iter().enumerate() {
-        let from_cache = match options.chunk_cache {
-            Some(cache) => {
-                let mut at = offsets[i];
-                let found = cache.read(&term.xorb_hash, term.chunks, &mut |data| {
-                    write_at(file, data, at)?;
-                    at += data.len() as u64;
-                    (options.progress)(data.len() as u64);
-                    Ok(())
-                });
-                match found {
-                    Ok(Some((chunks, file))) => {
-                        cache_files.push(file);
-                        (at - offsets[i] == u64::from(term.unpacked_len)).then_some(chunks)
-                    }
-                    Ok(None) => None,
-                    Err(source) => {
-                        return Err(Error::Io {
-                            action: "write",
-                            path: path.to_path_buf(),
-                            source,
-                        });
-                    }
-                }
-            }
-            None => None,
-        };
-        match from_cache {
-            Some(chunks) => {
-                outcome.bytes_from_cache += u64::from(term.unpacked_len);
+    let from_cache: Vec<(usize, CachedTerm)> = match options.chunk_cache {
+        Some(cache) => read_cached_terms(cache, &plan.terms, &offsets, file, options.workers),
+        None => (0..plan.terms.len()).map(|i| (i, Ok(None))).collect(),
+    };
+    for (i, found) in from_cache {
+        match found {
+            Ok(Some((chunks, cache_file))) => {
+                cache_files.push(cache_file);
+                let len = u64::from(plan.terms[i].unpacked_len);
+                outcome.bytes_from_cache += len;
+                (options.progress)(len);
                 *lock(&hashes[i]) = Some(chunks);
             }
-            None => needed.push(i),
+            Ok(None) => needed.push(i),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "write",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
         }
     }
+    needed.sort_unstable();
 
     let jobs = plan_fetches(&plan, &needed).map_err(integrity)?;
     let fetched = AtomicU64::new(0);
@@ -300,6 +290,52 @@ fn attempt(
         return Err(integrity(format!("its chunks make the file hash {actual}")));
     }
     Ok(outcome)
+}
+
+/// A term read from the chunk cache: its chunks and the cache file they came from, or
+/// `None` when the cache does not hold them all (or they do not check).
+type CachedTerm = std::io::Result<Option<(Vec<HashedChunk>, PathBuf)>>;
+
+/// Reads the terms the chunk cache holds into `file`, `workers` threads at once; every term
+/// comes back once, with what was found for it.
+fn read_cached_terms(
+    cache: &ChunkCache,
+    terms: &[Term],
+    offsets: &[u64],
+    file: &File,
+    workers: usize,
+) -> Vec<(usize, CachedTerm)> {
+    let next = AtomicUsize::new(0);
+    let read_one = |i: usize| -> CachedTerm {
+        let term = &terms[i];
+        let mut at = offsets[i];
+        let found = cache.read(&term.xorb_hash, term.chunks, &mut |data| {
+            write_at(file, data, at)?;
+            at += data.len() as u64;
+            Ok(())
+        })?;
+        // A range of the right chunks with the wrong length is no use either.
+        Ok(found.filter(|_| at - offsets[i] == u64::from(term.unpacked_len)))
+    };
+    let mut results: Vec<(usize, CachedTerm)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers.max(1).min(terms.len().max(1)))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= terms.len() {
+                            return mine;
+                        }
+                        mine.push((i, read_one(i)));
+                    }
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_default()).collect()
+    });
+    results.sort_unstable_by_key(|(i, _)| *i);
+    results
 }
 
 /// The ranges of one fetch entry to request, and the terms each range fills.
