@@ -221,8 +221,9 @@ fn debug_output_of_the_library_types_hides_the_token() -> TestResult {
 fn recording_wrapper(dir: &Path, program: &str, log: &Path) -> Result<PathBuf, BoxError> {
     let real = which(program).ok_or_else(|| format!("{program} is not on PATH"))?;
     let wrapper = dir.join(program);
+    let script = dir.join(format!("{program}.script"));
     std::fs::write(
-        &wrapper,
+        &script,
         format!(
             "#!/bin/sh\n\
              {{ printf 'argv %s' \"$0\"; for a in \"$@\"; do printf ' %s' \"$a\"; done; printf '\\n';\n\
@@ -232,9 +233,18 @@ fn recording_wrapper(dir: &Path, program: &str, log: &Path) -> Result<PathBuf, B
             real.display()
         ),
     )?;
-    let mut permissions = std::fs::metadata(&wrapper)?.permissions();
-    std::os::unix::fs::PermissionsExt::set_mode(&mut permissions, 0o755);
-    std::fs::set_permissions(&wrapper, permissions)?;
+    // The executable is written by `install`, not by this process: a file this
+    // process held open for writing could be inherited by a child another test
+    // thread forks at that moment, and running it would then fail with "Text
+    // file busy".
+    let status = std::process::Command::new("install")
+        .arg("-m755")
+        .arg(&script)
+        .arg(&wrapper)
+        .status()?;
+    if !status.success() {
+        return Err(format!("install {} failed: {status}", wrapper.display()).into());
+    }
     Ok(wrapper)
 }
 
