@@ -51,7 +51,7 @@ pub(crate) fn run(_args: EnvArgs) -> Result<()> {
         .map(|p| p.display().to_string())
         .unwrap_or_else(|| "platform".into());
     writeln!(out, "- CA bundle: {ca}")?;
-    let proxy = config.proxy.for_scheme(config.endpoint.is_https()).map(redact_userinfo);
+    let proxy = config.proxy.for_endpoint(&config.endpoint).map(redact_userinfo);
     writeln!(out, "- Proxy: {}", proxy.as_deref().unwrap_or("none"))?;
     Ok(())
 }

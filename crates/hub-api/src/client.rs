@@ -196,7 +196,7 @@ impl HubClientBuilder {
             .user_agent(user_agent.as_str())
             .timeout_connect(Some(self.connect_timeout))
             .timeout_per_read(Some(self.read_timeout))
-            .proxy(crate::proxy::proxy_for(&self.proxy, self.endpoint.is_https())?)
+            .proxy(crate::proxy::proxy_for(&self.proxy, &self.endpoint)?)
             // Parallel transfers hold many connections to one host (the API and its CDN):
             // all of them go back to the pool, instead of being closed and opened again.
             .max_idle_connections(IDLE_CONNECTIONS)

@@ -2,7 +2,7 @@
 
 use std::borrow::Cow;
 
-use hub_url::ProxySettings;
+use hub_url::{Endpoint, ProxySettings};
 use ureq::ProxyProtocol;
 
 use crate::error::{Error, Result};
@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 ///
 /// One agent serves the endpoint and its CDN, which share a scheme on the
 /// Hub, so the proxy is chosen by the endpoint's scheme.
-pub(crate) fn proxy_for(settings: &ProxySettings, https: bool) -> Result<Option<ureq::Proxy>> {
-    let Some(url) = settings.for_scheme(https) else {
+pub(crate) fn proxy_for(settings: &ProxySettings, endpoint: &Endpoint) -> Result<Option<ureq::Proxy>> {
+    let Some(url) = settings.for_endpoint(endpoint) else {
         return Ok(None);
     };
     let invalid = |e: ureq::Error| Error::Config {
@@ -67,13 +67,17 @@ fn without_userinfo(url: &str) -> Cow<'_, str> {
 mod tests {
     use super::*;
 
+    fn https_hub() -> Endpoint {
+        Endpoint::new("https://huggingface.co").expect("a valid endpoint")
+    }
+
     #[test]
     fn an_invalid_proxy_url_is_named_without_its_password() {
         let settings = ProxySettings {
             https: Some("http://me:s3cretpass@proxy:<".to_owned()),
             ..ProxySettings::default()
         };
-        let err = proxy_for(&settings, true)
+        let err = proxy_for(&settings, &https_hub())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -91,7 +95,7 @@ mod tests {
             https: Some("socks5://me:s3cretpass@proxy:1080".to_owned()),
             ..ProxySettings::default()
         };
-        let err = proxy_for(&settings, true)
+        let err = proxy_for(&settings, &https_hub())
             .err()
             .map(|e| e.to_string())
             .unwrap_or_default();
@@ -101,7 +105,7 @@ mod tests {
             https: Some("http://proxy:3128".to_owned()),
             ..ProxySettings::default()
         };
-        assert!(matches!(proxy_for(&http, true), Ok(Some(_))));
+        assert!(matches!(proxy_for(&http, &https_hub()), Ok(Some(_))));
     }
 
     #[test]

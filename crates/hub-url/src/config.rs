@@ -580,8 +580,14 @@ mod tests {
             ("ALL_PROXY", "socks5://all:2"),
             ("no_proxy", "localhost"),
         ])?;
-        assert_eq!(config.proxy.for_scheme(true), Some("http://lower:1"));
-        assert_eq!(config.proxy.for_scheme(false), Some("socks5://all:2"));
+        assert_eq!(
+            config.proxy.for_endpoint(&Endpoint::new("https://hub")?),
+            Some("http://lower:1")
+        );
+        assert_eq!(
+            config.proxy.for_endpoint(&Endpoint::new("http://hub")?),
+            Some("socks5://all:2")
+        );
         assert_eq!(config.proxy.no_proxy.as_deref(), Some("localhost"));
         Ok(())
     }

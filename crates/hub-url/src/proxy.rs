@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::endpoint::Endpoint;
 use crate::error::Result;
 
 /// The proxy variables of the environment.
@@ -22,9 +23,10 @@ pub struct ProxySettings {
 }
 
 impl ProxySettings {
-    /// The proxy for a URL of this scheme: its own variable, else `all_proxy`.
-    pub fn for_scheme(&self, https: bool) -> Option<&str> {
-        let own = if https { &self.https } else { &self.http };
+    /// The proxy for requests to `endpoint` (and its CDN, which shares its
+    /// scheme on the Hub): the variable of its scheme, else `all_proxy`.
+    pub fn for_endpoint(&self, endpoint: &Endpoint) -> Option<&str> {
+        let own = if endpoint.is_https() { &self.https } else { &self.http };
         own.as_deref().or(self.all.as_deref())
     }
 
@@ -147,21 +149,23 @@ mod tests {
     }
 
     #[test]
-    fn picks_the_scheme_proxy_then_all() {
+    fn picks_the_scheme_proxy_then_all() -> Result<()> {
         let all_only = ProxySettings {
             all: Some("http://all:1".to_owned()),
             ..ProxySettings::default()
         };
-        assert_eq!(all_only.for_scheme(true), Some("http://all:1"));
-        assert_eq!(all_only.for_scheme(false), Some("http://all:1"));
+        let (https, http) = (Endpoint::new("https://hub")?, Endpoint::new("http://hub")?);
+        assert_eq!(all_only.for_endpoint(&https), Some("http://all:1"));
+        assert_eq!(all_only.for_endpoint(&http), Some("http://all:1"));
         let each = ProxySettings {
             https: Some("http://s:1".to_owned()),
             http: Some("http://p:1".to_owned()),
             ..all_only
         };
-        assert_eq!(each.for_scheme(true), Some("http://s:1"));
-        assert_eq!(each.for_scheme(false), Some("http://p:1"));
-        assert_eq!(ProxySettings::default().for_scheme(true), None);
+        assert_eq!(each.for_endpoint(&https), Some("http://s:1"));
+        assert_eq!(each.for_endpoint(&http), Some("http://p:1"));
+        assert_eq!(ProxySettings::default().for_endpoint(&https), None);
+        Ok(())
     }
 
     #[test]
