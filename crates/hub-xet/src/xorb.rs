@@ -1,7 +1,7 @@
 //! Xorbs: runs of compressed chunks, each behind an 8-byte header. Building one for upload,
 //! and reading chunks from xorb bytes or from a byte range of a xorb (what a download gets).
 
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 use crate::Error;
 use crate::chunking::MAX_CHUNK_SIZE;
@@ -150,6 +150,8 @@ impl SerializedXorb {
 pub struct XorbBuilder {
     policy: CompressionPolicy,
     bytes: Vec<u8>,
+    /// Serialized bytes already handed out by [`drain_serialized`](Self::drain_serialized).
+    drained: usize,
     chunks: Vec<XorbChunk>,
     raw_len: u64,
     /// The scheme of the current run of chunks, and how many it has had.
@@ -187,7 +189,17 @@ impl XorbBuilder {
 
     /// The serialized size so far.
     pub fn serialized_len(&self) -> usize {
-        self.bytes.len()
+        self.drained + self.bytes.len()
+    }
+
+    /// Writes the serialized bytes so far to `out` and lets them go, so that a xorb can be
+    /// built into a file in the memory of one chunk; [`finish`](Self::finish) then returns
+    /// only the bytes not yet drained.
+    pub fn drain_serialized(&mut self, out: &mut impl Write) -> io::Result<()> {
+        out.write_all(&self.bytes)?;
+        self.drained += self.bytes.len();
+        self.bytes.clear();
+        Ok(())
     }
 
     /// Whether a chunk of `len` bytes fits whatever its compression: the chunk count stays
@@ -196,7 +208,7 @@ impl XorbBuilder {
     pub fn fits(&self, len: usize) -> bool {
         self.chunks.len() < MAX_XORB_CHUNKS
             && self.raw_len + len as u64 <= MAX_XORB_BYTES as u64
-            && self.bytes.len() + CHUNK_HEADER_LEN + len <= MAX_XORB_BYTES
+            && self.serialized_len() + CHUNK_HEADER_LEN + len <= MAX_XORB_BYTES
     }
 
     /// Appends a chunk, compressed by the policy (stored as it is when that is not smaller),
@@ -225,7 +237,7 @@ impl XorbBuilder {
         if !self.fits(data.len()) {
             return Err(Error::XorbFull {
                 chunks: self.chunks.len(),
-                bytes: self.bytes.len(),
+                bytes: self.serialized_len(),
             });
         }
         let scheme = self.scheme_for(data);
@@ -245,7 +257,7 @@ impl XorbBuilder {
             len: header.len,
             // Below 64 MiB: `fits` bounds the decompressed size.
             raw_offset: self.raw_len as u32,
-            stored_offset: self.bytes.len() as u32,
+            stored_offset: self.serialized_len() as u32,
         });
         self.bytes.extend_from_slice(&header.to_bytes());
         self.bytes.extend_from_slice(stored);
@@ -267,7 +279,8 @@ impl XorbBuilder {
         }
     }
 
-    /// The serialized xorb and its hash; `None` when no chunk was pushed.
+    /// The serialized xorb (the bytes not [drained](Self::drain_serialized)) and its hash;
+    /// `None` when no chunk was pushed.
     pub fn finish(self) -> Option<SerializedXorb> {
         if self.chunks.is_empty() {
             return None;

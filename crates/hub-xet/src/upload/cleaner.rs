@@ -1,12 +1,13 @@
 //! Cleaning one file: its bytes are read once, in pieces; each piece goes to the sha256 on
 //! its own thread and through the chunker; the chunks are hashed, deduplicated against what
 //! the session knows (asking the CAS's global dedupe for eligible chunks it does not), and
-//! those that are new are packed into the worker's xorb. What comes out is the file's
-//! chunks, its terms and its sha256.
+//! those that are new are appended to the worker's xorb, staged on disk. What comes out is
+//! the file's chunks, its terms and its sha256.
 
 use std::collections::HashMap;
-use std::io::{self, Read};
-use std::path::Path;
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
@@ -19,10 +20,11 @@ use crate::dedupe::is_global_dedupe_eligible;
 use crate::hash::{HashedChunk, XetHash};
 use crate::merkle::xorb_hash;
 use crate::shard::{Shard, ShardChunk, XorbInfo};
-use crate::xorb::{CHUNK_HEADER_LEN, MAX_XORB_BYTES, MAX_XORB_CHUNKS, SerializedXorb, XorbBuilder};
+use crate::xorb::{CHUNK_HEADER_LEN, MAX_XORB_BYTES, MAX_XORB_CHUNKS, XorbBuilder};
 
 use super::defrag::DefragPrevention;
 use super::known::{KnownChunks, Run, TermXorb};
+use super::staged::{Held, StagedFile};
 use super::{CasUpload, UploadProgress};
 
 /// Bytes read from a file at a time.
@@ -33,8 +35,8 @@ const BLOCK_BYTES: usize = 8 << 20;
 /// At most one global dedupe query per this many bytes of a file (the specification's
 /// advice): an answer describes a whole xorb, about 64 MiB around the chunk.
 const GLOBAL_QUERY_SPACING: u64 = 4 << 20;
-/// The segments a xorb's new chunks are kept in before they are compressed.
-const SEGMENT_BYTES: usize = 1 << 20;
+/// The buffer of each staged xorb file read or written.
+const STAGING_BUFFER: usize = 1 << 20;
 /// Pieces of a file waiting for its sha256 thread.
 const SHA256_QUEUE: usize = 4;
 
@@ -53,6 +55,10 @@ pub(crate) struct Shared<'a> {
     /// Set when a worker or an upload failed: the others stop.
     pub(crate) failed: AtomicBool,
     pub(crate) counters: Counters,
+    /// Where xorbs are staged.
+    pub(crate) staging_dir: PathBuf,
+    /// The bytes of buffers held.
+    pub(crate) held: Held,
 }
 
 /// What a session counts as it goes.
@@ -97,49 +103,79 @@ impl Shared<'_> {
     }
 }
 
-/// The new chunks of a xorb, not yet compressed: the upload threads compress them, so that
-/// a worker goes on reading and hashing meanwhile.
+/// The new chunks of a xorb, staged on disk as they are, not yet compressed: the upload
+/// threads compress them, so that a worker goes on reading and hashing meanwhile.
 pub(crate) struct PendingXorb {
     /// The session's number of the xorb.
     pub(crate) id: usize,
     /// Its hash (from its chunks' hashes and lengths alone).
     pub(crate) hash: XetHash,
-    /// The chunks' bytes, one after the other, in segments of about [`SEGMENT_BYTES`] (a chunk
-    /// never straddles two): each is freed once compressed.
-    pub(crate) segments: Vec<Vec<u8>>,
+    /// The chunks' bytes, one after the other.
+    pub(crate) raw: StagedFile,
     /// The chunks, in order.
     pub(crate) chunks: Vec<HashedChunk>,
     /// The indices of the chunks that start a file: compression is chosen anew there.
     pub(crate) file_starts: Vec<usize>,
 }
 
+/// A xorb compressed into its staged file, ready to send.
+pub(crate) struct BuiltXorb {
+    /// The serialized xorb.
+    pub(crate) file: StagedFile,
+    /// Its record for the shard.
+    pub(crate) info: XorbInfo,
+}
+
 impl PendingXorb {
-    /// Compresses the chunks into a serialized xorb; its record for the shard.
-    pub(crate) fn build(self) -> Result<(SerializedXorb, XorbInfo), Error> {
+    /// Compresses the chunks, one at a time, into a serialized xorb in another staged file;
+    /// the raw one is removed.
+    pub(crate) fn build(self, shared: &Shared<'_>) -> Result<BuiltXorb, Error> {
+        let buffers = 2 * STAGING_BUFFER + crate::chunking::MAX_CHUNK_SIZE;
+        shared.held.hold(buffers);
+        let built = self.compress(&shared.staging_dir);
+        shared.held.release(buffers);
+        built
+    }
+
+    fn compress(self, dir: &Path) -> Result<BuiltXorb, Error> {
+        let raw_path = self.raw.path().to_path_buf();
+        let read_error = |source| Error::Io {
+            action: "read a staged xorb",
+            path: raw_path.clone(),
+            source,
+        };
+        let mut reader = BufReader::with_capacity(STAGING_BUFFER, File::open(&raw_path).map_err(read_error)?);
+        let (file, out) = StagedFile::create(dir, "xorb")?;
+        let write_error = |source| Error::Io {
+            action: "write a staged xorb",
+            path: file.path().to_path_buf(),
+            source,
+        };
+        let mut writer = BufWriter::with_capacity(STAGING_BUFFER, out);
         let mut builder = XorbBuilder::new();
         let mut starts = self.file_starts.iter().peekable();
-        let mut chunks = self.chunks.iter().enumerate();
-        for segment in self.segments {
-            let mut offset = 0;
-            while offset < segment.len() {
-                let (index, chunk) = chunks.next().ok_or(Error::UploadStopped {
-                    what: "a xorb's bytes outlast its chunks",
-                })?;
-                if starts.next_if_eq(&&index).is_some() {
-                    builder.start_file();
-                }
-                let end = offset + chunk.len as usize;
-                let data = segment.get(offset..end).ok_or(Error::UploadStopped {
-                    what: "a xorb's chunk straddles two segments",
-                })?;
-                builder.push_hashed(data, *chunk)?;
-                offset = end;
+        let mut data = Vec::with_capacity(crate::chunking::MAX_CHUNK_SIZE);
+        for (index, chunk) in self.chunks.iter().enumerate() {
+            if starts.next_if_eq(&&index).is_some() {
+                builder.start_file();
             }
+            data.resize(chunk.len as usize, 0);
+            reader.read_exact(&mut data).map_err(read_error)?;
+            builder.push_hashed(&data, *chunk)?;
+            builder.drain_serialized(&mut writer).map_err(write_error)?;
         }
+        writer.flush().map_err(write_error)?;
+        drop(writer);
+        drop(self.raw);
+        // Below 64 MiB: the builder keeps to the limit.
+        let serialized_len = builder.serialized_len() as u32;
         let xorb = builder.finish().ok_or(Error::EmptyXorb)?;
         debug_assert_eq!(xorb.hash, self.hash);
-        let info = XorbInfo::of(&xorb);
-        Ok((xorb, info))
+        let info = XorbInfo {
+            serialized_len,
+            ..XorbInfo::of(&xorb)
+        };
+        Ok(BuiltXorb { file, info })
     }
 }
 
@@ -147,7 +183,8 @@ impl PendingXorb {
 /// the new chunks of small files travel together.
 pub(crate) struct Lane {
     id: usize,
-    segments: Vec<Vec<u8>>,
+    /// The staged file of the xorb's chunks, once it has one.
+    raw: Option<(StagedFile, BufWriter<File>)>,
     raw_len: usize,
     chunks: Vec<HashedChunk>,
     file_starts: Vec<usize>,
@@ -159,7 +196,7 @@ impl Lane {
     pub(crate) fn new(shared: &Shared<'_>) -> Self {
         Self {
             id: shared.next_xorb.fetch_add(1, Ordering::Relaxed),
-            segments: Vec::new(),
+            raw: None,
             raw_len: 0,
             chunks: Vec::new(),
             file_starts: Vec::new(),
@@ -182,21 +219,26 @@ impl Lane {
             && self.raw_len + CHUNK_HEADER_LEN * (self.chunks.len() + 1) + len <= MAX_XORB_BYTES
     }
 
-    /// Appends a new chunk; its index in the xorb.
-    fn push(&mut self, data: &[u8], chunk: HashedChunk) -> u32 {
+    /// Appends a new chunk to the staged file; its index in the xorb.
+    fn push(&mut self, shared: &Shared<'_>, data: &[u8], chunk: HashedChunk) -> Result<u32, Error> {
         let index = self.chunks.len() as u32;
-        match self.segments.last_mut() {
-            Some(last) if last.len() + data.len() <= SEGMENT_BYTES => last.extend_from_slice(data),
-            _ => {
-                let mut segment = Vec::with_capacity(SEGMENT_BYTES.max(data.len()));
-                segment.extend_from_slice(data);
-                self.segments.push(segment);
+        let (raw, writer) = match &mut self.raw {
+            Some(raw) => raw,
+            None => {
+                let (raw, file) = StagedFile::create(&shared.staging_dir, "chunks")?;
+                shared.held.hold(STAGING_BUFFER);
+                self.raw.insert((raw, BufWriter::with_capacity(STAGING_BUFFER, file)))
             }
-        }
+        };
+        writer.write_all(data).map_err(|source| Error::Io {
+            action: "write a staged xorb",
+            path: raw.path().to_path_buf(),
+            source,
+        })?;
         self.raw_len += data.len();
         self.chunks.push(chunk);
         self.local.entry(chunk.hash).or_insert(index);
-        index
+        Ok(index)
     }
 
     /// The longest run of `hashes` that the xorb under way holds in order.
@@ -223,9 +265,18 @@ impl Lane {
         self.local.clear();
         let id = std::mem::replace(&mut self.id, shared.next_xorb.fetch_add(1, Ordering::Relaxed));
         let chunks = std::mem::take(&mut self.chunks);
-        let segments = std::mem::take(&mut self.segments);
+        let raw = self.raw.take();
         self.raw_len = 0;
         let file_starts = std::mem::take(&mut self.file_starts);
+        let Some((raw, writer)) = raw else {
+            return Ok(());
+        };
+        shared.held.release(STAGING_BUFFER);
+        writer.into_inner().map_err(|err| Error::Io {
+            action: "write a staged xorb",
+            path: raw.path().to_path_buf(),
+            source: err.into_error(),
+        })?;
         if chunks.is_empty() {
             return Ok(());
         }
@@ -256,7 +307,7 @@ impl Lane {
         let pending = PendingXorb {
             id,
             hash,
-            segments,
+            raw,
             chunks,
             file_starts,
         };
@@ -280,14 +331,36 @@ pub(crate) struct CleanedFile {
 }
 
 /// Chunks read but not yet deduplicated.
-#[derive(Default)]
-struct Block {
+struct Block<'h> {
     data: Vec<u8>,
     /// Each chunk's offset in `data`, and its hash.
     chunks: Vec<(usize, HashedChunk)>,
+    held: &'h Held,
+    /// The bytes of `data` counted as held.
+    counted: usize,
 }
 
-impl Block {
+impl Drop for Block<'_> {
+    fn drop(&mut self) {
+        self.held.release(self.counted);
+    }
+}
+
+impl<'h> Block<'h> {
+    fn new(held: &'h Held) -> Self {
+        Self {
+            data: Vec::new(),
+            chunks: Vec::new(),
+            held,
+            counted: 0,
+        }
+    }
+
+    /// Counts what `data` takes now.
+    fn count(&mut self) {
+        self.held.resize(&mut self.counted, self.data.capacity());
+    }
+
     fn push(&mut self, chunk: &[u8]) {
         let start = self.data.len();
         self.data.extend_from_slice(chunk);
@@ -334,6 +407,29 @@ impl FileState {
     }
 }
 
+/// A piece of a file read, shared by the chunker and the sha256 thread, counted as held
+/// until both let it go.
+struct Piece<'h> {
+    data: Vec<u8>,
+    held: &'h Held,
+}
+
+impl<'h> Piece<'h> {
+    fn new(held: &'h Held) -> Self {
+        held.hold(READ_BYTES);
+        Self {
+            data: vec![0u8; READ_BYTES],
+            held,
+        }
+    }
+}
+
+impl Drop for Piece<'_> {
+    fn drop(&mut self) {
+        self.held.release(READ_BYTES);
+    }
+}
+
 /// The bytes of a file to upload.
 pub(crate) enum Source<'a> {
     File(&'a Path),
@@ -363,18 +459,18 @@ pub(crate) fn clean(
         Source::Bytes(bytes) => Box::new(*bytes),
     };
     lane.start_file();
-    let (pieces, received) = sync_channel::<Arc<Vec<u8>>>(SHA256_QUEUE);
+    let (pieces, received) = sync_channel::<Arc<Piece<'_>>>(SHA256_QUEUE);
     std::thread::scope(|scope| {
         let sha256 = scope.spawn(move || {
             let mut hasher = Sha256::new();
             for piece in received {
-                hasher.update(&piece[..]);
+                hasher.update(&piece.data[..]);
             }
             <[u8; 32]>::from(hasher.finalize())
         });
         let cleaned = (|| {
             let mut chunker = Chunker::new();
-            let mut block = Block::default();
+            let mut block = Block::new(&shared.held);
             let mut file = FileState::default();
             loop {
                 if shared.failed.load(Ordering::Relaxed) {
@@ -382,9 +478,9 @@ pub(crate) fn clean(
                         what: "another part of the upload failed",
                     });
                 }
-                let mut piece = vec![0u8; READ_BYTES];
+                let mut piece = Piece::new(&shared.held);
                 let read = loop {
-                    match reader.read(&mut piece) {
+                    match reader.read(&mut piece.data) {
                         Ok(read) => break read,
                         Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                         Err(err) => return Err(read_error(err)),
@@ -393,18 +489,20 @@ pub(crate) fn clean(
                 if read == 0 {
                     break;
                 }
-                piece.truncate(read);
+                piece.data.truncate(read);
                 let piece = Arc::new(piece);
                 pieces.send(Arc::clone(&piece)).map_err(|_| Error::UploadStopped {
                     what: "the sha256 thread stopped",
                 })?;
-                chunker.update(&piece, |chunk| block.push(chunk));
+                chunker.update(&piece.data, |chunk| block.push(chunk));
+                block.count();
                 if block.data.len() >= BLOCK_BYTES {
                     dedupe_block(shared, lane, &mut file, &mut block, queue)?;
                 }
                 shared.progress.file_read(index, read as u64);
             }
             chunker.finish(|chunk| block.push(chunk));
+            block.count();
             dedupe_block(shared, lane, &mut file, &mut block, queue)?;
             Ok(file)
         })();
@@ -428,7 +526,7 @@ fn dedupe_block(
     shared: &Shared<'_>,
     lane: &mut Lane,
     file: &mut FileState,
-    block: &mut Block,
+    block: &mut Block<'_>,
     queue: &SyncSender<PendingXorb>,
 ) -> Result<(), Error> {
     let hashes: Vec<XetHash> = block.chunks.iter().map(|(_, c)| c.hash).collect();
@@ -472,7 +570,7 @@ fn dedupe_block(
         if !lane.fits(data.len()) {
             lane.cut(shared, queue)?;
         }
-        let index = lane.push(data, chunk);
+        let index = lane.push(shared, data, chunk)?;
         add(&shared.counters.new_bytes, chunk.len);
         file.push(Run {
             xorb: TermXorb::Session(lane.id),

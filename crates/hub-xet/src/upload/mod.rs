@@ -11,18 +11,27 @@
 //! The CAS calls go through [`CasUpload`], so that the session is independent of how they
 //! are made (and testable without a network).
 //!
-//! Memory is bounded whatever the files' sizes: per file worker, the xorb it fills (up to
-//! 64 MiB) and an 8 MiB block of chunks awaiting deduplication; per xorb upload, a xorb's
-//! chunks and its compressed form (up to 64 MiB each); per file, 40 bytes a chunk (about
-//! 64 KiB of file) for its hash and terms; and the index of known chunks.
+//! Memory is bounded whatever the files' sizes, and no xorb is ever held whole: a worker
+//! appends the new chunks of the xorb it fills to a staged file on disk (see
+//! [`UploadOptions::staging_dir`]), an upload thread compresses them chunk by chunk into
+//! another and sends that one from disk. What is held: per file worker, an 8 MiB block of
+//! chunks awaiting deduplication, the pieces read (1 MiB each, a few queued for the
+//! sha256) and a write buffer; per xorb upload, a chunk and read and write buffers; per
+//! file, 40 bytes a chunk (about 64 KiB of file) for its hash and terms; and the index of
+//! known chunks (the newest 16 MiB of cached shards at most, about 18 MB, and the
+//! session's xorbs). [`UploadStats::peak_buffered_bytes`] reports the most bytes
+//! of buffers held at once.
 
 mod cleaner;
 mod commit;
 mod defrag;
 mod known;
+mod session_cas;
 mod shard_cache;
+mod staged;
 
 use std::collections::HashMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -39,6 +48,7 @@ use self::cleaner::{CleanedFile, Counters, Lane, PendingXorb, Shared, Source, cl
 pub use self::commit::XetUploader;
 use self::known::{KnownChunks, TermXorb};
 use self::shard_cache::ShardCache;
+use self::staged::Held;
 
 /// The largest shard the CAS takes; larger uploads are split.
 pub const MAX_SHARD_BYTES: usize = 64 * 1024 * 1024;
@@ -54,20 +64,30 @@ pub trait CasUpload: Sync {
     /// the shard that answers, or `None` when the CAS knows no xorb holding the chunk.
     fn query_dedupe(&self, chunk_hash: &XetHash) -> Result<Option<Vec<u8>>, Error>;
 
-    /// Uploads a serialized xorb (`POST /v1/xorbs/default/{hash}`). A xorb the CAS already
-    /// has is not an error.
-    fn upload_xorb(&self, hash: &XetHash, bytes: Vec<u8>) -> Result<(), Error>;
+    /// Uploads a serialized xorb, the `len` bytes of the file at `xorb`
+    /// (`POST /v1/xorbs/default/{hash}`). The file stays until the call returns, so it may
+    /// be read more than once (a retry). A xorb the CAS already has is not an error.
+    fn upload_xorb(&self, hash: &XetHash, xorb: &Path, len: u64) -> Result<(), Error>;
 
     /// Uploads a shard (`POST /v1/shards`), once every xorb it names is uploaded.
     fn upload_shard(&self, shard: Vec<u8>) -> Result<(), Error>;
 }
 
+/// The xorb is read into memory and sent from there; [`XetUploader`] streams it from disk.
 impl CasUpload for CasClient {
     fn query_dedupe(&self, chunk_hash: &XetHash) -> Result<Option<Vec<u8>>, Error> {
         CasClient::query_dedupe(self, chunk_hash)
     }
 
-    fn upload_xorb(&self, hash: &XetHash, bytes: Vec<u8>) -> Result<(), Error> {
+    fn upload_xorb(&self, hash: &XetHash, xorb: &Path, len: u64) -> Result<(), Error> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(xorb)
+            .and_then(|file| file.take(len).read_to_end(&mut bytes))
+            .map_err(|source| Error::Io {
+                action: "read a staged xorb",
+                path: xorb.to_path_buf(),
+                source,
+            })?;
         CasClient::upload_xorb(self, hash, bytes).map(|_| ())
     }
 
@@ -104,27 +124,32 @@ pub struct UploadOptions {
     /// session's shard and the global dedupe answers it gets are written there. `None`: no
     /// cache. Use one folder per CAS: xorbs of one CAS mean nothing to another.
     pub shard_cache: Option<PathBuf>,
-    /// The most bytes of shards the cache keeps (the oldest go first) and reads (default
-    /// 64 MiB; a chunk takes 48 bytes of shard and about 50 of memory).
+    /// The most bytes of shards the cache keeps (the oldest go first; default 64 MiB). A
+    /// session reads the newest 16 MiB of them at most (a chunk takes 48 bytes of shard and
+    /// about 50 of memory), so that the index stays small whatever the limit.
     pub shard_cache_limit: u64,
     /// Files cleaned at once, each into its own xorbs.
     pub file_workers: usize,
-    /// Xorbs compressed and uploaded at once (each holds up to 64 MiB in memory while it
-    /// goes, twice that while it is compressed).
+    /// Xorbs compressed and uploaded at once (each from its staged file, in a few buffers).
     pub xorb_uploads: usize,
     /// Whether to ask the CAS's global dedupe about eligible chunks.
     pub global_dedupe: bool,
+    /// The folder xorbs are staged in while they are built and sent (up to 64 MiB each, two
+    /// files a xorb for a moment, removed once sent or when the session fails). `None`: the
+    /// system's temporary folder.
+    pub staging_dir: Option<PathBuf>,
 }
 
 impl Default for UploadOptions {
     fn default() -> Self {
         Self {
             shard_cache: None,
-            // About 1.4 million chunks (90 GB of uploads), some 70 MB of memory once read.
+            // About 1.4 million chunks (90 GB of uploads).
             shard_cache_limit: 64 * 1024 * 1024,
             file_workers: 2,
             xorb_uploads: 2,
             global_dedupe: true,
+            staging_dir: None,
         }
     }
 }
@@ -157,6 +182,12 @@ impl UploadOptions {
     /// Whether to ask the CAS's global dedupe.
     pub fn global_dedupe(mut self, enabled: bool) -> Self {
         self.global_dedupe = enabled;
+        self
+    }
+
+    /// Stages xorbs in this folder.
+    pub fn staging_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.staging_dir = Some(dir.into());
         self
     }
 }
@@ -200,6 +231,10 @@ pub struct UploadStats {
     pub dedupe_queries: u64,
     /// Those answered with a shard.
     pub dedupe_hits: u64,
+    /// The most bytes of buffers the session held at once: pieces read, blocks awaiting
+    /// deduplication, chunks being compressed, read and write buffers of staged xorbs (not
+    /// the index of known chunks, nor what the transport buffers).
+    pub peak_buffered_bytes: u64,
 }
 
 /// What [`upload_files`] did.
@@ -241,6 +276,8 @@ pub fn upload_files(
         answers: Mutex::new(Vec::new()),
         failed: AtomicBool::new(false),
         counters: Counters::default(),
+        staging_dir: options.staging_dir.clone().unwrap_or_else(std::env::temp_dir),
+        held: Held::default(),
     };
     let cleaned = clean_all(&shared, sources, options)?;
 
@@ -301,6 +338,7 @@ pub fn upload_files(
             shards_uploaded,
             dedupe_queries: get(&counters.dedupe_queries),
             dedupe_hits: get(&counters.dedupe_hits),
+            peak_buffered_bytes: shared.held.peak() as u64,
         },
     })
 }
@@ -340,18 +378,19 @@ fn clean_all(
                         continue;
                     }
                     let id = xorb.id;
-                    let (xorb, info) = match xorb.build() {
+                    let built = match xorb.build(shared) {
                         Ok(built) => built,
                         Err(err) => {
                             fail(err);
                             continue;
                         }
                     };
+                    let len = u64::from(built.info.serialized_len);
+                    let hash = built.info.xorb_hash;
                     if let Ok(mut finished) = shared.finished.lock() {
-                        finished.push((id, info));
+                        finished.push((id, built.info));
                     }
-                    let len = xorb.bytes.len() as u64;
-                    match shared.cas.upload_xorb(&xorb.hash, xorb.bytes) {
+                    match shared.cas.upload_xorb(&hash, built.file.path(), len) {
                         Ok(()) => {
                             shared.counters.xorbs_uploaded.fetch_add(1, Ordering::Relaxed);
                             shared.counters.xorb_bytes_uploaded.fetch_add(len, Ordering::Relaxed);

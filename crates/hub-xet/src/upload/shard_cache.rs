@@ -21,6 +21,10 @@ use super::known::KnownChunks;
 /// The extension of cached shards.
 const EXTENSION: &str = "shard";
 
+/// The most bytes of shards a session reads (about 18 MB once indexed): the newest, whatever
+/// the cache keeps, so that an upload's memory stays bounded.
+pub(crate) const LOAD_LIMIT: u64 = 16 * 1024 * 1024;
+
 /// Distinguishes the temporary files of one process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -73,14 +77,14 @@ impl ShardCache {
     }
 
     /// Indexes every cached shard that parses and has not expired, newest first, up to the
-    /// size limit; returns how many.
+    /// size limit and [`LOAD_LIMIT`]; returns how many.
     pub(crate) fn load_into(&self, known: &mut KnownChunks) -> usize {
         let now = now_secs();
         let mut total = 0u64;
         let mut loaded = 0;
         for entry in self.entries() {
             total += entry.len;
-            if total > self.limit {
+            if total > self.limit.min(LOAD_LIMIT) {
                 break;
             }
             let Ok(bytes) = fs::read(&entry.path) else { continue };

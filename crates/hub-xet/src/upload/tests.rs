@@ -93,10 +93,12 @@ impl CasUpload for MemoryCas {
         Ok(Some(shard.to_bytes()?))
     }
 
-    fn upload_xorb(&self, hash: &XetHash, bytes: Vec<u8>) -> Result<(), Error> {
+    fn upload_xorb(&self, hash: &XetHash, xorb: &std::path::Path, len: u64) -> Result<(), Error> {
         if self.refuse_xorbs {
             return Err(refused("xorbs are refused"));
         }
+        let bytes = std::fs::read(xorb).expect("a staged xorb");
+        assert_eq!(bytes.len() as u64, len, "a staged xorb's length");
         let parsed = parse_xorb(&bytes)?;
         assert_eq!(parsed.hash, *hash, "a xorb's hash is that of its chunks");
         assert!(bytes.len() <= crate::MAX_XORB_BYTES);
@@ -163,6 +165,20 @@ fn noise(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
+fn temp_dir() -> Result<tempfile::TempDir, Error> {
+    tempfile::tempdir().map_err(|source| Error::Io {
+        action: "create",
+        path: "tmp".into(),
+        source,
+    })
+}
+
+/// How many files are in `dir` (`usize::MAX` when it cannot be read, so that no check of
+/// an empty folder passes).
+fn files_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(usize::MAX, |d| d.count())
+}
+
 fn sha256(data: &[u8]) -> [u8; 32] {
     Sha256::digest(data).into()
 }
@@ -170,11 +186,7 @@ fn sha256(data: &[u8]) -> [u8; 32] {
 #[test]
 fn files_come_back_byte_for_byte_with_their_hashes() -> Result<(), Error> {
     let cas = MemoryCas::default();
-    let dir = tempfile::tempdir().map_err(|source| Error::Io {
-        action: "create",
-        path: "tmp".into(),
-        source,
-    })?;
+    let dir = temp_dir()?;
     let big = noise(20 << 20, 1);
     let path = dir.path().join("big.bin");
     std::fs::write(&path, &big).map_err(|source| Error::Io {
@@ -234,11 +246,7 @@ fn edited(data: &[u8]) -> Vec<u8> {
 #[test]
 fn a_cached_shard_makes_a_reupload_send_only_the_change() -> Result<(), Error> {
     let cas = MemoryCas::default();
-    let cache = tempfile::tempdir().map_err(|source| Error::Io {
-        action: "create",
-        path: "tmp".into(),
-        source,
-    })?;
+    let cache = temp_dir()?;
     let options = UploadOptions::default().shard_cache(cache.path()).global_dedupe(false);
     let data = noise(24 << 20, 3);
     upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &())?;
@@ -274,15 +282,36 @@ fn global_dedupe_alone_makes_a_reupload_send_only_the_change() -> Result<(), Err
 }
 
 #[test]
+fn buffers_stay_bounded_whatever_the_file_size() -> Result<(), Error> {
+    let cas = MemoryCas::default();
+    let staging = temp_dir()?;
+    // More than a xorb, and several times the bound: a xorb held in memory would break it.
+    let data = noise(80 << 20, 6);
+    let options = UploadOptions::default().staging_dir(staging.path());
+    let outcome = upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &())?;
+    assert!(outcome.stats.xorbs_uploaded >= 2);
+    let peak = outcome.stats.peak_buffered_bytes;
+    assert!(peak > 0 && peak <= 20 << 20, "{peak} bytes held at once");
+    assert_eq!(cas.read(&outcome.files[0].file_hash), data);
+    // Staged xorbs are removed once sent.
+    assert_eq!(files_in(staging.path()), 0);
+    Ok(())
+}
+
+#[test]
 fn a_refused_xorb_fails_the_upload_and_registers_nothing() {
     let cas = MemoryCas {
         refuse_xorbs: true,
         ..MemoryCas::default()
     };
+    let staging = temp_dir().expect("a temporary folder");
+    let options = UploadOptions::default().staging_dir(staging.path());
     let data = noise(1 << 20, 5);
-    let result = upload_files(&cas, &[UploadSource::Bytes(&data)], &UploadOptions::default(), &());
+    let result = upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &());
     assert!(result.is_err());
     assert!(cas.files.lock().expect("lock").is_empty());
+    // Nothing staged is left behind.
+    assert_eq!(files_in(staging.path()), 0);
 }
 
 #[test]
