@@ -17,10 +17,14 @@ use crate::client::token::{XetScope, XetTokenSource, xet_token_url};
 
 /// The folder of the shard cache under the Xet cache.
 const SHARD_CACHE_DIR: &str = "shard-cache";
+/// The folder xorbs are staged in under the Xet cache: on disk, where a temporary folder
+/// may be memory.
+const STAGING_DIR: &str = "upload-staging";
 
 /// Uploads a commit's large files through Xet storage: asks the Hub for a Xet write token
 /// for the repo and revision, then runs an upload session ([`upload_files`]) against the
-/// CAS it names, with the shard cache under `{xet_cache}/shard-cache/{CAS}`. Falls back to
+/// CAS it names, with the shard cache under `{xet_cache}/shard-cache/{CAS}` and xorbs staged
+/// in `{xet_cache}/upload-staging`. Falls back to
 /// [`LfsUploader`] when Xet is disabled (`HF_HUB_DISABLE_XET`) or the Hub has no Xet
 /// storage (it answers the token route with 404). The commit then names the files by
 /// sha256, as for LFS.
@@ -74,6 +78,7 @@ impl XetUploader {
         if let Some(root) = &self.xet_cache {
             let tag = blake3::hash(cas_url.as_bytes()).to_hex();
             options.shard_cache = Some(root.join(SHARD_CACHE_DIR).join(&tag[..16]));
+            options.staging_dir.get_or_insert_with(|| root.join(STAGING_DIR));
         }
         options
     }

@@ -48,7 +48,7 @@ use self::cleaner::{CleanedFile, Counters, Lane, PendingXorb, Shared, Source, cl
 pub use self::commit::XetUploader;
 use self::known::{KnownChunks, TermXorb};
 use self::shard_cache::ShardCache;
-use self::staged::Held;
+use self::staged::{Held, remove_stale};
 
 /// The largest shard the CAS takes; larger uploads are split.
 pub const MAX_SHARD_BYTES: usize = 64 * 1024 * 1024;
@@ -279,6 +279,7 @@ pub fn upload_files(
         staging_dir: options.staging_dir.clone().unwrap_or_else(std::env::temp_dir),
         held: Held::default(),
     };
+    remove_stale(&shared.staging_dir);
     let cleaned = clean_all(&shared, sources, options)?;
 
     let xorbs: Vec<(usize, XorbInfo)> = shared.finished.into_inner().unwrap_or_default();

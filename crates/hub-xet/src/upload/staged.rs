@@ -1,14 +1,37 @@
 //! Files a session writes a xorb to while it is built and sent, so that a xorb is never
-//! held in memory: removed once dropped (sent, or the session failed).
+//! held in memory: removed once dropped (sent, or the session failed), or by a later
+//! session once a day old (a killed process's).
 
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, SystemTime};
 
 use crate::Error;
 
 /// Distinguishes the staged files of one process.
 static STAGED_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The start of a staged file's name.
+const PREFIX: &str = ".hub-rs-";
+/// Staged files older than this are a killed process's.
+const STALE_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes the staged files in `dir` a day old or more; what cannot be removed stays.
+pub(crate) fn remove_stale(dir: &Path) {
+    let Ok(listing) = fs::read_dir(dir) else { return };
+    let now = SystemTime::now();
+    for entry in listing.filter_map(Result::ok) {
+        let stale = entry.file_name().to_string_lossy().starts_with(PREFIX)
+            && entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| now.duration_since(modified).is_ok_and(|age| age >= STALE_AFTER));
+        if stale {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
+}
 
 /// A temporary file in the staging folder, removed when dropped.
 #[derive(Debug)]
@@ -20,7 +43,7 @@ impl StagedFile {
     /// Creates an empty staged file in `dir` (created if missing), open for writing.
     pub(crate) fn create(dir: &Path, what: &str) -> Result<(Self, File), Error> {
         let path = dir.join(format!(
-            ".hub-rs-{what}-{}-{}.tmp",
+            "{PREFIX}{what}-{}-{}.tmp",
             std::process::id(),
             STAGED_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
@@ -82,5 +105,30 @@ impl Held {
     /// The most bytes held at once.
     pub(crate) fn peak(&self) -> usize {
         self.peak.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_staged_files_a_day_old_are_removed() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let old = SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
+        let (fresh, _) = StagedFile::create(dir.path(), "xorb")?;
+        let (stale, file) = StagedFile::create(dir.path(), "xorb")?;
+        file.set_modified(old)?;
+        let other = dir.path().join("someone-elses.tmp");
+        File::create(&other)?.set_modified(old)?;
+        let stale_path = stale.path().to_path_buf();
+        std::mem::forget(stale);
+        remove_stale(dir.path());
+        assert!(fresh.path().exists());
+        assert!(!stale_path.exists());
+        assert!(other.exists());
+        drop(fresh);
+        assert_eq!(fs::read_dir(dir.path())?.count(), 1);
+        Ok(())
     }
 }
