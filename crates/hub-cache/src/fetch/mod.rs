@@ -112,9 +112,12 @@ pub(crate) fn fetch_blob(
         total: source.expected_size,
     });
 
-    let from_xet = match &source.xet {
-        Some(xet) => xet::fetch(client, xet, source, &partial, settings, budget, progress)? == xet::XetFetch::Fetched,
-        None => false,
+    let (from_xet, xet_sha256) = match &source.xet {
+        Some(xet) => match xet::fetch(client, xet, source, &partial, settings, budget, progress)? {
+            xet::XetFetch::Fetched { sha256 } => (true, sha256),
+            xet::XetFetch::NotOffered => (false, None),
+        },
+        None => (false, None),
     };
     let ranged = match source.expected_size {
         _ if from_xet => None,
@@ -153,8 +156,9 @@ pub(crate) fn fetch_blob(
     };
     let hashed = match ranged {
         Some(hashed) => hashed,
-        // The rebuilt file is hashed below, from the disk.
-        None if from_xet => None,
+        // The rebuilt file was hashed as its terms were written, or is hashed below, from
+        // the disk.
+        None if from_xet => xet_sha256,
         None => {
             let _permit = budget.acquire();
             single_stream::fetch(client, source, &partial, sha256.is_some(), settings, progress)?

@@ -3,6 +3,7 @@
 //! chunk cache that every download shares (across files, revisions, repos and processes).
 //! The size and sha256 checks and the rename that follow are those of every blob.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -10,6 +11,7 @@ use hub_api::HubClient;
 use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, xet_token_url};
 use sha2::{Digest, Sha256};
 
+use super::hasher::PrefixHasher;
 use super::{BlobSource, TransferSettings, discard, hex, open_partial};
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
@@ -41,10 +43,15 @@ pub(crate) struct XetBlob<'a> {
 }
 
 /// Whether the blob came through Xet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum XetFetch {
-    /// The partial file holds the rebuilt bytes, to be checked and renamed.
-    Fetched,
+    /// The partial file holds the rebuilt bytes, to be checked and renamed; with their
+    /// sha256 when one is to be checked and it could be computed as the terms were written
+    /// (else the file is read again to hash it).
+    Fetched {
+        /// The bytes' sha256, lowercase hex.
+        sha256: Option<String>,
+    },
     /// The Hub offers no Xet for it (an LFS-only hub answers 404 to the token route):
     /// fetch it over plain HTTP.
     NotOffered,
@@ -103,14 +110,71 @@ pub(crate) fn fetch(
     if let Some(cache) = cache.as_deref().filter(|c| c.is_enabled()) {
         options = options.chunk_cache(cache);
     }
+    // The sha256 is computed in file order as the terms are written, while the others
+    // arrive: what it reads back is still in the page cache, and the check does not wait
+    // for the whole file to be read again after the rebuild.
+    let hasher = match source.expected_sha256.is_some() && settings.verify {
+        true => Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?),
+        false => None,
+    };
+    let frontier = Mutex::new(Frontier::default());
+    let term_written = |offset: u64, len: u64| {
+        let ready = frontier
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .written(offset, len);
+        if let (Some(hasher), Some(ready)) = (&hasher, ready) {
+            hasher.advance(ready);
+        }
+    };
+    if hasher.is_some() {
+        options = options.term_written(&term_written);
+    }
     let outcome = hub_xet::reconstruct_file(&cas, &file_hash, size, &file, partial, &options).map_err(xet_error)?;
+    let rewritten = frontier
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .rewritten;
+    let sha256 = match hasher {
+        Some(hasher) if !rewritten => Some(hasher.finish().map_err(Error::io("read", partial))?),
+        // Bytes it had hashed may have been written again since: the file is read again.
+        _ => None,
+    };
     log::debug!(
         "{path} rebuilt from Xet storage: {} bytes from the chunk cache, {} xorb bytes in {} requests",
         outcome.bytes_from_cache,
         outcome.xorb_bytes_fetched,
         outcome.fetches
     );
-    Ok(XetFetch::Fetched)
+    Ok(XetFetch::Fetched { sha256 })
+}
+
+/// The terms of a rebuild written so far, as far as they make a prefix of the file.
+#[derive(Debug, Default)]
+struct Frontier {
+    /// Bytes from the start of the file that are written.
+    end: u64,
+    /// Terms written beyond `end`: offset to length.
+    ahead: BTreeMap<u64, u64>,
+    /// A term was reported twice (its fetch broke off, or the file was fetched again after
+    /// a failed check): bytes already hashed may have been written again.
+    rewritten: bool,
+}
+
+impl Frontier {
+    /// Records the term at `offset`; returns the new end of the prefix when it grew.
+    fn written(&mut self, offset: u64, len: u64) -> Option<u64> {
+        if offset < self.end || self.ahead.contains_key(&offset) {
+            self.rewritten = true;
+            return None;
+        }
+        self.ahead.insert(offset, len);
+        let start = self.end;
+        while let Some(len) = self.ahead.remove(&self.end) {
+            self.end += len;
+        }
+        (self.end > start).then_some(self.end)
+    }
 }
 
 /// The token source for this blob's repo and revision: one per route and Hub token for the
@@ -173,4 +237,31 @@ fn chunk_cache(folder: &Path) -> Arc<ChunkCache> {
     let cache = Arc::new(ChunkCache::new(folder, hub_xet::DEFAULT_CHUNK_CACHE_BYTES));
     caches.push((folder.to_path_buf(), cache.clone()));
     cache
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Frontier;
+
+    #[test]
+    fn frontier_grows_over_terms_written_out_of_order() {
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.written(10, 5), None);
+        assert_eq!(frontier.written(0, 10), Some(15));
+        assert_eq!(frontier.written(20, 5), None);
+        assert_eq!(frontier.written(15, 5), Some(25));
+        assert!(!frontier.rewritten);
+    }
+
+    #[test]
+    fn a_term_written_twice_is_noticed() {
+        let mut frontier = Frontier::default();
+        assert_eq!(frontier.written(0, 10), Some(10));
+        assert_eq!(frontier.written(0, 10), None);
+        assert!(frontier.rewritten);
+        let mut ahead = Frontier::default();
+        assert_eq!(ahead.written(10, 5), None);
+        assert_eq!(ahead.written(10, 5), None);
+        assert!(ahead.rewritten);
+    }
 }

@@ -33,6 +33,11 @@ pub struct ReconstructOptions<'a> {
     /// Runs each xorb request, body included (to hold a permit of a connection budget shared
     /// with other transfers meanwhile); none by default.
     pub connection_gate: Option<&'a ConnectionGate<'a>>,
+    /// Called with the offset and length of each term once all its bytes are written and
+    /// their length checked (before the file hash is), so that the bytes can be hashed while
+    /// the rest arrive. A term written again (its fetch broke off, or the file is fetched
+    /// again after a failed check) is reported again. None by default.
+    pub term_written: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
 /// Runs the request it is given, once: it may wait first (for a free connection) and hold
@@ -55,6 +60,7 @@ impl Default for ReconstructOptions<'_> {
             chunk_cache: None,
             progress: &|_| {},
             connection_gate: None,
+            term_written: None,
         }
     }
 }
@@ -81,6 +87,12 @@ impl<'a> ReconstructOptions<'a> {
     /// What runs each xorb request.
     pub fn connection_gate(mut self, gate: &'a ConnectionGate<'a>) -> Self {
         self.connection_gate = Some(gate);
+        self
+    }
+
+    /// What is told of each term written.
+    pub fn term_written(mut self, term_written: &'a (dyn Fn(u64, u64) + Sync)) -> Self {
+        self.term_written = Some(term_written);
         self
     }
 }
@@ -224,6 +236,9 @@ fn attempt(
                 let len = u64::from(plan.terms[i].unpacked_len);
                 outcome.bytes_from_cache += len;
                 (options.progress)(len);
+                if let Some(term_written) = options.term_written {
+                    term_written(offsets[i], len);
+                }
                 *lock(&hashes[i]) = Some(chunks);
             }
             Ok(None) => needed.push(i),
@@ -510,6 +525,9 @@ impl FetchContext<'_> {
                 )));
             }
             *lock(&self.hashes[t]) = Some(hashes);
+            if let Some(term_written) = self.options.term_written {
+                term_written(self.offsets[t], written);
+            }
         }
         self.fetched.fetch_add(counted.count, Ordering::Relaxed);
         if let Some(written) = cache.and_then(|cache| cache.finish()) {
