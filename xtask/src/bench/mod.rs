@@ -3,6 +3,8 @@
 //! bundled emulator.
 //! `cargo xtask bench upload [--quick]`: the same for `huggingface-cli upload`
 //! (see [`upload`]).
+//! After the download conditions, the large file stored through Xet (see
+//! [`xet_download`]); `cargo xtask bench download-xet [--quick]` runs that case alone.
 //!
 //! The emulator runs in this process (release build) over a scratch folder in
 //! `target/bench/`, seeded once per scale with three workloads: one large LFS
@@ -24,6 +26,7 @@ mod targets;
 mod tools;
 mod upload;
 mod workloads;
+mod xet_download;
 mod xet_upload;
 
 use std::path::{Path, PathBuf};
@@ -41,6 +44,7 @@ use results::{Outcome, Results, Row, SelfCheck};
 use targets::Condition;
 use tools::{Clients, Tool, file_urls, invocation, output_path, redirect_target};
 use workloads::{PROBE_LFS, PROBE_REGULAR, PROBE_REPO, Scale, Workload, WorkloadKind, human_size, seed_once};
+use xet_download::XetDownload;
 
 /// Runs of each client on each workload and condition; the median is reported.
 const RUNS: usize = 3;
@@ -49,10 +53,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let (what, quick) = match args {
         [what] => (what.as_str(), false),
         [what, flag] if flag == "--quick" => (what.as_str(), true),
-        _ => bail!("usage: cargo xtask bench <download|upload> [--quick]"),
+        _ => bail!("usage: cargo xtask bench <download|download-xet|upload> [--quick]"),
     };
-    if what != "download" && what != "upload" {
-        bail!("usage: cargo xtask bench <download|upload> [--quick]");
+    if !["download", "download-xet", "upload"].contains(&what) {
+        bail!("usage: cargo xtask bench <download|download-xet|upload> [--quick]");
     }
     if cfg!(debug_assertions) {
         // The emulator runs in this process: it must not be a debug build.
@@ -70,6 +74,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     if what == "upload" {
         return upload::run(quick);
+    }
+    if what == "download-xet" {
+        return download_xet_alone(Scale::new(quick));
     }
     download(Scale::new(quick))
 }
@@ -180,6 +187,10 @@ fn download(scale: Scale) -> Result<()> {
     if small_files_root != scratch {
         let _ = std::fs::remove_dir_all(&small_files_root);
     }
+    let xet = xet_download::run(
+        &XetDownload::new(&scratch, scale, &cli, python.as_deref(), hf_hub.as_deref()),
+        gnu_time,
+    )?;
 
     notes.extend(standing_notes(&results, &workloads));
     notes.push(format!(
@@ -193,6 +204,24 @@ fn download(scale: Scale) -> Result<()> {
         if scale.quick { " --quick" } else { "" }
     );
     print!("{}", report::render(&results, &verdicts, &notes));
+    print!("{xet}");
+    Ok(())
+}
+
+/// The Xet case of the download benchmark alone, for measuring a change to Xet downloads.
+fn download_xet_alone(scale: Scale) -> Result<()> {
+    let scratch = target_dir().join("bench");
+    std::fs::create_dir_all(&scratch).with_context(|| format!("failed to create {}", scratch.display()))?;
+    let mut installed = Vec::new();
+    let gnu_time = ensure_installed(GNU_TIME, "time", &mut installed);
+    let mut notes = Vec::new();
+    let (python, cli) = prepare_clients(&installed, &mut notes)?;
+    let hf_hub = hf_hub::build_driver().ok();
+    let xet = xet_download::run(
+        &XetDownload::new(&scratch, scale, &cli, python.as_deref(), hf_hub.as_deref()),
+        gnu_time,
+    )?;
+    print!("{xet}");
     Ok(())
 }
 
