@@ -72,9 +72,7 @@ mod whoami;
 pub use call_settings::CallSettings;
 pub use client::{HubClient, HubClientBuilder};
 pub use commit_operation::{AddSource, CommitOperation};
-pub use content_upload::{
-    ContentTarget, ContentTransfer, ContentUploader, LargeFile, LfsUploader, UploadedContent,
-};
+pub use content_upload::{ContentTarget, ContentTransfer, ContentUploader, LargeFile, LfsUploader, UploadedContent};
 pub use create_commit::{CommitInfo, CommitOptions};
 pub use error::{Error, Result, UnauthorizedReason};
 pub use file_metadata::{FileMetadata, normalize_etag};
