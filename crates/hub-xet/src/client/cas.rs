@@ -2,6 +2,7 @@
 //! the short-lived Xet token as the only credential.
 
 use std::io::Read;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -103,9 +104,25 @@ impl CasClient {
 
     /// Uploads a serialized xorb (`POST /v1/xorbs/default/{hash}`); needs a write token.
     pub fn upload_xorb(&self, hash: &XetHash, bytes: Vec<u8>) -> Result<UploadXorbOutcome, Error> {
+        self.post_xorb(hash, RequestBody::Bytes(bytes))
+    }
+
+    /// Uploads a serialized xorb from the first `len` bytes of the file at `path`, read as
+    /// it is sent (and again on a retry): a 64 MiB xorb never sits in memory.
+    pub fn upload_xorb_file(&self, hash: &XetHash, path: &Path, len: u64) -> Result<UploadXorbOutcome, Error> {
+        let body = RequestBody::File {
+            path: path.to_path_buf(),
+            offset: 0,
+            len,
+            on_sent: None,
+        };
+        self.post_xorb(hash, body)
+    }
+
+    fn post_xorb(&self, hash: &XetHash, body: RequestBody) -> Result<UploadXorbOutcome, Error> {
         let request = HubRequest::new(Method::Post, format!("{{cas}}/v1/xorbs/{XORB_PREFIX}/{hash}"))
             .header("content-type", "application/octet-stream")
-            .body(RequestBody::Bytes(bytes))
+            .body(body)
             // The same xorb sent twice is stored once.
             .retry_post();
         let response = self.send(request)?;

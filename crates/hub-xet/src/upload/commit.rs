@@ -10,9 +10,9 @@ use hub_api::{
 };
 use hub_url::HubConfig;
 
-use super::session_cas::SessionCas;
 use super::{UploadOptions, UploadOutcome, UploadProgress, UploadSource, upload_files};
 use crate::Error;
+use crate::client::cas::CasClient;
 use crate::client::token::{XetScope, XetTokenSource, xet_token_url};
 
 /// The folder of the shard cache under the Xet cache.
@@ -111,7 +111,7 @@ impl XetUploader {
         };
         let options = self.options_for(token.cas_url());
         // Xorbs go from their staged files, so that none is held in memory while it is sent.
-        let cas = SessionCas::new(client, Arc::new(tokens));
+        let cas = CasClient::new(client, Arc::new(tokens));
         let sources: Vec<UploadSource<'_>> = files
             .iter()
             .map(|file| match file.source {

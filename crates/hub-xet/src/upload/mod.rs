@@ -26,12 +26,10 @@ mod cleaner;
 mod commit;
 mod defrag;
 mod known;
-mod session_cas;
 mod shard_cache;
 mod staged;
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::sync_channel;
@@ -73,22 +71,14 @@ pub trait CasUpload: Sync {
     fn upload_shard(&self, shard: Vec<u8>) -> Result<(), Error>;
 }
 
-/// The xorb is read into memory and sent from there; [`XetUploader`] streams it from disk.
+/// Each xorb is streamed from the file it was built in.
 impl CasUpload for CasClient {
     fn query_dedupe(&self, chunk_hash: &XetHash) -> Result<Option<Vec<u8>>, Error> {
         CasClient::query_dedupe(self, chunk_hash)
     }
 
     fn upload_xorb(&self, hash: &XetHash, xorb: &Path, len: u64) -> Result<(), Error> {
-        let mut bytes = Vec::new();
-        std::fs::File::open(xorb)
-            .and_then(|file| file.take(len).read_to_end(&mut bytes))
-            .map_err(|source| Error::Io {
-                action: "read a staged xorb",
-                path: xorb.to_path_buf(),
-                source,
-            })?;
-        CasClient::upload_xorb(self, hash, bytes).map(|_| ())
+        CasClient::upload_xorb_file(self, hash, xorb, len).map(|_| ())
     }
 
     fn upload_shard(&self, shard: Vec<u8>) -> Result<(), Error> {
