@@ -123,18 +123,7 @@ impl<'a> CommitOptions<'a> {
     where
         'a: 'b,
     {
-        CommitOptions {
-            repo_type: self.repo_type,
-            revision: self.revision,
-            commit_message: self.commit_message,
-            commit_description: self.commit_description,
-            parent_commit: self.parent_commit,
-            create_pr: self.create_pr,
-            upload_workers: self.upload_workers,
-            part_workers: self.part_workers,
-            progress,
-            content_uploader: self.content_uploader,
-        }
+        CommitOptions { progress, ..self }
     }
 
     /// The same options uploading large files through `uploader`.
@@ -143,16 +132,8 @@ impl<'a> CommitOptions<'a> {
         'a: 'b,
     {
         CommitOptions {
-            repo_type: self.repo_type,
-            revision: self.revision,
-            commit_message: self.commit_message,
-            commit_description: self.commit_description,
-            parent_commit: self.parent_commit,
-            create_pr: self.create_pr,
-            upload_workers: self.upload_workers,
-            part_workers: self.part_workers,
-            progress: self.progress,
             content_uploader: uploader,
+            ..self
         }
     }
 }
