@@ -430,8 +430,13 @@ fn uploads_killed_at_random_points_leave_the_old_commit_or_the_new_one() -> Test
         .seed(&SeedRepo::model(UPLOAD_REPO).file("notes.txt", b"start\n".to_vec()))?;
     let work = tempfile::tempdir()?;
     // Each call of an upload waits a little, so that a kill can land in any of them.
+    // The large file goes through Xet (the emulator's repos are Xet-backed), or through LFS
+    // where Xet is not offered.
     let phases = [
         ("/preupload/", "POST"),
+        ("/xet-write-token/", "GET"),
+        ("/~cas/v1/xorbs/", "POST"),
+        ("/~cas/v1/shards", "POST"),
         ("/info/lfs/objects/batch", "POST"),
         ("/cdn/lfs-upload/", "PUT"),
         ("/info/lfs/objects/verify", "POST"),

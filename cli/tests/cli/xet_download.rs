@@ -142,8 +142,9 @@ fn hex_sha256(data: &[u8]) -> String {
     sha2::Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The ranges in a chunk cache folder (the files of its xorb folders, but those being written).
-fn cached_ranges(root: &Path) -> usize {
+/// The records in a chunk index folder (the files of its xorb folders, but those being
+/// written).
+fn index_records(root: &Path) -> usize {
     let Ok(folders) = std::fs::read_dir(root) else {
         return 0;
     };
@@ -179,16 +180,16 @@ fn a_download_killed_half_way_fetches_only_what_it_lacked() -> TestResult {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()?;
-    let chunk_cache = env.home.path().join("xet/hub-rs-chunk-cache");
-    // The other xorbs are in the chunk cache, and the last one's answer has started (so its
+    let chunk_index = env.home.path().join("xet/hub-rs-chunk-index");
+    // The other xorbs are written and recorded, and the last one's answer has started (so its
     // bytes count before the second run's).
     let last_path = format!("/cdn/xorb/{last}");
     let others_cached = wait_until(Duration::from_secs(60), || {
-        cached_ranges(&chunk_cache) >= xorbs.len() - 1 && env.hub.log().records().iter().any(|r| r.path == last_path)
+        index_records(&chunk_index) >= xorbs.len() - 1 && env.hub.log().records().iter().any(|r| r.path == last_path)
     });
     child.kill()?;
     child.wait()?;
-    assert!(others_cached, "the other xorbs reached the chunk cache");
+    assert!(others_cached, "the other xorbs were recorded in the chunk index");
     let snapshots = env.cache().join("models--alice--xet/snapshots");
     for commit in names_in(&snapshots) {
         assert!(

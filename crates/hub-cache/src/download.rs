@@ -47,10 +47,12 @@ pub struct FetchOptions<'a> {
     /// instead of over plain HTTP: on by default, off with `HF_HUB_DISABLE_XET`
     /// ([`FetchOptions::from_config`]). A hub that offers no Xet token is read over HTTP.
     pub xet: bool,
-    /// Where chunks of Xet downloads are kept, so that a new revision of a file fetches
-    /// only the chunks it does not share (`{HF_XET_CACHE}/hub-rs-chunk-cache` from the
-    /// configuration, none by default).
-    pub xet_chunk_cache: Option<PathBuf>,
+    /// The index of where the chunks of files rebuilt from Xet storage lie on this machine,
+    /// so that a new revision of a file fetches only the chunks it does not share, and a
+    /// download cut short keeps what it had written (`{HF_XET_CACHE}/hub-rs-chunk-index`
+    /// from the configuration, none by default). It holds no bytes: it points into the
+    /// cache's blobs.
+    pub xet_chunk_index: Option<PathBuf>,
     /// How blobs are fetched (connections, range size, verification).
     pub transfer: TransferSettings,
     /// This call's token, headers, user agent parts and metadata timeout
@@ -71,7 +73,7 @@ impl std::fmt::Debug for FetchOptions<'_> {
             .field("disable_symlinks", &self.disable_symlinks)
             .field("shared_blobs", &self.shared_blobs)
             .field("xet", &self.xet)
-            .field("xet_chunk_cache", &self.xet_chunk_cache)
+            .field("xet_chunk_index", &self.xet_chunk_index)
             .field("transfer", &self.transfer)
             .field("call", &self.call)
             .finish_non_exhaustive()
@@ -89,7 +91,7 @@ impl FetchOptions<'static> {
             disable_symlinks: false,
             shared_blobs: true,
             xet: true,
-            xet_chunk_cache: None,
+            xet_chunk_index: None,
             transfer: TransferSettings::default(),
             call: CallSettings::default(),
             progress: &(),
@@ -104,7 +106,7 @@ impl FetchOptions<'static> {
             disable_symlinks: config.disable_symlinks,
             shared_blobs: !config.disable_shared_blobs && !config.disable_xet,
             xet: !config.disable_xet,
-            xet_chunk_cache: Some(config.xet_cache.join(crate::fetch::CHUNK_CACHE_FOLDER)),
+            xet_chunk_index: Some(config.xet_cache.join(crate::fetch::CHUNK_INDEX_FOLDER)),
             ..Self::new(config.hub_cache.clone())
         };
         options.call.etag_timeout = Some(config.etag_timeout);
@@ -124,7 +126,7 @@ impl<'a> FetchOptions<'a> {
             disable_symlinks: self.disable_symlinks,
             shared_blobs: self.shared_blobs,
             xet: self.xet,
-            xet_chunk_cache: self.xet_chunk_cache,
+            xet_chunk_index: self.xet_chunk_index,
             transfer: self.transfer,
             call: self.call,
             progress,
@@ -179,8 +181,8 @@ macro_rules! fetch_setters {
             }
 
             /// Where chunks of Xet downloads are kept.
-            pub fn xet_chunk_cache(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
-                self$(.$field)?.xet_chunk_cache = Some(folder.into());
+            pub fn xet_chunk_index(mut self, folder: impl Into<std::path::PathBuf>) -> Self {
+                self$(.$field)?.xet_chunk_index = Some(folder.into());
                 self
             }
 
@@ -440,7 +442,7 @@ impl<'a> RemoteFile<'a> {
                 file_hash,
                 refresh_route: self.xet_refresh_route,
                 commit: self.commit,
-                chunk_cache: options.xet_chunk_cache.as_deref(),
+                chunk_index: options.xet_chunk_index.as_deref(),
             }),
         }
     }

@@ -24,7 +24,8 @@
 //!   Xet token, and only it, to the CAS, and none to the presigned xorb URLs.
 //! - Downloads: [`reconstruct_file`] rebuilds a file from its reconstruction into a file
 //!   (xorb ranges fetched in parallel, chunks checked and written at their offsets, the
-//!   file hash checked), taking the chunks a [`ChunkCache`] holds from disk.
+//!   file hash checked), taking the chunks a [`ChunkIndex`] finds in files on this machine
+//!   (blobs rebuilt before, the partial file of a rebuild cut short) from the disk.
 //! - Uploads: [`upload_files`] reads each file once into chunks, its sha256 and its Xet
 //!   hash, deduplicates the chunks (within the session, against a local shard cache and
 //!   through the CAS's global dedupe), uploads the new ones in xorbs and registers the files
@@ -85,7 +86,7 @@ pub use chunking::{
     BoundaryScanner, Chunker, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, TARGET_CHUNK_SIZE, chunk_boundaries, chunk_reader,
 };
 pub use client::cas::{CasClient, UploadXorbOutcome};
-pub use client::chunk_cache::{ChunkCache, DEFAULT_CHUNK_CACHE_BYTES};
+pub use client::chunk_index::{ChunkIndex, ChunkSpan, RECORDS_PER_XORB};
 pub use client::download::{ConnectionGate, ReconstructOptions, ReconstructOutcome, reconstruct_file};
 pub use client::token::{TOKEN_REFRESH_MARGIN, XetScope, XetToken, XetTokenSource, xet_token_url};
 pub use compression::CompressionScheme;

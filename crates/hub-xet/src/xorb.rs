@@ -358,6 +358,15 @@ impl<R: Read> XorbChunkReader<R> {
             });
         }
         let header = ChunkHeader::parse(&header)?;
+        if header.scheme == CompressionScheme::None {
+            // Stored as is (its two sizes are equal, `parse` checked): read straight into
+            // `out`, with no copy in between.
+            out.resize(header.len as usize, 0);
+            if read_full(&mut self.reader, out)? < out.len() {
+                return Err(Error::Truncated { what: "xorb chunk" });
+            }
+            return Ok(Some(header));
+        }
         self.stored.resize(header.stored_len as usize, 0);
         if read_full(&mut self.reader, &mut self.stored)? < self.stored.len() {
             return Err(Error::Truncated { what: "xorb chunk" });

@@ -22,7 +22,7 @@ use crate::progress::{Progress, ProgressEvent};
 
 pub(crate) use git_blob::git_blob_id;
 pub(crate) use hasher::{hex, sha256_of};
-pub(crate) use xet::{CHUNK_CACHE_FOLDER, XetBlob};
+pub(crate) use xet::{CHUNK_INDEX_FOLDER, XetBlob};
 
 /// How blobs are fetched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,13 +112,14 @@ pub(crate) fn fetch_blob(
         total: source.expected_size,
     });
 
-    let (from_xet, xet_sha256) = match &source.xet {
+    let rebuilt = match &source.xet {
         Some(xet) => match xet::fetch(client, xet, source, &partial, settings, budget, progress)? {
-            xet::XetFetch::Fetched { sha256 } => (true, sha256),
-            xet::XetFetch::NotOffered => (false, None),
+            xet::XetFetch::Fetched(rebuilt) => Some(rebuilt),
+            xet::XetFetch::NotOffered => None,
         },
-        None => (false, None),
+        None => None,
     };
+    let from_xet = rebuilt.is_some();
     let ranged = match source.expected_size {
         _ if from_xet => None,
         Some(size) if size >= settings.parallel_threshold && settings.connections > 1 => {
@@ -156,9 +157,7 @@ pub(crate) fn fetch_blob(
     };
     let hashed = match ranged {
         Some(hashed) => hashed,
-        // The rebuilt file was hashed as its terms were written, or is hashed below, from
-        // the disk.
-        None if from_xet => xet_sha256,
+        None if from_xet => None,
         None => {
             let _permit = budget.acquire();
             single_stream::fetch(client, source, &partial, sha256.is_some(), settings, progress)?
@@ -174,7 +173,10 @@ pub(crate) fn fetch_blob(
             actual: format!("{received} bytes"),
         });
     }
-    if let Some(expected) = sha256 {
+    // A rebuilt file's check is its Xet hash, the Merkle hash of its chunks, computed as
+    // they arrived: the Hub gives it with the sha256, and a second pass over the bytes to
+    // hash them again would check the same word of the same Hub.
+    if let Some(expected) = sha256.filter(|_| !from_xet) {
         let actual = match hashed {
             Some(actual) => actual,
             None => sha256_of(std::fs::File::open(&partial).map_err(Error::io("read", &partial))?)
@@ -202,6 +204,9 @@ pub(crate) fn fetch_blob(
     }
     std::fs::rename(&partial, destination).map_err(Error::io("rename into", destination))?;
     let _ = std::fs::remove_file(parallel::parts_path(&partial));
+    if let Some(rebuilt) = &rebuilt {
+        rebuilt.moved(&partial, destination);
+    }
     progress.event(&ProgressEvent::Finished {
         path: source.repo_path.to_string(),
     });

@@ -1,25 +1,24 @@
 //! Fetching a blob from Xet storage: the file's reconstruction, its xorb ranges fetched in
-//! parallel and rebuilt into the partial file (`hub_xet::reconstruct_file`), through the
-//! chunk cache that every download shares (across files, revisions, repos and processes).
-//! The size and sha256 checks and the rename that follow are those of every blob.
+//! parallel and rebuilt into the partial file (`hub_xet::reconstruct_file`), taking the
+//! chunks that files on this machine already hold from them, through the chunk index that
+//! every download shares (across files, revisions, repos and processes). The rebuild checks
+//! the file's Xet hash; the size check and the rename that follow are those of every blob.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use hub_api::HubClient;
-use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, xet_token_url};
+use hub_xet::{CasClient, ChunkIndex, ChunkSpan, ReconstructOptions, XetHash, XetScope, XetTokenSource, xet_token_url};
 use sha2::{Digest, Sha256};
 
-use super::hasher::PrefixHasher;
-use super::{BlobSource, TransferSettings, discard, hex, open_partial};
+use super::{BlobSource, TransferSettings, hex, open_partial};
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
-/// The folder of the chunk cache under `HF_XET_CACHE`. Not `hf_xet`'s own `chunk-cache`:
-/// the two formats differ, and neither client must take the other's files for damaged ones.
-pub(crate) const CHUNK_CACHE_FOLDER: &str = "hub-rs-chunk-cache";
+/// The folder of the chunk index under `HF_XET_CACHE` (`hf_xet` keeps its own chunk cache,
+/// off by default, in `chunk-cache`).
+pub(crate) const CHUNK_INDEX_FOLDER: &str = "hub-rs-chunk-index";
 
 /// Token sources kept for the process, as the Python client keeps its Xet connection
 /// info: one token exchange serves every file of a repo's revision.
@@ -38,28 +37,43 @@ pub(crate) struct XetBlob<'a> {
     pub(crate) refresh_route: Option<&'a str>,
     /// The commit the file is read at.
     pub(crate) commit: &'a str,
-    /// The chunk cache folder, if chunks are kept.
-    pub(crate) chunk_cache: Option<&'a Path>,
+    /// The chunk index folder, if chunks are looked for on this machine.
+    pub(crate) chunk_index: Option<&'a Path>,
 }
 
 /// Whether the blob came through Xet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum XetFetch {
-    /// The partial file holds the rebuilt bytes, to be checked and renamed; with their
-    /// sha256 when one is to be checked and it could be computed as the terms were written
-    /// (else the file is read again to hash it).
-    Fetched {
-        /// The bytes' sha256, lowercase hex.
-        sha256: Option<String>,
-    },
+    /// The partial file holds the rebuilt bytes, their Xet hash checked, to be renamed.
+    Fetched(Rebuilt),
     /// The Hub offers no Xet for it (an LFS-only hub answers 404 to the token route):
     /// fetch it over plain HTTP.
     NotOffered,
 }
 
+/// A rebuilt blob's chunks, to record in the chunk index where the blob stays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Rebuilt {
+    index: Option<PathBuf>,
+    spans: Vec<ChunkSpan>,
+}
+
+impl Rebuilt {
+    /// Records that the blob rebuilt in `partial` is now at `destination`.
+    pub(crate) fn moved(&self, partial: &Path, destination: &Path) {
+        let Some(index) = self.index.as_deref().map(chunk_index) else {
+            return;
+        };
+        if let Err(error) = index.moved(partial, destination, &self.spans) {
+            log::debug!("could not record {} in the chunk index: {error}", destination.display());
+        }
+    }
+}
+
 /// Rebuilds the blob into `partial` from Xet storage. Whatever `partial` held is not
-/// trusted: it is rewritten whole, and what a killed download had fetched comes back from
-/// the chunk cache instead of the network.
+/// trusted: every byte is checked or written again. What a killed download had written
+/// there is found through the chunk index, checked in place and kept, instead of being
+/// fetched again.
 pub(crate) fn fetch(
     client: &HubClient,
     xet: &XetBlob<'_>,
@@ -87,8 +101,7 @@ pub(crate) fn fetch(
         Err(error) => return Err(xet_error(error)),
     }
     let cas = CasClient::new(client, tokens);
-    let cache = xet.chunk_cache.map(chunk_cache);
-    discard(partial);
+    let index = xet.chunk_index.map(chunk_index);
     let file = open_partial(partial)?;
     let path = source.repo_path;
     let advance = |bytes: u64| {
@@ -107,74 +120,20 @@ pub(crate) fn fetch(
         .workers(settings.connections.max(1))
         .progress(&advance)
         .connection_gate(&gate);
-    if let Some(cache) = cache.as_deref().filter(|c| c.is_enabled()) {
-        options = options.chunk_cache(cache);
-    }
-    // The sha256 is computed in file order as the terms are written, while the others
-    // arrive: what it reads back is still in the page cache, and the check does not wait
-    // for the whole file to be read again after the rebuild.
-    let hasher = match source.expected_sha256.is_some() && settings.verify {
-        true => Some(PrefixHasher::start(partial, size).map_err(Error::io("read", partial))?),
-        false => None,
-    };
-    let frontier = Mutex::new(Frontier::default());
-    let term_written = |offset: u64, len: u64| {
-        let ready = frontier
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .written(offset, len);
-        if let (Some(hasher), Some(ready)) = (&hasher, ready) {
-            hasher.advance(ready);
-        }
-    };
-    if hasher.is_some() {
-        options = options.term_written(&term_written);
+    if let Some(index) = index.as_deref() {
+        options = options.chunk_index(index);
     }
     let outcome = hub_xet::reconstruct_file(&cas, &file_hash, size, &file, partial, &options).map_err(xet_error)?;
-    let rewritten = frontier
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .rewritten;
-    let sha256 = match hasher {
-        Some(hasher) if !rewritten => Some(hasher.finish().map_err(Error::io("read", partial))?),
-        // Bytes it had hashed may have been written again since: the file is read again.
-        _ => None,
-    };
     log::debug!(
-        "{path} rebuilt from Xet storage: {} bytes from the chunk cache, {} xorb bytes in {} requests",
-        outcome.bytes_from_cache,
+        "{path} rebuilt from Xet storage: {} bytes found on this machine, {} xorb bytes in {} requests",
+        outcome.bytes_found_locally,
         outcome.xorb_bytes_fetched,
         outcome.fetches
     );
-    Ok(XetFetch::Fetched { sha256 })
-}
-
-/// The terms of a rebuild written so far, as far as they make a prefix of the file.
-#[derive(Debug, Default)]
-struct Frontier {
-    /// Bytes from the start of the file that are written.
-    end: u64,
-    /// Terms written beyond `end`: offset to length.
-    ahead: BTreeMap<u64, u64>,
-    /// A term was reported twice (its fetch broke off, or the file was fetched again after
-    /// a failed check): bytes already hashed may have been written again.
-    rewritten: bool,
-}
-
-impl Frontier {
-    /// Records the term at `offset`; returns the new end of the prefix when it grew.
-    fn written(&mut self, offset: u64, len: u64) -> Option<u64> {
-        if offset < self.end || self.ahead.contains_key(&offset) {
-            self.rewritten = true;
-            return None;
-        }
-        self.ahead.insert(offset, len);
-        let start = self.end;
-        while let Some(len) = self.ahead.remove(&self.end) {
-            self.end += len;
-        }
-        (self.end > start).then_some(self.end)
-    }
+    Ok(XetFetch::Fetched(Rebuilt {
+        index: xet.chunk_index.map(Path::to_path_buf),
+        spans: outcome.spans,
+    }))
 }
 
 /// The token source for this blob's repo and revision: one per route and Hub token for the
@@ -224,44 +183,17 @@ fn token_source(client: &HubClient, xet: &XetBlob<'_>, source: &BlobSource<'_>) 
     Ok(tokens)
 }
 
-/// The chunk cache in `folder`, one for the process (it counts its size once).
-fn chunk_cache(folder: &Path) -> Arc<ChunkCache> {
-    static CACHES: OnceLock<Mutex<Kept<PathBuf, ChunkCache>>> = OnceLock::new();
-    let mut caches = CACHES
+/// The chunk index in `folder`, one for the process.
+fn chunk_index(folder: &Path) -> Arc<ChunkIndex> {
+    static INDEXES: OnceLock<Mutex<Kept<PathBuf, ChunkIndex>>> = OnceLock::new();
+    let mut indexes = INDEXES
         .get_or_init(|| Mutex::new(Vec::new()))
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some((_, cache)) = caches.iter().find(|(path, _)| path == folder) {
-        return cache.clone();
+    if let Some((_, index)) = indexes.iter().find(|(path, _)| path == folder) {
+        return index.clone();
     }
-    let cache = Arc::new(ChunkCache::new(folder, hub_xet::DEFAULT_CHUNK_CACHE_BYTES));
-    caches.push((folder.to_path_buf(), cache.clone()));
-    cache
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Frontier;
-
-    #[test]
-    fn frontier_grows_over_terms_written_out_of_order() {
-        let mut frontier = Frontier::default();
-        assert_eq!(frontier.written(10, 5), None);
-        assert_eq!(frontier.written(0, 10), Some(15));
-        assert_eq!(frontier.written(20, 5), None);
-        assert_eq!(frontier.written(15, 5), Some(25));
-        assert!(!frontier.rewritten);
-    }
-
-    #[test]
-    fn a_term_written_twice_is_noticed() {
-        let mut frontier = Frontier::default();
-        assert_eq!(frontier.written(0, 10), Some(10));
-        assert_eq!(frontier.written(0, 10), None);
-        assert!(frontier.rewritten);
-        let mut ahead = Frontier::default();
-        assert_eq!(ahead.written(10, 5), None);
-        assert_eq!(ahead.written(10, 5), None);
-        assert!(ahead.rewritten);
-    }
+    let index = Arc::new(ChunkIndex::new(folder));
+    indexes.push((folder.to_path_buf(), index.clone()));
+    index
 }

@@ -126,7 +126,7 @@ fn assert_hub_token_stayed_home(hub: &TestHub) {
 }
 
 fn options(cache: &Path) -> DownloadOptions<'static> {
-    DownloadOptions::new(cache.join("hub")).xet_chunk_cache(cache.join("xet-chunks"))
+    DownloadOptions::new(cache.join("hub")).xet_chunk_index(cache.join("xet-chunks"))
 }
 
 #[test]
@@ -178,7 +178,7 @@ fn snapshot_download_rebuilds_xet_files_with_one_token() -> TestResult {
     let cache = tempfile::tempdir()?;
     hub.log().clear();
 
-    let options = SnapshotOptions::new(cache.path().join("hub")).xet_chunk_cache(cache.path().join("xet-chunks"));
+    let options = SnapshotOptions::new(cache.path().join("hub")).xet_chunk_index(cache.path().join("xet-chunks"));
     let folder = snapshot_download(&client, &RepoId::new(REPO)?, &options)?;
     assert_eq!(std::fs::read(folder.join("a.bin"))?, first);
     assert_eq!(std::fs::read(folder.join("nested/b.bin"))?, second);
@@ -345,19 +345,23 @@ fn a_broken_download_completes_from_what_it_had() -> TestResult {
     assert!(first.is_err());
     hub.faults().clear();
 
-    // What a killed process leaves: a partial file of garbage where the blob will be.
+    // The partial file holds what arrived; a byte of the first xorb's part is then damaged
+    // (nothing in a partial file is trusted).
     let blobs = cache.path().join("hub/models--alice--xet/blobs");
     let partial = blobs.join(format!("{}.incomplete", sha256_hex(&content)));
-    std::fs::create_dir_all(&blobs)?;
-    std::fs::write(&partial, vec![0xAB; 2_000_000])?;
+    let mut bytes = std::fs::read(&partial)?;
+    assert_eq!(bytes.len(), content.len());
+    bytes[10] ^= 1;
+    std::fs::write(&partial, &bytes)?;
     let before = hub.xet_stats().xorb_bytes_served;
     let path = hf_hub_download(&client, &RepoId::new(REPO)?, "weights.bin", &options(cache.path()))?;
     assert_eq!(std::fs::read(path)?, content);
     let fetched = hub.xet_stats().xorb_bytes_served - before;
+    let first_len = seeder.xorbs.first().map_or(0, |x| x.bytes.len() as u64);
     let last_len = seeder.xorbs.last().map_or(0, |x| x.bytes.len() as u64);
     assert!(
-        fetched <= last_len,
-        "only the xorb that broke off is fetched again: {fetched} > {last_len}"
+        fetched > last_len && fetched <= first_len + last_len,
+        "only the xorb that broke off and the damaged one are fetched again: {fetched} > {first_len} + {last_len}"
     );
     assert!(!partial.exists());
     Ok(())
@@ -425,7 +429,7 @@ fn a_local_dir_download_rebuilds_xet_files_too() -> TestResult {
     let target = cache.path().join("local");
     hub.log().clear();
     let options = SnapshotOptions::new(cache.path().join("hub"))
-        .xet_chunk_cache(cache.path().join("xet-chunks"))
+        .xet_chunk_index(cache.path().join("xet-chunks"))
         .local_dir(&target);
     snapshot_download(&client, &RepoId::new(REPO)?, &options)?;
     assert_eq!(std::fs::read(target.join("deep/weights.bin"))?, content);

@@ -1,6 +1,8 @@
-//! Rebuilding a file from its reconstruction: terms from the chunk cache where it holds them,
-//! the other xorb ranges fetched in parallel, every chunk decompressed, hashed and written
-//! at its offset in the output file; the chunk hashes must make the file hash asked for.
+//! Rebuilding a file from its reconstruction: terms from local files where the chunk index
+//! finds them, the other xorb ranges fetched in parallel, every chunk decompressed, hashed
+//! and written at its offset in the output file; the chunk hashes must make the file hash
+//! asked for. The output file's own chunks are recorded in the index as they are written,
+//! so that a rebuild cut short takes them from it the next time.
 
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
@@ -9,7 +11,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use super::cas::CasClient;
-use super::chunk_cache::ChunkCache;
+use super::chunk_index::{ChunkIndex, ChunkSpan, FoundRun, read_run};
 use crate::Error;
 use crate::chunking::MAX_CHUNK_SIZE;
 use crate::hash::{HashedChunk, XetHash, chunk_hash};
@@ -26,18 +28,14 @@ const FETCH_TRIES: u32 = 3;
 pub struct ReconstructOptions<'a> {
     /// Xorb fetches at once (at least one).
     pub workers: usize,
-    /// Where chunks are looked for first and kept after (none by default).
-    pub chunk_cache: Option<&'a ChunkCache>,
+    /// Where chunks are looked for first, and the output file's chunks recorded (none by
+    /// default).
+    pub chunk_index: Option<&'a ChunkIndex>,
     /// Called with the number of bytes written each time the file grows.
     pub progress: &'a (dyn Fn(u64) + Sync),
     /// Runs each xorb request, body included (to hold a permit of a connection budget shared
     /// with other transfers meanwhile); none by default.
     pub connection_gate: Option<&'a ConnectionGate<'a>>,
-    /// Called with the offset and length of each term once all its bytes are written and
-    /// their length checked (before the file hash is), so that the bytes can be hashed while
-    /// the rest arrive. A term written again (its fetch broke off, or the file is fetched
-    /// again after a failed check) is reported again. None by default.
-    pub term_written: Option<&'a (dyn Fn(u64, u64) + Sync)>,
 }
 
 /// Runs the request it is given, once: it may wait first (for a free connection) and hold
@@ -48,7 +46,7 @@ impl std::fmt::Debug for ReconstructOptions<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReconstructOptions")
             .field("workers", &self.workers)
-            .field("chunk_cache", &self.chunk_cache.map(ChunkCache::root))
+            .field("chunk_index", &self.chunk_index.map(ChunkIndex::root))
             .finish_non_exhaustive()
     }
 }
@@ -57,10 +55,9 @@ impl Default for ReconstructOptions<'_> {
     fn default() -> Self {
         ReconstructOptions {
             workers: 8,
-            chunk_cache: None,
+            chunk_index: None,
             progress: &|_| {},
             connection_gate: None,
-            term_written: None,
         }
     }
 }
@@ -72,9 +69,9 @@ impl<'a> ReconstructOptions<'a> {
         self
     }
 
-    /// The chunk cache to use.
-    pub fn chunk_cache(mut self, cache: &'a ChunkCache) -> Self {
-        self.chunk_cache = Some(cache);
+    /// The chunk index to use.
+    pub fn chunk_index(mut self, index: &'a ChunkIndex) -> Self {
+        self.chunk_index = Some(index);
         self
     }
 
@@ -89,32 +86,32 @@ impl<'a> ReconstructOptions<'a> {
         self.connection_gate = Some(gate);
         self
     }
-
-    /// What is told of each term written.
-    pub fn term_written(mut self, term_written: &'a (dyn Fn(u64, u64) + Sync)) -> Self {
-        self.term_written = Some(term_written);
-        self
-    }
 }
 
-/// What a rebuild took from where.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What a rebuild took from where, and where the file's chunks are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReconstructOutcome {
     /// The file's size.
     pub size: u64,
-    /// Bytes of the file that came from the chunk cache.
-    pub bytes_from_cache: u64,
+    /// Bytes of the file found in local files (the output file included, when a rebuild
+    /// cut short had written them).
+    pub bytes_found_locally: u64,
     /// Xorb bytes (compressed, as stored) fetched from the network.
     pub xorb_bytes_fetched: u64,
     /// Xorb range requests sent.
     pub fetches: u64,
+    /// The file's chunks, term by term: what to record in a [`ChunkIndex`] once the file is
+    /// where it stays ([`ChunkIndex::moved`]).
+    pub spans: Vec<ChunkSpan>,
 }
 
 /// Rebuilds the file whose Xet hash is `file_hash` and size `size` into `file` (its path
-/// is `path`, for messages): the file is cut to `size` first, so nothing that was in it is
-/// kept. Terms are filled from the chunk cache where it holds their chunks; the rest of the
-/// xorb ranges are fetched, `options.workers` at once, each chunk decompressed and written at
+/// is `path`, for messages and the chunk index): the file is sized to `size`, and every
+/// byte of it is checked or written again, so nothing that was in it is trusted. Terms are
+/// taken from local files where the chunk index finds their chunks (a term the index says
+/// is already in `file`, at its place, is only read and checked); the rest of the xorb
+/// ranges are fetched, `options.workers` at once, each chunk decompressed and written at
 /// its offset as it arrives (memory holds a chunk per worker, never the file). Each term
 /// must decompress to its length, and the chunk hashes of the whole file must make
 /// `file_hash`, or nothing is returned but an error.
@@ -125,7 +122,7 @@ pub struct ReconstructOutcome {
 ///
 /// use hub_api::HubClient;
 /// use hub_url::{HubConfig, RepoId, RepoType};
-/// use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
+/// use hub_xet::{CasClient, ChunkIndex, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = HubConfig::from_env()?;
@@ -136,12 +133,12 @@ pub struct ReconstructOutcome {
 /// // The file's `X-Xet-Hash` and size, from its `HEAD`.
 /// let file_hash: XetHash = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".parse()?;
 /// let size = 1_000_000;
-/// let cache = ChunkCache::new(config.xet_cache.join("chunks"), 1 << 30);
+/// let index = ChunkIndex::new(config.xet_cache.join("chunk-index"));
 /// let path = Path::new("model.safetensors");
-/// let out = std::fs::File::create(path)?;
-/// let options = ReconstructOptions::default().chunk_cache(&cache);
+/// let out = std::fs::File::options().read(true).write(true).create(true).truncate(false).open(path)?;
+/// let options = ReconstructOptions::default().chunk_index(&index);
 /// let outcome = reconstruct_file(&cas, &file_hash, size, &out, path, &options)?;
-/// println!("{} bytes came from the chunk cache", outcome.bytes_from_cache);
+/// println!("{} bytes were found on this machine", outcome.bytes_found_locally);
 /// # Ok(())
 /// # }
 /// ```
@@ -153,29 +150,37 @@ pub fn reconstruct_file(
     path: &Path,
     options: &ReconstructOptions<'_>,
 ) -> Result<ReconstructOutcome, Error> {
-    let mut cache_files = Vec::new();
-    let result = attempt(cas, file_hash, size, file, path, options, &mut cache_files);
-    let Some(cache) = options.chunk_cache else {
+    let mut used = Vec::new();
+    let result = attempt(cas, file_hash, size, file, path, options, &mut used);
+    let Some(index) = options.chunk_index else {
         return result;
     };
     match result {
-        Err(Error::Integrity { .. }) if !cache_files.is_empty() => {
-            // A cached range (left by a download that was killed before its check, or
-            // damaged) or one just fetched may hold the bad chunk: none of them is kept, and
-            // the file is fetched once more, from the network alone.
-            cache.forget(&cache_files);
-            let mut ignored = Vec::new();
+        Err(Error::Integrity { .. }) => {
+            // A run the index pointed at (a file changed since in a way its chunk hashes
+            // cannot tell, or a bad chunk a killed rebuild had left) or one just fetched may
+            // hold the bad chunk: none of those records is kept, and the file is fetched
+            // once more, from the network alone.
+            for record in &used {
+                index.drop_record(record);
+            }
             let options = ReconstructOptions {
-                chunk_cache: None,
+                chunk_index: None,
                 ..*options
             };
-            attempt(cas, file_hash, size, file, path, &options, &mut ignored)
+            let retried = attempt(cas, file_hash, size, file, path, &options, &mut Vec::new());
+            if let Ok(outcome) = &retried {
+                // What the first try recorded of the output file is replaced.
+                let _ = index.record(path, &outcome.spans);
+            }
+            retried
         }
         other => other,
     }
 }
 
-/// One rebuild; the chunk cache files it read or wrote are added to `cache_files`.
+/// One rebuild; the index records it used are added to `used`. When the bytes do not
+/// check, nothing it recorded of the output file is kept.
 fn attempt(
     cas: &CasClient,
     file_hash: &XetHash,
@@ -183,13 +188,35 @@ fn attempt(
     file: &File,
     path: &Path,
     options: &ReconstructOptions<'_>,
-    cache_files: &mut Vec<PathBuf>,
+    used: &mut Vec<PathBuf>,
+) -> Result<ReconstructOutcome, Error> {
+    let written = Written {
+        index: options.chunk_index,
+        path,
+        spans: Mutex::new(HashMap::new()),
+    };
+    let result = rebuild(cas, file_hash, size, file, path, options, used, &written);
+    if let Err(Error::Integrity { .. }) = result {
+        written.forget_all();
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn rebuild(
+    cas: &CasClient,
+    file_hash: &XetHash,
+    size: u64,
+    file: &File,
+    path: &Path,
+    options: &ReconstructOptions<'_>,
+    used: &mut Vec<PathBuf>,
+    written: &Written<'_>,
 ) -> Result<ReconstructOutcome, Error> {
     let integrity = |reason: String| Error::Integrity {
         file: file_hash.to_string(),
         reason,
     };
-    file.set_len(0).map_err(Error::io("truncate", path))?;
     file.set_len(size).map_err(Error::io("size", path))?;
     let mut outcome = ReconstructOutcome {
         size,
@@ -222,23 +249,22 @@ fn attempt(
         .collect();
     let hashes: Vec<Mutex<Option<Vec<HashedChunk>>>> = plan.terms.iter().map(|_| Mutex::new(None)).collect();
 
-    // Terms the chunk cache holds cost no request; they are read (and checked) by several
+    // Terms found on this machine cost no request; they are read (and checked) by several
     // threads, as the network's are.
     let mut needed = Vec::new();
-    let from_cache: Vec<(usize, CachedTerm)> = match options.chunk_cache {
-        Some(cache) => read_cached_terms(cache, &plan.terms, &offsets, file, options.workers),
+    let found: Vec<(usize, LocalTerm)> = match options.chunk_index {
+        Some(index) => read_local_terms(index, &plan.terms, &offsets, file, path, options.workers),
         None => (0..plan.terms.len()).map(|i| (i, Ok(None))).collect(),
     };
-    for (i, found) in from_cache {
-        match found {
-            Ok(Some((chunks, cache_file))) => {
-                cache_files.push(cache_file);
+    let mut found_spans = Vec::new();
+    for (i, term) in found {
+        match term {
+            Ok(Some((chunks, record))) => {
+                used.push(record);
                 let len = u64::from(plan.terms[i].unpacked_len);
-                outcome.bytes_from_cache += len;
+                outcome.bytes_found_locally += len;
                 (options.progress)(len);
-                if let Some(term_written) = options.term_written {
-                    term_written(offsets[i], len);
-                }
+                found_spans.push(span_of(&plan.terms[i], offsets[i], &chunks));
                 *lock(&hashes[i]) = Some(chunks);
             }
             Ok(None) => needed.push(i),
@@ -251,6 +277,7 @@ fn attempt(
             }
         }
     }
+    written.add(found_spans);
     needed.sort_unstable();
 
     let jobs = plan_fetches(&plan, &needed).map_err(integrity)?;
@@ -258,9 +285,7 @@ fn attempt(
     let fetches = AtomicU64::new(0);
     let queue = Mutex::new(jobs.into_iter().collect::<VecDeque<_>>());
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
-    let written_to_cache = Mutex::new(Vec::new());
     let context = FetchContext {
-        written_to_cache: &written_to_cache,
         cas,
         plan: &plan,
         offsets: &offsets,
@@ -270,12 +295,13 @@ fn attempt(
         file_hash,
         options,
         fetched: &fetched,
+        written,
     };
     let workers = options.workers.max(1).min(lock(&queue).len().max(1));
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
-                // After a failure the other ranges are still fetched: into the chunk cache,
+                // After a failure the other ranges are still fetched: written and recorded,
                 // they are what the next try does not fetch again.
                 while let Some(job) = lock(&queue).pop_front() {
                     fetches.fetch_add(1, Ordering::Relaxed);
@@ -286,7 +312,6 @@ fn attempt(
             });
         }
     });
-    cache_files.append(&mut lock(&written_to_cache));
     if let Some(error) = lock(&first_error).take() {
         return Err(error);
     }
@@ -298,6 +323,7 @@ fn attempt(
         let chunks = lock(slot)
             .take()
             .ok_or_else(|| integrity(format!("term {i} was not filled")))?;
+        outcome.spans.push(span_of(&plan.terms[i], offsets[i], &chunks));
         all.extend(chunks);
     }
     let actual = crate::merkle::file_hash(&all);
@@ -307,32 +333,106 @@ fn attempt(
     Ok(outcome)
 }
 
-/// A term read from the chunk cache: its chunks and the cache file they came from, or
-/// `None` when the cache does not hold them all (or they do not check).
-type CachedTerm = std::io::Result<Option<(Vec<HashedChunk>, PathBuf)>>;
+/// The span a term's chunks make at `offset`.
+fn span_of(term: &Term, offset: u64, chunks: &[HashedChunk]) -> ChunkSpan {
+    ChunkSpan {
+        xorb: term.xorb_hash,
+        first_chunk: term.chunks.start,
+        offset,
+        chunks: chunks.to_vec(),
+    }
+}
 
-/// Reads the terms the chunk cache holds into `file`, `workers` threads at once; every term
-/// comes back once, with what was found for it.
-fn read_cached_terms(
-    cache: &ChunkCache,
+/// The output file's spans written so far, by xorb, recorded in the index as they grow
+/// (so that a rebuild cut short leaves a record of what it had written).
+struct Written<'a> {
+    index: Option<&'a ChunkIndex>,
+    path: &'a Path,
+    spans: Mutex<HashMap<XetHash, Vec<ChunkSpan>>>,
+}
+
+impl Written<'_> {
+    /// Adds spans, and records again the xorbs they are of. A record that cannot be
+    /// written only means the next try fetches those chunks again.
+    fn add(&self, new: Vec<ChunkSpan>) {
+        let Some(index) = self.index else {
+            return;
+        };
+        if new.is_empty() {
+            return;
+        }
+        // Held while recording, so that two records of one xorb are never written at once
+        // (the later would lose the other's spans).
+        let mut spans = lock(&self.spans);
+        let mut touched = Vec::new();
+        for span in new {
+            if !touched.contains(&span.xorb) {
+                touched.push(span.xorb);
+            }
+            let list = spans.entry(span.xorb).or_default();
+            list.push(span);
+            list.sort_by_key(|s| s.offset);
+        }
+        for xorb in touched {
+            if let Err(error) = index.record(self.path, &spans[&xorb]) {
+                log::debug!(
+                    "could not record the chunks of {} in the chunk index: {error}",
+                    self.path.display()
+                );
+            }
+        }
+    }
+
+    /// Forgets every record of the output file written so far.
+    fn forget_all(&self) {
+        if let Some(index) = self.index {
+            let spans = lock(&self.spans);
+            let all: Vec<ChunkSpan> = spans.values().flat_map(|list| list.iter().cloned()).collect();
+            index.forget(self.path, &all);
+        }
+    }
+}
+
+/// A term found on this machine and written (or found in place): its chunks and the
+/// record that pointed at them, or `None` when no recorded run holds them all (or the one
+/// found does not check).
+type LocalTerm = std::io::Result<Option<(Vec<HashedChunk>, PathBuf)>>;
+
+/// Reads the terms the chunk index finds into `file`, `workers` threads at once; every
+/// term comes back once, with what was found for it.
+fn read_local_terms(
+    index: &ChunkIndex,
     terms: &[Term],
     offsets: &[u64],
     file: &File,
+    path: &Path,
     workers: usize,
-) -> Vec<(usize, CachedTerm)> {
+) -> Vec<(usize, LocalTerm)> {
+    let output = std::path::absolute(path).ok();
     let next = AtomicUsize::new(0);
-    let read_one = |i: usize| -> CachedTerm {
+    let read_one = |i: usize| -> LocalTerm {
         let term = &terms[i];
+        let Some(run) = index.find(&term.xorb_hash, term.chunks) else {
+            return Ok(None);
+        };
+        let in_place = Some(&run.file) == output.as_ref() && run.offset == offsets[i];
         let mut at = offsets[i];
-        let found = cache.read(&term.xorb_hash, term.chunks, &mut |data| {
-            write_at(file, data, at)?;
+        let checked = read_run(&run, &mut |data| {
+            if !in_place {
+                write_at(file, data, at)?;
+            }
             at += data.len() as u64;
             Ok(())
         })?;
-        // A range of the right chunks with the wrong length is no use either.
-        Ok(found.filter(|_| at - offsets[i] == u64::from(term.unpacked_len)))
+        // A run of the right chunks with the wrong length is no use either.
+        if !checked || at - offsets[i] != u64::from(term.unpacked_len) {
+            index.drop_record(&run.record);
+            return Ok(None);
+        }
+        let FoundRun { chunks, record, .. } = run;
+        Ok(Some((chunks, record)))
     };
-    let mut results: Vec<(usize, CachedTerm)> = std::thread::scope(|scope| {
+    let mut results: Vec<(usize, LocalTerm)> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..workers.max(1).min(terms.len().max(1)))
             .map(|_| {
                 scope.spawn(|| {
@@ -406,7 +506,7 @@ struct FetchContext<'a> {
     file_hash: &'a XetHash,
     options: &'a ReconstructOptions<'a>,
     fetched: &'a AtomicU64,
-    written_to_cache: &'a Mutex<Vec<PathBuf>>,
+    written: &'a Written<'a>,
 }
 
 impl FetchContext<'_> {
@@ -482,10 +582,6 @@ impl FetchContext<'_> {
             .iter()
             .map(|&t| (t, &self.plan.terms[t], self.offsets[t], Vec::new()))
             .collect();
-        let mut cache = self
-            .options
-            .chunk_cache
-            .and_then(|cache| cache.writer(&xorb, range.chunks.start));
         let mut data = Vec::with_capacity(MAX_CHUNK_SIZE);
         for index in range.chunks.start..range.chunks.end {
             let header = reader.next_chunk(&mut data).map_err(|err| match err {
@@ -507,15 +603,13 @@ impl FetchContext<'_> {
                     (self.options.progress)(chunk.len);
                 }
             }
-            if let Some(cache) = cache.as_mut() {
-                cache.push(&chunk, &data);
-            }
         }
         if reader.next_chunk(&mut data)?.is_some() {
             return Err(integrity(format!(
                 "the range of xorb {xorb} holds more chunks than it says"
             )));
         }
+        let mut spans = Vec::with_capacity(cursors.len());
         for (t, term, at, hashes) in cursors {
             let written = at - self.offsets[t];
             if written != u64::from(term.unpacked_len) {
@@ -524,15 +618,11 @@ impl FetchContext<'_> {
                     term.unpacked_len
                 )));
             }
+            spans.push(span_of(term, self.offsets[t], &hashes));
             *lock(&self.hashes[t]) = Some(hashes);
-            if let Some(term_written) = self.options.term_written {
-                term_written(self.offsets[t], written);
-            }
         }
         self.fetched.fetch_add(counted.count, Ordering::Relaxed);
-        if let Some(written) = cache.and_then(|cache| cache.finish()) {
-            lock(self.written_to_cache).push(written);
-        }
+        self.written.add(spans);
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ pub(crate) use hub_emulator::pseudo_random;
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_emulator::xet_objects::{Xorb, file_id, file_shard, terms_shard};
 use hub_url::{Endpoint, RepoId, RepoType, Token};
-use hub_xet::{CasClient, ChunkCache, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
+use hub_xet::{CasClient, ChunkIndex, ReconstructOptions, XetHash, XetScope, XetTokenSource, reconstruct_file};
 use sha2::{Digest, Sha256};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -125,41 +125,66 @@ fn upload(cas: &CasClient, content: &[u8], per_xorb: usize) -> Result<XetHash, B
 }
 
 #[test]
-fn files_are_rebuilt_from_xorb_ranges_and_then_from_the_chunk_cache() -> TestResult {
+fn files_are_rebuilt_from_xorb_ranges_and_then_from_the_files_the_chunk_index_knows() -> TestResult {
     let hub = TestHub::start()?;
     hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
     let client = client(&hub)?;
     let cas = cas(&client, "alice/x", XetScope::Write)?;
     let content = pseudo_random(1_000_000, 8);
     let file = upload(&cas, &content, 5)?;
+    let len = content.len() as u64;
 
     let dir = tempfile::tempdir()?;
-    let cache = ChunkCache::new(dir.path().join("chunks"), 1 << 30);
+    let index = ChunkIndex::new(dir.path().join("index"));
+    let open = |path: &std::path::Path| {
+        std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+    };
     let out_path = dir.path().join("out");
-    let out = std::fs::File::options()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&out_path)?;
     // Whatever the output held is not kept.
     std::fs::write(&out_path, vec![7u8; 2_000_000])?;
-    let options = ReconstructOptions::default().workers(3).chunk_cache(&cache);
-    let first = reconstruct_file(&cas, &file, content.len() as u64, &out, &out_path, &options)?;
+    let options = ReconstructOptions::default().workers(3).chunk_index(&index);
+    let first = reconstruct_file(&cas, &file, len, &open(&out_path)?, &out_path, &options)?;
     assert_eq!(std::fs::read(&out_path)?, content);
-    assert_eq!(first.bytes_from_cache, 0);
-    assert_eq!(first.fetches, 5);
+    assert_eq!((first.bytes_found_locally, first.fetches), (0, 5));
     assert_eq!(first.xorb_bytes_fetched, hub.xet_stats().xorb_bytes_served);
+    assert_eq!(first.spans.iter().map(|s| s.len()).sum::<u64>(), len);
 
-    let second = reconstruct_file(&cas, &file, content.len() as u64, &out, &out_path, &options)?;
-    assert_eq!(std::fs::read(&out_path)?, content);
-    assert_eq!(
-        (second.bytes_from_cache, second.xorb_bytes_fetched),
-        (content.len() as u64, 0)
-    );
+    // The file goes where it stays; another file of the same chunks takes them from it.
+    let blob = dir.path().join("blob");
+    std::fs::rename(&out_path, &blob)?;
+    index.moved(&out_path, &blob, &first.spans)?;
+    let copy_path = dir.path().join("copy");
+    let copy = reconstruct_file(&cas, &file, len, &open(&copy_path)?, &copy_path, &options)?;
+    assert_eq!(std::fs::read(&copy_path)?, content);
+    assert_eq!((copy.bytes_found_locally, copy.xorb_bytes_fetched), (len, 0));
+
+    // A byte of the blob changed: the chunks around it come from the network again, the
+    // others from the disk.
+    let mut damaged = std::fs::read(&blob)?;
+    damaged[500_000] ^= 1;
+    std::fs::write(&blob, &damaged)?;
+    std::fs::remove_file(&copy_path)?;
+    index.forget(&copy_path, &copy.spans);
+    let third_path = dir.path().join("third");
+    let third = reconstruct_file(&cas, &file, len, &open(&third_path)?, &third_path, &options)?;
+    assert_eq!(std::fs::read(&third_path)?, content);
+    // Five xorbs of 200 000 bytes, one term each: the damaged one's is fetched.
+    assert_eq!(third.bytes_found_locally, len - 200_000);
+    assert_eq!(third.fetches, 1);
+
+    // The same file rebuilt again in place (a rebuild cut short, taken up again): its own
+    // chunks are read and checked where they are, nothing is fetched.
+    let again = reconstruct_file(&cas, &file, len, &open(&third_path)?, &third_path, &options)?;
+    assert_eq!(std::fs::read(&third_path)?, content);
+    assert_eq!((again.bytes_found_locally, again.xorb_bytes_fetched), (len, 0));
 
     // A wrong size or hash is refused.
-    assert!(reconstruct_file(&cas, &file, 5, &out, &out_path, &options).is_err());
+    assert!(reconstruct_file(&cas, &file, 5, &open(&third_path)?, &third_path, &options).is_err());
     Ok(())
 }
 
