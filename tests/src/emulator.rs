@@ -125,6 +125,12 @@ impl Emulator {
             .map(|_| format!("{}{}", self.endpoint, crate::hub::xet::CAS_PREFIX))
     }
 
+    /// Changes how the server holds back its answers (round trips, a cap a connection),
+    /// from the next response on.
+    pub fn set_network_conditions(&self, conditions: NetworkConditions) {
+        self.server.set_network_conditions(conditions);
+    }
+
     /// Stops accepting connections.
     pub fn shutdown(&self) {
         self.server.shutdown();

@@ -5,12 +5,15 @@
 //! new revision of the file sharing about 90 % of its chunks with the first: the xorb bytes
 //! each Xet client fetches for it with the first revision in its cache.
 //!
-//! Each run has a fresh `HF_HOME`, so that no chunk cache of an earlier run helps.
+//! The timed download runs on loopback, then WAN-like (the emulator's round trips and
+//! per-connection cap of the download benchmark's WAN condition). Each run has a fresh
+//! `HF_HOME`, so that no chunk index of an earlier run helps.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
+use hub_emulator::http::NetworkConditions;
 use hub_emulator::{Emulator, EmulatorConfig, SeedRepo, XetStats};
 
 use super::RUNS;
@@ -120,6 +123,37 @@ pub(crate) fn run(case: &XetDownload<'_>, gnu_time: bool) -> Result<String> {
         .context("failed to resolve the Xet repo")?;
 
     let run_dir = case.scratch.join("download-xet-run");
+    let mut conditions = Vec::new();
+    for (label, network) in [
+        ("loopback", NetworkConditions::default()),
+        ("WAN-like", NetworkConditions::wan()),
+    ] {
+        emulator.set_network_conditions(network);
+        eprintln!("== Xet: 1 x {} {label}", human_size(case.size));
+        let timed = timed_runs(case, &emulator, &run_dir, &first, gnu_time)?;
+        conditions.push((label, timed));
+    }
+    emulator.set_network_conditions(NetworkConditions::default());
+
+    eprintln!("== Xet: a new revision sharing 90 % of its chunks with the cached first one");
+    let mut revisions = Vec::new();
+    for client in [Client::Ours, Client::Python] {
+        revisions.push((client, new_revision(client, case, &emulator, &run_dir, &first, &second)));
+    }
+    remove_dir(&run_dir)?;
+    drop(emulator);
+    remove_dir(&hub_root)?;
+    Ok(render(&conditions, &revisions, case.size, changed))
+}
+
+/// Every client's timed runs of the first revision.
+fn timed_runs(
+    case: &XetDownload<'_>,
+    emulator: &Emulator,
+    run_dir: &Path,
+    first: &str,
+    gnu_time: bool,
+) -> Result<Vec<Timed>> {
     let mut timed: Vec<Timed> = Client::ALL
         .iter()
         .map(|&client| Timed {
@@ -129,21 +163,20 @@ pub(crate) fn run(case: &XetDownload<'_>, gnu_time: bool) -> Result<String> {
             failure: None,
         })
         .collect();
-    eprintln!("== Xet: 1 x {} on loopback", human_size(case.size));
     for run in 1..=RUNS {
         for entry in timed.iter_mut() {
             if entry.failure.is_some() {
                 continue;
             }
-            let Some(invocation) = invocation(entry.client, case, &emulator.endpoint(), &run_dir, &first) else {
+            let Some(invocation) = invocation(entry.client, case, &emulator.endpoint(), run_dir, first) else {
                 entry.failure = Some("not available".into());
                 continue;
             };
-            remove_dir(&run_dir)?;
-            std::fs::create_dir_all(&run_dir).with_context(|| format!("failed to create {}", run_dir.display()))?;
+            remove_dir(run_dir)?;
+            std::fs::create_dir_all(run_dir).with_context(|| format!("failed to create {}", run_dir.display()))?;
             let _ = Command::new("sync").status();
             let before = emulator.xet_stats();
-            let outcome = run_once(&invocation, &run_dir, gnu_time);
+            let outcome = run_once(&invocation, run_dir, gnu_time);
             let after = emulator.xet_stats();
             match outcome {
                 Ok(sample) => {
@@ -165,16 +198,7 @@ pub(crate) fn run(case: &XetDownload<'_>, gnu_time: bool) -> Result<String> {
             }
         }
     }
-
-    eprintln!("== Xet: a new revision sharing 90 % of its chunks with the cached first one");
-    let mut revisions = Vec::new();
-    for client in [Client::Ours, Client::Python] {
-        revisions.push((client, new_revision(client, case, &emulator, &run_dir, &first, &second)));
-    }
-    remove_dir(&run_dir)?;
-    drop(emulator);
-    remove_dir(&hub_root)?;
-    Ok(render(&timed, &revisions, case.size, changed))
+    Ok(timed)
 }
 
 /// Xorb bytes and bridge bytes served between two readings.
@@ -254,45 +278,53 @@ fn invocation(
     )
 }
 
-fn render(timed: &[Timed], revisions: &[(Client, Result<u64, String>)], size: u64, changed: u64) -> String {
-    let mut table = vec![
-        ["tool", "wall s", "MB/s", "CPU s", "RSS MB", "went through"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
-    ];
-    let mut medians = Vec::new();
-    for entry in timed {
-        let mut cells = vec![entry.client.label().to_string()];
-        match (&entry.failure, Stats::of(&entry.samples)) {
-            (None, Some(stats)) => {
-                let xorb: u64 = entry.served.iter().map(|s| s.0).sum();
-                let bridge: u64 = entry.served.iter().map(|s| s.1).sum();
-                let path = match (xorb, bridge) {
-                    (0, 0) => "plain HTTP (LFS)",
-                    (_, 0) => "Xet",
-                    (0, _) => "bridge",
-                    _ => "Xet and bridge",
-                };
-                cells.extend([
-                    format!("{:.2}", stats.wall_secs),
-                    format!("{:.0}", size as f64 / 1e6 / stats.wall_secs),
-                    stats.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
-                    stats.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
-                    path.to_string(),
-                ]);
-                medians.push((entry.client, stats));
+fn render(
+    conditions: &[(&str, Vec<Timed>)],
+    revisions: &[(Client, Result<u64, String>)],
+    size: u64,
+    changed: u64,
+) -> String {
+    let mut out = String::new();
+    let mut medians: Vec<(&str, Client, Stats)> = Vec::new();
+    for (label, timed) in conditions {
+        let mut table = vec![
+            ["tool", "wall s", "MB/s", "CPU s", "RSS MB", "went through"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        ];
+        for entry in timed {
+            let mut cells = vec![entry.client.label().to_string()];
+            match (&entry.failure, Stats::of(&entry.samples)) {
+                (None, Some(stats)) => {
+                    let xorb: u64 = entry.served.iter().map(|s| s.0).sum();
+                    let bridge: u64 = entry.served.iter().map(|s| s.1).sum();
+                    let path = match (xorb, bridge) {
+                        (0, 0) => "plain HTTP (LFS)",
+                        (_, 0) => "Xet",
+                        (0, _) => "bridge",
+                        _ => "Xet and bridge",
+                    };
+                    cells.extend([
+                        format!("{:.2}", stats.wall_secs),
+                        format!("{:.0}", size as f64 / 1e6 / stats.wall_secs),
+                        stats.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
+                        stats.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                        path.to_string(),
+                    ]);
+                    medians.push((label, entry.client, stats));
+                }
+                (Some(why), _) => cells.push(format!("failed: {why}")),
+                (None, None) => cells.push("no runs".into()),
             }
-            (Some(why), _) => cells.push(format!("failed: {why}")),
-            (None, None) => cells.push("no runs".into()),
+            table.push(cells);
         }
-        table.push(cells);
+        out.push_str(&format!(
+            "\nXet: 1 x {} stored through Xet, {label} (median of {RUNS} runs)\n",
+            human_size(size)
+        ));
+        out.push_str(&format_table(&table));
     }
-    let mut out = format!(
-        "\nXet: 1 x {} stored through Xet, loopback (median of {RUNS} runs)\n",
-        human_size(size)
-    );
-    out.push_str(&format_table(&table));
 
     let mut table = vec![
         ["tool", "xorb bytes fetched", "% of file"]
@@ -319,26 +351,35 @@ fn render(timed: &[Timed], revisions: &[(Client, Result<u64, String>)], size: u6
     out.push_str(&format_table(&table));
 
     out.push_str("\nXet targets\n");
-    let stats_of = |client: Client| medians.iter().find(|(c, _)| *c == client).map(|(_, s)| s);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    match (stats_of(Client::Ours), stats_of(Client::Python)) {
-        (Some(ours), Some(python)) => {
-            let ratio = ours.wall_secs / python.wall_secs;
-            out.push_str(&format!(
-                "- Xet download <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({:.2} s against {:.2} s): {}\n",
-                ours.wall_secs,
-                python.wall_secs,
-                verdict(ratio <= 1.0)
-            ));
+    for (label, _) in conditions {
+        let stats_of = |client: Client| {
+            medians
+                .iter()
+                .find(|(l, c, _)| l == label && *c == client)
+                .map(|(_, _, s)| s)
+        };
+        match (stats_of(Client::Ours), stats_of(Client::Python)) {
+            (Some(ours), Some(python)) => {
+                let ratio = ours.wall_secs / python.wall_secs;
+                out.push_str(&format!(
+                    "- Xet download, {label}, <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({:.2} s against {:.2} s): {}\n",
+                    ours.wall_secs,
+                    python.wall_secs,
+                    verdict(ratio <= 1.0)
+                ));
+            }
+            _ => out.push_str(&format!(
+                "- Xet download, {label}, <= 1.0 x the Python client with hf_xet: not measured\n"
+            )),
         }
-        _ => out.push_str("- Xet download <= 1.0 x the Python client with hf_xet: not measured\n"),
-    }
-    match stats_of(Client::Ours).and_then(|s| s.peak_rss_mb) {
-        Some(rss) => out.push_str(&format!(
-            "- peak RSS <= 100 MB: {rss:.1} MB: {}\n",
-            verdict(rss <= 100.0)
-        )),
-        None => out.push_str("- peak RSS <= 100 MB: not measured (no GNU time)\n"),
+        match stats_of(Client::Ours).and_then(|s| s.peak_rss_mb) {
+            Some(rss) => out.push_str(&format!(
+                "- peak RSS, {label}, <= 100 MB: {rss:.1} MB: {}\n",
+                verdict(rss <= 100.0)
+            )),
+            None => out.push_str(&format!("- peak RSS, {label}, <= 100 MB: not measured (no GNU time)\n")),
+        }
     }
     match revisions.iter().find(|(c, _)| *c == Client::Ours) {
         Some((_, Ok(bytes))) => {
@@ -350,11 +391,14 @@ fn render(timed: &[Timed], revisions: &[(Client, Result<u64, String>)], size: u6
         }
         _ => out.push_str("- new revision bytes fetched <= 15 % of the file: not measured\n"),
     }
-    out.push_str(
-        "- each run: a fresh HF_HOME (no chunk cache of an earlier run); `went through` is read from the \
+    let wan = NetworkConditions::wan();
+    out.push_str(&format!(
+        "- each run: a fresh HF_HOME (no chunk index of an earlier run); `went through` is read from the \
          emulator's counters (xorb bytes served against bytes of Xet files served whole by the bridge); \
-         loopback only: no WAN-like run of the Xet case\n",
-    );
+         WAN-like: {} ms before every response and once per new connection, {} MB/s per connection\n",
+        wan.latency.as_millis(),
+        wan.per_connection_bytes_per_sec.unwrap_or(0) / 1_000_000
+    ));
     out
 }
 
