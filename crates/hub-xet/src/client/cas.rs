@@ -192,8 +192,10 @@ impl CasClient {
                     reason: format!("the answer's Content-Range is not {}", range.bytes.header_value()),
                 });
             }
-            let mut body = response.into_reader().take(range.bytes.len());
-            return each(range, &mut body);
+            let mut body = response.into_reader();
+            each(range, &mut (&mut body).take(range.bytes.len()))?;
+            drain(body);
+            return Ok(());
         }
         let mut parts =
             RangeParts::new(&content_type, response.into_reader()).map_err(|reason| Error::CasResponse {
@@ -208,6 +210,9 @@ impl CasClient {
             each(range, &mut part)?;
             // What the caller left of the part is skipped, within its announced length.
             std::io::copy(&mut part, &mut std::io::sink()).map_err(|source| Error::Read { source })?;
+        }
+        if let Some(rest) = parts.into_rest() {
+            drain(rest);
         }
         Ok(())
     }
@@ -276,3 +281,13 @@ impl From<QueryReconstructionResponseV1> for QueryReconstructionResponse {
         }
     }
 }
+
+/// Reads what is left of a body whose bytes are used (the end of the last part, the end of
+/// the body), so that its connection goes back to the pool instead of being closed; at
+/// most [`DRAIN_LIMIT`] bytes, past which the connection is not worth keeping.
+fn drain(body: impl Read) {
+    let _ = std::io::copy(&mut body.take(DRAIN_LIMIT), &mut std::io::sink());
+}
+
+/// The most bytes read after the last range of an answer to keep its connection.
+const DRAIN_LIMIT: u64 = 64 * 1024;

@@ -303,7 +303,13 @@ fn rebuild(
             scope.spawn(|| {
                 // After a failure the other ranges are still fetched: written and recorded,
                 // they are what the next try does not fetch again.
-                while let Some(job) = lock(&queue).pop_front() {
+                loop {
+                    // Taken in a statement of its own: the queue's lock must not be held
+                    // while the job runs (a `while let` would hold it for the whole body).
+                    let next = lock(&queue).pop_front();
+                    let Some(job) = next else {
+                        break;
+                    };
                     fetches.fetch_add(1, Ordering::Relaxed);
                     if let Err(error) = context.run(&job) {
                         lock(&first_error).get_or_insert(error);

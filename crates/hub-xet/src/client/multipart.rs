@@ -58,6 +58,12 @@ impl<R: Read> RangeParts<R> {
         })
     }
 
+    /// What is left of the body after the parts read (the closing delimiter), to read to
+    /// its end.
+    pub(crate) fn into_rest(self) -> Option<BufReader<R>> {
+        self.reader
+    }
+
     /// The next part, which must hold exactly `expected`; a reader of its bytes.
     pub(crate) fn next_part(&mut self, expected: HttpRange) -> Result<PartReader<'_, R>, String> {
         let reader = self.reader.as_mut().ok_or("the multipart body ended")?;

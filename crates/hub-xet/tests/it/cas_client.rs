@@ -296,3 +296,70 @@ fn a_token_the_cas_refuses_is_replaced_once_and_the_call_goes_through() -> TestR
     assert_eq!(exchanges(&hub), before + 1, "one new token");
     Ok(())
 }
+
+#[test]
+fn xorb_ranges_are_fetched_in_parallel_on_kept_connections() -> TestResult {
+    let hub = TestHub::start()?;
+    hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let client = client(&hub)?;
+    let cas = cas(&client, "alice/x", XetScope::Write)?;
+    // Twelve xorbs, one request each.
+    let content = pseudo_random(2_400_000, 9);
+    let file = upload(&cas, &content, 5)?;
+    let dir = tempfile::tempdir()?;
+    let out_path = dir.path().join("out");
+    let out = std::fs::File::create(&out_path)?;
+
+    // The first three requests wait for each other (ten seconds at most): they meet only
+    // if three workers are at their requests at once.
+    let workers = 3;
+    // (requests that came to the gate, requests waiting in it now)
+    let state = std::sync::Mutex::new((0usize, 0usize));
+    let changed = std::sync::Condvar::new();
+    let met = std::sync::atomic::AtomicBool::new(false);
+    let gate = |request: &mut dyn FnMut()| {
+        let mut guard = state.lock().unwrap_or_else(|p| p.into_inner());
+        guard.0 += 1;
+        if guard.0 <= workers {
+            guard.1 += 1;
+            changed.notify_all();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while guard.1 < workers && !met.load(std::sync::atomic::Ordering::SeqCst) {
+                let left = deadline.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                guard = changed.wait_timeout(guard, left).unwrap_or_else(|p| p.into_inner()).0;
+            }
+            if guard.1 >= workers {
+                met.store(true, std::sync::atomic::Ordering::SeqCst);
+                changed.notify_all();
+            }
+            guard.1 -= 1;
+        }
+        drop(guard);
+        request();
+    };
+    hub.log().clear();
+    let options = ReconstructOptions::default().workers(workers).connection_gate(&gate);
+    let outcome = reconstruct_file(&cas, &file, content.len() as u64, &out, &out_path, &options)?;
+    assert_eq!(std::fs::read(&out_path)?, content);
+    assert_eq!(outcome.fetches, 12);
+    assert!(
+        met.load(std::sync::atomic::Ordering::SeqCst),
+        "three xorb requests were never in flight at once"
+    );
+    // Each answer is read to its end, so its connection serves the next request.
+    let records = hub.log().records();
+    let connections: std::collections::BTreeSet<u64> = records
+        .iter()
+        .filter(|r| r.path.starts_with("/cdn/xorb/"))
+        .map(|r| r.connection)
+        .collect();
+    assert!(
+        connections.len() <= workers,
+        "12 xorb requests over {} connections",
+        connections.len()
+    );
+    Ok(())
+}
