@@ -2,7 +2,7 @@
 //!
 //! - `cargo xtask ci`: formatting, lints, docs and every test, as CI runs them.
 //! - `cargo xtask demo`: a tour of `huggingface-cli` against the bundled local Hub.
-//! - `cargo xtask bench download|download-xet|upload [--quick]`: transfer speed next to curl,
+//! - `cargo xtask bench download|download-xet|upload|upload-xet [--quick]`: transfer speed next to curl,
 //!   aria2c and the Python client, on the bundled local Hub.
 //! - `cargo xtask hardening [--quick]`: the CLI against a hub that lies, and
 //!   the suites that keep it safe, as a table of cases per category.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             eprintln!("  ci     fmt check, clippy -D warnings, docs, and all tests");
             eprintln!("  demo   start the local Hub and show huggingface-cli at work");
             eprintln!(
-                "  bench  download|download-xet|upload [--quick]: release-build transfer benchmarks against curl, aria2c, Python"
+                "  bench  download|download-xet|upload|upload-xet [--quick]: release-build transfer benchmarks against curl, aria2c, Python"
             );
             eprintln!(
                 "  hardening [--quick]: the release CLI against a hub that lies, and the suites that keep it safe"

@@ -2,7 +2,7 @@
 //! is next to curl, aria2c, the Python client and the hf-hub crate, on the
 //! bundled emulator.
 //! `cargo xtask bench upload [--quick]`: the same for `huggingface-cli upload`
-//! (see [`upload`]).
+//! (see [`upload`]); `cargo xtask bench upload-xet [--quick]` runs its Xet case alone.
 //! After the download conditions, the large file stored through Xet (see
 //! [`xet_download`]); `cargo xtask bench download-xet [--quick]` runs that case alone.
 //!
@@ -53,10 +53,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let (what, quick) = match args {
         [what] => (what.as_str(), false),
         [what, flag] if flag == "--quick" => (what.as_str(), true),
-        _ => bail!("usage: cargo xtask bench <download|download-xet|upload> [--quick]"),
+        _ => bail!("usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick]"),
     };
-    if !["download", "download-xet", "upload"].contains(&what) {
-        bail!("usage: cargo xtask bench <download|download-xet|upload> [--quick]");
+    if !["download", "download-xet", "upload", "upload-xet"].contains(&what) {
+        bail!("usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick]");
     }
     if cfg!(debug_assertions) {
         // The emulator runs in this process: it must not be a debug build.
@@ -74,6 +74,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     if what == "upload" {
         return upload::run(quick);
+    }
+    if what == "upload-xet" {
+        return upload::xet_alone(quick);
     }
     if what == "download-xet" {
         return download_xet_alone(Scale::new(quick));

@@ -226,6 +226,27 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 }
 
 /// The commits the clients' runs left, as a note (a failed commit shows as a failed row).
+/// `cargo xtask bench upload-xet [--quick]`: the Xet case alone, on the same large file.
+pub(crate) fn xet_alone(quick: bool) -> Result<()> {
+    let scratch = target_dir().join("bench");
+    let mode = if quick { "quick" } else { "full" };
+    let large_size = if quick { 256u64 << 20 } else { 2u64 << 30 };
+    let mut installed = Vec::new();
+    let gnu_time = ensure_installed(GNU_TIME, "time", &mut installed);
+    let mut notes = Vec::new();
+    let (python, cli) = prepare_clients(&installed, &mut notes)?;
+    let data = scratch.join(format!("upload-data-{mode}"));
+    std::fs::create_dir_all(&data).with_context(|| format!("failed to create {}", data.display()))?;
+    let large = data.join("large.bin");
+    if std::fs::metadata(&large).map(|m| m.len()).ok() != Some(large_size) {
+        eprintln!("writing {} ({})", large.display(), human_size(large_size));
+        write_pseudo_random(&large, large_size, LARGE_SEED)?;
+    }
+    let xet = super::xet_upload::run(&scratch, &large, &cli, python.as_deref(), gnu_time)?;
+    print!("{xet}");
+    Ok(())
+}
+
 fn rows_committed(emulator: &Emulator, rows: &[Row]) -> String {
     let mut found = 0;
     let mut missing = Vec::new();
@@ -300,12 +321,15 @@ fn measure(
 }
 
 /// The large file and the small-files folder under `dir`, generated once.
+/// The seed of the large file's bytes.
+const LARGE_SEED: u64 = 101;
+
 fn prepare_data(dir: &Path, large_size: u64, small_count: usize) -> Result<Vec<Workload>> {
     std::fs::create_dir_all(dir).with_context(|| format!("failed to create {}", dir.display()))?;
     let large = dir.join("large.bin");
     if std::fs::metadata(&large).map(|m| m.len()).ok() != Some(large_size) {
         eprintln!("writing {} ({})", large.display(), human_size(large_size));
-        write_pseudo_random(&large, large_size, 101)?;
+        write_pseudo_random(&large, large_size, LARGE_SEED)?;
     }
     let small = dir.join("small");
     let marker = dir.join("small-files-v1");

@@ -3,7 +3,8 @@
 //! by the Python client with `hf_xet`. Measured: the wall time of both uploads, and the
 //! bytes the re-upload sent in xorbs (the emulator's counters).
 //!
-//! Each run has a fresh emulator (so the first upload deduplicates against nothing) and a
+//! Both run on loopback, then WAN-like (the download benchmark's round trips and
+//! per-connection cap). Each run has a fresh emulator (so the first upload deduplicates against nothing) and a
 //! fresh `HF_HOME` kept between its two uploads (so each client may use its own shard cache
 //! for the second, as it would on a user's machine).
 
@@ -12,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result};
+use hub_emulator::http::NetworkConditions;
 use hub_emulator::{Emulator, EmulatorConfig, Role};
 
 use super::RUNS;
@@ -48,27 +50,58 @@ pub(crate) fn run(
         .with_context(|| format!("failed to read {}", large_file.display()))?
         .len();
     let changed = prepare_changed(scratch, large_file, size)?;
-    eprintln!("\n== Xet: {} uploaded, then again with 1 MiB changed", human_size(size));
-    let mut results = vec![measure_client(
-        "huggingface-cli upload",
-        scratch,
-        large_file,
-        &changed,
-        gnu_time,
-        |repo, path| {
-            Invocation::new(cli)
-                .args(["upload", repo])
-                .arg(path)
-                .args(["large.bin", "--quiet"])
-        },
-    )?];
+    let mut out = String::new();
+    for (label, network) in [
+        ("loopback", NetworkConditions::default()),
+        ("WAN-like", NetworkConditions::wan()),
+    ] {
+        eprintln!(
+            "\n== Xet: {} uploaded, then again with 1 MiB changed, {label}",
+            human_size(size)
+        );
+        let case = Case {
+            scratch,
+            large_file,
+            changed: &changed,
+            network,
+            gnu_time,
+        };
+        let results = measure_clients(&case, cli, python)?;
+        out.push_str(&render(&results, size, label));
+    }
+    let wan = NetworkConditions::wan();
+    out.push_str(&format!(
+        "- each run: a fresh emulator (Xet on) and a fresh HF_HOME, kept between the two uploads (each \
+         client's own shard cache may serve the second); `re-upload sent` is the xorb bytes the emulator's \
+         CAS received during the second upload; WAN-like: {} ms before every response and once per new \
+         connection, {} MB/s per connection\n",
+        wan.latency.as_millis(),
+        wan.per_connection_bytes_per_sec.unwrap_or(0) / 1_000_000
+    ));
+    Ok(out)
+}
+
+/// One condition of the case.
+struct Case<'a> {
+    scratch: &'a Path,
+    large_file: &'a Path,
+    changed: &'a Path,
+    network: NetworkConditions,
+    gnu_time: bool,
+}
+
+/// Both clients' measurements under one condition.
+fn measure_clients(case: &Case<'_>, cli: &Path, python: Option<&Path>) -> Result<Vec<ClientResult>> {
+    let mut results = vec![measure_client("huggingface-cli upload", case, |repo, path| {
+        Invocation::new(cli)
+            .args(["upload", repo])
+            .arg(path)
+            .args(["large.bin", "--quiet"])
+    })?];
     match python {
         Some(python) => results.push(measure_client(
             "python huggingface_hub + hf_xet",
-            scratch,
-            large_file,
-            &changed,
-            gnu_time,
+            case,
             |repo, path| Invocation::new(python).args(["-c", PYTHON_UPLOAD, repo]).arg(path),
         )?),
         None => results.push(ClientResult {
@@ -78,7 +111,7 @@ pub(crate) fn run(
             sent: Vec::new(),
         }),
     }
-    Ok(render(&results, size))
+    Ok(results)
 }
 
 /// A copy of the large file with one MiB in the middle replaced, named `large.bin` too (the
@@ -118,12 +151,16 @@ fn prepare_changed(scratch: &Path, large_file: &Path, size: u64) -> Result<PathB
 /// [`RUNS`] runs of: a fresh emulator and `HF_HOME`, the first upload, the second.
 fn measure_client(
     label: &'static str,
-    scratch: &Path,
-    large_file: &Path,
-    changed: &Path,
-    gnu_time: bool,
+    case: &Case<'_>,
     make: impl Fn(&str, &Path) -> Invocation,
 ) -> Result<ClientResult> {
+    let Case {
+        scratch,
+        large_file,
+        changed,
+        network,
+        gnu_time,
+    } = *case;
     let hub_root = scratch.join("upload-xet-hub");
     let run_dir = scratch.join("upload-xet-run");
     let mut firsts: Vec<Sample> = Vec::new();
@@ -137,6 +174,7 @@ fn measure_client(
             .with_context(|| format!("failed to create {}", run_dir.display()))?;
         let emulator = Emulator::start(EmulatorConfig::new(&hub_root).token(TOKEN, USER, Role::Write))
             .context("failed to start the emulator")?;
+        emulator.set_network_conditions(network);
         let endpoint = emulator.endpoint();
         let repo = format!("{USER}/xet-{run}");
         let with_env = |invocation: Invocation| {
@@ -193,7 +231,7 @@ fn measure_client(
     })
 }
 
-fn render(results: &[ClientResult], size: u64) -> String {
+fn render(results: &[ClientResult], size: u64, condition: &str) -> String {
     let mut table = vec![
         [
             "tool",
@@ -234,15 +272,55 @@ fn render(results: &[ClientResult], size: u64) -> String {
         table.push(cells);
     }
     let mut out = format!(
-        "\nXet: {} uploaded, then again with 1 MiB in the middle changed (median of {RUNS} runs)\n",
+        "\nXet: {} uploaded, then again with 1 MiB in the middle changed, {condition} (median of {RUNS} runs)\n",
         human_size(size)
     );
     out.push_str(&format_table(&table));
-    out.push_str(
-        "- each run: a fresh emulator (Xet on) and a fresh HF_HOME, kept between the two uploads (each \
-         client's own shard cache may serve the second); `re-upload sent` is the xorb bytes the emulator's \
-         CAS received during the second upload\n",
-    );
+    out.push_str(&verdicts(results, size, condition));
+    out
+}
+
+/// The issue's targets for this condition, met or not.
+fn verdicts(results: &[ClientResult], size: u64, condition: &str) -> String {
+    let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    let (ours, python) = (&results[0], results.get(1));
+    let mut out = String::new();
+    let pairs = python.map(|python| [(&ours.first, &python.first), (&ours.again, &python.again)]);
+    for (i, what) in ["first upload", "re-upload"].iter().enumerate() {
+        match pairs.as_ref().map(|p| p[i]) {
+            Some((Ok(ours), Ok(python))) => {
+                let ratio = ours.wall_secs / python.wall_secs;
+                out.push_str(&format!(
+                    "- {condition}: {what} <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({:.2} s against {:.2} s): {}\n",
+                    ours.wall_secs,
+                    python.wall_secs,
+                    verdict(ratio <= 1.0)
+                ));
+            }
+            _ => out.push_str(&format!(
+                "- {condition}: {what} against the Python client: not measured\n"
+            )),
+        }
+    }
+    let mut sent = ours.sent.clone();
+    sent.sort_unstable();
+    if let Some(median) = sent.get(sent.len() / 2) {
+        let share = *median as f64 * 100.0 / size as f64;
+        out.push_str(&format!(
+            "- {condition}: re-upload sends <= 2 % of the file: {share:.2} %: {}\n",
+            verdict(share <= 2.0)
+        ));
+    }
+    let rss = [&ours.first, &ours.again]
+        .iter()
+        .filter_map(|s| s.as_ref().ok().and_then(|s| s.peak_rss_mb))
+        .fold(None, |max: Option<f64>, r| Some(max.map_or(r, |m| m.max(r))));
+    if let Some(rss) = rss {
+        out.push_str(&format!(
+            "- {condition}: peak RSS <= 100 MB: {rss:.1} MB: {}\n",
+            verdict(rss <= 100.0)
+        ));
+    }
     out
 }
 
