@@ -408,25 +408,37 @@ impl FileState {
 }
 
 /// A piece of a file read, shared by the chunker and the sha256 thread, counted as held
-/// until both let it go.
+/// until both let it go; its buffer then goes back to the file's spare buffers, so that a
+/// file is read into a few buffers over and over, not a new zeroed one each time.
 struct Piece<'h> {
     data: Vec<u8>,
     held: &'h Held,
+    spare: &'h Mutex<Vec<Vec<u8>>>,
 }
 
 impl<'h> Piece<'h> {
-    fn new(held: &'h Held) -> Self {
+    fn new(held: &'h Held, spare: &'h Mutex<Vec<Vec<u8>>>) -> Self {
         held.hold(READ_BYTES);
-        Self {
-            data: vec![0u8; READ_BYTES],
-            held,
-        }
+        let mut data = spare
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop()
+            .unwrap_or_default();
+        // A buffer cut to a short last read grows back; a new one is zeroed once.
+        data.resize(READ_BYTES, 0);
+        Self { data, held, spare }
     }
 }
 
 impl Drop for Piece<'_> {
     fn drop(&mut self) {
         self.held.release(READ_BYTES);
+        let data = std::mem::take(&mut self.data);
+        let mut spare = self.spare.lock().unwrap_or_else(|p| p.into_inner());
+        // As many as can be in flight at once: the sha256 queue, the chunker's, one more.
+        if spare.len() < SHA256_QUEUE + 2 {
+            spare.push(data);
+        }
     }
 }
 
@@ -459,6 +471,7 @@ pub(crate) fn clean(
         Source::Bytes(bytes) => Box::new(*bytes),
     };
     lane.start_file();
+    let spare = Mutex::new(Vec::new());
     let (pieces, received) = sync_channel::<Arc<Piece<'_>>>(SHA256_QUEUE);
     std::thread::scope(|scope| {
         let sha256 = scope.spawn(move || {
@@ -478,7 +491,7 @@ pub(crate) fn clean(
                         what: "another part of the upload failed",
                     });
                 }
-                let mut piece = Piece::new(&shared.held);
+                let mut piece = Piece::new(&shared.held, &spare);
                 let read = loop {
                     match reader.read(&mut piece.data) {
                         Ok(read) => break read,
