@@ -108,3 +108,13 @@ pub(crate) fn format_table(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+/// A Xet target's line: `ours` seconds against the Python client's (with hf_xet), met when
+/// no slower.
+pub(crate) fn against_python_line(what: &str, ours: f64, python: f64) -> String {
+    let ratio = ours / python;
+    let verdict = if ratio <= 1.0 { "met" } else { "MISSED" };
+    format!(
+        "- {what} <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({ours:.2} s against {python:.2} s): {verdict}\n"
+    )
+}

@@ -19,7 +19,7 @@ use hub_emulator::{Emulator, EmulatorConfig, SeedRepo, XetStats};
 use super::RUNS;
 use super::measure::{Invocation, Sample, Stats, run_once};
 use super::remove_dir;
-use super::report::format_table;
+use super::report::{against_python_line, format_table};
 use super::workloads::{Scale, human_size, pseudo_random};
 
 /// The repo and the file in it.
@@ -360,15 +360,11 @@ fn render(
                 .map(|(_, _, s)| s)
         };
         match (stats_of(Client::Ours), stats_of(Client::Python)) {
-            (Some(ours), Some(python)) => {
-                let ratio = ours.wall_secs / python.wall_secs;
-                out.push_str(&format!(
-                    "- Xet download, {label}, <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({:.2} s against {:.2} s): {}\n",
-                    ours.wall_secs,
-                    python.wall_secs,
-                    verdict(ratio <= 1.0)
-                ));
-            }
+            (Some(ours), Some(python)) => out.push_str(&against_python_line(
+                &format!("Xet download, {label},"),
+                ours.wall_secs,
+                python.wall_secs,
+            )),
             _ => out.push_str(&format!(
                 "- Xet download, {label}, <= 1.0 x the Python client with hf_xet: not measured\n"
             )),

@@ -19,7 +19,7 @@ use hub_emulator::{Emulator, EmulatorConfig, Role};
 use super::RUNS;
 use super::measure::{Invocation, Sample, Stats, run_once};
 use super::remove_dir;
-use super::report::format_table;
+use super::report::{against_python_line, format_table};
 use super::workloads::{human_size, pseudo_random};
 
 /// The write token the clients upload with.
@@ -288,15 +288,11 @@ fn verdicts(results: &[ClientResult], size: u64, condition: &str) -> String {
     let pairs = python.map(|python| [(&ours.first, &python.first), (&ours.again, &python.again)]);
     for (i, what) in ["first upload", "re-upload"].iter().enumerate() {
         match pairs.as_ref().map(|p| p[i]) {
-            Some((Ok(ours), Ok(python))) => {
-                let ratio = ours.wall_secs / python.wall_secs;
-                out.push_str(&format!(
-                    "- {condition}: {what} <= 1.0 x the Python client with hf_xet: {ratio:.2} x ({:.2} s against {:.2} s): {}\n",
-                    ours.wall_secs,
-                    python.wall_secs,
-                    verdict(ratio <= 1.0)
-                ));
-            }
+            Some((Ok(ours), Ok(python))) => out.push_str(&against_python_line(
+                &format!("{condition}: {what}"),
+                ours.wall_secs,
+                python.wall_secs,
+            )),
             _ => out.push_str(&format!(
                 "- {condition}: {what} against the Python client: not measured\n"
             )),

@@ -72,6 +72,9 @@ impl ChunkSpan {
     }
 }
 
+/// A run of a record: first chunk, offset in the file, the chunks.
+type Run = (u32, u64, Vec<HashedChunk>);
+
 /// Where a run of chunks was found: the file, the offset of the run's first chunk, its
 /// chunks, and the record that said so.
 #[derive(Debug)]
@@ -222,8 +225,8 @@ pub(crate) fn read_run(run: &FoundRun, each: &mut dyn FnMut(&[u8]) -> std::io::R
 
 /// The runs of each xorb in `spans`, adjacent ones (the next chunks at the next bytes)
 /// joined.
-fn by_xorb(spans: &[ChunkSpan]) -> HashMap<XetHash, Vec<(u32, u64, Vec<HashedChunk>)>> {
-    let mut runs: HashMap<XetHash, Vec<(u32, u64, Vec<HashedChunk>)>> = HashMap::new();
+fn by_xorb(spans: &[ChunkSpan]) -> HashMap<XetHash, Vec<Run>> {
+    let mut runs: HashMap<XetHash, Vec<Run>> = HashMap::new();
     for span in spans.iter().filter(|s| !s.is_empty()) {
         let list = runs.entry(span.xorb).or_default();
         if let Some((first, offset, chunks)) = list.last_mut() {
@@ -252,7 +255,7 @@ fn record_name(file: &str) -> String {
     hash.to_hex()[..32].to_string()
 }
 
-fn encode(file: &str, runs: &[(u32, u64, Vec<HashedChunk>)]) -> Vec<u8> {
+fn encode(file: &str, runs: &[Run]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&(file.len() as u32).to_le_bytes());
@@ -271,8 +274,7 @@ fn encode(file: &str, runs: &[(u32, u64, Vec<HashedChunk>)]) -> Vec<u8> {
 }
 
 /// A record's file and runs; `None` when it is not one (damaged, or of another format).
-#[allow(clippy::type_complexity)]
-fn read_record(path: &Path) -> Option<(PathBuf, Vec<(u32, u64, Vec<HashedChunk>)>)> {
+fn read_record(path: &Path) -> Option<(PathBuf, Vec<Run>)> {
     let file = File::open(path).ok()?;
     let limit = (MAGIC.len() + 4 + MAX_PATH_LEN + 4) as u64
         + (MAX_RUNS * RUN_HEADER_LEN) as u64

@@ -151,7 +151,8 @@ pub fn reconstruct_file(
     options: &ReconstructOptions<'_>,
 ) -> Result<ReconstructOutcome, Error> {
     let mut used = Vec::new();
-    let result = attempt(cas, file_hash, size, file, path, options, &mut used);
+    let written = Written::new(options.chunk_index, path);
+    let result = attempt(cas, file_hash, size, file, path, options, &mut used, &written);
     let Some(index) = options.chunk_index else {
         return result;
     };
@@ -159,8 +160,10 @@ pub fn reconstruct_file(
         Err(Error::Integrity { .. }) => {
             // A run the index pointed at (a file changed since in a way its chunk hashes
             // cannot tell, or a bad chunk a killed rebuild had left) or one just fetched may
-            // hold the bad chunk: none of those records is kept, and the file is fetched
-            // once more, from the network alone.
+            // hold the bad chunk: none of those records is kept, nor what this rebuild
+            // recorded of the output file, and the file is fetched once more, from the
+            // network alone.
+            written.forget_all();
             for record in &used {
                 index.drop_record(record);
             }
@@ -168,9 +171,9 @@ pub fn reconstruct_file(
                 chunk_index: None,
                 ..*options
             };
-            let retried = attempt(cas, file_hash, size, file, path, &options, &mut Vec::new());
+            let unrecorded = Written::new(None, path);
+            let retried = attempt(cas, file_hash, size, file, path, &options, &mut Vec::new(), &unrecorded);
             if let Ok(outcome) = &retried {
-                // What the first try recorded of the output file is replaced.
                 let _ = index.record(path, &outcome.spans);
             }
             retried
@@ -179,31 +182,10 @@ pub fn reconstruct_file(
     }
 }
 
-/// One rebuild; the index records it used are added to `used`. When the bytes do not
-/// check, nothing it recorded of the output file is kept.
-fn attempt(
-    cas: &CasClient,
-    file_hash: &XetHash,
-    size: u64,
-    file: &File,
-    path: &Path,
-    options: &ReconstructOptions<'_>,
-    used: &mut Vec<PathBuf>,
-) -> Result<ReconstructOutcome, Error> {
-    let written = Written {
-        index: options.chunk_index,
-        path,
-        spans: Mutex::new(HashMap::new()),
-    };
-    let result = rebuild(cas, file_hash, size, file, path, options, used, &written);
-    if let Err(Error::Integrity { .. }) = result {
-        written.forget_all();
-    }
-    result
-}
-
+/// One rebuild; the index records it used are added to `used`, and what it writes of the
+/// output file is recorded through `written`.
 #[allow(clippy::too_many_arguments)]
-fn rebuild(
+fn attempt(
     cas: &CasClient,
     file_hash: &XetHash,
     size: u64,
@@ -357,7 +339,15 @@ struct Written<'a> {
     spans: Mutex<HashMap<XetHash, Vec<ChunkSpan>>>,
 }
 
-impl Written<'_> {
+impl<'a> Written<'a> {
+    fn new(index: Option<&'a ChunkIndex>, path: &'a Path) -> Self {
+        Written {
+            index,
+            path,
+            spans: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Adds spans, and records again the xorbs they are of. A record that cannot be
     /// written only means the next try fetches those chunks again.
     fn add(&self, new: Vec<ChunkSpan>) {
