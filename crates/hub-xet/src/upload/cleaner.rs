@@ -1,21 +1,22 @@
 //! Cleaning one file: its bytes are read once, in pieces; each piece goes to the sha256 on
-//! its own thread and through the chunker; the chunks are hashed, deduplicated against what
-//! the session knows (asking the CAS's global dedupe for eligible chunks it does not), and
-//! those that are new are appended to the worker's xorb, staged on disk. What comes out is
-//! the file's chunks, its terms and its sha256.
+//! its own thread and through the chunker; blocks of chunks go to a third thread, where the
+//! chunks are hashed, deduplicated against what the session knows (asking the CAS's global
+//! dedupe for eligible chunks it does not), and those that are new are appended to the
+//! worker's xorb, staged on disk. What comes out is the file's chunks, its terms and its
+//! sha256.
 
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, channel, sync_channel};
 use std::sync::{Arc, Mutex, RwLock};
 
 use sha2::{Digest, Sha256};
 
 use crate::Error;
-use crate::chunking::Chunker;
+use crate::chunking::{Chunker, MAX_CHUNK_SIZE};
 use crate::dedupe::is_global_dedupe_eligible;
 use crate::hash::{HashedChunk, XetHash};
 use crate::merkle::xorb_hash;
@@ -29,9 +30,9 @@ use super::{CasUpload, UploadProgress};
 
 /// Bytes read from a file at a time.
 const READ_BYTES: usize = 1 << 20;
-/// Chunks are deduplicated in blocks of this many bytes, so that a global dedupe answer
-/// found for one chunk serves the chunks after it.
-const BLOCK_BYTES: usize = 8 << 20;
+/// Chunks are deduplicated in blocks of this many bytes (and at most one chunk more), so that
+/// a global dedupe answer found for one chunk serves the chunks after it.
+const BLOCK_BYTES: usize = 4 << 20;
 /// At most one global dedupe query per this many bytes of a file (the specification's
 /// advice): an answer describes a whole xorb, about 64 MiB around the chunk.
 const GLOBAL_QUERY_SPACING: u64 = 4 << 20;
@@ -333,7 +334,9 @@ pub(crate) struct CleanedFile {
 /// Chunks read but not yet deduplicated.
 struct Block<'h> {
     data: Vec<u8>,
-    /// Each chunk's offset in `data`, and its hash.
+    /// Where each chunk starts in `data`.
+    starts: Vec<usize>,
+    /// Each chunk's offset in `data`, and its hash, once [`Block::hash`] ran.
     chunks: Vec<(usize, HashedChunk)>,
     held: &'h Held,
     /// The bytes of `data` counted as held.
@@ -350,6 +353,7 @@ impl<'h> Block<'h> {
     fn new(held: &'h Held) -> Self {
         Self {
             data: Vec::new(),
+            starts: Vec::new(),
             chunks: Vec::new(),
             held,
             counted: 0,
@@ -362,15 +366,74 @@ impl<'h> Block<'h> {
     }
 
     fn push(&mut self, chunk: &[u8]) {
-        let start = self.data.len();
+        if self.data.capacity() == 0 {
+            // Once, and exactly: a block is sent on as soon as it holds `BLOCK_BYTES`.
+            self.data.reserve_exact(BLOCK_BYTES + MAX_CHUNK_SIZE);
+        }
+        self.starts.push(self.data.len());
         self.data.extend_from_slice(chunk);
-        self.chunks.push((start, HashedChunk::of(chunk)));
+    }
+
+    /// Hashes the chunks pushed.
+    fn hash(&mut self) {
+        let ends = self.starts.iter().skip(1).copied().chain([self.data.len()]);
+        self.chunks = self
+            .starts
+            .iter()
+            .zip(ends)
+            .map(|(&start, end)| (start, HashedChunk::of(&self.data[start..end])))
+            .collect();
     }
 
     fn chunk_data(&self, index: usize) -> &[u8] {
         let start = self.chunks[index].0;
         let end = self.chunks.get(index + 1).map_or(self.data.len(), |c| c.0);
         &self.data[start..end]
+    }
+
+    /// Empties the block, keeping its buffers.
+    fn clear(&mut self) {
+        self.data.clear();
+        self.starts.clear();
+        self.chunks.clear();
+    }
+}
+
+/// The reader's side of the blocks: fills one, hands it over full, and takes an emptied one
+/// back, so that two blocks at most are held, whatever the file's size.
+struct BlockFiller<'h, 'c> {
+    filling: Block<'h>,
+    full: &'c SyncSender<Block<'h>>,
+    emptied: &'c Receiver<Block<'h>>,
+    /// The deduplication thread is gone (it failed): the rest is not kept.
+    stopped: bool,
+}
+
+impl BlockFiller<'_, '_> {
+    fn push(&mut self, chunk: &[u8]) {
+        if self.stopped {
+            return;
+        }
+        self.filling.push(chunk);
+        self.filling.count();
+        if self.filling.data.len() >= BLOCK_BYTES {
+            self.hand_over();
+        }
+    }
+
+    /// Hands the block over to be deduplicated, even an empty one (the end of a file).
+    fn hand_over(&mut self) {
+        let held = self.filling.held;
+        // Allocates nothing until a chunk is pushed.
+        let full = std::mem::replace(&mut self.filling, Block::new(held));
+        if self.full.send(full).is_err() {
+            self.stopped = true;
+            return;
+        }
+        // Once handed over, the block before it is done: its buffers are filled again.
+        if let Ok(emptied) = self.emptied.try_recv() {
+            self.filling = emptied;
+        }
     }
 }
 
@@ -473,6 +536,10 @@ pub(crate) fn clean(
     lane.start_file();
     let spare = Mutex::new(Vec::new());
     let (pieces, received) = sync_channel::<Arc<Piece<'_>>>(SHA256_QUEUE);
+    // Handed over, not queued: one block is filled while the one before is deduplicated.
+    let (full_blocks, blocks_to_dedupe) = sync_channel::<Block<'_>>(0);
+    // Blocks deduplicated go back to the reader, to be filled again.
+    let (emptied, empty_blocks) = channel::<Block<'_>>();
     std::thread::scope(|scope| {
         let sha256 = scope.spawn(move || {
             let mut hasher = Sha256::new();
@@ -481,10 +548,26 @@ pub(crate) fn clean(
             }
             <[u8; 32]>::from(hasher.finalize())
         });
-        let cleaned = (|| {
-            let mut chunker = Chunker::new();
-            let mut block = Block::new(&shared.held);
+        // Chunk hashes and deduplication run beside the reading and chunking, a block behind.
+        let deduper = scope.spawn(move || {
             let mut file = FileState::default();
+            for mut block in blocks_to_dedupe {
+                block.hash();
+                block.count();
+                dedupe_block(shared, lane, &mut file, &mut block, queue)?;
+                // The reader takes it back for a later block; it may have finished already.
+                let _ = emptied.send(block);
+            }
+            Ok::<_, Error>(file)
+        });
+        let read = (|| {
+            let mut chunker = Chunker::new();
+            let mut blocks = BlockFiller {
+                filling: Block::new(&shared.held),
+                full: &full_blocks,
+                emptied: &empty_blocks,
+                stopped: false,
+            };
             loop {
                 if shared.failed.load(Ordering::Relaxed) {
                     return Err(Error::UploadStopped {
@@ -507,23 +590,26 @@ pub(crate) fn clean(
                 pieces.send(Arc::clone(&piece)).map_err(|_| Error::UploadStopped {
                     what: "the sha256 thread stopped",
                 })?;
-                chunker.update(&piece.data, |chunk| block.push(chunk));
-                block.count();
-                if block.data.len() >= BLOCK_BYTES {
-                    dedupe_block(shared, lane, &mut file, &mut block, queue)?;
+                chunker.update(&piece.data, |chunk| blocks.push(chunk));
+                if blocks.stopped {
+                    break;
                 }
                 shared.progress.file_read(index, read as u64);
             }
-            chunker.finish(|chunk| block.push(chunk));
-            block.count();
-            dedupe_block(shared, lane, &mut file, &mut block, queue)?;
-            Ok(file)
+            chunker.finish(|chunk| blocks.push(chunk));
+            blocks.hand_over();
+            Ok(())
         })();
-        drop(pieces);
+        drop((pieces, full_blocks));
+        let deduped = deduper.join().map_err(|_| Error::UploadStopped {
+            what: "the deduplication thread panicked",
+        })?;
         let sha256 = sha256.join().map_err(|_| Error::UploadStopped {
             what: "the sha256 thread panicked",
         })?;
-        let file = cleaned?;
+        // A failed deduplication stops the reading (or ends it early): its error is the cause.
+        let file = deduped?;
+        read?;
         add(&shared.counters.bytes, file.offset);
         Ok(CleanedFile {
             chunks: file.chunks,
@@ -595,7 +681,6 @@ fn dedupe_block(
     }
     file.chunks.extend(block.chunks.iter().map(|(_, c)| *c));
     file.offset += block.data.len() as u64;
-    block.data.clear();
-    block.chunks.clear();
+    block.clear();
     Ok(())
 }

@@ -23,6 +23,7 @@ struct MemoryCas {
     files: Mutex<HashMap<XetHash, FileInfo>>,
     xorb_bytes: Mutex<u64>,
     refuse_xorbs: bool,
+    refuse_dedupe_queries: bool,
 }
 
 impl MemoryCas {
@@ -75,6 +76,9 @@ fn refused(reason: &str) -> Error {
 
 impl CasUpload for MemoryCas {
     fn query_dedupe(&self, chunk_hash: &XetHash) -> Result<Option<Vec<u8>>, Error> {
+        if self.refuse_dedupe_queries {
+            return Err(refused("dedupe queries are refused"));
+        }
         let Some(mut xorb) = self.dedupe.lock().expect("lock").get(chunk_hash).cloned() else {
             return Ok(None);
         };
@@ -311,6 +315,24 @@ fn a_refused_xorb_fails_the_upload_and_registers_nothing() {
     assert!(result.is_err());
     assert!(cas.files.lock().expect("lock").is_empty());
     // Nothing staged is left behind.
+    assert_eq!(files_in(staging.path()), 0);
+}
+
+#[test]
+fn a_failed_dedupe_query_fails_the_upload_with_its_own_error() {
+    // The query is made on the deduplication thread while the file is still being read.
+    let cas = MemoryCas {
+        refuse_dedupe_queries: true,
+        ..MemoryCas::default()
+    };
+    let staging = temp_dir().expect("a temporary folder");
+    let options = UploadOptions::default().staging_dir(staging.path());
+    let data = noise(24 << 20, 7);
+    match upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &()) {
+        Err(Error::InvalidShard { reason }) => assert_eq!(reason, "dedupe queries are refused"),
+        other => panic!("{other:?}"),
+    }
+    assert!(cas.files.lock().expect("lock").is_empty());
     assert_eq!(files_in(staging.path()), 0);
 }
 
