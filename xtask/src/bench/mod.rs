@@ -1,6 +1,6 @@
-//! `cargo xtask bench download [--quick]`: how fast `huggingface-cli download`
-//! is next to curl, aria2c, the Python client and the hf-hub crate, on the
-//! bundled emulator.
+//! `cargo xtask bench download [--quick] [--only loopback|tls|wan]`: how fast
+//! `huggingface-cli download` is next to curl, aria2c, the Python client and the
+//! hf-hub crate, on the bundled emulator (`--only` runs one network condition).
 //! `cargo xtask bench upload [--quick]`: the same for `huggingface-cli upload`
 //! (see [`upload`]); `cargo xtask bench upload-xet [--quick]` runs its Xet case alone.
 //! After the download conditions, the large file stored through Xet (see
@@ -49,14 +49,29 @@ use xet_download::XetDownload;
 /// Runs of each client on each workload and condition; the median is reported.
 const RUNS: usize = 3;
 
+const USAGE: &str = "usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick] \
+                     [--only loopback|tls|wan (download only)]";
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let (what, quick) = match args {
-        [what] => (what.as_str(), false),
-        [what, flag] if flag == "--quick" => (what.as_str(), true),
-        _ => bail!("usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick]"),
+    let Some((what, flags)) = args.split_first() else {
+        bail!(USAGE);
     };
+    let what = what.as_str();
     if !["download", "download-xet", "upload", "upload-xet"].contains(&what) {
-        bail!("usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick]");
+        bail!(USAGE);
+    }
+    let mut quick = false;
+    let mut only = None;
+    let mut flags = flags.iter();
+    while let Some(flag) = flags.next() {
+        match flag.as_str() {
+            "--quick" => quick = true,
+            "--only" if what == "download" => {
+                let name = flags.next().map(String::as_str).unwrap_or_default();
+                only = Some(Condition::named(name).with_context(|| format!("--only {name:?}: {USAGE}"))?);
+            }
+            _ => bail!("unexpected argument {flag:?}: {USAGE}"),
+        }
     }
     if cfg!(debug_assertions) {
         // The emulator runs in this process: it must not be a debug build.
@@ -81,10 +96,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if what == "download-xet" {
         return download_xet_alone(Scale::new(quick));
     }
-    download(Scale::new(quick))
+    download(Scale::new(quick), only)
 }
 
-fn download(scale: Scale) -> Result<()> {
+/// The download benchmark, on every condition or on `only` that one (its targets alone are
+/// judged then, and the Xet case is left out).
+fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
     let scratch = target_dir().join("bench");
     std::fs::create_dir_all(&scratch).with_context(|| format!("failed to create {}", scratch.display()))?;
     let disk = check_disk(&scratch, scale)?;
@@ -133,6 +150,9 @@ fn download(scale: Scale) -> Result<()> {
     };
     let mut loopback = Some(loopback);
     for condition in Condition::ALL {
+        if only.is_some_and(|only| only != condition) {
+            continue;
+        }
         let (emulator, ca_bundle) = match condition {
             Condition::Loopback => (loopback.take().context("the loopback emulator is gone")?, None),
             Condition::LoopbackTls => {
@@ -190,10 +210,13 @@ fn download(scale: Scale) -> Result<()> {
     if small_files_root != scratch {
         let _ = std::fs::remove_dir_all(&small_files_root);
     }
-    let xet = xet_download::run(
-        &XetDownload::new(&scratch, scale, &cli, python.as_deref(), hf_hub.as_deref()),
-        gnu_time,
-    )?;
+    let xet = match only {
+        Some(_) => String::new(),
+        None => xet_download::run(
+            &XetDownload::new(&scratch, scale, &cli, python.as_deref(), hf_hub.as_deref()),
+            gnu_time,
+        )?,
+    };
 
     notes.extend(standing_notes(&results, &workloads));
     notes.push(format!(

@@ -20,6 +20,16 @@ pub(crate) enum Condition {
 impl Condition {
     pub(crate) const ALL: [Condition; 3] = [Condition::Loopback, Condition::LoopbackTls, Condition::Wan];
 
+    /// The condition a command line names: `loopback`, `tls` or `wan`.
+    pub(crate) fn named(name: &str) -> Option<Condition> {
+        match name {
+            "loopback" => Some(Condition::Loopback),
+            "tls" => Some(Condition::LoopbackTls),
+            "wan" => Some(Condition::Wan),
+            _ => None,
+        }
+    }
+
     pub(crate) fn label(self) -> &'static str {
         match self {
             Condition::Loopback => "loopback",

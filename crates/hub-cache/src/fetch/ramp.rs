@@ -135,6 +135,12 @@ impl Ramp {
             last = now;
             let before = guard.0.allowed;
             guard.0.observe(rate);
+            log::debug!(
+                "{before} connection(s): {:.0} MB/s; now {}{}",
+                rate / 1e6,
+                guard.0.allowed,
+                if guard.0.settled { ", settled" } else { "" }
+            );
             if guard.0.allowed != before || guard.0.settled {
                 self.changed.notify_all();
             }
