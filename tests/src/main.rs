@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use hub_emulator::http::TlsIdentity;
+use hub_emulator::tls::TestCa;
 use hub_emulator::{DEFAULT_LFS_THRESHOLD, DEFAULT_PAGE_SIZE, Emulator, EmulatorConfig, Org, Role, TokenGrant};
 
 /// A local Hugging Face Hub over bare git repositories and an LFS store.
@@ -45,6 +47,10 @@ struct Args {
     /// Serve no Xet storage (no token routes, no CAS): an LFS-only hub, as older mirrors are.
     #[arg(long)]
     no_xet: bool,
+    /// Serve HTTPS, with a certificate for 127.0.0.1 and localhost from a test CA made at
+    /// start, whose certificate is written to FILE: point `REQUESTS_CA_BUNDLE` at it.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
 }
 
 fn parse_token(value: &str) -> Result<TokenGrant, String> {
@@ -93,6 +99,15 @@ fn main() -> ExitCode {
     config.latency = Duration::from_millis(args.latency_ms);
     config.per_connection_bytes_per_sec = args.per_connection_bytes_per_sec;
     config.xet = !args.no_xet;
+    if let Some(ca_file) = &args.tls_ca {
+        match test_ca_identity(ca_file) {
+            Ok(identity) => config.tls = Some(identity),
+            Err(err) => {
+                eprintln!("error: failed to make the test CA in {}: {err}", ca_file.display());
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let emulator = match Emulator::start(config) {
         Ok(emulator) => emulator,
         Err(err) => {
@@ -112,6 +127,15 @@ fn main() -> ExitCode {
     loop {
         std::thread::park();
     }
+}
+
+/// A server certificate for the loopback names from a new test CA, whose certificate is
+/// written to `ca_file`.
+fn test_ca_identity(ca_file: &std::path::Path) -> Result<TlsIdentity, Box<dyn std::error::Error>> {
+    let ca = TestCa::generate()?;
+    let identity = ca.server_identity(&["127.0.0.1", "localhost"])?;
+    std::fs::write(ca_file, &ca.ca_cert_pem)?;
+    Ok(identity)
 }
 
 #[cfg(test)]
