@@ -26,9 +26,15 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
 
-/// Ciphertext waiting to be decrypted: room for a few full records (one
-/// record is at most 16 KiB of plaintext plus 256 bytes of overhead).
-const INCOMING_TLS_BUFFER: usize = 80 * 1024;
+/// Ciphertext waiting to be decrypted: room for two full records (one is at
+/// most 16 KiB of plaintext plus 2 KiB of overhead in TLS 1.2, 256 bytes in
+/// 1.3); the socket's own buffer holds what comes after them.
+const INCOMING_TLS_BUFFER: usize = 40 * 1024;
+
+/// Decrypted bytes waiting for the HTTP layer: four full records. The socket's
+/// buffer below keeps its full size (reads that large cost less per byte), but
+/// a record is decrypted at a time, so a larger one here only holds memory.
+const PLAINTEXT_INPUT_BUFFER: usize = 64 * 1024;
 
 /// Outgoing plaintext is encrypted in pieces this much smaller than the
 /// socket's output buffer, which leaves room for every record's overhead.
@@ -81,7 +87,10 @@ impl<In: Transport> Connector<In> for TlsConnector {
             peer_closed: false,
         };
         session.drive(details.timeout, Goal::Handshake, None)?;
-        let plaintext = LazyBuffers::new(details.config.input_buffer_size(), details.config.output_buffer_size());
+        let plaintext = LazyBuffers::new(
+            details.config.input_buffer_size().min(PLAINTEXT_INPUT_BUFFER),
+            details.config.output_buffer_size(),
+        );
         Ok(Some(Either::B(TlsTransport { session, plaintext })))
     }
 }
