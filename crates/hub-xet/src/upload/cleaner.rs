@@ -377,12 +377,10 @@ impl<'h> Block<'h> {
     /// Hashes the chunks pushed.
     fn hash(&mut self) {
         let ends = self.starts.iter().skip(1).copied().chain([self.data.len()]);
-        self.chunks = self
-            .starts
-            .iter()
-            .zip(ends)
-            .map(|(&start, end)| (start, HashedChunk::of(&self.data[start..end])))
-            .collect();
+        let hashed = self.starts.iter().zip(ends);
+        self.chunks.clear();
+        self.chunks
+            .extend(hashed.map(|(&start, end)| (start, HashedChunk::of(&self.data[start..end]))));
     }
 
     fn chunk_data(&self, index: usize) -> &[u8] {
