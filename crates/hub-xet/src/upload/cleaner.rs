@@ -336,8 +336,8 @@ struct Block<'h> {
     data: Vec<u8>,
     /// Where each chunk starts in `data`.
     starts: Vec<usize>,
-    /// Each chunk's offset in `data`, and its hash, once [`Block::hash`] ran.
-    chunks: Vec<(usize, HashedChunk)>,
+    /// Each chunk's hash, once [`Block::hash`] ran.
+    chunks: Vec<HashedChunk>,
     held: &'h Held,
     /// The bytes of `data` counted as held.
     counted: usize,
@@ -360,15 +360,11 @@ impl<'h> Block<'h> {
         }
     }
 
-    /// Counts what `data` takes now.
-    fn count(&mut self) {
-        self.held.resize(&mut self.counted, self.data.capacity());
-    }
-
     fn push(&mut self, chunk: &[u8]) {
         if self.data.capacity() == 0 {
             // Once, and exactly: a block is sent on as soon as it holds `BLOCK_BYTES`.
             self.data.reserve_exact(BLOCK_BYTES + MAX_CHUNK_SIZE);
+            self.held.resize(&mut self.counted, self.data.capacity());
         }
         self.starts.push(self.data.len());
         self.data.extend_from_slice(chunk);
@@ -376,17 +372,16 @@ impl<'h> Block<'h> {
 
     /// Hashes the chunks pushed.
     fn hash(&mut self) {
-        let ends = self.starts.iter().skip(1).copied().chain([self.data.len()]);
-        let hashed = self.starts.iter().zip(ends);
-        self.chunks.clear();
-        self.chunks
-            .extend(hashed.map(|(&start, end)| (start, HashedChunk::of(&self.data[start..end]))));
+        // The list's buffer is kept from block to block.
+        let mut chunks = std::mem::take(&mut self.chunks);
+        chunks.clear();
+        chunks.extend((0..self.starts.len()).map(|index| HashedChunk::of(self.chunk_data(index))));
+        self.chunks = chunks;
     }
 
     fn chunk_data(&self, index: usize) -> &[u8] {
-        let start = self.chunks[index].0;
-        let end = self.chunks.get(index + 1).map_or(self.data.len(), |c| c.0);
-        &self.data[start..end]
+        let end = self.starts.get(index + 1).copied().unwrap_or(self.data.len());
+        &self.data[self.starts[index]..end]
     }
 
     /// Empties the block, keeping its buffers.
@@ -413,7 +408,6 @@ impl BlockFiller<'_, '_> {
             return;
         }
         self.filling.push(chunk);
-        self.filling.count();
         if self.filling.data.len() >= BLOCK_BYTES {
             self.hand_over();
         }
@@ -551,7 +545,6 @@ pub(crate) fn clean(
             let mut file = FileState::default();
             for mut block in blocks_to_dedupe {
                 block.hash();
-                block.count();
                 dedupe_block(shared, lane, &mut file, &mut block, queue)?;
                 // The reader takes it back for a later block; it may have finished already.
                 let _ = emptied.send(block);
@@ -626,7 +619,7 @@ fn dedupe_block(
     block: &mut Block<'_>,
     queue: &SyncSender<PendingXorb>,
 ) -> Result<(), Error> {
-    let hashes: Vec<XetHash> = block.chunks.iter().map(|(_, c)| c.hash).collect();
+    let hashes: Vec<XetHash> = block.chunks.iter().map(|c| c.hash).collect();
     let count = hashes.len();
 
     // What the session knows, and what global dedupe adds for eligible chunks.
@@ -638,7 +631,7 @@ fn dedupe_block(
             i += run.len();
             continue;
         }
-        let at = file.offset + block.chunks[i].0 as u64;
+        let at = file.offset + block.starts[i] as u64;
         let first_of_file = file.chunks.is_empty() && i == 0;
         if shared.global_dedupe && (first_of_file || is_global_dedupe_eligible(&hashes[i])) && at >= file.next_query_at
         {
@@ -663,7 +656,7 @@ fn dedupe_block(
             continue;
         }
         let data = block.chunk_data(cur);
-        let chunk = block.chunks[cur].1;
+        let chunk = block.chunks[cur];
         if !lane.fits(data.len()) {
             lane.cut(shared, queue)?;
         }
@@ -677,7 +670,7 @@ fn dedupe_block(
         });
         cur += 1;
     }
-    file.chunks.extend(block.chunks.iter().map(|(_, c)| *c));
+    file.chunks.extend_from_slice(&block.chunks);
     file.offset += block.data.len() as u64;
     block.clear();
     Ok(())

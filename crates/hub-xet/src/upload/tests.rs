@@ -302,16 +302,20 @@ fn buffers_stay_bounded_whatever_the_file_size() -> Result<(), Error> {
     Ok(())
 }
 
+/// Uploads `data` with its xorbs staged in a new temporary folder, returned for inspection.
+fn upload_staged(cas: &MemoryCas, data: &[u8]) -> (Result<UploadOutcome, Error>, tempfile::TempDir) {
+    let staging = temp_dir().expect("a temporary folder");
+    let options = UploadOptions::default().staging_dir(staging.path());
+    (upload_files(cas, &[UploadSource::Bytes(data)], &options, &()), staging)
+}
+
 #[test]
 fn a_refused_xorb_fails_the_upload_and_registers_nothing() {
     let cas = MemoryCas {
         refuse_xorbs: true,
         ..MemoryCas::default()
     };
-    let staging = temp_dir().expect("a temporary folder");
-    let options = UploadOptions::default().staging_dir(staging.path());
-    let data = noise(1 << 20, 5);
-    let result = upload_files(&cas, &[UploadSource::Bytes(&data)], &options, &());
+    let (result, staging) = upload_staged(&cas, &noise(1 << 20, 5));
     assert!(result.is_err());
     assert!(cas.files.lock().expect("lock").is_empty());
     // Nothing staged is left behind.
