@@ -210,3 +210,49 @@ fn parallel_files_reuse_their_connections() -> TestResult {
     );
     Ok(())
 }
+
+#[test]
+fn large_files_in_flight_together_share_one_large_file_budget_of_connections() -> TestResult {
+    // 4 MB/s a connection: every file's ramp finds its first connection slow and asks for
+    // all three, so four files at once would want twelve.
+    let hub = hub_emulator::test_hub::TestHub::start_with(|mut config| {
+        config.per_connection_bytes_per_sec = Some(4_000_000);
+        config
+    })?;
+    let mut repo = hub_emulator::SeedRepo::model("alice/shards");
+    let mut expected = Vec::new();
+    for shard in 0..4u32 {
+        let bytes: Vec<u8> = (0..2 * 1024 * 1024u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761).wrapping_add(shard) >> 13) as u8)
+            .collect();
+        let name = format!("model-{shard}.safetensors");
+        repo = repo.file(&name, bytes.clone());
+        expected.push((name, bytes));
+    }
+    hub.seed(&repo)?;
+    let client = hub_api::HubClient::builder()
+        .endpoint(hub_url::Endpoint::new(&hub.endpoint())?)
+        .build()?;
+    let cache = tempfile::tempdir()?;
+    let mut options = hub_cache::SnapshotOptions::new(cache.path()).max_workers(8);
+    options.fetch.transfer.connections = 3;
+    options.fetch.transfer.chunk_size = 256 * 1024;
+    options.fetch.transfer.parallel_threshold = 1024 * 1024;
+    hub.log().clear();
+    let folder = snapshot_download(&client, &RepoId::new("alice/shards")?, &options)?;
+    for (name, bytes) in &expected {
+        assert_eq!(&std::fs::read(folder.join(name))?, bytes, "{name}");
+    }
+    let records = hub.log().records();
+    let ranges = records.iter().filter(|r| r.range.is_some()).count();
+    assert!(ranges >= 32, "every file came in ranges: {ranges}");
+    // Connections go back to the pool before their permit: each one the CDN saw
+    // was needed by a range in flight while the others were.
+    let connections: BTreeSet<u64> = super::cdn_connections(&hub).into_iter().collect();
+    assert!(
+        connections.len() <= 3,
+        "8 workers on 4 large files opened {} connections to the CDN, past the 3 a large file may use",
+        connections.len()
+    );
+    Ok(())
+}
