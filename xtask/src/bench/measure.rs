@@ -81,6 +81,9 @@ pub(crate) struct Sample {
     pub(crate) cpu: Option<Duration>,
     /// Peak resident set in KiB, when GNU time is available.
     pub(crate) peak_rss_kib: Option<u64>,
+    /// CPU seconds this process spent meanwhile: the emulator's, which runs in
+    /// it, serving the client (the process does nothing else while it waits).
+    pub(crate) server_cpu: Option<Duration>,
 }
 
 /// Runs `invocation` once in `work_dir` (its `HOME`), output discarded.
@@ -94,11 +97,15 @@ pub(crate) fn run_once(invocation: &Invocation, work_dir: &Path, with_gnu_time: 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    let server_cpu_before = own_cpu();
     let started = Instant::now();
     let status = cmd
         .status()
         .with_context(|| format!("failed to start {}", invocation.describe()))?;
     let wall = started.elapsed();
+    let server_cpu = own_cpu()
+        .zip(server_cpu_before)
+        .map(|(after, before)| after.saturating_sub(before));
     if !status.success() {
         let stderr = std::fs::read_to_string(&stderr_path).unwrap_or_default();
         let tail: Vec<&str> = stderr.lines().rev().take(5).collect();
@@ -115,7 +122,26 @@ pub(crate) fn run_once(invocation: &Invocation, work_dir: &Path, with_gnu_time: 
         wall,
         cpu,
         peak_rss_kib,
+        server_cpu,
     })
+}
+
+/// User + system time of this process, all threads, from `/proc/self/stat`.
+fn own_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_of_stat(&stat)
+}
+
+/// `utime` and `stime` (fields 14 and 15) of a `/proc/PID/stat` line, counted
+/// after the command name, which may hold spaces but ends at the last `)`.
+fn cpu_of_stat(stat: &str) -> Option<Duration> {
+    /// `/proc` counts in USER_HZ, 100 a second on every Linux architecture's ABI.
+    const TICKS_PER_SEC: f64 = 100.0;
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    // Fields 3 to 13 come first.
+    let utime: u64 = fields.nth(11)?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_secs_f64((utime + stime) as f64 / TICKS_PER_SEC))
 }
 
 /// Reads `%U %S %M` from the report's last line (GNU time puts notes before it).
@@ -134,6 +160,8 @@ pub(crate) struct Stats {
     pub(crate) wall_secs: f64,
     pub(crate) cpu_secs: Option<f64>,
     pub(crate) peak_rss_mb: Option<f64>,
+    /// Median CPU seconds the emulator spent serving a run.
+    pub(crate) server_cpu_secs: Option<f64>,
 }
 
 impl Stats {
@@ -150,10 +178,17 @@ impl Stats {
             .collect::<Option<Vec<u64>>>()
             .and_then(|rss| rss.into_iter().max())
             .map(|kib| kib as f64 * 1024.0 / 1e6);
+        let server: Vec<f64> = samples
+            .iter()
+            .filter_map(|s| s.server_cpu)
+            .map(|c| c.as_secs_f64())
+            .collect();
+        let server_cpu_secs = (server.len() == samples.len()).then(|| median(server));
         Some(Stats {
             wall_secs,
             cpu_secs,
             peak_rss_mb,
+            server_cpu_secs,
         })
     }
 }
@@ -174,7 +209,7 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{median, parse_gnu_time};
+    use super::{cpu_of_stat, median, own_cpu, parse_gnu_time};
     use std::time::Duration;
 
     #[test]
@@ -183,6 +218,19 @@ mod tests {
         assert_eq!(cpu, Some(Duration::from_secs_f64(1.75)));
         assert_eq!(rss, Some(20480));
         assert!(parse_gnu_time("garbage").is_none());
+    }
+
+    #[test]
+    fn cpu_time_is_read_after_the_command_name() {
+        let stat = "4242 (a (b) c) S 1 2 3 4 5 6 7 8 9 10 150 25 0 0 20 0 9 0 100 0 0";
+        assert_eq!(cpu_of_stat(stat), Some(Duration::from_millis(1750)));
+        assert_eq!(cpu_of_stat("4242 (x) S 1 2"), None);
+        let before = own_cpu().expect("/proc/self/stat is readable");
+        let mut spin = 0u64;
+        while own_cpu().expect("readable") < before + Duration::from_millis(30) {
+            spin = spin.wrapping_add(1);
+        }
+        assert!(spin > 0);
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
         "CPU s",
         "CPU s/GiB",
         "RSS MB",
+        "server CPU s",
         "vs ref",
         "ref",
     ];
@@ -41,6 +42,7 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
                         format!("{:.2}", c / (row.bytes as f64 / f64::from(1u32 << 30)))
                     }),
                     stats.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
+                    stats.server_cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
                     ratio,
                     reference.label().to_string(),
                 ]);
@@ -58,7 +60,7 @@ pub(crate) fn render(results: &Results, verdicts: &[Verdict], notes: &[String]) 
     }
     out.push_str(&format_table(&table));
 
-    out.push_str("\nTargets (issue 3, Performance)\n");
+    out.push_str("\nTargets (issue 3, Performance; issue 10, Transfer efficiency)\n");
     let mut targets: Vec<Vec<String>> = vec![vec!["".into(), "target".into(), "measured".into()]];
     for verdict in verdicts {
         let mut measured = verdict.measured.clone();
