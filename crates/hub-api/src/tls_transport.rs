@@ -1,15 +1,17 @@
-//! HTTPS with one copy fewer: TLS records are decrypted where they were
-//! received, and each plaintext byte is copied once, into the buffer the
-//! HTTP layer reads from.
+//! HTTPS over rustls's unbuffered connection, with small buffers and no
+//! record moved once received.
 //!
-//! ureq's own rustls transport goes through rustls's buffered connection: the
-//! ciphertext is copied from the socket's buffer into rustls's, each decrypted
-//! record is copied into a freshly allocated `Vec`, and that is copied again
-//! into ureq's input buffer. Here rustls's unbuffered API decrypts a record in
-//! place in [`TlsTransport::incoming`], and its plaintext goes straight to
-//! ureq's input buffer. Outgoing records are encrypted directly into the socket
-//! transport's output buffer. For a download over TLS that is two copies of
-//! every byte fewer, and no allocation per record.
+//! Ciphertext is copied from the socket's buffer into
+//! [`TlsSession::incoming`] a whole record at a time where the socket has
+//! them (the part of a record that has not all arrived waits in the socket's
+//! buffer), and rustls decrypts each record where it lies: records are never
+//! moved within that buffer, unless a part of one must wait at its end for the
+//! rest. rustls 0.23 hands each record's plaintext back in a `Vec` of its own,
+//! which is copied into the buffer the HTTP layer reads from. Outgoing records
+//! are encrypted directly into the socket transport's output buffer.
+//!
+//! ureq's own rustls transport makes as many copies through rustls's buffered
+//! connection; this one holds less memory a connection (see the constants).
 //!
 //! The TCP connection, proxies and timeouts stay ureq's: this connector takes
 //! the chained transport (a socket, or a tunnel through a `CONNECT` proxy) and
@@ -82,6 +84,7 @@ impl<In: Transport> Connector<In> for TlsConnector {
             conn,
             socket: transport.boxed(),
             incoming: vec![0; INCOMING_TLS_BUFFER],
+            incoming_start: 0,
             incoming_used: 0,
             overflow: Vec::new(),
             peer_closed: false,
@@ -108,6 +111,8 @@ struct TlsSession {
     socket: Box<dyn Transport>,
     /// Received ciphertext; records are decrypted in place here.
     incoming: Vec<u8>,
+    /// Where the ciphertext not yet decrypted starts, and ends.
+    incoming_start: usize,
     incoming_used: usize,
     /// Decrypted bytes that did not fit in the plaintext buffer yet (or came
     /// while a request was being sent).
@@ -151,8 +156,9 @@ impl TlsSession {
     ) -> Result<bool, Error> {
         let mut pending_output = 0;
         loop {
-            let UnbufferedStatus { mut discard, state } =
-                self.conn.process_tls_records(&mut self.incoming[..self.incoming_used]);
+            let UnbufferedStatus { mut discard, state } = self
+                .conn
+                .process_tls_records(&mut self.incoming[self.incoming_start..self.incoming_used]);
             let progress = match state? {
                 ConnectionState::ReadTraffic(mut traffic) => {
                     let mut delivered = false;
@@ -205,9 +211,10 @@ impl TlsSession {
                 }
                 _ => return Err(Error::Tls("unexpected TLS connection state")),
             };
-            if discard > 0 {
-                self.incoming.copy_within(discard..self.incoming_used, 0);
-                self.incoming_used -= discard;
+            // rustls decrypts a record at a time: the next ones stay where they are.
+            self.incoming_start += discard;
+            if self.incoming_start == self.incoming_used {
+                (self.incoming_start, self.incoming_used) = (0, 0);
             }
             match progress {
                 Progress::Done => return Ok(true),
@@ -229,19 +236,59 @@ impl TlsSession {
     /// the stream.
     fn receive_ciphertext(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
         if self.incoming_used == self.incoming.len() {
-            return Err(Error::Tls("a TLS record is larger than the protocol allows"));
+            if self.incoming_start == 0 {
+                return Err(Error::Tls("a TLS record is larger than the protocol allows"));
+            }
+            // The part of a record at the end goes to the front, to be completed.
+            self.incoming.copy_within(self.incoming_start..self.incoming_used, 0);
+            self.incoming_used -= self.incoming_start;
+            self.incoming_start = 0;
         }
         if self.socket.buffers().input().is_empty() && !self.socket.await_input(timeout)? {
             return Ok(false);
         }
         let buffers = self.socket.buffers();
         let received = buffers.input();
-        let taken = received.len().min(self.incoming.len() - self.incoming_used);
+        let mut taken = received.len().min(self.incoming.len() - self.incoming_used);
+        // Stop after the last whole record, so that none is left half-received here, to
+        // be moved to the front once the whole ones are decrypted: the rest waits in the
+        // socket's buffer, and comes next into an empty buffer.
+        let whole = whole_records_in(
+            &self.incoming[self.incoming_start..self.incoming_used],
+            &received[..taken],
+        );
+        if whole > 0 {
+            taken = whole;
+        }
         self.incoming[self.incoming_used..self.incoming_used + taken].copy_from_slice(&received[..taken]);
         buffers.input_consume(taken);
         self.incoming_used += taken;
         Ok(true)
     }
+}
+
+/// The length of a TLS record's header: type, version, and the length of what follows.
+const RECORD_HEADER: usize = 5;
+
+/// How many bytes of `more` complete the last whole record of `held` followed
+/// by `more`, `held` starting at a record: 0 when no record ends within `more`.
+/// Only the length fields are read (rustls checks the rest); a wrong guess
+/// only makes a read shorter, never loses a byte.
+fn whole_records_in(held: &[u8], more: &[u8]) -> usize {
+    let total = held.len() + more.len();
+    let byte = |i: usize| match held.get(i) {
+        Some(&b) => b,
+        None => more[i - held.len()],
+    };
+    let mut end = 0;
+    while end + RECORD_HEADER <= total {
+        let next = end + RECORD_HEADER + usize::from(u16::from_be_bytes([byte(end + 3), byte(end + 4)]));
+        if next > total {
+            break;
+        }
+        end = next;
+    }
+    end.saturating_sub(held.len())
 }
 
 /// Copies a decrypted record into ureq's input buffer, keeping what does not
@@ -326,6 +373,33 @@ fn encrypt_error(error: EncryptError) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A TLS record header announcing `len` bytes, then `len` bytes.
+    fn record(len: u16) -> Vec<u8> {
+        let mut bytes = vec![23, 3, 3];
+        bytes.extend_from_slice(&len.to_be_bytes());
+        bytes.resize(RECORD_HEADER + usize::from(len), 0xab);
+        bytes
+    }
+
+    #[test]
+    fn a_read_stops_after_the_last_whole_record() {
+        let stream: Vec<u8> = [record(100), record(16_401), record(300)].concat();
+        let first = RECORD_HEADER + 100;
+        let second = first + RECORD_HEADER + 16_401;
+        assert_eq!(whole_records_in(&[], &stream[..second + 7]), second);
+        assert_eq!(whole_records_in(&[], &stream), stream.len());
+        // Part of a record already held: its rest counts from where it stopped.
+        assert_eq!(whole_records_in(&stream[..40], &stream[40..second + 3]), second - 40);
+        assert_eq!(
+            whole_records_in(&stream[..first + 2], &stream[first + 2..second]),
+            second - first - 2
+        );
+        // No record ends within the new bytes, or the header itself is cut.
+        assert_eq!(whole_records_in(&[], &stream[..first - 1]), 0);
+        assert_eq!(whole_records_in(&stream[..first], &stream[first..first + 3]), 0);
+        assert_eq!(whole_records_in(&[], &[]), 0);
+    }
 
     #[test]
     fn plaintext_that_does_not_fit_waits_in_order() {
