@@ -126,6 +126,53 @@ pub(crate) fn run_once(invocation: &Invocation, work_dir: &Path, with_gnu_time: 
     })
 }
 
+/// The machine's CPU time so far, from `/proc/stat`: all of it, and the part
+/// the hypervisor gave to other guests (steal).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct MachineCpu {
+    total: u64,
+    steal: u64,
+}
+
+impl MachineCpu {
+    /// Now, or `None` where `/proc/stat` cannot be read.
+    pub(crate) fn now() -> Option<MachineCpu> {
+        MachineCpu::parse(&std::fs::read_to_string("/proc/stat").ok()?)
+    }
+
+    /// The `cpu` line: user nice system idle iowait irq softirq steal ...
+    fn parse(stat: &str) -> Option<MachineCpu> {
+        let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+        let fields: Vec<u64> = line.split_whitespace().skip(1).map_while(|f| f.parse().ok()).collect();
+        let steal = *fields.get(7)?;
+        Some(MachineCpu {
+            total: fields.iter().take(8).sum(),
+            steal,
+        })
+    }
+
+    /// The share of the CPU time since `earlier` that went to steal, in percent.
+    pub(crate) fn steal_percent_since(&self, earlier: &MachineCpu) -> Option<f64> {
+        let total = self.total.checked_sub(earlier.total).filter(|&t| t > 0)?;
+        let steal = self.steal.checked_sub(earlier.steal)?;
+        Some(100.0 * steal as f64 / total as f64)
+    }
+}
+
+/// A note on how much CPU time the hypervisor took from this machine since `before`.
+pub(crate) fn steal_note(before: Option<MachineCpu>) -> String {
+    match before
+        .zip(MachineCpu::now())
+        .and_then(|(b, now)| now.steal_percent_since(&b))
+    {
+        Some(percent) => format!(
+            "CPU steal during the run: {percent:.1} % of the machine's CPU time went to other guests of its \
+             hypervisor; wall times grow with it, unevenly between runs"
+        ),
+        None => "CPU steal during the run: unknown (no /proc/stat)".into(),
+    }
+}
+
 /// User + system time of this process, all threads, from `/proc/self/stat`.
 fn own_cpu() -> Option<Duration> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
@@ -209,7 +256,7 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{cpu_of_stat, median, own_cpu, parse_gnu_time};
+    use super::{MachineCpu, cpu_of_stat, median, own_cpu, parse_gnu_time};
     use std::time::Duration;
 
     #[test]
@@ -231,6 +278,16 @@ mod tests {
             spin = spin.wrapping_add(1);
         }
         assert!(spin > 0);
+    }
+
+    #[test]
+    fn steal_is_a_share_of_all_cpu_time_since() {
+        let before = MachineCpu::parse("cpu  100 0 50 800 10 0 0 40 0 0\ncpu0 1 2 3\n").expect("parsed");
+        let after = MachineCpu::parse("cpu  200 0 100 950 10 0 0 140 0 0\n").expect("parsed");
+        // 400 ticks in all, 100 of them steal.
+        assert_eq!(after.steal_percent_since(&before), Some(25.0));
+        assert_eq!(before.steal_percent_since(&before), None, "no time passed");
+        assert!(MachineCpu::parse("cpu  1 2 3\n").is_none(), "a kernel without steal");
     }
 
     #[test]

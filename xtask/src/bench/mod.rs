@@ -39,7 +39,7 @@ use hub_emulator::{Emulator, EmulatorConfig};
 
 use crate::ci::python_client_venv;
 use crate::workspace::{cargo, run_command, target_dir};
-use measure::{GNU_TIME, Invocation, Sample, Stats, run_once};
+use measure::{GNU_TIME, Invocation, MachineCpu, Sample, Stats, run_once, steal_note};
 use results::{Outcome, Results, Row, SelfCheck};
 use targets::Condition;
 use tools::{Clients, Tool, file_urls, invocation, output_path, redirect_target};
@@ -107,6 +107,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
     let disk = check_disk(&scratch, scale)?;
     let (small_files_root, runs_note) = small_files_folder(&scratch);
     let load_before = load_average();
+    let cpu_before = MachineCpu::now();
     let mut notes = vec![disk, runs_note];
 
     let mut installed = Vec::new();
@@ -224,6 +225,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
          during the run shows up in the figures",
         load_average()
     ));
+    notes.push(steal_note(cpu_before));
     let verdicts = targets::judge(&results);
     println!(
         "\ncargo xtask bench download{}: median of {RUNS} runs\n",

@@ -18,7 +18,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use hub_emulator::{Emulator, EmulatorConfig, Role, SeedRepo};
 
-use super::measure::{GNU_TIME, Invocation, Sample, Stats, run_once};
+use super::measure::{GNU_TIME, Invocation, MachineCpu, Sample, Stats, run_once, steal_note};
 use super::report::format_table;
 use super::self_check::sha256_secs;
 use super::workloads::{human_size, pseudo_random, write_pseudo_random};
@@ -79,6 +79,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let mode = if quick { "quick" } else { "full" };
     let (large_size, small_count) = if quick { (256u64 << 20, 200) } else { (2u64 << 30, 1000) };
     let load_before = load_average();
+    let cpu_before = MachineCpu::now();
     let mut notes = Vec::new();
 
     let mut installed = Vec::new();
@@ -214,6 +215,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         "load average (1, 5, 15 min) before: {load_before}, after: {}",
         load_average()
     ));
+    notes.push(steal_note(cpu_before));
 
     println!(
         "\ncargo xtask bench upload{}: median of {RUNS} runs (sha256sum: one run), loopback\n",
