@@ -131,7 +131,7 @@ pub fn cached_download(client: &HubClient, url: &str, options: &FetchOptions<'_>
         &source,
         &destination,
         &options.transfer,
-        &ConnectionBudget::new(options.transfer.connections, options.transfer.connections),
+        &ConnectionBudget::new(options.transfer.connections),
         options.progress,
     )?;
     Ok(destination)

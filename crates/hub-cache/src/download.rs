@@ -364,7 +364,7 @@ pub(crate) fn download_file(
         write_ref(&cache, revision.as_str(), &metadata.commit_hash)?;
     }
     let file = RemoteFile::from_metadata(&path, &metadata, target(repo_id, options.repo_type, revision, &path));
-    let budget = ConnectionBudget::new(fetch.transfer.connections, fetch.transfer.connections);
+    let budget = ConnectionBudget::new(fetch.transfer.connections);
     place_in_cache(client, &cache, &file, fetch, &budget)
 }
 

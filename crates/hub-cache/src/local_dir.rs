@@ -141,7 +141,7 @@ pub(crate) fn download(
     }
     let metadata = head_file(client, repo_id, path, revision, repo_type)?;
     let file = RemoteFile::from_metadata(path, &metadata, target(repo_id, repo_type, revision, path));
-    let budget = ConnectionBudget::new(options.transfer.connections, options.transfer.connections);
+    let budget = ConnectionBudget::new(options.transfer.connections);
     place(client, &paths, &file, known, options, &budget)
 }
 

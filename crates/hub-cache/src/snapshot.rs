@@ -197,10 +197,7 @@ pub fn snapshot_download(client: &HubClient, repo_id: &RepoId, options: &Snapsho
         write_ref(&cache, revision.as_str(), &commit)?;
     }
 
-    let budget = ConnectionBudget::new(
-        fetch.transfer.connections.max(options.max_workers),
-        fetch.transfer.connections,
-    );
+    let budget = ConnectionBudget::new(fetch.transfer.connections.max(options.max_workers));
     let queue = Mutex::new(files.into_iter().collect::<VecDeque<_>>());
     let failed = AtomicBool::new(false);
     let first_error: Mutex<Option<Error>> = Mutex::new(None);

@@ -224,7 +224,7 @@ fn worker(
             Ok(plan) => plan.range(index),
             Err(_) => return,
         };
-        let permit = budget.acquire_large_file();
+        let permit = budget.acquire();
         // Only workers holding a connection hold a buffer: many files may wait at once.
         let mut buffer = vec![0u8; COPY_BUFFER];
         let target = RangeTarget {

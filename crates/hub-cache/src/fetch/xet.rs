@@ -110,11 +110,10 @@ pub(crate) fn fetch(
             bytes,
         })
     };
-    // Each xorb request takes a large-file connection of the call's budget, which a
-    // snapshot's files share: many Xet files at once never open more connections than one
-    // large file would.
+    // Each xorb request takes a connection of the call's budget, which a snapshot's files
+    // share: many Xet files at once never open more connections than one large file would.
     let gate = |request: &mut dyn FnMut()| {
-        let _permit = budget.acquire_large_file();
+        let _permit = budget.acquire();
         request();
     };
     let mut options = ReconstructOptions::default()
