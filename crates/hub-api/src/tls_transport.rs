@@ -33,10 +33,10 @@ use ureq::unversioned::transport::{
 /// 1.3); the socket's own buffer holds what comes after them.
 const INCOMING_TLS_BUFFER: usize = 40 * 1024;
 
-/// Decrypted bytes waiting for the HTTP layer: four full records. The socket's
+/// Decrypted bytes waiting for the HTTP layer: two full records. The socket's
 /// buffer below keeps its full size (reads that large cost less per byte), but
 /// a record is decrypted at a time, so a larger one here only holds memory.
-const PLAINTEXT_INPUT_BUFFER: usize = 64 * 1024;
+const PLAINTEXT_INPUT_BUFFER: usize = 32 * 1024;
 
 /// Outgoing plaintext is encrypted in pieces this much smaller than the
 /// socket's output buffer, which leaves room for every record's overhead.
