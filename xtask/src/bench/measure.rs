@@ -128,7 +128,7 @@ pub(crate) fn run_once(invocation: &Invocation, work_dir: &Path, with_gnu_time: 
 
 /// The machine's CPU time so far, from `/proc/stat`: all of it, and the part
 /// the hypervisor gave to other guests (steal).
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug)]
 pub(crate) struct MachineCpu {
     total: u64,
     steal: u64,
@@ -217,20 +217,19 @@ impl Stats {
             return None;
         }
         let wall_secs = median(samples.iter().map(|s| s.wall.as_secs_f64()).collect());
-        let cpu: Vec<f64> = samples.iter().filter_map(|s| s.cpu).map(|c| c.as_secs_f64()).collect();
-        let cpu_secs = (cpu.len() == samples.len()).then(|| median(cpu));
+        // A figure some run lacks has no median.
+        let median_seconds = |figure: fn(&Sample) -> Option<Duration>| {
+            let seconds: Option<Vec<f64>> = samples.iter().map(|s| figure(s).map(|d| d.as_secs_f64())).collect();
+            seconds.map(median)
+        };
+        let cpu_secs = median_seconds(|s| s.cpu);
         let peak_rss_mb = samples
             .iter()
             .map(|s| s.peak_rss_kib)
             .collect::<Option<Vec<u64>>>()
             .and_then(|rss| rss.into_iter().max())
             .map(|kib| kib as f64 * 1024.0 / 1e6);
-        let server: Vec<f64> = samples
-            .iter()
-            .filter_map(|s| s.server_cpu)
-            .map(|c| c.as_secs_f64())
-            .collect();
-        let server_cpu_secs = (server.len() == samples.len()).then(|| median(server));
+        let server_cpu_secs = median_seconds(|s| s.server_cpu);
         Some(Stats {
             wall_secs,
             cpu_secs,

@@ -500,37 +500,33 @@ struct Worst {
 /// on, the highest ratio of our `measure` to theirs, if any. CPU is compared per
 /// GiB, which for the same workload is the ratio of CPU seconds.
 fn worst_ratio(results: &Results, ours_tool: Tool, rows: Rows, tool: Tool, measure: Measure) -> Option<Worst> {
-    let mut worst: Option<Worst> = None;
     let covered = |row: &Row| match rows {
         Rows::All => true,
         Rows::CoreFree => row.condition == Condition::Wan || row.workload == WorkloadKind::SmallFiles,
     };
-    for row in results.rows.iter().filter(|r| r.tool == tool && covered(r)) {
-        let ours = results
-            .stats(row.condition, row.workload, ours_tool)
-            .or_else(|| results.stats(row.condition, row.workload, Tool::Ours));
-        let (Some(theirs), Some(ours)) = (results.stats(row.condition, row.workload, tool), ours) else {
-            continue;
-        };
-        let gib = row.bytes as f64 / f64::from(1u32 << 30);
-        let (ours, theirs) = match measure {
-            Measure::Wall => (ours.wall_secs, theirs.wall_secs),
-            Measure::Cpu => match (ours.cpu_secs, theirs.cpu_secs) {
-                (Some(ours), Some(theirs)) => (ours / gib, theirs / gib),
-                _ => continue,
-            },
-        };
-        let ratio = ours / theirs;
-        if worst.as_ref().is_none_or(|w| ratio > w.ratio) {
-            worst = Some(Worst {
-                ratio,
-                ours,
-                theirs,
-                which: format!("{}, {}", row.condition.label(), row.workload_label),
-            });
-        }
-    }
-    worst
+    worst_of(
+        results
+            .rows
+            .iter()
+            .filter(|r| r.tool == tool && covered(r))
+            .filter_map(|row| {
+                let ours = results
+                    .stats(row.condition, row.workload, ours_tool)
+                    .or_else(|| results.stats(row.condition, row.workload, Tool::Ours))?;
+                let theirs = results.stats(row.condition, row.workload, tool)?;
+                let gib = row.bytes as f64 / f64::from(1u32 << 30);
+                let (ours, theirs) = match measure {
+                    Measure::Wall => (ours.wall_secs, theirs.wall_secs),
+                    Measure::Cpu => (ours.cpu_secs? / gib, theirs.cpu_secs? / gib),
+                };
+                Some(Worst {
+                    ratio: ours / theirs,
+                    ours,
+                    theirs,
+                    which: format!("{}, {}", row.condition.label(), row.workload_label),
+                })
+            }),
+    )
 }
 
 /// Over the loopback rows (HTTP and HTTPS) of the large file and the model repo,
@@ -538,58 +534,51 @@ fn worst_ratio(results: &Results, ours_tool: Tool, rows: Rows, tool: Tool, measu
 /// `bound`, if any.
 fn worst_verified_loopback(results: &Results, bound: Bound) -> Option<Worst> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let mut worst: Option<Worst> = None;
-    for condition in [Condition::Loopback, Condition::LoopbackTls] {
-        for workload in [WorkloadKind::LargeFile, WorkloadKind::ModelRepo] {
-            let (Some(ours), Some(hf_hub), Some(hash)) = (
-                results.stats(condition, workload, Tool::Ours),
-                results.stats(condition, workload, Tool::HfHub),
-                results.hash_secs(workload),
-            ) else {
-                continue;
-            };
-            let (bound_secs, named) = match bound {
-                Bound::Hash => (hash, format!("sha256 {hash:.2} s")),
-                Bound::CoreFloor => {
-                    let unverified = results.stats(condition, workload, Tool::OursNoVerify);
-                    let (Some(client), Some(server)) = (unverified.and_then(|s| s.cpu_secs), ours.server_cpu_secs)
-                    else {
-                        continue;
-                    };
-                    let floor = (client + hash + server) / cores;
-                    (
-                        floor,
-                        format!("floor ({client:.2} + {hash:.2} + {server:.2}) / {cores} = {floor:.2} s"),
-                    )
-                }
-            };
-            let theirs = hf_hub.wall_secs.max(bound_secs);
-            let ratio = ours.wall_secs / theirs;
-            if worst.as_ref().is_none_or(|w| ratio > w.ratio) {
-                worst = Some(Worst {
-                    ratio,
+    let covered = |row: &Row| {
+        matches!(row.condition, Condition::Loopback | Condition::LoopbackTls)
+            && matches!(row.workload, WorkloadKind::LargeFile | WorkloadKind::ModelRepo)
+    };
+    worst_of(
+        results
+            .rows
+            .iter()
+            .filter(|r| r.tool == Tool::HfHub && covered(r))
+            .filter_map(|row| {
+                let (condition, workload) = (row.condition, row.workload);
+                let ours = results.stats(condition, workload, Tool::Ours)?;
+                let hf_hub = results.stats(condition, workload, Tool::HfHub)?;
+                let hash = results.hash_secs(workload)?;
+                let (bound_secs, named) = match bound {
+                    Bound::Hash => (hash, format!("sha256 {hash:.2} s")),
+                    Bound::CoreFloor => {
+                        let client = results.stats(condition, workload, Tool::OursNoVerify)?.cpu_secs?;
+                        let server = ours.server_cpu_secs?;
+                        let floor = (client + hash + server) / cores;
+                        (
+                            floor,
+                            format!("floor ({client:.2} + {hash:.2} + {server:.2}) / {cores} = {floor:.2} s"),
+                        )
+                    }
+                };
+                let theirs = hf_hub.wall_secs.max(bound_secs);
+                Some(Worst {
+                    ratio: ours.wall_secs / theirs,
                     ours: ours.wall_secs,
                     theirs,
                     which: format!(
                         "{}, {}; hf-hub {:.2} s, {named}",
                         condition.label(),
-                        workload_label(results, workload),
+                        row.workload_label,
                         hf_hub.wall_secs
                     ),
-                });
-            }
-        }
-    }
-    worst
+                })
+            }),
+    )
 }
 
-/// How the report names a workload.
-fn workload_label(results: &Results, workload: WorkloadKind) -> String {
-    results
-        .rows
-        .iter()
-        .find(|r| r.workload == workload)
-        .map_or_else(String::new, |r| r.workload_label.clone())
+/// The comparison with the highest ratio, if any.
+fn worst_of(comparisons: impl Iterator<Item = Worst>) -> Option<Worst> {
+    comparisons.max_by(|a, b| a.ratio.total_cmp(&b.ratio))
 }
 
 #[cfg(test)]
