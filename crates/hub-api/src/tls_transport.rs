@@ -402,6 +402,18 @@ mod tests {
     }
 
     #[test]
+    fn a_record_length_past_any_record_takes_what_fits_and_never_stops_a_read() {
+        // A server announcing 65535 bytes (four times a record's limit): no record
+        // ends, so the read takes all that fits; rustls refuses the record, and a
+        // full buffer with no record decrypted is an error, not a wait.
+        let lie = [vec![23, 3, 3, 0xff, 0xff], vec![0u8; 1000]].concat();
+        assert_eq!(whole_records_in(&[], &lie), 0);
+        // A whole record then the lie: the whole one is taken alone.
+        let stream = [record(10), lie].concat();
+        assert_eq!(whole_records_in(&[], &stream), RECORD_HEADER + 10);
+    }
+
+    #[test]
     fn plaintext_that_does_not_fit_waits_in_order() {
         let mut plaintext = LazyBuffers::new(8, 8);
         let mut overflow = Vec::new();

@@ -122,3 +122,36 @@ fn plain_http_uses_http_proxy_and_no_proxy_bypasses_it() -> TestResult {
     assert_eq!(proxy.tunnels().len(), 1, "NO_PROXY hosts bypass the proxy");
     Ok(())
 }
+
+#[test]
+fn a_tls_record_longer_than_the_protocol_allows_is_refused_not_waited_for() -> TestResult {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let port = listener.local_addr()?.port();
+    let server = std::thread::spawn(move || -> std::io::Result<()> {
+        let (mut socket, _) = listener.accept()?;
+        let mut hello = [0u8; 512];
+        let _ = socket.read(&mut hello)?;
+        // A handshake record announcing 65535 bytes (a record holds 16 KiB and a
+        // little), then 1000 of them; the connection stays open after.
+        socket.write_all(&[22, 3, 3, 0xff, 0xff])?;
+        socket.write_all(&[0u8; 1000])?;
+        // Held open until the client gives up on it.
+        while socket.read(&mut hello)? > 0 {}
+        Ok(())
+    });
+    let client = HubClient::builder()
+        .endpoint(Endpoint::new(&format!("https://127.0.0.1:{port}"))?)
+        .retry(hub_api::RetryPolicy::none())
+        // Far longer than the test: only a refusal ends the request early.
+        .read_timeout(std::time::Duration::from_secs(600))
+        .build()?;
+    let err = client
+        .model_info(&RepoId::new("a/b")?)
+        .expect_err("no record that long");
+    assert!(matches!(err, Error::Transport { .. }), "{err:?}");
+    assert!(!err.to_string().contains("timed out"), "{err}");
+    drop(client);
+    server.join().map_err(|_| "the server thread panicked")??;
+    Ok(())
+}
