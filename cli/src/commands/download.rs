@@ -54,7 +54,7 @@ pub(crate) struct DownloadArgs {
     /// Size in MiB of one range request of a large file (tuning).
     #[arg(long, hide = true, value_name = "MIB")]
     chunk_mib: Option<u64>,
-    /// Skip the sha256 check of LFS files (sizes are still checked); for measuring.
+    /// Skip the sha256 check of LFS files and the git blob id check of the others (sizes are still checked); for measuring.
     #[arg(long, hide = true)]
     no_verify: bool,
 }

@@ -654,8 +654,9 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
          client, SSL_CERT_FILE by hf-hub (its reqwest reads the platform roots from there), --cacert by \
          curl, --ca-certificate by aria2c; the emulator encrypts on the cores the clients use"
             .to_string(),
-        "huggingface-cli verifies every LFS file's sha256; `huggingface-cli --no-verify` (a hidden \
-         switch) checks sizes only, for the targets set for a client that does not verify; both use \
+        "huggingface-cli verifies every LFS file's sha256 and every other file's git blob id; \
+         `huggingface-cli --no-verify` (a hidden switch) checks sizes only, for the targets set for a \
+         client that does not verify; both use \
          the CLI's defaults (16 files at once, 8 connections and 32 MiB ranges for a large file)"
             .to_string(),
         "ratio `vs ref` = wall time / the wall time of the tool the issue's target names for that workload and condition"

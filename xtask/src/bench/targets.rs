@@ -64,8 +64,7 @@ pub(crate) enum Rule {
     VsPython { min_speedup: f64 },
     /// `ours` against hf-hub 1.0 (which does not verify) on `rows`: wall time or
     /// CPU seconds at most `max_ratio` times its. A workload without a row of
-    /// `ours` (the small files have no `--no-verify` run: they hold no LFS file)
-    /// is judged on our default run.
+    /// `ours` (a run that failed or was left out) is judged on our default run.
     VsHfHub {
         ours: Tool,
         rows: Rows,
@@ -655,7 +654,7 @@ mod tests {
         assert!((worst.ratio - 1.5).abs() < 1e-9, "{}", worst.which);
         let worst = worst_ratio(&measured, Tool::Ours, Rows::All, Tool::HfHub, Measure::Wall).expect("judged");
         assert!((worst.ratio - 3.0).abs() < 1e-9, "{}", worst.which);
-        // No --no-verify row for the small files: judged on the default run.
+        // A workload without a --no-verify row (here the small files): judged on the default run.
         let worst = worst_ratio(
             &measured,
             Tool::OursNoVerify,

@@ -17,8 +17,8 @@ use super::workloads::{Workload, WorkloadKind};
 pub(crate) enum Tool {
     /// `huggingface-cli download`, release build.
     Ours,
-    /// The same with `--no-verify`: sizes checked, sha256 not (for the targets
-    /// set for a client that does not verify).
+    /// The same with `--no-verify`: sizes checked, sha256 and git blob ids not
+    /// (for the targets set for a client that does not verify).
     OursNoVerify,
     /// `curl -o`, every file in turn over one connection.
     CurlOne,
@@ -57,8 +57,8 @@ impl Tool {
                 Tool::Python,
                 Tool::HfHub,
             ],
-            WorkloadKind::SmallFiles => &[Tool::Ours, Tool::CurlOne, Tool::CurlParallel, Tool::Python, Tool::HfHub],
-            WorkloadKind::ModelRepo => &[
+            // Many files: curl also with parallel transfers.
+            WorkloadKind::SmallFiles | WorkloadKind::ModelRepo => &[
                 Tool::Ours,
                 Tool::OursNoVerify,
                 Tool::CurlOne,

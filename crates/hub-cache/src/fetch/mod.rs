@@ -155,12 +155,18 @@ pub(crate) fn fetch_blob(
         }
         _ => None,
     };
-    let hashed = match ranged {
-        Some(hashed) => hashed,
-        None if from_xet => None,
+    let git_blob = source.expected_git_blob.filter(|_| settings.verify);
+    let (hashed, streamed_git_blob) = match ranged {
+        Some(hashed) => (hashed, None),
+        None if from_xet => (None, None),
         None => {
             let _permit = budget.acquire();
-            single_stream::fetch(client, source, &partial, sha256.is_some(), settings, progress)?
+            let hashing = single_stream::Hashing {
+                sha256: sha256.is_some(),
+                git_blob: git_blob.is_some(),
+            };
+            let streamed = single_stream::fetch(client, source, &partial, hashing, settings, progress)?;
+            (streamed.sha256, streamed.git_blob)
         }
     };
 
@@ -191,8 +197,11 @@ pub(crate) fn fetch_blob(
             });
         }
     }
-    if let Some(expected) = source.expected_git_blob.filter(|_| settings.verify) {
-        let actual = git_blob::git_blob_id(&partial).map_err(Error::io("read", &partial))?;
+    if let Some(expected) = git_blob {
+        let actual = match streamed_git_blob {
+            Some(actual) => actual,
+            None => git_blob::git_blob_id(&partial).map_err(Error::io("read", &partial))?,
+        };
         if !actual.eq_ignore_ascii_case(expected) {
             discard(&partial);
             return Err(Error::Integrity {

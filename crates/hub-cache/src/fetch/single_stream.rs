@@ -5,14 +5,33 @@ use std::path::Path;
 
 use hub_api::{HubClient, HubRequest};
 
+use super::git_blob::GitBlobHasher;
 use super::stall::StallGuard;
 use super::stream_hasher::StreamHasher;
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::error::{Error, Result};
 use crate::progress::{Progress, ProgressEvent};
 
-/// Fetches the rest of the blob into `partial`; returns its sha256 when asked
-/// to hash and the size is known (otherwise the caller hashes the file).
+/// The hashes a stream computed as its bytes arrived.
+pub(super) struct StreamHashes {
+    /// The sha256, when asked for and the size was known up front.
+    pub(super) sha256: Option<String>,
+    /// The git blob id, when asked for and the size was known up front.
+    pub(super) git_blob: Option<String>,
+}
+
+/// What a stream hashes as its bytes arrive: what it does not, the caller
+/// hashes from the file.
+#[derive(Clone, Copy)]
+pub(super) struct Hashing {
+    /// The sha256, on a thread of its own (LFS files, which can be large).
+    pub(super) sha256: bool,
+    /// The git blob id, as the bytes are written (regular files, small).
+    pub(super) git_blob: bool,
+}
+
+/// Fetches the rest of the blob into `partial`, hashing what `hashing` asks
+/// for when the size is known up front.
 ///
 /// Never more than the announced size is written: a body that goes on is an
 /// error, and so is one that keeps ending short after every resume.
@@ -20,10 +39,10 @@ pub(super) fn fetch(
     client: &HubClient,
     source: &BlobSource<'_>,
     partial: &Path,
-    hash: bool,
+    hashing: Hashing,
     settings: &TransferSettings,
     progress: &dyn Progress,
-) -> Result<Option<String>> {
+) -> Result<StreamHashes> {
     let mut file = open_partial(partial)?;
     let mut offset = file.seek(SeekFrom::End(0)).map_err(Error::io("read", partial))?;
     let mut expected = source.expected_size;
@@ -33,10 +52,19 @@ pub(super) fn fetch(
         offset = 0;
     }
     let start_hasher = |prefix: u64| StreamHasher::start(partial, prefix).map_err(Error::io("read", partial));
-    let mut hasher = match (hash, expected) {
+    let mut hasher = match (hashing.sha256, expected) {
         (true, Some(_)) => Some(start_hasher(offset)?),
         _ => None,
     };
+    let start_git_blob = |expected: Option<u64>, prefix: u64| -> Result<Option<GitBlobHasher>> {
+        match (hashing.git_blob, expected) {
+            (true, Some(size)) => GitBlobHasher::with_prefix(size, partial, prefix)
+                .map(Some)
+                .map_err(Error::io("read", partial)),
+            _ => Ok(None),
+        }
+    };
+    let mut git_blob = start_git_blob(expected, offset)?;
     if offset > 0 {
         log::debug!("resuming {} from byte {offset} of its partial file", source.repo_path);
         progress.event(&ProgressEvent::Advanced {
@@ -76,6 +104,7 @@ pub(super) fn fetch(
                     // Without an announced size, the response that has the
                     // bytes says how many there are.
                     expected = response.header("content-length").and_then(|v| v.trim().parse().ok());
+                    git_blob = start_git_blob(expected, 0)?;
                 }
             }
             _ => {
@@ -86,6 +115,7 @@ pub(super) fn fetch(
                 if hasher.is_some() {
                     hasher = Some(start_hasher(0)?);
                 }
+                git_blob = start_git_blob(expected, 0)?;
             }
         }
         let mut reader = response.into_reader();
@@ -119,6 +149,9 @@ pub(super) fn fetch(
             }
             file.write_all(&buffer[..n]).map_err(Error::io("write", partial))?;
             offset += n as u64;
+            if let Some(g) = &mut git_blob {
+                g.update(&buffer[..n]);
+            }
             match &mut hasher {
                 Some(h) => h.hash(buffer, n),
                 None => spare = Some(buffer),
@@ -152,8 +185,12 @@ pub(super) fn fetch(
     }
     file.flush().map_err(Error::io("write", partial))?;
     drop(file);
-    match hasher {
-        Some(h) => h.finish().map(Some).map_err(Error::io("hash", partial)),
-        None => Ok(None),
-    }
+    let sha256 = match hasher {
+        Some(h) => Some(h.finish().map_err(Error::io("hash", partial))?),
+        None => None,
+    };
+    Ok(StreamHashes {
+        sha256,
+        git_blob: git_blob.map(GitBlobHasher::finish),
+    })
 }

@@ -277,6 +277,87 @@ fn dropped_connection_resumes_without_refetching() -> TestResult {
     Ok(())
 }
 
+/// A repo with one regular (git, not LFS) file: the test Hub stores files
+/// from 1 KiB on with LFS. Returns the file's bytes and its git blob id.
+fn seed_plain_repo(f: &Fixture) -> Result<(Vec<u8>, String), Box<dyn std::error::Error>> {
+    let text: Vec<u8> = (0..900u32).map(|i| b'a' + (i * 7 % 26) as u8).collect();
+    f.hub
+        .seed(&SeedRepo::model(PLAIN_REPO).file("notes.txt", text.clone()))?;
+    let mut sha1 = sha1::Sha1::new();
+    sha1::Digest::update(&mut sha1, format!("blob {}\0", text.len()).as_bytes());
+    sha1::Digest::update(&mut sha1, &text);
+    let id = sha1::Digest::finalize(sha1)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((text, id))
+}
+
+const PLAIN_REPO: &str = "alice/plain";
+
+fn plain_gets(f: &Fixture) -> Vec<hub_emulator::http::RequestRecord> {
+    f.hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/alice/plain/resolve/"))
+        .collect()
+}
+
+#[test]
+fn a_regular_file_resumes_from_its_partial_file_and_is_checked_whole() -> TestResult {
+    let f = fixture()?;
+    let (text, id) = seed_plain_repo(&f)?;
+    let blobs = f.cache.path().join("models--alice--plain").join("blobs");
+    std::fs::create_dir_all(&blobs)?;
+    // A call that stopped after 300 bytes left them.
+    std::fs::write(blobs.join(format!("{id}.incomplete")), &text[..300])?;
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(PLAIN_REPO)?, "notes.txt", &f.options())?;
+    assert_eq!(
+        std::fs::read(path)?,
+        text,
+        "the git blob id covers the bytes on disk and the new ones"
+    );
+    let gets = plain_gets(&f);
+    assert_eq!(gets.len(), 1, "{gets:?}");
+    assert_eq!(gets[0].range.as_deref(), Some("bytes=300-"));
+
+    // A partial file with wrong bytes: the id does not match, nothing is placed,
+    // the partial file is gone, and the next call fetches the file afresh.
+    let f = fixture()?;
+    let (text, id) = seed_plain_repo(&f)?;
+    let blobs = f.cache.path().join("models--alice--plain").join("blobs");
+    std::fs::create_dir_all(&blobs)?;
+    std::fs::write(blobs.join(format!("{id}.incomplete")), vec![b'!'; 300])?;
+    let err = hf_hub_download(&f.client, &RepoId::new(PLAIN_REPO)?, "notes.txt", &f.options())
+        .expect_err("wrong bytes before the resumed ones");
+    assert!(matches!(err, Error::Integrity { .. }), "{err:?}");
+    assert!(err.to_string().contains("git blob"), "{err}");
+    assert!(listing(&blobs).is_empty(), "{:?}", listing(&blobs));
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(PLAIN_REPO)?, "notes.txt", &f.options())?;
+    assert_eq!(std::fs::read(path)?, text);
+    assert_eq!(plain_gets(&f)[0].range, None, "fetched from its first byte");
+    Ok(())
+}
+
+#[test]
+fn a_regular_file_cut_mid_body_is_resumed_and_checked_whole() -> TestResult {
+    let f = fixture()?;
+    let (text, _) = seed_plain_repo(&f)?;
+    f.hub
+        .faults()
+        .push(Fault::new("/alice/plain/resolve/", FaultAction::DropAfter { bytes: 400 }).method("GET"));
+    f.hub.log().clear();
+    let path = hf_hub_download(&f.client, &RepoId::new(PLAIN_REPO)?, "notes.txt", &f.options())?;
+    assert_eq!(std::fs::read(path)?, text);
+    let gets = plain_gets(&f);
+    assert_eq!(gets.len(), 2, "one cut transfer, one resumed: {gets:?}");
+    assert_eq!(gets[1].range.as_deref(), Some("bytes=400-"));
+    Ok(())
+}
+
 #[test]
 fn a_failed_call_keeps_its_partial_file_for_the_next() -> TestResult {
     let f = fixture()?;
