@@ -111,7 +111,7 @@ pub(crate) fn fetch(
         })
     };
     // Each xorb request takes a connection of the call's budget, which a snapshot's files
-    // share: many Xet files at once never open more connections than one large file would.
+    // share: however many Xet files are in flight, the call never holds more than its budget.
     let gate = |request: &mut dyn FnMut()| {
         let _permit = budget.acquire();
         request();
