@@ -240,6 +240,26 @@ fn wake_addr(addr: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, addr.port())
 }
 
+/// Where a cipher suite comes in the order the Hub's CDN (CloudFront) chooses
+/// from: "CloudFront chooses a cipher in the listed order from among the
+/// ciphers that the viewer supports", and lists AES-128-GCM before AES-256-GCM
+/// before ChaCha20-Poly1305, TLS 1.3 before 1.2, ECDSA before RSA.
+fn cdn_preference(suite: rustls::CipherSuite) -> usize {
+    use rustls::CipherSuite as S;
+    const ORDER: [S; 9] = [
+        S::TLS13_AES_128_GCM_SHA256,
+        S::TLS13_AES_256_GCM_SHA384,
+        S::TLS13_CHACHA20_POLY1305_SHA256,
+        S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+        S::TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+        S::TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+        S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        S::TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        S::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ];
+    ORDER.iter().position(|s| *s == suite).unwrap_or(ORDER.len())
+}
+
 fn tls_config(identity: &TlsIdentity) -> io::Result<Arc<ServerConfig>> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("unusable tls {what}: {e}"))
@@ -251,13 +271,19 @@ fn tls_config(identity: &TlsIdentity) -> io::Result<Arc<ServerConfig>> {
         return Err(invalid("certificate chain", &"no certificate in the pem text"));
     }
     let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| invalid("private key", &e))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = ServerConfig::builder_with_provider(provider)
+    let mut provider = rustls::crypto::ring::default_provider();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| cdn_preference(suite.suite()));
+    let mut config = ServerConfig::builder_with_provider(Arc::new(provider))
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("configuration", &e))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| invalid("identity", &e))?;
+    // The Hub's CDN picks the cipher from its own list, whatever order the
+    // client offers them in, so every client pays for the one it gets there.
+    config.ignore_client_order = true;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -792,6 +792,23 @@ fn tls_client(
 }
 
 #[test]
+fn the_cipher_is_the_cdns_choice_not_the_clients() -> TestResult {
+    let ca = TestCa::generate()?;
+    let fixture = start_with(Some(ca.server_identity(&["localhost"])?))?;
+    // rustls offers AES-256-GCM first; the Hub's CDN answers with AES-128-GCM.
+    let offered = rustls::crypto::ring::default_provider().cipher_suites;
+    assert_eq!(offered[0].suite(), rustls::CipherSuite::TLS13_AES_256_GCM_SHA384);
+    let mut client = tls_client(&ca, &fixture.server, "localhost")?;
+    client
+        .get_mut()
+        .write_all(b"GET /bytes/10 HTTP/1.1\r\nHost: t\r\n\r\n")?;
+    assert_eq!(read_response(&mut client, false)?.body, pattern(10));
+    let chosen = client.get_ref().conn.negotiated_cipher_suite().map(|s| s.suite());
+    assert_eq!(chosen, Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256));
+    Ok(())
+}
+
+#[test]
 fn https_round_trip_with_the_generated_ca() -> TestResult {
     let ca = TestCa::generate()?;
     let identity = ca.server_identity(&["127.0.0.1", "localhost"])?;
