@@ -7,7 +7,7 @@ use std::time::Duration;
 use hub_url::{Endpoint, HubConfig, Origin, ProxySettings, Token, Url, parse_http_url, redact_tokens, url_for_log};
 
 use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{ConnectProxyConnector, Connector, TcpConnector};
+use ureq::unversioned::transport::{ConnectProxyConnector, Connector};
 
 use crate::call_settings::CallSettings;
 use crate::error::{Error, Result};
@@ -16,6 +16,7 @@ use crate::redirect::{MAX_REDIRECTS, RedirectPolicy, is_redirect, join_http, sam
 use crate::request::{HubRequest, HubResponse, Method};
 use crate::request_body::RequestBody;
 use crate::retry::{RetryPolicy, is_retryable_status, is_retryable_transport};
+use crate::tcp_transport::TcpConnector;
 use crate::tls_transport::TlsConnector;
 use crate::token_file::resolve_token;
 use crate::user_agent::user_agent;
@@ -210,11 +211,11 @@ impl HubClientBuilder {
             .max_idle_connections_per_host(IDLE_CONNECTIONS)
             .output_buffer_size(OUTPUT_BUFFER)
             .build();
-        // ureq's own chain (a CONNECT proxy's tunnel, else a TCP connection),
-        // then our TLS over it (`tls_transport`).
+        // A CONNECT proxy's tunnel (ureq's), else a TCP connection
+        // (`tcp_transport`), then TLS over either (`tls_transport`).
         let connector = ()
             .chain(ConnectProxyConnector::default())
-            .chain(TcpConnector::default())
+            .chain(TcpConnector)
             .chain(TlsConnector::new(crate::tls::tls_config(self.ca_bundle.as_deref())?));
         let endpoint_origin = self.endpoint.origin().clone();
         Ok(HubClient {

@@ -61,6 +61,7 @@ mod retry;
 mod secret_file;
 mod server_ids;
 mod target;
+mod tcp_transport;
 mod tls;
 mod tls_transport;
 mod token_file;

@@ -1,21 +1,20 @@
-//! HTTPS over rustls's unbuffered connection, with small buffers and no
-//! record moved once received.
+//! HTTPS over rustls's unbuffered connection, with small buffers and few
+//! copies.
 //!
-//! Ciphertext is copied from the socket's buffer into
-//! [`TlsSession::incoming`] a whole record at a time where the socket has
-//! them (the part of a record that has not all arrived waits in the socket's
-//! buffer), and rustls decrypts each record where it lies: records are never
-//! moved within that buffer, unless a part of one must wait at its end for the
-//! rest. rustls 0.23 hands each record's plaintext back in a `Vec` of its own,
-//! which is copied into the buffer the HTTP layer reads from. Outgoing records
-//! are encrypted directly into the socket transport's output buffer.
+//! On a direct connection, ciphertext is read from the socket straight into
+//! [`TlsSession::incoming`] ([`TcpTransport::read_into`]), and rustls decrypts
+//! each record where it lies; only the start of a record cut by the buffer's
+//! end is moved, to its front. Through a `CONNECT` proxy's tunnel (ureq's
+//! transport, which reads into a buffer of its own), ciphertext is copied from
+//! that buffer a whole record at a time where it has them, so that records are
+//! never moved once copied. rustls 0.23 hands each record's plaintext back in
+//! a `Vec` of its own, which is copied into the buffer the HTTP layer reads
+//! from. Outgoing records are encrypted directly into the socket transport's
+//! output buffer.
 //!
-//! ureq's own rustls transport makes as many copies through rustls's buffered
-//! connection; this one holds less memory a connection (see the constants).
-//!
-//! The TCP connection, proxies and timeouts stay ureq's: this connector takes
-//! the chained transport (a socket, or a tunnel through a `CONNECT` proxy) and
-//! speaks TLS over it.
+//! ureq's own rustls transport makes a copy more, through rustls's buffered
+//! connection and a socket buffer, and holds more memory a connection (see the
+//! constants).
 
 use std::fmt;
 use std::sync::Arc;
@@ -28,10 +27,21 @@ use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
 
-/// Ciphertext waiting to be decrypted: room for two full records (one is at
-/// most 16 KiB of plaintext plus 2 KiB of overhead in TLS 1.2, 256 bytes in
-/// 1.3); the socket's own buffer holds what comes after them.
-const INCOMING_TLS_BUFFER: usize = 40 * 1024;
+use crate::tcp_transport::TcpTransport;
+
+/// Ciphertext waiting to be decrypted, through a tunnel: room for two full
+/// records (one is at most 16 KiB of plaintext plus 2 KiB of overhead in TLS
+/// 1.2, 256 bytes in 1.3); the tunnel's own buffer holds what comes after them.
+const TUNNEL_INCOMING_BUFFER: usize = 40 * 1024;
+
+/// Ciphertext read from a socket: the socket has no buffer of its own here,
+/// so this one is as large as a socket's usually is (reads that large cost
+/// less per byte), and the record cut at its end is a small part of it.
+const SOCKET_INCOMING_BUFFER: usize = 128 * 1024;
+
+/// The largest record the protocol allows, with its header (TLS 1.2's
+/// overhead, the larger).
+const LARGEST_RECORD: usize = RECORD_HEADER + 16 * 1024 + 2048;
 
 /// Decrypted bytes waiting for the HTTP layer: two full records. The socket's
 /// buffer below keeps its full size (reads that large cost less per byte), but
@@ -60,10 +70,14 @@ impl fmt::Debug for TlsConnector {
     }
 }
 
-impl<In: Transport> Connector<In> for TlsConnector {
-    type Out = Either<In, TlsTransport>;
+impl<In: Transport> Connector<Either<In, TcpTransport>> for TlsConnector {
+    type Out = Either<Either<In, TcpTransport>, TlsTransport>;
 
-    fn connect(&self, details: &ConnectionDetails, chained: Option<In>) -> Result<Option<Self::Out>, Error> {
+    fn connect(
+        &self,
+        details: &ConnectionDetails,
+        chained: Option<Either<In, TcpTransport>>,
+    ) -> Result<Option<Self::Out>, Error> {
         let Some(transport) = chained else {
             return Ok(None);
         };
@@ -80,10 +94,14 @@ impl<In: Transport> Connector<In> for TlsConnector {
             .map_err(|_| Error::Tls("the URL's host is not a valid TLS server name"))?
             .to_owned();
         let conn = UnbufferedClientConnection::new(self.config.clone(), name)?;
+        let (socket, incoming) = match transport {
+            Either::B(socket) => (Socket::Direct(socket), SOCKET_INCOMING_BUFFER),
+            tunnel => (Socket::Tunnel(tunnel.boxed()), TUNNEL_INCOMING_BUFFER),
+        };
         let mut session = TlsSession {
             conn,
-            socket: transport.boxed(),
-            incoming: vec![0; INCOMING_TLS_BUFFER],
+            socket,
+            incoming: vec![0; incoming],
             incoming_start: 0,
             incoming_used: 0,
             overflow: Vec::new(),
@@ -105,10 +123,27 @@ pub(crate) struct TlsTransport {
     plaintext: LazyBuffers,
 }
 
+/// What the ciphertext travels over.
+enum Socket {
+    /// A TCP connection, which TLS reads itself.
+    Direct(TcpTransport),
+    /// Anything else (a proxy's tunnel), read through its own buffer.
+    Tunnel(Box<dyn Transport>),
+}
+
+impl Socket {
+    fn transport(&mut self) -> &mut dyn Transport {
+        match self {
+            Socket::Direct(socket) => socket,
+            Socket::Tunnel(tunnel) => tunnel.as_mut(),
+        }
+    }
+}
+
 /// The connection's TLS state and its ciphertext.
 struct TlsSession {
     conn: UnbufferedClientConnection,
-    socket: Box<dyn Transport>,
+    socket: Socket,
     /// Received ciphertext; records are decrypted in place here.
     incoming: Vec<u8>,
     /// Where the ciphertext not yet decrypted starts, and ends.
@@ -173,12 +208,12 @@ impl TlsSession {
                     }
                 }
                 ConnectionState::EncodeTlsData(mut encode) => {
-                    let output = self.socket.buffers().output();
+                    let output = self.socket.transport().buffers().output();
                     pending_output += encode.encode(&mut output[pending_output..]).map_err(encode_error)?;
                     Progress::Continue
                 }
                 ConnectionState::TransmitTlsData(transmit) => {
-                    self.socket.transmit_output(pending_output, timeout)?;
+                    self.socket.transport().transmit_output(pending_output, timeout)?;
                     pending_output = 0;
                     transmit.done();
                     Progress::Continue
@@ -186,16 +221,13 @@ impl TlsSession {
                 ConnectionState::WriteTraffic(mut traffic) => match goal {
                     Goal::Handshake => Progress::Done,
                     Goal::Send(bytes) => {
-                        let room = self
-                            .socket
-                            .buffers()
-                            .output()
-                            .len()
-                            .saturating_sub(RECORD_OVERHEAD_ROOM);
+                        let socket = self.socket.transport();
+                        let room = socket.buffers().output().len().saturating_sub(RECORD_OVERHEAD_ROOM);
                         for piece in bytes.chunks(room.max(1)) {
-                            let output = self.socket.buffers().output();
-                            let written = traffic.encrypt(piece, output).map_err(encrypt_error)?;
-                            self.socket.transmit_output(written, timeout)?;
+                            let written = traffic
+                                .encrypt(piece, socket.buffers().output())
+                                .map_err(encrypt_error)?;
+                            socket.transmit_output(written, timeout)?;
                         }
                         Progress::Done
                     }
@@ -235,7 +267,13 @@ impl TlsSession {
     /// Moves ciphertext from the socket into `incoming`; false at the end of
     /// the stream.
     fn receive_ciphertext(&mut self, timeout: NextTimeout) -> Result<bool, Error> {
-        if self.incoming_used == self.incoming.len() {
+        // Read from a socket, a record may be cut at the buffer's end: its
+        // start goes to the front once too little room is left after it.
+        let room_wanted = match self.socket {
+            Socket::Direct(_) => LARGEST_RECORD,
+            Socket::Tunnel(_) => 1,
+        };
+        if self.incoming.len() - self.incoming_used < room_wanted {
             if self.incoming_start == 0 {
                 return Err(Error::Tls("a TLS record is larger than the protocol allows"));
             }
@@ -244,10 +282,18 @@ impl TlsSession {
             self.incoming_used -= self.incoming_start;
             self.incoming_start = 0;
         }
-        if self.socket.buffers().input().is_empty() && !self.socket.await_input(timeout)? {
+        let tunnel = match &mut self.socket {
+            Socket::Direct(socket) => {
+                let read = socket.read_into(&mut self.incoming[self.incoming_used..], timeout)?;
+                self.incoming_used += read;
+                return Ok(read > 0);
+            }
+            Socket::Tunnel(tunnel) => tunnel,
+        };
+        if tunnel.buffers().input().is_empty() && !tunnel.await_input(timeout)? {
             return Ok(false);
         }
-        let buffers = self.socket.buffers();
+        let buffers = tunnel.buffers();
         let received = buffers.input();
         let mut taken = received.len().min(self.incoming.len() - self.incoming_used);
         // Stop after the last whole record, so that none is left half-received here, to
@@ -341,7 +387,7 @@ impl Transport for TlsTransport {
     }
 
     fn is_open(&mut self) -> bool {
-        !self.session.peer_closed && self.session.socket.is_open()
+        !self.session.peer_closed && self.session.socket.transport().is_open()
     }
 
     fn is_tls(&self) -> bool {

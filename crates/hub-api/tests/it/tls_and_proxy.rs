@@ -158,3 +158,115 @@ fn a_tls_record_longer_than_the_protocol_allows_is_refused_not_waited_for() -> T
     server.join().map_err(|_| "the server thread panicked")??;
     Ok(())
 }
+
+/// A socket that sends at most `piece` bytes a write, each at once: TLS
+/// records reach the client cut at any point, across reads and buffers.
+struct InPieces {
+    socket: std::net::TcpStream,
+    piece: usize,
+}
+
+impl std::io::Read for InPieces {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.socket.read(buf)
+    }
+}
+
+impl std::io::Write for InPieces {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let piece = buf.len().min(self.piece);
+        self.socket.write(&buf[..piece])
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.socket.flush()
+    }
+}
+
+/// Answers each of `connections` connections with `body` over TLS, written in
+/// pieces of odd sizes.
+fn serve_in_pieces(
+    listener: std::net::TcpListener,
+    identity: hub_emulator::http::TlsIdentity,
+    body: Vec<u8>,
+    connections: usize,
+) -> std::thread::JoinHandle<Result<(), String>> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    use std::io::{BufRead, Write};
+    std::thread::spawn(move || {
+        let fail = |e: &dyn std::fmt::Display| e.to_string();
+        let certs = CertificateDer::pem_slice_iter(identity.cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| fail(&e))?;
+        let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| fail(&e))?;
+        let config =
+            rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .map_err(|e| fail(&e))?
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .map_err(|e| fail(&e))?;
+        let config = std::sync::Arc::new(config);
+        for (index, piece) in [1021usize, 7919].into_iter().cycle().take(connections).enumerate() {
+            let (socket, _) = listener.accept().map_err(|e| fail(&e))?;
+            socket.set_nodelay(true).map_err(|e| fail(&e))?;
+            let session = rustls::ServerConnection::new(config.clone()).map_err(|e| fail(&e))?;
+            let mut tls = std::io::BufReader::new(rustls::StreamOwned::new(session, InPieces { socket, piece }));
+            let mut line = String::new();
+            while tls.read_line(&mut line).map_err(|e| fail(&e))? > 2 {
+                line.clear();
+            }
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let tls = tls.get_mut();
+            tls.write_all(head.as_bytes()).map_err(|e| fail(&e))?;
+            tls.write_all(&body).map_err(|e| fail(&e))?;
+            tls.flush().map_err(|e| fail(&e))?;
+            tls.conn.send_close_notify();
+            tls.flush().map_err(|e| format!("connection {index}: {e}"))?;
+        }
+        Ok(())
+    })
+}
+
+#[test]
+fn records_cut_anywhere_on_the_way_arrive_whole_and_in_order() -> TestResult {
+    use std::io::Read;
+    let ca = hub_emulator::tls::TestCa::generate()?;
+    let bundle = tempfile::NamedTempFile::new()?;
+    std::fs::write(bundle.path(), &ca.ca_cert_pem)?;
+    // Bytes that differ everywhere, so that a record moved or dropped shows.
+    let body: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let origin = format!("https://localhost:{}", listener.local_addr()?.port());
+    let server = serve_in_pieces(listener, ca.server_identity(&["localhost"])?, body.clone(), 2);
+    let proxy = ConnectProxy::start()?;
+    // Read from the socket itself, then through a proxy's tunnel.
+    for settings in [
+        ProxySettings::default(),
+        ProxySettings {
+            https: Some(proxy.url()),
+            ..ProxySettings::default()
+        },
+    ] {
+        let client = HubClient::builder()
+            .endpoint(Endpoint::new(&origin)?)
+            .proxy(settings)
+            .ca_bundle(Some(bundle.path().into()))
+            .retry(hub_api::RetryPolicy::none())
+            .build()?;
+        let response = client.send(&hub_api::HubRequest::get(format!("{origin}/blob")))?;
+        let mut received = Vec::new();
+        response.into_reader().read_to_end(&mut received)?;
+        assert_eq!(received.len(), body.len());
+        assert!(received == body, "the body arrived changed");
+    }
+    assert_eq!(proxy.tunnels().len(), 1, "the second request went through the tunnel");
+    server.join().map_err(|_| "the server thread panicked")??;
+    Ok(())
+}
