@@ -12,9 +12,16 @@ use crate::error::{Error, Result};
 /// The platform's trust store, or, when a CA bundle is named
 /// (`REQUESTS_CA_BUNDLE`, `SSL_CERT_FILE`, `CURL_CA_BUNDLE`), exactly the
 /// certificates of that bundle, as the Python client does. TLS 1.2 and 1.3,
-/// with ring's ciphers.
+/// with ring's ciphers, AES-128-GCM offered first.
 pub(crate) fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<rustls::ClientConfig>> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut provider = rustls::crypto::ring::default_provider();
+    // As browsers and the Hub's CDN order them: a server that takes the
+    // client's order then spends a quarter less on encryption, and so do we
+    // on decryption (AES-128 runs 10 rounds a block, AES-256 14).
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| !is_aes_128_gcm(suite.suite()));
+    let provider = Arc::new(provider);
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(rustls::ALL_VERSIONS)
         .map_err(|e| tls_setup_error(&e))?;
@@ -43,6 +50,16 @@ pub(crate) fn tls_config(ca_bundle: Option<&Path>) -> Result<Arc<rustls::ClientC
         }
     };
     Ok(Arc::new(config))
+}
+
+fn is_aes_128_gcm(suite: rustls::CipherSuite) -> bool {
+    use rustls::CipherSuite as S;
+    matches!(
+        suite,
+        S::TLS13_AES_128_GCM_SHA256
+            | S::TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+            | S::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+    )
 }
 
 fn tls_setup_error(error: &rustls::Error) -> Error {

@@ -184,13 +184,14 @@ impl std::io::Write for InPieces {
 }
 
 /// Answers each of `connections` connections with `body` over TLS, written in
-/// pieces of odd sizes.
+/// pieces of odd sizes; returns the cipher of each. Like rustls's and nginx's
+/// defaults, the server takes the first cipher the client offers that it has.
 fn serve_in_pieces(
     listener: std::net::TcpListener,
     identity: hub_emulator::http::TlsIdentity,
     body: Vec<u8>,
     connections: usize,
-) -> std::thread::JoinHandle<Result<(), String>> {
+) -> std::thread::JoinHandle<Result<Vec<Option<rustls::CipherSuite>>, String>> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use std::io::{BufRead, Write};
@@ -208,6 +209,7 @@ fn serve_in_pieces(
                 .with_single_cert(certs, key)
                 .map_err(|e| fail(&e))?;
         let config = std::sync::Arc::new(config);
+        let mut ciphers = Vec::new();
         for (index, piece) in [1021usize, 7919].into_iter().cycle().take(connections).enumerate() {
             let (socket, _) = listener.accept().map_err(|e| fail(&e))?;
             socket.set_nodelay(true).map_err(|e| fail(&e))?;
@@ -227,8 +229,9 @@ fn serve_in_pieces(
             tls.flush().map_err(|e| fail(&e))?;
             tls.conn.send_close_notify();
             tls.flush().map_err(|e| format!("connection {index}: {e}"))?;
+            ciphers.push(tls.conn.negotiated_cipher_suite().map(|s| s.suite()));
         }
-        Ok(())
+        Ok(ciphers)
     })
 }
 
@@ -268,5 +271,31 @@ fn records_cut_anywhere_on_the_way_arrive_whole_and_in_order() -> TestResult {
     }
     assert_eq!(proxy.tunnels().len(), 1, "the second request went through the tunnel");
     server.join().map_err(|_| "the server thread panicked")??;
+    Ok(())
+}
+
+#[test]
+fn a_server_that_takes_the_clients_order_gets_aes_128_gcm() -> TestResult {
+    use std::io::Read;
+    let ca = hub_emulator::tls::TestCa::generate()?;
+    let bundle = tempfile::NamedTempFile::new()?;
+    std::fs::write(bundle.path(), &ca.ca_cert_pem)?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let origin = format!("https://localhost:{}", listener.local_addr()?.port());
+    let server = serve_in_pieces(listener, ca.server_identity(&["localhost"])?, b"ok".to_vec(), 1);
+    let client = HubClient::builder()
+        .endpoint(Endpoint::new(&origin)?)
+        .ca_bundle(Some(bundle.path().into()))
+        .retry(hub_api::RetryPolicy::none())
+        .build()?;
+    let mut body = String::new();
+    client
+        .send(&hub_api::HubRequest::get(format!("{origin}/x")))?
+        .into_reader()
+        .read_to_string(&mut body)?;
+    assert_eq!(body, "ok");
+    // rustls on its own offers AES-256-GCM first.
+    let ciphers = server.join().map_err(|_| "the server thread panicked")??;
+    assert_eq!(ciphers, vec![Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)]);
     Ok(())
 }
