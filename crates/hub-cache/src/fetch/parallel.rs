@@ -14,7 +14,7 @@ use hub_api::{HubClient, HubRequest};
 
 use super::hasher::PrefixHasher;
 use super::ramp::Ramp;
-use super::stall::StallGuard;
+use super::stall::{StallGuard, fill};
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::connection_budget::ConnectionBudget;
 use crate::error::{Error, Result};
@@ -394,27 +394,6 @@ fn preallocate(file: &File, size: u64) -> std::io::Result<()> {
         }
     }
     file.set_len(size)
-}
-
-/// Reads until `buffer` is full, the body ends, the connection breaks or the
-/// body stalls: few large writes cost less than many small ones. Returns what
-/// was read, and the error that stopped it early.
-fn fill(reader: &mut impl Read, buffer: &mut [u8], stall: &mut StallGuard) -> (usize, Option<std::io::Error>) {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => {
-                filled += n;
-                if let Err(stalled) = stall.record(n) {
-                    return (filled, Some(stalled));
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return (filled, Some(e)),
-        }
-    }
-    (filled, None)
 }
 
 #[cfg(test)]

@@ -1,12 +1,12 @@
 //! One connection, appending to the partial file; resumes with `Range` where it stopped.
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::Path;
 
 use hub_api::{HubClient, HubRequest};
 
 use super::git_blob::GitBlobHasher;
-use super::stall::StallGuard;
+use super::stall::{StallGuard, fill};
 use super::stream_hasher::StreamHasher;
 use super::{BlobSource, COPY_BUFFER, RESUMES_PER_CALL, TransferSettings, content_range_start, open_partial};
 use crate::error::{Error, Result};
@@ -130,20 +130,13 @@ pub(super) fn fetch(
                 Some(size) => (size - offset + 1).min(buffer.len() as u64) as usize,
                 None => buffer.len(),
             };
-            let n = match reader.read(&mut buffer[..want]) {
-                Ok(0) => {
-                    spare = Some(buffer);
-                    break None;
-                }
-                Ok(n) => n,
-                Err(e) => {
-                    spare = Some(buffer);
-                    match e.kind() {
-                        std::io::ErrorKind::Interrupted => continue,
-                        _ => break Some(e),
-                    }
-                }
-            };
+            // Filled before it is written: a TLS body comes a record (16 KiB)
+            // at a time, and each write and hand-over costs the same whatever its size.
+            let (n, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);
+            if n == 0 {
+                spare = Some(buffer);
+                break broken;
+            }
             if let Some(size) = expected.filter(|&size| offset + n as u64 > size) {
                 return Err(invalid(format!("the body goes on past the announced {size} bytes")));
             }
@@ -160,8 +153,8 @@ pub(super) fn fetch(
                 path: source.repo_path.to_string(),
                 bytes: n as u64,
             });
-            if let Err(stalled) = stall.record(n) {
-                break Some(stalled);
+            if broken.is_some() || n < want {
+                break broken;
             }
         };
         let short = expected.is_some_and(|size| offset < size);

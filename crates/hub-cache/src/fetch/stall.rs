@@ -49,6 +49,31 @@ impl StallGuard {
     }
 }
 
+/// Reads until `buffer` is full, the body ends, the connection breaks or the
+/// body stalls: few large writes cost less than many small ones. Returns what
+/// was read, and the error that stopped it early.
+pub(crate) fn fill(
+    reader: &mut impl std::io::Read,
+    buffer: &mut [u8],
+    stall: &mut StallGuard,
+) -> (usize, Option<std::io::Error>) {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(n) => {
+                filled += n;
+                if let Err(stalled) = stall.record(n) {
+                    return (filled, Some(stalled));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return (filled, Some(e)),
+        }
+    }
+    (filled, None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
