@@ -236,6 +236,29 @@ mod tests {
     }
 
     #[test]
+    fn a_file_slowed_by_others_on_a_busy_machine_does_not_open_them_all() {
+        // Its one connection brings 100 MB/s, but the call 900: the machine
+        // is busy, not the link slow. A doubling that brings the call nothing
+        // is taken back.
+        let mut ramp = RampState::new(8);
+        ramp.observe(900.0 * MB);
+        assert_eq!(ramp.allowed, 2);
+        ramp.observe(950.0 * MB);
+        assert_eq!((ramp.allowed, ramp.settled), (1, true));
+    }
+
+    #[test]
+    fn files_behind_capped_connections_double_while_the_call_gains() {
+        // Five files on one 180 MB/s connection each: the call brings 900 MB/s.
+        let mut ramp = RampState::new(8);
+        for (call_rate, allowed) in [(900.0, 2), (1500.0, 4), (1600.0, 2)] {
+            ramp.observe(call_rate * MB);
+            assert_eq!(ramp.allowed, allowed);
+        }
+        assert!(ramp.settled);
+    }
+
+    #[test]
     fn one_connection_at_most_is_settled_at_once() {
         let ramp = RampState::new(1);
         assert_eq!((ramp.allowed, ramp.settled), (1, true));
