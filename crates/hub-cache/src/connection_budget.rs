@@ -1,9 +1,6 @@
 //! A counting semaphore over connections, shared by everything one call fetches,
-//! so small files and the ranges of large ones share one budget; and the bytes
-//! the call's large files received, by which each of them judges whether more
-//! connections pay.
+//! so small files and the ranges of large ones share one budget.
 
-use std::sync::atomic::AtomicU64;
 use std::sync::{Condvar, Mutex};
 
 /// At most `limit` transfers at once.
@@ -11,7 +8,6 @@ use std::sync::{Condvar, Mutex};
 pub(crate) struct ConnectionBudget {
     free: Mutex<usize>,
     released: Condvar,
-    ranged_bytes: AtomicU64,
 }
 
 /// One connection of the budget, given back on drop.
@@ -24,13 +20,7 @@ impl ConnectionBudget {
         ConnectionBudget {
             free: Mutex::new(limit.max(1)),
             released: Condvar::new(),
-            ranged_bytes: AtomicU64::new(0),
         }
-    }
-
-    /// Bytes received so far by the ranges of every large file of the call.
-    pub(crate) fn ranged_bytes(&self) -> &AtomicU64 {
-        &self.ranged_bytes
     }
 
     /// Waits for a free connection.

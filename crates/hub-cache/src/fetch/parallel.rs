@@ -86,7 +86,7 @@ struct Shared<'a> {
     hasher: Option<&'a PrefixHasher>,
     settings: &'a TransferSettings,
     /// How many of the workers may fetch, found while the file arrives.
-    ramp: Ramp<'a>,
+    ramp: Ramp,
 }
 
 /// How the ranges went.
@@ -167,7 +167,7 @@ pub(super) fn fetch(
         error: Mutex::new(None),
         hasher: hasher.as_ref(),
         settings,
-        ramp: Ramp::new(workers, budget.ranged_bytes()),
+        ramp: Ramp::new(workers),
     };
     std::thread::scope(|scope| {
         for index in 0..workers {

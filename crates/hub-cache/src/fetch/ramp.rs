@@ -3,12 +3,6 @@
 //! more throughput. On loopback or a fast link one stream already takes what
 //! the machine can write, and more connections only cost CPU; behind a
 //! per-connection cap or a long round trip, each one adds its share.
-//!
-//! Throughput is the whole call's (every large file it fetches at once), not
-//! the file's own: files sharing a busy machine take bytes from each other,
-//! so one file's connections can bring it more while bringing the call
-//! nothing, and one file's connection is slow beside four others without its
-//! link being so.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
@@ -45,7 +39,7 @@ impl RampState {
         }
     }
 
-    /// Takes the call's rate (bytes a second) over the window that just ended.
+    /// Takes the rate (bytes a second) of the window that just ended.
     pub(super) fn observe(&mut self, rate: f64) {
         if self.settled {
             return;
@@ -75,32 +69,24 @@ impl RampState {
 }
 
 /// The ramp shared by a file's workers and the thread that measures.
-pub(super) struct Ramp<'a> {
+pub(super) struct Ramp {
     state: Mutex<(RampState, bool)>,
     changed: Condvar,
-    /// Bytes this file received.
     received: AtomicU64,
-    /// Bytes every large file of the call received, and how many when this file started.
-    call_received: &'a AtomicU64,
-    call_at_start: u64,
 }
 
-impl<'a> Ramp<'a> {
-    /// A ramp to at most `max` connections, counting bytes into `call_received` too.
-    pub(super) fn new(max: usize, call_received: &'a AtomicU64) -> Ramp<'a> {
+impl Ramp {
+    pub(super) fn new(max: usize) -> Ramp {
         Ramp {
             state: Mutex::new((RampState::new(max), false)),
             changed: Condvar::new(),
             received: AtomicU64::new(0),
-            call_received,
-            call_at_start: call_received.load(Ordering::Relaxed),
         }
     }
 
     /// Counts bytes received.
     pub(super) fn received(&self, bytes: usize) {
         self.received.fetch_add(bytes as u64, Ordering::Relaxed);
-        self.call_received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// Waits until worker `index` may take a range: `false` once the file is
@@ -131,7 +117,6 @@ impl<'a> Ramp<'a> {
     /// returns when [`Ramp::finish`] is called.
     pub(super) fn measure(&self) {
         let mut last = 0;
-        let mut call_last = self.call_at_start;
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let (next, timeout) = self
@@ -145,19 +130,14 @@ impl<'a> Ramp<'a> {
             if !timeout.timed_out() {
                 continue;
             }
-            let (now, call_now) = (
-                self.received.load(Ordering::Relaxed),
-                self.call_received.load(Ordering::Relaxed),
-            );
+            let now = self.received.load(Ordering::Relaxed);
             let rate = (now - last) as f64 / WINDOW.as_secs_f64();
-            let call_rate = call_now.saturating_sub(call_last) as f64 / WINDOW.as_secs_f64();
-            (last, call_last) = (now, call_now);
+            last = now;
             let before = guard.0.allowed;
-            guard.0.observe(call_rate);
+            guard.0.observe(rate);
             log::debug!(
-                "{before} connection(s): {:.0} MB/s (all large files: {:.0} MB/s); now {}{}",
+                "{before} connection(s): {:.0} MB/s; now {}{}",
                 rate / 1e6,
-                call_rate / 1e6,
                 guard.0.allowed,
                 if guard.0.settled { ", settled" } else { "" }
             );
@@ -214,48 +194,6 @@ mod tests {
         assert_eq!((ramp.allowed, ramp.settled), (4, true));
         ramp.observe(10_000.0);
         assert_eq!(ramp.allowed, 4, "settled for good");
-    }
-
-    #[test]
-    fn a_file_judges_by_what_the_whole_call_receives() {
-        let call = AtomicU64::new(0);
-        let ramp = Ramp::new(8, &call);
-        let other_file = Ramp::new(8, &call);
-        // In the first window this file brings 10 MB (67 MB/s, a slow link if
-        // it were alone), the call 1 GB: the machine is busy, so it doubles
-        // instead of opening all eight.
-        ramp.received(10_000_000);
-        other_file.received(1_000_000_000);
-        std::thread::scope(|scope| {
-            scope.spawn(|| ramp.measure());
-            assert!(ramp.wait_turn(1), "a second connection is let in");
-            let allowed = ramp.state.lock().map(|state| state.0.allowed).unwrap_or(0);
-            ramp.finish();
-            assert_eq!(allowed, 2);
-        });
-    }
-
-    #[test]
-    fn a_file_slowed_by_others_on_a_busy_machine_does_not_open_them_all() {
-        // Its one connection brings 100 MB/s, but the call 900: the machine
-        // is busy, not the link slow. A doubling that brings the call nothing
-        // is taken back.
-        let mut ramp = RampState::new(8);
-        ramp.observe(900.0 * MB);
-        assert_eq!(ramp.allowed, 2);
-        ramp.observe(950.0 * MB);
-        assert_eq!((ramp.allowed, ramp.settled), (1, true));
-    }
-
-    #[test]
-    fn files_behind_capped_connections_double_while_the_call_gains() {
-        // Five files on one 180 MB/s connection each: the call brings 900 MB/s.
-        let mut ramp = RampState::new(8);
-        for (call_rate, allowed) in [(900.0, 2), (1500.0, 4), (1600.0, 2)] {
-            ramp.observe(call_rate * MB);
-            assert_eq!(ramp.allowed, allowed);
-        }
-        assert!(ramp.settled);
     }
 
     #[test]
