@@ -648,12 +648,13 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
              fetches a file over one connection, and a snapshot 8 files at once",
             hf_hub::VERSION
         ),
-        "loopback TLS: the same emulator over HTTPS (rustls, ring; it picks the cipher from its own \
-         list, AES-128-GCM first, as the Hub's CDN does, so every client gets the one it gets there), \
-         the Hub at https://127.0.0.1:PORT and its CDN at https://localhost:PORT, with a certificate \
-         from a test CA made for the run; trusted through REQUESTS_CA_BUNDLE by our CLI, SSL_CERT_FILE (and REQUESTS_CA_BUNDLE) by the Python \
-         client, SSL_CERT_FILE by hf-hub (its reqwest reads the platform roots from there), --cacert by \
-         curl, --ca-certificate by aria2c; the emulator encrypts on the cores the clients use"
+        "loopback TLS: the same emulator over HTTPS (rustls, ring; it picks the cipher from its own list, \
+         AES-128-GCM first, as the Hub's CDN does, so every client gets the one it gets there), the Hub \
+         at https://127.0.0.1:PORT and its CDN at https://localhost:PORT, with a certificate from a test \
+         CA made for the run; trusted through REQUESTS_CA_BUNDLE by our CLI, SSL_CERT_FILE (and \
+         REQUESTS_CA_BUNDLE) by the Python client, SSL_CERT_FILE by hf-hub (its reqwest reads the \
+         platform roots from there), --cacert by curl, --ca-certificate by aria2c; the emulator encrypts \
+         on the cores the clients use"
             .to_string(),
         "huggingface-cli verifies every LFS file's sha256 and every other file's git blob id; \
          `huggingface-cli --no-verify` (a hidden switch) checks sizes only, for the targets set for a \
