@@ -43,9 +43,9 @@ const SOCKET_INCOMING_BUFFER: usize = 128 * 1024;
 /// overhead, the larger).
 const LARGEST_RECORD: usize = RECORD_HEADER + 16 * 1024 + 2048;
 
-/// Decrypted bytes waiting for the HTTP layer: two full records. The socket's
-/// buffer below keeps its full size (reads that large cost less per byte), but
-/// a record is decrypted at a time, so a larger one here only holds memory.
+/// Decrypted bytes waiting for the HTTP layer: two full records. Ciphertext
+/// is read in large pieces (they cost less per byte), but a record is
+/// decrypted at a time, so a larger buffer here only holds memory.
 const PLAINTEXT_INPUT_BUFFER: usize = 32 * 1024;
 
 /// Outgoing plaintext is encrypted in pieces this much smaller than the
