@@ -36,8 +36,7 @@ impl<In: Transport> Connector<In> for TcpConnector {
         if let Some(tunnel) = chained {
             return Ok(Some(Either::A(tunnel)));
         }
-        let addrs: Vec<SocketAddr> = details.addrs.iter().copied().collect();
-        let stream = connect_any(&addrs, details.timeout)?;
+        let stream = connect_any(&details.addrs, details.timeout)?;
         if details.config.no_delay() {
             stream.set_nodelay(true)?;
         }

@@ -88,6 +88,30 @@ pub struct TlsIdentity {
     pub key_pem: String,
 }
 
+impl TlsIdentity {
+    /// The certificate chain and the key, parsed for a rustls server.
+    pub fn rustls_parts(
+        &self,
+    ) -> std::io::Result<(
+        Vec<rustls::pki_types::CertificateDer<'static>>,
+        rustls::pki_types::PrivateKeyDer<'static>,
+    )> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let invalid = |what: &str, e: &dyn std::fmt::Display| {
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("unusable tls {what}: {e}"))
+        };
+        let certs = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("certificate chain", &e))?;
+        if certs.is_empty() {
+            return Err(invalid("certificate chain", &"no certificate in the pem text"));
+        }
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|e| invalid("private key", &e))?;
+        Ok((certs, key))
+    }
+}
+
 impl std::fmt::Debug for TlsIdentity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlsIdentity")

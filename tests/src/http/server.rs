@@ -8,8 +8,6 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
 
 use super::connection::{Context, serve};
@@ -264,13 +262,7 @@ fn tls_config(identity: &TlsIdentity) -> io::Result<Arc<ServerConfig>> {
     let invalid = |what: &str, e: &dyn std::fmt::Display| {
         io::Error::new(io::ErrorKind::InvalidInput, format!("unusable tls {what}: {e}"))
     };
-    let certs = CertificateDer::pem_slice_iter(identity.cert_chain_pem.as_bytes())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| invalid("certificate chain", &e))?;
-    if certs.is_empty() {
-        return Err(invalid("certificate chain", &"no certificate in the pem text"));
-    }
-    let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| invalid("private key", &e))?;
+    let (certs, key) = identity.rustls_parts()?;
     let mut provider = rustls::crypto::ring::default_provider();
     provider
         .cipher_suites

@@ -192,15 +192,10 @@ fn serve_in_pieces(
     body: Vec<u8>,
     connections: usize,
 ) -> std::thread::JoinHandle<Result<Vec<Option<rustls::CipherSuite>>, String>> {
-    use rustls::pki_types::pem::PemObject;
-    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     use std::io::{BufRead, Write};
     std::thread::spawn(move || {
         let fail = |e: &dyn std::fmt::Display| e.to_string();
-        let certs = CertificateDer::pem_slice_iter(identity.cert_chain_pem.as_bytes())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| fail(&e))?;
-        let key = PrivateKeyDer::from_pem_slice(identity.key_pem.as_bytes()).map_err(|e| fail(&e))?;
+        let (certs, key) = identity.rustls_parts().map_err(|e| fail(&e))?;
         let config =
             rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()
