@@ -13,6 +13,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
@@ -37,6 +38,10 @@ struct Watermark {
     free: Vec<Vec<u8>>,
     /// No more bytes will become final: hash what is ready, then stop.
     closed: bool,
+    /// How long the thread has waited with nothing to hash.
+    hungry: Duration,
+    /// Since when it has been waiting, if it is now.
+    waiting_since: Option<Instant>,
 }
 
 /// A background sha256 of a file's prefix `[0, ready)` as `ready` grows to `total`.
@@ -91,6 +96,13 @@ impl PrefixHasher {
         w.queue.push_back(Segment::Memory(taken, len));
         self.shared.1.notify_one();
         true
+    }
+
+    /// How long the thread has waited, so far, with nothing to hash: a hasher
+    /// that never waits is what holds the file back.
+    pub(crate) fn hungry(&self) -> Duration {
+        let w = self.lock();
+        w.hungry + w.waiting_since.map_or(Duration::ZERO, |since| since.elapsed())
     }
 
     /// Waits for the hash of all `total` bytes (lowercase hex). The transfer
@@ -155,7 +167,13 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
                 if w.closed {
                     return Ok(None);
                 }
+                // Waiting for the first bytes is waiting for the server, not
+                // hunger: only waits between bytes count.
+                let since = (hashed > 0).then(Instant::now);
+                w.waiting_since = since;
                 w = cvar.wait(w).unwrap_or_else(PoisonError::into_inner);
+                w.waiting_since = None;
+                w.hungry += since.map_or(Duration::ZERO, |since| since.elapsed());
             }
         };
         match segment {
@@ -252,6 +270,31 @@ mod tests {
         let _ = hasher.offer(300, &mut segment(300), 100);
         hasher.advance(400);
         assert_eq!(hasher.finish()?, hex(&Sha256::digest(&bytes)));
+        Ok(())
+    }
+
+    #[test]
+    fn waiting_for_more_bytes_after_the_first_counts_as_hunger() -> std::io::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let path = dir.path().join("partial");
+        std::fs::write(&path, [7u8; 200])?;
+        let hasher = PrefixHasher::start(&path, 200)?;
+        assert_eq!(hasher.hungry(), Duration::ZERO, "no byte has come yet");
+        hasher.advance(100);
+        // The thread hashes the first 100 bytes, then waits for the rest:
+        // that wait shows, and keeps growing while it lasts.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while hasher.hungry() == Duration::ZERO {
+            assert!(Instant::now() < deadline, "the wait never showed");
+            std::thread::yield_now();
+        }
+        let first = hasher.hungry();
+        while hasher.hungry() == first {
+            assert!(Instant::now() < deadline, "the wait stopped growing");
+            std::thread::yield_now();
+        }
+        hasher.advance(200);
+        assert_eq!(hasher.finish()?, hex(&Sha256::digest([7u8; 200])));
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 
 mod git_blob;
 mod hasher;
+mod idle_cpu;
 mod parallel;
 mod ramp;
 mod single_stream;

@@ -182,7 +182,7 @@ pub(super) fn fetch(
                 }
             });
         }
-        shared.ramp.measure();
+        shared.ramp.measure(&|| shared.hasher.map(PrefixHasher::hungry));
     });
     if shared.ranges_ignored.load(Ordering::SeqCst) {
         return Ok(Outcome::RangesIgnored);

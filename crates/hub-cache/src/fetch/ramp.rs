@@ -3,10 +3,16 @@
 //! more throughput. On loopback or a fast link one stream already takes what
 //! the machine can write, and more connections only cost CPU; behind a
 //! per-connection cap or a long round trip, each one adds its share.
+//!
+//! A file whose sha256 cannot keep up with its bytes is held where it is: it
+//! is done when its last byte is hashed, so more connections would not finish
+//! it sooner, and would take from the hashing thread the CPU it lacks.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use super::idle_cpu::CpuTimes;
 
 /// How long each measurement lasts.
 pub(super) const WINDOW: Duration = Duration::from_millis(150);
@@ -14,9 +20,41 @@ pub(super) const WINDOW: Duration = Duration::from_millis(150);
 /// What a doubling must bring to be kept: a quarter more.
 const GAIN: f64 = 1.25;
 
+/// A hashing thread that waited less than this share of a window for bytes
+/// is what bounds the file.
+const HASH_BOUND: f64 = 0.1;
+
+/// Idle cores, on average over a window, that count as CPU to spare.
+const SPARE_CORES: f64 = 0.5;
+
 /// A first connection slower than this (bytes a second) is held back by its
 /// link, not by the machine: loopback and fast links bring several times more.
 const SLOW_CONNECTION: f64 = 256.0 * 1024.0 * 1024.0;
+
+/// What one window showed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Window {
+    /// Bytes a second received.
+    pub(super) rate: f64,
+    /// The file's hashing thread barely waited for bytes: hashing, not the
+    /// transfer, bounds the file.
+    pub(super) hash_bound: bool,
+    /// Cores sat idle (or nothing says they did not).
+    pub(super) spare_cpu: bool,
+}
+
+impl Window {
+    /// A window's reading: `hunger` is the share of it the hashing thread
+    /// spent waiting for bytes (none without verification), `idle_cores` how
+    /// many cores sat idle on average (none where the system does not say).
+    pub(super) fn judge(rate: f64, hunger: Option<f64>, idle_cores: Option<f64>) -> Window {
+        Window {
+            rate,
+            hash_bound: hunger.is_some_and(|hunger| hunger < HASH_BOUND),
+            spare_cpu: idle_cores.is_none_or(|idle| idle >= SPARE_CORES),
+        }
+    }
+}
 
 /// The decision, window after window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,15 +77,18 @@ impl RampState {
         }
     }
 
-    /// Takes the rate (bytes a second) of the window that just ended.
-    pub(super) fn observe(&mut self, rate: f64) {
-        if self.settled {
+    /// Takes what the window that just ended showed.
+    pub(super) fn observe(&mut self, window: Window) {
+        if self.settled || window.hash_bound {
             return;
         }
+        let rate = window.rate;
         match self.best {
-            // One connection far below what a machine writes is bound by its
-            // link (a per-connection cap, a long round trip): all of them at once.
-            None if rate < SLOW_CONNECTION => {
+            // One connection far below what a machine writes, while cores sit
+            // idle, is bound by its link (a per-connection cap, a long round
+            // trip): all of them at once. On a machine with no core to spare,
+            // it may be bound by the machine: doubling finds out.
+            None if rate < SLOW_CONNECTION && window.spare_cpu => {
                 self.best = Some((rate, self.allowed));
                 self.allowed = self.max;
             }
@@ -114,9 +155,13 @@ impl Ramp {
     }
 
     /// Measures window after window and lets more workers in while they pay;
-    /// returns when [`Ramp::finish`] is called.
-    pub(super) fn measure(&self) {
+    /// returns when [`Ramp::finish`] is called. `hungry` says how long the
+    /// file's hashing thread has waited for bytes so far, when there is one.
+    pub(super) fn measure(&self, hungry: &dyn Fn() -> Option<Duration>) {
         let mut last = 0;
+        let mut last_hungry = hungry();
+        let mut last_cpu = CpuTimes::now();
+        let mut since = Instant::now();
         let mut guard = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             let (next, timeout) = self
@@ -131,13 +176,30 @@ impl Ramp {
                 continue;
             }
             let now = self.received.load(Ordering::Relaxed);
-            let rate = (now - last) as f64 / WINDOW.as_secs_f64();
+            let elapsed = since.elapsed().as_secs_f64().max(f64::EPSILON);
+            since = Instant::now();
+            let rate = (now - last) as f64 / elapsed;
             last = now;
+            let hungry_now = hungry();
+            let hunger = match (last_hungry, hungry_now) {
+                (Some(before), Some(now)) => Some(now.saturating_sub(before).as_secs_f64() / elapsed),
+                _ => None,
+            };
+            last_hungry = hungry_now;
+            let cpu_now = CpuTimes::now();
+            let idle_cores = match (&last_cpu, &cpu_now) {
+                (Some(before), Some(now)) => now.idle_cores_since(before),
+                _ => None,
+            };
+            last_cpu = cpu_now;
+            let window = Window::judge(rate, hunger, idle_cores);
             let before = guard.0.allowed;
-            guard.0.observe(rate);
+            guard.0.observe(window);
             log::debug!(
-                "{before} connection(s): {:.0} MB/s; now {}{}",
+                "{before} connection(s): {:.0} MB/s, hashing waited {}, idle cores {}; now {}{}",
                 rate / 1e6,
+                hunger.map_or("-".to_string(), |h| format!("{:.0} %", h * 100.0)),
+                idle_cores.map_or("-".to_string(), |c| format!("{c:.2}")),
                 guard.0.allowed,
                 if guard.0.settled { ", settled" } else { "" }
             );
@@ -158,20 +220,29 @@ mod tests {
     #[test]
     fn a_link_that_one_stream_fills_stays_on_one() {
         let mut ramp = RampState::new(8);
-        ramp.observe(1000.0 * MB);
+        ramp.observe(link(1000.0 * MB));
         assert_eq!(ramp.allowed, 2, "a second connection is tried");
-        ramp.observe(1100.0 * MB);
+        ramp.observe(link(1100.0 * MB));
         assert_eq!((ramp.allowed, ramp.settled), (1, true));
     }
 
     const MB: f64 = 1024.0 * 1024.0;
 
+    /// A window bound by the transfer, on a machine with cores to spare.
+    fn link(rate: f64) -> Window {
+        Window {
+            rate,
+            hash_bound: false,
+            spare_cpu: true,
+        }
+    }
+
     #[test]
     fn a_slow_first_connection_opens_them_all() {
         let mut ramp = RampState::new(8);
-        ramp.observe(180.0 * MB);
+        ramp.observe(link(180.0 * MB));
         assert_eq!(ramp.allowed, 8);
-        ramp.observe(1300.0 * MB);
+        ramp.observe(link(1300.0 * MB));
         assert_eq!((ramp.allowed, ramp.settled), (8, true));
     }
 
@@ -179,7 +250,7 @@ mod tests {
     fn fast_connections_double_while_it_pays() {
         let mut ramp = RampState::new(8);
         for (rate, allowed) in [(300.0, 2), (600.0, 4), (1200.0, 8), (2000.0, 8)] {
-            ramp.observe(rate * MB);
+            ramp.observe(link(rate * MB));
             assert_eq!(ramp.allowed, allowed);
         }
         assert!(ramp.settled);
@@ -189,11 +260,47 @@ mod tests {
     fn it_settles_where_doubling_stopped_paying() {
         let mut ramp = RampState::new(16);
         for rate in [300.0, 600.0, 1200.0, 1250.0] {
-            ramp.observe(rate * MB);
+            ramp.observe(link(rate * MB));
         }
         assert_eq!((ramp.allowed, ramp.settled), (4, true));
-        ramp.observe(10_000.0);
+        ramp.observe(link(10_000.0));
         assert_eq!(ramp.allowed, 4, "settled for good");
+    }
+
+    #[test]
+    fn a_file_its_hashing_holds_back_keeps_the_connections_it_has() {
+        let mut ramp = RampState::new(8);
+        // Slow or fast, a window whose hashing barely waited changes nothing:
+        // the file ends when its last byte is hashed.
+        for rate in [100.0, 1500.0, 100.0] {
+            ramp.observe(Window::judge(rate * MB, Some(0.02), Some(0.0)));
+            assert_eq!((ramp.allowed, ramp.settled), (1, false));
+        }
+        // Once hashing waits for bytes again, the ramp goes on as before.
+        ramp.observe(Window::judge(1000.0 * MB, Some(0.5), Some(1.0)));
+        assert_eq!(ramp.allowed, 2);
+    }
+
+    #[test]
+    fn a_slow_connection_on_a_busy_machine_doubles_instead_of_opening_all() {
+        // No core idle: the connection may be slow for want of CPU, and
+        // eight would only share it thinner; doubling finds out.
+        let mut busy = RampState::new(8);
+        busy.observe(Window::judge(150.0 * MB, Some(0.3), Some(0.1)));
+        assert_eq!(busy.allowed, 2);
+        // The same rate with a core idle is the link's: all of them at once.
+        let mut idle = RampState::new(8);
+        idle.observe(Window::judge(150.0 * MB, Some(0.3), Some(1.2)));
+        assert_eq!(idle.allowed, 8);
+    }
+
+    #[test]
+    fn without_readings_a_window_is_judged_on_its_rate_alone() {
+        let window = Window::judge(150.0 * MB, None, None);
+        assert_eq!(window, link(150.0 * MB));
+        let mut ramp = RampState::new(8);
+        ramp.observe(window);
+        assert_eq!(ramp.allowed, 8, "as on a system that does not report idle cores");
     }
 
     #[test]
