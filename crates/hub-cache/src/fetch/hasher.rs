@@ -151,6 +151,7 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; COPY_BUFFER];
     let mut hashed = 0u64;
+    let mut read_back = 0u64;
     while hashed < total {
         let segment = {
             let mut w = lock.lock().unwrap_or_else(PoisonError::into_inner);
@@ -194,9 +195,11 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
                     at += n as u64;
                 }
                 hashed = to;
+                read_back += to - from;
             }
         }
     }
+    log::debug!("sha256 of {total} bytes: {read_back} read back from the file, the rest from receive buffers");
     Ok(Some(hex(&hasher.finalize())))
 }
 
