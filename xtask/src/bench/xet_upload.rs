@@ -73,8 +73,8 @@ pub(crate) fn run(
     out.push_str(&format!(
         "- each run: a fresh emulator (Xet on) and a fresh HF_HOME, kept between the two uploads (each \
          client's own shard cache may serve the second); `re-upload sent` is the xorb bytes the emulator's \
-         CAS received during the second upload; WAN-like: {} ms before every response and once per new \
-         connection, {} MB/s per connection\n",
+         CAS received during the second upload; the clients take turns run by run; WAN-like: {} ms \
+         before every response and once per new connection, {} MB/s per connection\n",
         wan.latency.as_millis(),
         wan.per_connection_bytes_per_sec.unwrap_or(0) / 1_000_000
     ));
@@ -90,28 +90,145 @@ struct Case<'a> {
     gnu_time: bool,
 }
 
-/// Both clients' measurements under one condition.
+/// Both clients' measurements under one condition, run by run in turn (ours, then Python's,
+/// then ours again), so that a noisy stretch of the machine falls on both alike.
 fn measure_clients(case: &Case<'_>, cli: &Path, python: Option<&Path>) -> Result<Vec<ClientResult>> {
-    let mut results = vec![measure_client("huggingface-cli upload", case, |repo, path| {
-        Invocation::new(cli)
-            .args(["upload", repo])
-            .arg(path)
-            .args(["large.bin", "--quiet"])
-    })?];
-    match python {
-        Some(python) => results.push(measure_client(
-            "python huggingface_hub + hf_xet",
-            case,
-            |repo, path| Invocation::new(python).args(["-c", PYTHON_UPLOAD, repo]).arg(path),
-        )?),
-        None => results.push(ClientResult {
-            label: "python huggingface_hub + hf_xet",
+    type Make<'a> = Box<dyn Fn(&str, &Path) -> Invocation + 'a>;
+    let mut clients: Vec<(&'static str, Make<'_>)> = vec![(
+        "huggingface-cli upload",
+        Box::new(|repo, path| {
+            Invocation::new(cli)
+                .args(["upload", repo])
+                .arg(path)
+                .args(["large.bin", "--quiet"])
+        }),
+    )];
+    if let Some(python) = python {
+        clients.push((
+            PYTHON_LABEL,
+            Box::new(move |repo, path| Invocation::new(python).args(["-c", PYTHON_UPLOAD, repo]).arg(path)),
+        ));
+    }
+    let mut tallies: Vec<Tally> = clients.iter().map(|_| Tally::default()).collect();
+    for run in 1..=RUNS {
+        for ((label, make), tally) in clients.iter().zip(&mut tallies) {
+            if tally.failure.is_none() {
+                measure_run(label, case, make, run, tally)?;
+            }
+        }
+    }
+    remove_dir(&case.scratch.join(HUB_DIR))?;
+    remove_dir(&case.scratch.join(RUN_DIR))?;
+    let mut results: Vec<ClientResult> = clients
+        .iter()
+        .zip(tallies)
+        .map(|((label, _), tally)| tally.result(label))
+        .collect();
+    if python.is_none() {
+        results.push(ClientResult {
+            label: PYTHON_LABEL,
             first: Err("not available".into()),
             again: Err("not available".into()),
             sent: Vec::new(),
-        }),
+        });
     }
     Ok(results)
+}
+
+const PYTHON_LABEL: &str = "python huggingface_hub + hf_xet";
+/// The emulator's folder and the client's, under the scratch folder.
+const HUB_DIR: &str = "upload-xet-hub";
+const RUN_DIR: &str = "upload-xet-run";
+
+/// One client's runs so far.
+#[derive(Default)]
+struct Tally {
+    firsts: Vec<Sample>,
+    agains: Vec<Sample>,
+    sent: Vec<u64>,
+    /// Why a run failed: the client runs no more.
+    failure: Option<String>,
+}
+
+impl Tally {
+    fn result(self, label: &'static str) -> ClientResult {
+        let stats = |samples: &[Sample]| match &self.failure {
+            Some(why) => Err(why.clone()),
+            None => Stats::of(samples).ok_or_else(|| "no runs".to_string()),
+        };
+        ClientResult {
+            label,
+            first: stats(&self.firsts),
+            again: stats(&self.agains),
+            sent: self.sent.clone(),
+        }
+    }
+}
+
+/// Run `run` of one client: a fresh emulator and `HF_HOME`, the first upload, the second.
+fn measure_run(
+    label: &str,
+    case: &Case<'_>,
+    make: &dyn Fn(&str, &Path) -> Invocation,
+    run: usize,
+    tally: &mut Tally,
+) -> Result<()> {
+    let Case {
+        scratch,
+        large_file,
+        changed,
+        network,
+        gnu_time,
+    } = *case;
+    let hub_root = scratch.join(HUB_DIR);
+    let run_dir = scratch.join(RUN_DIR);
+    remove_dir(&hub_root)?;
+    remove_dir(&run_dir)?;
+    std::fs::create_dir_all(run_dir.join("home")).with_context(|| format!("failed to create {}", run_dir.display()))?;
+    let emulator = Emulator::start(EmulatorConfig::new(&hub_root).token(TOKEN, USER, Role::Write))
+        .context("failed to start the emulator")?;
+    emulator.set_network_conditions(network);
+    let endpoint = emulator.endpoint();
+    let repo = format!("{USER}/xet-{run}");
+    let with_env = |invocation: Invocation| {
+        invocation
+            .env("HF_HOME", run_dir.join("home"))
+            .env("HF_ENDPOINT", &endpoint)
+            .env("HF_TOKEN", TOKEN)
+            .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+            .env("HF_HUB_DISABLE_TELEMETRY", "1")
+    };
+    let _ = Command::new("sync").status();
+    let first = run_once(&with_env(make(&repo, large_file)), &run_dir, gnu_time);
+    let before = emulator.xet_stats();
+    let again = first.and_then(|first| {
+        let _ = Command::new("sync").status();
+        run_once(&with_env(make(&repo, changed)), &run_dir, gnu_time).map(|again| (first, again))
+    });
+    let after = emulator.xet_stats();
+    match again {
+        Ok((first, again)) => {
+            let bytes = after.xorb_bytes_received - before.xorb_bytes_received;
+            eprintln!(
+                "  {label:<32} run {run}/{RUNS}: first {:6.2} s, again {:6.2} s, sent {}",
+                first.wall.as_secs_f64(),
+                again.wall.as_secs_f64(),
+                human_size(bytes)
+            );
+            if before.xorb_uploads == 0 {
+                tally.failure = Some(format!("run {run}: the first upload sent no xorb (not through Xet?)"));
+            }
+            tally.firsts.push(first);
+            tally.agains.push(again);
+            tally.sent.push(bytes);
+        }
+        Err(err) => {
+            eprintln!("  {label} run {run}: failed: {err:#}");
+            tally.failure = Some(format!("{err:#}"));
+        }
+    }
+    drop(emulator);
+    Ok(())
 }
 
 /// A copy of the large file with one MiB in the middle replaced, named `large.bin` too (the
@@ -146,89 +263,6 @@ fn prepare_changed(scratch: &Path, large_file: &Path, size: u64) -> Result<PathB
     drop(file);
     std::fs::rename(&partial, &changed).with_context(|| format!("failed to write {}", changed.display()))?;
     Ok(changed)
-}
-
-/// [`RUNS`] runs of: a fresh emulator and `HF_HOME`, the first upload, the second.
-fn measure_client(
-    label: &'static str,
-    case: &Case<'_>,
-    make: impl Fn(&str, &Path) -> Invocation,
-) -> Result<ClientResult> {
-    let Case {
-        scratch,
-        large_file,
-        changed,
-        network,
-        gnu_time,
-    } = *case;
-    let hub_root = scratch.join("upload-xet-hub");
-    let run_dir = scratch.join("upload-xet-run");
-    let mut firsts: Vec<Sample> = Vec::new();
-    let mut agains: Vec<Sample> = Vec::new();
-    let mut sent = Vec::new();
-    let mut failure = None;
-    for run in 1..=RUNS {
-        remove_dir(&hub_root)?;
-        remove_dir(&run_dir)?;
-        std::fs::create_dir_all(run_dir.join("home"))
-            .with_context(|| format!("failed to create {}", run_dir.display()))?;
-        let emulator = Emulator::start(EmulatorConfig::new(&hub_root).token(TOKEN, USER, Role::Write))
-            .context("failed to start the emulator")?;
-        emulator.set_network_conditions(network);
-        let endpoint = emulator.endpoint();
-        let repo = format!("{USER}/xet-{run}");
-        let with_env = |invocation: Invocation| {
-            invocation
-                .env("HF_HOME", run_dir.join("home"))
-                .env("HF_ENDPOINT", &endpoint)
-                .env("HF_TOKEN", TOKEN)
-                .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                .env("HF_HUB_DISABLE_TELEMETRY", "1")
-        };
-        let _ = Command::new("sync").status();
-        let first = run_once(&with_env(make(&repo, large_file)), &run_dir, gnu_time);
-        let before = emulator.xet_stats();
-        let again = first.and_then(|first| {
-            let _ = Command::new("sync").status();
-            run_once(&with_env(make(&repo, changed)), &run_dir, gnu_time).map(|again| (first, again))
-        });
-        let after = emulator.xet_stats();
-        match again {
-            Ok((first, again)) => {
-                let bytes = after.xorb_bytes_received - before.xorb_bytes_received;
-                eprintln!(
-                    "  {label:<32} run {run}/{RUNS}: first {:6.2} s, again {:6.2} s, sent {}",
-                    first.wall.as_secs_f64(),
-                    again.wall.as_secs_f64(),
-                    human_size(bytes)
-                );
-                if before.xorb_uploads == 0 {
-                    failure = Some(format!("run {run}: the first upload sent no xorb (not through Xet?)"));
-                }
-                firsts.push(first);
-                agains.push(again);
-                sent.push(bytes);
-            }
-            Err(err) => {
-                eprintln!("  {label} run {run}: failed: {err:#}");
-                failure = Some(format!("{err:#}"));
-                break;
-            }
-        }
-        drop(emulator);
-    }
-    remove_dir(&hub_root)?;
-    remove_dir(&run_dir)?;
-    let stats = |samples: &[Sample]| match &failure {
-        Some(why) => Err(why.clone()),
-        None => Stats::of(samples).ok_or_else(|| "no runs".to_string()),
-    };
-    Ok(ClientResult {
-        label,
-        first: stats(&firsts),
-        again: stats(&agains),
-        sent,
-    })
 }
 
 fn render(results: &[ClientResult], size: u64, condition: &str) -> String {
