@@ -136,41 +136,58 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 
     for workload in &workloads {
         eprintln!("\n== {}", workload.label);
-        for tool in [Tool::Ours, Tool::Python] {
-            if tool == Tool::Python && python.is_none() {
-                rows.push(row(tool, workload, Err("not available".into())));
-                continue;
-            }
-            let stats = measure(tool, &run_dir, &objects, gnu_time, RUNS, |run| {
-                let repo = format!(
-                    "{USER}/{}-{}-{run}",
-                    match workload.kind {
-                        Kind::LargeFile => "large",
-                        Kind::SmallFiles => "small",
-                    },
-                    match tool {
-                        Tool::Python => "python",
-                        _ => "ours",
+        let tools: Vec<Tool> = [Tool::Ours, Tool::Python]
+            .into_iter()
+            .filter(|&tool| tool != Tool::Python || python.is_some())
+            .collect();
+        let invocation = |tool: Tool, run: usize| {
+            let repo = format!(
+                "{USER}/{}-{}-{run}",
+                match workload.kind {
+                    Kind::LargeFile => "large",
+                    Kind::SmallFiles => "small",
+                },
+                match tool {
+                    Tool::Python => "python",
+                    _ => "ours",
+                }
+            );
+            let invocation = match (tool, &python) {
+                (Tool::Python, Some(python)) => Invocation::new(python)
+                    .args(["-c", PYTHON_UPLOAD, repo.as_str()])
+                    .arg(&workload.path),
+                _ => Invocation::new(&cli)
+                    .args(["upload", repo.as_str()])
+                    .arg(&workload.path)
+                    .args(["--quiet"]),
+            };
+            Ok(invocation
+                .env("HF_HOME", run_dir.join("home"))
+                .env("HF_ENDPOINT", &endpoint)
+                .env("HF_TOKEN", TOKEN)
+                .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+                .env("HF_HUB_DISABLE_TELEMETRY", "1")
+                .env("HF_HUB_DISABLE_XET", "1"))
+        };
+        // The clients take turns run by run, so that a noisy stretch of the
+        // machine falls on both alike.
+        let mut samples: Vec<Result<Vec<Sample>, String>> = tools.iter().map(|_| Ok(Vec::new())).collect();
+        for run in 1..=RUNS {
+            for (&tool, tool_samples) in tools.iter().zip(&mut samples) {
+                if let Ok(done) = tool_samples {
+                    match measure_once(tool, &run_dir, &objects, gnu_time, run, RUNS, || invocation(tool, run)) {
+                        Ok(sample) => done.push(sample),
+                        Err(why) => *tool_samples = Err(why),
                     }
-                );
-                let invocation = match (tool, &python) {
-                    (Tool::Python, Some(python)) => Invocation::new(python)
-                        .args(["-c", PYTHON_UPLOAD, repo.as_str()])
-                        .arg(&workload.path),
-                    _ => Invocation::new(&cli)
-                        .args(["upload", repo.as_str()])
-                        .arg(&workload.path)
-                        .args(["--quiet"]),
-                };
-                Ok(invocation
-                    .env("HF_HOME", run_dir.join("home"))
-                    .env("HF_ENDPOINT", &endpoint)
-                    .env("HF_TOKEN", TOKEN)
-                    .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-                    .env("HF_HUB_DISABLE_TELEMETRY", "1")
-                    .env("HF_HUB_DISABLE_XET", "1"))
-            });
+                }
+            }
+        }
+        for (tool, tool_samples) in tools.into_iter().zip(samples) {
+            let stats = tool_samples.and_then(|done| Stats::of(&done).ok_or_else(|| "no runs".to_string()));
             rows.push(row(tool, workload, stats));
+        }
+        if python.is_none() {
+            rows.push(row(Tool::Python, workload, Err("not available".into())));
         }
     }
     let wall = |tool: Tool| {
@@ -195,6 +212,11 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     let xet = super::xet_upload::run(&scratch, large_file, &cli, python.as_deref(), gnu_time)?;
 
     notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
+    notes.push(
+        "huggingface-cli and the Python client take turns run by run (the first run of each, then the second, \
+         then the third); curl -T's runs come before them"
+            .to_string(),
+    );
     notes.push(format!(
         "every run uploads to a fresh repo ({USER}/<workload>-<client>-<run>) with the emulator's LFS store \
          emptied before it: no object is skipped as already present"
@@ -285,8 +307,7 @@ fn row(tool: Tool, workload: &Workload, outcome: Result<Stats, String>) -> Row {
     }
 }
 
-/// `runs` runs of the invocation `make(run)` gives, each in an empty `run_dir`
-/// and with the LFS store `objects` emptied before and after.
+/// `runs` runs of the invocation `make(run)` gives, one after the other.
 fn measure(
     tool: Tool,
     run_dir: &Path,
@@ -297,29 +318,43 @@ fn measure(
 ) -> Result<Stats, String> {
     let mut samples: Vec<Sample> = Vec::with_capacity(runs);
     for run in 1..=runs {
-        let mut once = || -> Result<Sample> {
-            remove_dir(run_dir)?;
-            remove_dir(objects)?;
-            std::fs::create_dir_all(run_dir.join("home"))
-                .with_context(|| format!("failed to create {}", run_dir.display()))?;
-            std::fs::create_dir_all(objects).with_context(|| format!("failed to create {}", objects.display()))?;
-            // Start each run with no dirty pages of the previous one left to write back.
-            let _ = Command::new("sync").status();
-            let invocation = make(run)?;
-            run_once(&invocation, run_dir, gnu_time)
-        };
-        let sample = once().map_err(|e| {
-            eprintln!("  failed: {e:#}");
-            format!("{e:#}")
-        })?;
-        eprintln!(
-            "  {:<24} run {run}/{runs}: {:7.2} s",
-            tool.label(),
-            sample.wall.as_secs_f64()
-        );
-        samples.push(sample);
+        samples.push(measure_once(tool, run_dir, objects, gnu_time, run, runs, || make(run))?);
     }
     Stats::of(&samples).ok_or_else(|| "no runs".to_string())
+}
+
+/// Run `run` of `runs` of the invocation `make` gives, in an empty `run_dir`
+/// and with the LFS store `objects` emptied before it.
+fn measure_once(
+    tool: Tool,
+    run_dir: &Path,
+    objects: &Path,
+    gnu_time: bool,
+    run: usize,
+    runs: usize,
+    make: impl FnOnce() -> Result<Invocation>,
+) -> Result<Sample, String> {
+    let once = || -> Result<Sample> {
+        remove_dir(run_dir)?;
+        remove_dir(objects)?;
+        std::fs::create_dir_all(run_dir.join("home"))
+            .with_context(|| format!("failed to create {}", run_dir.display()))?;
+        std::fs::create_dir_all(objects).with_context(|| format!("failed to create {}", objects.display()))?;
+        // Start each run with no dirty pages of the previous one left to write back.
+        let _ = Command::new("sync").status();
+        let invocation = make()?;
+        run_once(&invocation, run_dir, gnu_time)
+    };
+    let sample = once().map_err(|e| {
+        eprintln!("  failed: {e:#}");
+        format!("{e:#}")
+    })?;
+    eprintln!(
+        "  {:<24} run {run}/{runs}: {:7.2} s",
+        tool.label(),
+        sample.wall.as_secs_f64()
+    );
+    Ok(sample)
 }
 
 /// The large file and the small-files folder under `dir`, generated once.
