@@ -7,6 +7,7 @@ use hub_url::Revision;
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::read_ahead::{READ_AHEAD_FROM, read_ahead};
 
 /// Bytes read and hashed at a time: small enough to stay in a core's L2 cache
 /// between the copy from the page cache and the hash (measured on a 2 GiB
@@ -147,21 +148,30 @@ impl AddSource {
                 };
                 let mut file = std::fs::File::open(path).map_err(io)?;
                 let mut hasher = Sha256::new();
-                let mut buffer = vec![0u8; HASH_READ_SIZE];
                 let mut sample = Vec::new();
-                let mut size = 0u64;
-                loop {
-                    let n = file.read(&mut buffer).map_err(io)?;
-                    if n == 0 {
-                        break;
-                    }
+                let mut take = |piece: &[u8]| {
                     if sample.len() < SAMPLE_SIZE {
-                        let take = (SAMPLE_SIZE - sample.len()).min(n);
-                        sample.extend_from_slice(&buffer[..take]);
+                        let wanted = (SAMPLE_SIZE - sample.len()).min(piece.len());
+                        sample.extend_from_slice(&piece[..wanted]);
                     }
-                    hasher.update(&buffer[..n]);
-                    size += n as u64;
-                }
+                    hasher.update(piece);
+                };
+                let len = file.metadata().map_err(io)?.len();
+                let size = if len >= READ_AHEAD_FROM {
+                    // A large file: the next piece is read while this one is hashed.
+                    read_ahead(file, take).map_err(io)?
+                } else {
+                    let mut buffer = vec![0u8; HASH_READ_SIZE];
+                    let mut size = 0u64;
+                    loop {
+                        let n = file.read(&mut buffer).map_err(io)?;
+                        if n == 0 {
+                            break size;
+                        }
+                        take(&buffer[..n]);
+                        size += n as u64;
+                    }
+                };
                 Ok(UploadInfo {
                     size,
                     sha256: hex(&hasher.finalize()),
@@ -225,23 +235,28 @@ mod tests {
 
     #[test]
     fn upload_info_of_bytes_and_files_agree() -> Result<()> {
-        let content: Vec<u8> = (0..2000u32).map(|i| i as u8).collect();
         let dir = tempfile::tempdir().map_err(|e| Error::Write {
             action: "create",
             path: "tmp".into(),
             source: e,
         })?;
-        let path = dir.path().join("f");
-        std::fs::write(&path, &content).map_err(|e| Error::Write {
-            action: "write",
-            path: path.clone(),
-            source: e,
-        })?;
-        let a = AddSource::Bytes(content.clone()).upload_info()?;
-        let b = AddSource::File(path).upload_info()?;
-        assert_eq!(a, b);
-        assert_eq!(a.sample.len(), 512);
-        assert_eq!(a.size, 2000);
+        // A small file, read inline, and a large one, read ahead on a second thread.
+        for size in [2000, READ_AHEAD_FROM as usize + 777] {
+            let content: Vec<u8> = (0..size as u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8)
+                .collect();
+            let path = dir.path().join(format!("f{size}"));
+            std::fs::write(&path, &content).map_err(|e| Error::Write {
+                action: "write",
+                path: path.clone(),
+                source: e,
+            })?;
+            let a = AddSource::Bytes(content.clone()).upload_info()?;
+            let b = AddSource::File(path).upload_info()?;
+            assert_eq!(a, b);
+            assert_eq!(a.sample, content[..512]);
+            assert_eq!(a.size, size as u64);
+        }
         Ok(())
     }
 }

@@ -51,6 +51,7 @@ mod login;
 mod pagination;
 mod progress;
 mod proxy;
+mod read_ahead;
 mod redirect;
 mod repo_info;
 mod repo_management;
