@@ -1,7 +1,8 @@
-//! Reading a file on one thread while the piece before is used on another:
-//! hashing a large file then costs the hash alone, not the hash and the copy
-//! out of the page cache one after the other. A few pieces go back and forth;
-//! memory does not grow with the file.
+//! Reading a file piece by piece for a consumer such as a hash. A large file
+//! is read on one thread while the piece before is used on another: hashing
+//! it then costs the hash alone, not the hash and the copy out of the page
+//! cache one after the other. A few pieces go back and forth; memory does not
+//! grow with the file.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -16,9 +17,35 @@ const PIECES: usize = 3;
 /// where a thread would cost more than it saves.
 pub(crate) const READ_AHEAD_FROM: u64 = 4 * PIECE as u64;
 
-/// Feeds every byte of `file`, in order, to `consume` on this thread, while a
-/// second thread reads the next pieces. Returns how many bytes there were.
-pub(crate) fn read_ahead(file: File, mut consume: impl FnMut(&[u8])) -> io::Result<u64> {
+/// Bytes read at a time inline: small enough to stay in a core's L2 cache
+/// between the copy from the page cache and its use (measured hashing a
+/// 2 GiB file on one thread: 1.6 s at 128 KiB, 2.5 s at 1 MiB).
+const INLINE_PIECE: usize = 128 * 1024;
+
+/// Feeds every byte of `file`, in order, to `consume` on this thread; the
+/// next pieces of a file of [`READ_AHEAD_FROM`] bytes or more are read on a
+/// second thread meanwhile. Returns how many bytes there were.
+pub(crate) fn each_piece(mut file: File, mut consume: impl FnMut(&[u8])) -> io::Result<u64> {
+    if file.metadata()?.len() >= READ_AHEAD_FROM {
+        return read_ahead(file, consume);
+    }
+    let mut buffer = vec![0u8; INLINE_PIECE];
+    let mut total = 0u64;
+    loop {
+        match file.read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => {
+                consume(&buffer[..n]);
+                total += n as u64;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// [`each_piece`] with the reading on a second thread.
+fn read_ahead(file: File, mut consume: impl FnMut(&[u8])) -> io::Result<u64> {
     let (full_tx, full_rx) = sync_channel::<io::Result<(Vec<u8>, usize)>>(PIECES);
     let (empty_tx, empty_rx) = channel::<Vec<u8>>();
     for _ in 0..PIECES {
