@@ -1,8 +1,11 @@
 //! How many connections one large file uses, found by trying rather than set:
 //! it starts on one, and doubles them while each doubling brings a quarter
-//! more throughput. On loopback or a fast link one stream already takes what
-//! the machine can write, and more connections only cost CPU; behind a
-//! per-connection cap or a long round trip, each one adds its share.
+//! more throughput (a tenth, when the doubling started with a core idle: the
+//! new connections then run on CPU nothing else wanted). On loopback or a
+//! fast link one or two streams already take what the machine can write, and
+//! more connections only cost CPU: fast connections on a machine with no core
+//! to spare are not doubled. Behind a per-connection cap or a long round
+//! trip, each one adds its share.
 //!
 //! A file whose sha256 cannot keep up with its bytes is held where it is: it
 //! is done when its last byte is hashed, so more connections would not finish
@@ -19,6 +22,11 @@ pub(super) const WINDOW: Duration = Duration::from_millis(150);
 
 /// What a doubling must bring to be kept: a quarter more.
 const GAIN: f64 = 1.25;
+
+/// What a doubling that started with a core idle must bring to be kept: a
+/// tenth more, above a window's noise. The connections it added ran on CPU
+/// that nothing else wanted, so even that much is worth its cost.
+const GAIN_ON_SPARE_CPU: f64 = 1.1;
 
 /// A hashing thread that waited less than this share of a window for bytes
 /// is what bounds the file.
@@ -64,6 +72,10 @@ pub(super) struct RampState {
     max: usize,
     /// The best rate seen, and with how many connections.
     best: Option<(f64, usize)>,
+    /// What the doubling under way must bring to be kept.
+    gain: f64,
+    /// Connections were just added: the window they started in is not judged.
+    warming: bool,
     settled: bool,
 }
 
@@ -73,6 +85,8 @@ impl RampState {
             allowed: 1,
             max: max.max(1),
             best: None,
+            gain: GAIN,
+            warming: false,
             settled: max <= 1,
         }
     }
@@ -80,6 +94,11 @@ impl RampState {
     /// Takes what the window that just ended showed.
     pub(super) fn observe(&mut self, window: Window) {
         if self.settled || window.hash_bound {
+            return;
+        }
+        // The new connections spent part of that window connecting, and
+        // one window's rate is noisy: judge them on the next.
+        if std::mem::take(&mut self.warming) {
             return;
         }
         let rate = window.rate;
@@ -91,18 +110,24 @@ impl RampState {
             None if rate < SLOW_CONNECTION && window.spare_cpu => {
                 self.best = Some((rate, self.allowed));
                 self.allowed = self.max;
+                self.warming = true;
             }
-            Some((best, with)) if rate < best * GAIN => {
+            Some((best, with)) if rate < best * self.gain => {
                 // More connections did not pay: go back to the count that did.
                 self.allowed = with;
                 self.settled = true;
             }
             _ => {
                 self.best = Some((rate, self.allowed));
-                if self.allowed == self.max {
+                let each = rate / self.allowed as f64;
+                // Fast connections with no core idle are bound by the
+                // machine: more would only share its CPU thinner.
+                if self.allowed == self.max || (each >= SLOW_CONNECTION && !window.spare_cpu) {
                     self.settled = true;
                 } else {
+                    self.gain = if window.spare_cpu { GAIN_ON_SPARE_CPU } else { GAIN };
                     self.allowed = (self.allowed * 2).min(self.max);
+                    self.warming = true;
                 }
             }
         }
@@ -220,13 +245,70 @@ mod tests {
     #[test]
     fn a_link_that_one_stream_fills_stays_on_one() {
         let mut ramp = RampState::new(8);
-        ramp.observe(link(1000.0 * MB));
+        show(&mut ramp, link(1000.0 * MB));
         assert_eq!(ramp.allowed, 2, "a second connection is tried");
-        ramp.observe(link(1100.0 * MB));
+        show(&mut ramp, link(1050.0 * MB));
         assert_eq!((ramp.allowed, ramp.settled), (1, true));
     }
 
+    #[test]
+    fn a_doubling_onto_idle_cores_needs_a_tenth_more_and_onto_busy_ones_a_quarter() {
+        // Started with a core idle: a sixth more keeps the second connection.
+        let mut idle = RampState::new(8);
+        show(&mut idle, Window::judge(1000.0 * MB, None, Some(0.9)));
+        assert_eq!(idle.allowed, 2);
+        show(&mut idle, Window::judge(1160.0 * MB, None, Some(0.6)));
+        assert_eq!((idle.allowed, idle.settled), (4, false));
+        // Started with none idle, a sixth more is not worth the CPU.
+        let mut busy = RampState::new(8);
+        show(&mut busy, Window::judge(100.0 * MB, None, Some(0.2)));
+        assert_eq!(busy.allowed, 2);
+        show(&mut busy, Window::judge(116.0 * MB, None, Some(0.2)));
+        assert_eq!((busy.allowed, busy.settled), (1, true));
+    }
+
+    #[test]
+    fn fast_connections_on_a_machine_with_no_core_to_spare_are_not_doubled() {
+        let mut ramp = RampState::new(8);
+        show(&mut ramp, Window::judge(1000.0 * MB, None, Some(0.9)));
+        assert_eq!(ramp.allowed, 2);
+        // Two connections took the idle core: the machine is the bound now.
+        show(&mut ramp, Window::judge(1500.0 * MB, None, Some(0.3)));
+        assert_eq!((ramp.allowed, ramp.settled), (2, true));
+        // Slow ones on a busy machine may be the link's: doubling finds out.
+        let mut slow = RampState::new(8);
+        show(&mut slow, Window::judge(200.0 * MB, None, Some(0.1)));
+        assert_eq!(slow.allowed, 2);
+        show(&mut slow, Window::judge(400.0 * MB, None, Some(0.1)));
+        assert_eq!((slow.allowed, slow.settled), (4, false));
+    }
+
     const MB: f64 = 1024.0 * 1024.0;
+
+    /// Shows `window` to the ramp as the window it judges: after a change,
+    /// the warm-up window before it showed the same.
+    fn show(ramp: &mut RampState, window: Window) {
+        if ramp.warming {
+            ramp.observe(window);
+            assert!(!ramp.warming, "one window warms up");
+        }
+        ramp.observe(window);
+    }
+
+    #[test]
+    fn the_window_connections_were_added_in_is_not_judged() {
+        let mut ramp = RampState::new(8);
+        ramp.observe(link(1000.0 * MB));
+        assert_eq!(ramp.allowed, 2);
+        // The new connection is still connecting: a dip here is not its verdict.
+        ramp.observe(link(900.0 * MB));
+        assert_eq!((ramp.allowed, ramp.settled), (2, false));
+        ramp.observe(link(1600.0 * MB));
+        assert_eq!((ramp.allowed, ramp.settled), (4, false));
+        ramp.observe(link(100.0 * MB));
+        ramp.observe(link(1650.0 * MB));
+        assert_eq!((ramp.allowed, ramp.settled), (2, true), "judged on the window after");
+    }
 
     /// A window bound by the transfer, on a machine with cores to spare.
     fn link(rate: f64) -> Window {
@@ -240,9 +322,9 @@ mod tests {
     #[test]
     fn a_slow_first_connection_opens_them_all() {
         let mut ramp = RampState::new(8);
-        ramp.observe(link(180.0 * MB));
+        show(&mut ramp, link(180.0 * MB));
         assert_eq!(ramp.allowed, 8);
-        ramp.observe(link(1300.0 * MB));
+        show(&mut ramp, link(1300.0 * MB));
         assert_eq!((ramp.allowed, ramp.settled), (8, true));
     }
 
@@ -250,7 +332,7 @@ mod tests {
     fn fast_connections_double_while_it_pays() {
         let mut ramp = RampState::new(8);
         for (rate, allowed) in [(300.0, 2), (600.0, 4), (1200.0, 8), (2000.0, 8)] {
-            ramp.observe(link(rate * MB));
+            show(&mut ramp, link(rate * MB));
             assert_eq!(ramp.allowed, allowed);
         }
         assert!(ramp.settled);
@@ -260,10 +342,10 @@ mod tests {
     fn it_settles_where_doubling_stopped_paying() {
         let mut ramp = RampState::new(16);
         for rate in [300.0, 600.0, 1200.0, 1250.0] {
-            ramp.observe(link(rate * MB));
+            show(&mut ramp, link(rate * MB));
         }
         assert_eq!((ramp.allowed, ramp.settled), (4, true));
-        ramp.observe(link(10_000.0));
+        show(&mut ramp, link(10_000.0));
         assert_eq!(ramp.allowed, 4, "settled for good");
     }
 
@@ -273,11 +355,11 @@ mod tests {
         // Slow or fast, a window whose hashing barely waited changes nothing:
         // the file ends when its last byte is hashed.
         for rate in [100.0, 1500.0, 100.0] {
-            ramp.observe(Window::judge(rate * MB, Some(0.02), Some(0.0)));
+            show(&mut ramp, Window::judge(rate * MB, Some(0.02), Some(0.0)));
             assert_eq!((ramp.allowed, ramp.settled), (1, false));
         }
         // Once hashing waits for bytes again, the ramp goes on as before.
-        ramp.observe(Window::judge(1000.0 * MB, Some(0.5), Some(1.0)));
+        show(&mut ramp, Window::judge(1000.0 * MB, Some(0.5), Some(1.0)));
         assert_eq!(ramp.allowed, 2);
     }
 
@@ -286,11 +368,11 @@ mod tests {
         // No core idle: the connection may be slow for want of CPU, and
         // eight would only share it thinner; doubling finds out.
         let mut busy = RampState::new(8);
-        busy.observe(Window::judge(150.0 * MB, Some(0.3), Some(0.1)));
+        show(&mut busy, Window::judge(150.0 * MB, Some(0.3), Some(0.1)));
         assert_eq!(busy.allowed, 2);
         // The same rate with a core idle is the link's: all of them at once.
         let mut idle = RampState::new(8);
-        idle.observe(Window::judge(150.0 * MB, Some(0.3), Some(1.2)));
+        show(&mut idle, Window::judge(150.0 * MB, Some(0.3), Some(1.2)));
         assert_eq!(idle.allowed, 8);
     }
 
@@ -299,7 +381,7 @@ mod tests {
         let window = Window::judge(150.0 * MB, None, None);
         assert_eq!(window, link(150.0 * MB));
         let mut ramp = RampState::new(8);
-        ramp.observe(window);
+        show(&mut ramp, window);
         assert_eq!(ramp.allowed, 8, "as on a system that does not report idle cores");
     }
 
