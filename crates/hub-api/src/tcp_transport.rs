@@ -8,6 +8,7 @@
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -20,6 +21,44 @@ use ureq::{Error, Timeout};
 /// (ureq's buffers allocate their full size on first use, and a connection
 /// under TLS only writes through them).
 const UNUSED_INPUT: usize = 1;
+
+/// What a read from the socket asks for at most, on most connections.
+const READ_SIZE: usize = 128 * 1024;
+
+/// What it asks for on the first [`LARGE_READ_CONNECTIONS`] connections of
+/// the process. A single large file (one or two connections) then costs less
+/// CPU per byte: a quarter as many reads, and as many fewer receive-window
+/// updates for the sender to wake up to (one connection on loopback: 1.6
+/// against 1.9 CPU-s for 2 GiB). A snapshot's many connections keep
+/// [`READ_SIZE`], so memory stays bounded: at most 768 KiB more in all.
+const LARGE_READ_SIZE: usize = 512 * 1024;
+
+/// How many connections at a time read [`LARGE_READ_SIZE`] at once.
+const LARGE_READ_CONNECTIONS: usize = 2;
+
+/// Connections of this process that read [`LARGE_READ_SIZE`] at once.
+static LARGE_READERS: AtomicUsize = AtomicUsize::new(0);
+
+/// One of the [`LARGE_READ_CONNECTIONS`] places, given back on drop.
+struct LargeReads(&'static AtomicUsize);
+
+impl LargeReads {
+    /// A place among `holders`, if fewer than [`LARGE_READ_CONNECTIONS`] hold one.
+    fn take(holders: &'static AtomicUsize) -> Option<LargeReads> {
+        holders
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < LARGE_READ_CONNECTIONS).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| LargeReads(holders))
+    }
+}
+
+impl Drop for LargeReads {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// The least time a connection attempt to one address is given.
 const MIN_ATTEMPT: Duration = Duration::from_millis(10);
@@ -40,15 +79,22 @@ impl<In: Transport> Connector<In> for TcpConnector {
         if details.config.no_delay() {
             stream.set_nodelay(true)?;
         }
+        let large_reads = LargeReads::take(&LARGE_READERS);
+        let read_size = match large_reads {
+            Some(_) => LARGE_READ_SIZE,
+            None => READ_SIZE.min(details.config.input_buffer_size()),
+        };
         let input = match details.needs_tls() {
             true => UNUSED_INPUT,
-            false => details.config.input_buffer_size(),
+            false => read_size,
         };
         let transport = TcpTransport {
             stream: Arc::new(stream),
             buffers: LazyBuffers::new(input, details.config.output_buffer_size()),
             read_timeout: None,
             write_timeout: None,
+            read_size,
+            _large_reads: large_reads,
         };
         // So that `Agent::shutdown` can break a read or a write blocked on it.
         let handle = Arc::downgrade(&transport.stream) as Weak<dyn ShutdownHandle>;
@@ -120,9 +166,20 @@ pub(crate) struct TcpTransport {
     /// The timeouts set on the socket, so that each is set only when it changes.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
+    /// What a read asks for at most: the input buffer's size.
+    read_size: usize,
+    /// Held while this connection reads [`LARGE_READ_SIZE`] at once.
+    _large_reads: Option<LargeReads>,
 }
 
 impl TcpTransport {
+    /// What a read from this socket asks for at most: the size for the buffer
+    /// that a layer reading the socket itself ([`TcpTransport::read_into`])
+    /// reads into.
+    pub(crate) fn read_size(&self) -> usize {
+        self.read_size
+    }
+
     /// Reads what the socket holds into `buffer`, waiting for the first byte
     /// up to `timeout`; 0 at the end of the stream.
     pub(crate) fn read_into(&mut self, buffer: &mut [u8], timeout: NextTimeout) -> Result<usize, Error> {
@@ -245,6 +302,21 @@ mod tests {
             per_read: None,
             per_write: None,
         }
+    }
+
+    #[test]
+    fn only_the_first_connections_read_large_and_a_closed_one_frees_its_place() {
+        static HOLDERS: AtomicUsize = AtomicUsize::new(0);
+        let first = LargeReads::take(&HOLDERS);
+        let second = LargeReads::take(&HOLDERS);
+        assert!(first.is_some() && second.is_some());
+        assert!(LargeReads::take(&HOLDERS).is_none(), "a third reads at the usual size");
+        drop(first);
+        let again = LargeReads::take(&HOLDERS);
+        assert!(again.is_some(), "a place freed is taken again");
+        assert!(LargeReads::take(&HOLDERS).is_none());
+        drop((second, again));
+        assert_eq!(HOLDERS.load(Ordering::Acquire), 0);
     }
 
     #[test]

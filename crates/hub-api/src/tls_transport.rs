@@ -34,11 +34,6 @@ use crate::tcp_transport::TcpTransport;
 /// 1.2, 256 bytes in 1.3); the tunnel's own buffer holds what comes after them.
 const TUNNEL_INCOMING_BUFFER: usize = 40 * 1024;
 
-/// Ciphertext read from a socket: the socket has no buffer of its own here,
-/// so this one is as large as a socket's usually is (reads that large cost
-/// less per byte), and the record cut at its end is a small part of it.
-const SOCKET_INCOMING_BUFFER: usize = 128 * 1024;
-
 /// The largest record the protocol allows, with its header (TLS 1.2's
 /// overhead, the larger).
 const LARGEST_RECORD: usize = RECORD_HEADER + 16 * 1024 + 2048;
@@ -95,7 +90,13 @@ impl<In: Transport> Connector<Either<In, TcpTransport>> for TlsConnector {
             .to_owned();
         let conn = UnbufferedClientConnection::new(self.config.clone(), name)?;
         let (socket, incoming) = match transport {
-            Either::B(socket) => (Socket::Direct(socket), SOCKET_INCOMING_BUFFER),
+            // The socket has no buffer of its own here, so this one is as
+            // large as a socket's reads (large reads cost less per byte), and
+            // the record cut at its end is a small part of it.
+            Either::B(socket) => {
+                let read_size = socket.read_size();
+                (Socket::Direct(socket), read_size)
+            }
             tunnel => (Socket::Tunnel(tunnel.boxed()), TUNNEL_INCOMING_BUFFER),
         };
         let mut session = TlsSession {
