@@ -25,12 +25,12 @@ const UNUSED_INPUT: usize = 1;
 /// What a read from the socket asks for at most, on most connections.
 const READ_SIZE: usize = 128 * 1024;
 
-/// What it asks for on the first [`LARGE_READ_CONNECTIONS`] connections of
-/// the process. A single large file (one or two connections) then costs less
-/// CPU per byte: a quarter as many reads, and as many fewer receive-window
-/// updates for the sender to wake up to (one connection on loopback: 1.6
-/// against 1.9 CPU-s for 2 GiB). A snapshot's many connections keep
-/// [`READ_SIZE`], so memory stays bounded: at most 768 KiB more in all.
+/// What it asks for on [`LARGE_READ_CONNECTIONS`] of the process's
+/// connections at a time, the first ones made. A single large file (one or
+/// two connections) then costs less CPU per byte, with a quarter as many
+/// reads (one connection on loopback: 1.6 against 1.9 CPU-s for 2 GiB). A
+/// snapshot's many connections keep [`READ_SIZE`], so memory stays bounded:
+/// at most 768 KiB more in all.
 const LARGE_READ_SIZE: usize = 512 * 1024;
 
 /// How many connections at a time read [`LARGE_READ_SIZE`] at once.
