@@ -141,17 +141,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
             .filter(|&tool| tool != Tool::Python || python.is_some())
             .collect();
         let invocation = |tool: Tool, run: usize| {
-            let repo = format!(
-                "{USER}/{}-{}-{run}",
-                match workload.kind {
-                    Kind::LargeFile => "large",
-                    Kind::SmallFiles => "small",
-                },
-                match tool {
-                    Tool::Python => "python",
-                    _ => "ours",
-                }
-            );
+            let repo = repo_name(workload.kind, tool, run);
             let invocation = match (tool, &python) {
                 (Tool::Python, Some(python)) => Invocation::new(python)
                     .args(["-c", PYTHON_UPLOAD, repo.as_str()])
@@ -279,11 +269,7 @@ fn rows_committed(emulator: &Emulator, rows: &[Row]) -> String {
             continue;
         }
         for run in 1..=RUNS {
-            let repo = format!(
-                "{USER}/{}-{}-{run}",
-                if row.kind == Kind::LargeFile { "large" } else { "small" },
-                if row.tool == Tool::Python { "python" } else { "ours" }
-            );
+            let repo = repo_name(row.kind, row.tool, run);
             match emulator.resolve_revision("model", &repo, "main") {
                 Ok(_) => found += 1,
                 Err(_) => missing.push(repo),
@@ -295,6 +281,19 @@ fn rows_committed(emulator: &Emulator, rows: &[Row]) -> String {
     } else {
         format!("CHECK FAILED: no commit on main in {}", missing.join(", "))
     }
+}
+
+/// The fresh repo run `run` of `tool` uploads `kind` to.
+fn repo_name(kind: Kind, tool: Tool, run: usize) -> String {
+    let workload = match kind {
+        Kind::LargeFile => "large",
+        Kind::SmallFiles => "small",
+    };
+    let client = match tool {
+        Tool::Python => "python",
+        _ => "ours",
+    };
+    format!("{USER}/{workload}-{client}-{run}")
 }
 
 fn row(tool: Tool, workload: &Workload, outcome: Result<Stats, String>) -> Row {

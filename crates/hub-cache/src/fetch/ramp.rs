@@ -109,8 +109,7 @@ impl RampState {
             // it may be bound by the machine: doubling finds out.
             None if rate < SLOW_CONNECTION && window.spare_cpu => {
                 self.best = Some((rate, self.allowed));
-                self.allowed = self.max;
-                self.warming = true;
+                self.try_with(self.max);
             }
             Some((best, with)) if rate < best * self.gain => {
                 // More connections did not pay: go back to the count that did.
@@ -126,11 +125,16 @@ impl RampState {
                     self.settled = true;
                 } else {
                     self.gain = if window.spare_cpu { GAIN_ON_SPARE_CPU } else { GAIN };
-                    self.allowed = (self.allowed * 2).min(self.max);
-                    self.warming = true;
+                    self.try_with((self.allowed * 2).min(self.max));
                 }
             }
         }
+    }
+
+    /// Lets `connections` in, to be judged on the window after the next.
+    fn try_with(&mut self, connections: usize) {
+        self.allowed = connections;
+        self.warming = true;
     }
 }
 
