@@ -19,6 +19,7 @@ mod hf_hub;
 mod keep_alive;
 mod measure;
 mod nginx;
+mod page_reporting;
 mod report;
 mod results;
 mod self_check;
@@ -149,6 +150,8 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
         rows: Vec::new(),
         self_check,
     };
+    // After the self-check, whose own write floor gave memory back on purpose.
+    let reported_before = page_reporting::reported_kib();
     let mut loopback = Some(loopback);
     for condition in Condition::ALL {
         if only.is_some_and(|only| only != condition) {
@@ -226,6 +229,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
         load_average()
     ));
     notes.push(steal_note(cpu_before));
+    notes.extend(page_reporting::run_note(reported_before));
     let verdicts = targets::judge(&results);
     println!(
         "\ncargo xtask bench download{}: median of {RUNS} runs\n",
@@ -334,6 +338,17 @@ fn self_check(
         ),
         Err(e) => eprintln!("write floor: failed: {e}"),
     }
+    let write_into_returned_memory = page_reporting::enabled().then(|| {
+        let measured = self_check::write_secs_into_returned_memory(scratch, file.size).map_err(|e| format!("{e:#}"));
+        match &measured {
+            Ok((secs, waited)) => eprintln!(
+                "the same write into memory given back to the hypervisor, {waited}: {secs:.2} s ({:.0} MB/s)",
+                file.size as f64 / 1e6 / secs
+            ),
+            Err(e) => eprintln!("write floor into returned memory: failed: {e}"),
+        }
+        measured
+    });
     Ok(SelfCheck {
         serve_bytes: file.size,
         emulator_secs: Some(emulator_secs),
@@ -343,6 +358,7 @@ fn self_check(
         version: Some(version),
         hash_secs,
         write_secs,
+        write_into_returned_memory,
     })
 }
 
@@ -678,6 +694,13 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
             "one thread writing the large file's bytes into a new file in the scratch folder (128 KiB writes, \
              no hashing, no network): {secs:.2} s, {:.0} MB/s; every client pays at least this, hashing \
              from memory does not",
+            results.self_check.serve_bytes as f64 / 1e6 / secs
+        ));
+    }
+    if let Some(Ok((secs, waited))) = &results.self_check.write_into_returned_memory {
+        notes.push(format!(
+            "the same write into memory this machine had given back to its hypervisor, measured {waited}: \
+             {secs:.2} s, {:.0} MB/s",
             results.self_check.serve_bytes as f64 / 1e6 / secs
         ));
     }

@@ -48,6 +48,10 @@ pub(crate) struct SelfCheck {
     /// Seconds for one thread to write the large file's bytes into a new file
     /// where the clients write, or why it could not: the floor of any client.
     pub(crate) write_secs: Result<f64, String>,
+    /// The same write into memory the machine had given back to its
+    /// hypervisor, and how that was waited for; `None` where the machine
+    /// gives none back (no free page reporting).
+    pub(crate) write_into_returned_memory: Option<Result<(f64, String), String>>,
 }
 
 /// Everything measured.

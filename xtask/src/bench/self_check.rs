@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use super::keep_alive;
 use super::measure::median;
 use super::nginx::Nginx;
+use super::page_reporting;
 use super::workloads::pseudo_random;
 
 /// Runs of a plain `curl -o /dev/null` of the large file, per server.
@@ -82,25 +83,46 @@ pub(crate) fn version_time(cli: &Path) -> Result<Duration> {
 /// what putting the bytes into that file system's page cache costs on this
 /// machine, which every client pays and hashing from memory does not.
 pub(crate) fn write_secs(dir: &Path, bytes: u64) -> Result<f64> {
-    use std::io::Write;
     let buffer = pseudo_random(WRITE_BUFFER, 5);
     let path = dir.join("write-floor.tmp");
     let mut secs = Vec::with_capacity(HASH_RUNS);
     for _ in 0..HASH_RUNS {
-        let started = Instant::now();
-        let mut file = std::fs::File::create(&path).with_context(|| format!("failed to create {}", path.display()))?;
-        let mut left = bytes;
-        while left > 0 {
-            let n = left.min(WRITE_BUFFER as u64) as usize;
-            file.write_all(&buffer[..n])
-                .with_context(|| format!("failed to write {}", path.display()))?;
-            left -= n as u64;
-        }
-        drop(file);
-        secs.push(started.elapsed().as_secs_f64());
+        secs.push(write_new_file(&path, &buffer, bytes)?);
         std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
     }
     Ok(median(secs))
+}
+
+/// Seconds for the same write once the memory it goes into is back with the
+/// hypervisor (free page reporting): a file as large is written and removed
+/// first, then, once its memory has gone back, the timed one. Also says how
+/// long it waited for that.
+pub(crate) fn write_secs_into_returned_memory(dir: &Path, bytes: u64) -> Result<(f64, String)> {
+    let buffer = pseudo_random(WRITE_BUFFER, 7);
+    let path = dir.join("write-floor.tmp");
+    write_new_file(&path, &buffer, bytes)?;
+    let before = page_reporting::reported_kib();
+    std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+    let waited = page_reporting::wait_for_return(before, bytes);
+    let secs = write_new_file(&path, &buffer, bytes)?;
+    std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+    Ok((secs, waited))
+}
+
+/// Seconds to write `bytes` into a new file at `path`, `buffer` after `buffer`.
+fn write_new_file(path: &Path, buffer: &[u8], bytes: u64) -> Result<f64> {
+    use std::io::Write;
+    let started = Instant::now();
+    let mut file = std::fs::File::create(path).with_context(|| format!("failed to create {}", path.display()))?;
+    let mut left = bytes;
+    while left > 0 {
+        let n = left.min(buffer.len() as u64) as usize;
+        file.write_all(&buffer[..n])
+            .with_context(|| format!("failed to write {}", path.display()))?;
+        left -= n as u64;
+    }
+    drop(file);
+    Ok(started.elapsed().as_secs_f64())
 }
 
 /// Median seconds the client's sha256 code (the `sha2` crate, release build)

@@ -625,6 +625,7 @@ mod tests {
                 version: None,
                 hash_secs: vec![(WorkloadKind::LargeFile, 1.0)],
                 write_secs: Err("-".into()),
+                write_into_returned_memory: None,
             },
         }
     }
