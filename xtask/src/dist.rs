@@ -82,7 +82,7 @@ fn binary_version(binary: &Path) -> Result<String> {
 }
 
 /// The host triple of the compiler (`rustc -vV`, line `host:`).
-fn host_triple() -> Result<String> {
+pub(crate) fn host_triple() -> Result<String> {
     let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
     let out = stdout_of(Command::new(rustc).arg("-vV"))?;
     parse_host(&String::from_utf8_lossy(&out))

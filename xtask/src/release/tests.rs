@@ -207,14 +207,19 @@ fn release_bumps_versions_rolls_the_changelog_commits_and_tags() -> Result<()> {
     let changelog = std::fs::read_to_string(dir.path().join("CHANGELOG.md"))?;
     assert!(changelog.find(&format!("## {second}")) < changelog.find(&format!("## {first}")));
 
-    // The lock file still matches the manifests.
+    // The lock file still matches the manifests. The output is kept to this
+    // machine's platform: other platforms' packages (clap's Windows console
+    // crates) need not be in the offline package cache.
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let host = crate::dist::host_triple()?;
     stdout_of(Command::new(cargo).current_dir(dir.path()).args([
         "metadata",
         "--locked",
         "--offline",
         "--format-version",
         "1",
+        "--filter-platform",
+        &host,
     ]))?;
     Ok(())
 }
