@@ -152,6 +152,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
     };
     // After the self-check, whose own write floor gave memory back on purpose.
     let reported_before = page_reporting::reported_kib();
+    let memory_returns = page_reporting::enabled();
     let mut loopback = Some(loopback);
     for condition in Condition::ALL {
         if only.is_some_and(|only| only != condition) {
@@ -196,6 +197,8 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
                 },
                 scratch: &scratch,
                 gnu_time,
+                reset_bytes: (memory_returns && workload.kind != WorkloadKind::SmallFiles)
+                    .then(|| workload.total_bytes()),
             };
             let tools = Tool::for_workload(workload.kind);
             for (&tool, outcome) in tools.iter().zip(measure_tools(tools, &run)?) {
@@ -391,6 +394,11 @@ struct Run<'a> {
     /// Where curl's URL lists are kept.
     scratch: &'a Path,
     gnu_time: bool,
+    /// Bytes written into a new file and removed before each run, where freed
+    /// memory goes back to the hypervisor: every client then starts from
+    /// memory freed the same way, instead of from what the client before it
+    /// left (`page_reporting.rs`).
+    reset_bytes: Option<u64>,
 }
 
 /// [`RUNS`] runs of every tool on `run.workload`, interleaved (the first run of
@@ -443,6 +451,9 @@ fn run_tool(tool: Tool, run: &Run<'_>) -> Result<Result<Sample, Outcome>> {
         remove_dir(&run_dir)?;
         return Ok(Err(Outcome::Skipped("not installed".into())));
     };
+    if let Some(bytes) = run.reset_bytes {
+        self_check::reset_memory(&run_dir, bytes)?;
+    }
     let sample = run_once(&invocation, &run_dir, run.gnu_time);
     let misplaced = misplaced_files(tool, &out_dir, workload, run.commit);
     remove_dir(&run_dir)?;

@@ -3,8 +3,10 @@
 //! memory again (a new file's page cache) then waits for the host to fault it
 //! in: on such a machine, 2 GiB of page-cache writes took 0.4 s right after
 //! the memory was freed and about 5 s once the host had it back. Every
-//! client's figures swing with this, so the benchmark measures both ends and
-//! says how much memory went back during the run.
+//! client's figures swing with this, and with how the run before it freed
+//! its memory, so the benchmark measures both ends, says how much memory went
+//! back during the run, and has every run of a large workload follow the same
+//! untimed writer.
 
 use std::time::{Duration, Instant};
 
@@ -93,7 +95,9 @@ pub(crate) fn run_note(before_kib: Option<u64>) -> Option<String> {
     Some(format!(
         "this machine reports free memory to its hypervisor (virtio-balloon free page reporting){}: a client \
          writing into memory the host took back waits for the host to fault it in again, so page-cache writes \
-         cost anywhere between the two write floors above, unevenly between runs",
+         cost anywhere between the two write floors above, and what a run gets depends on how the run before \
+         it freed its memory; so that every client follows the same writer, each run of the large workloads \
+         comes right after a file as large is written and removed (untimed)",
         reported.map_or(String::new(), |r| format!("; {r}"))
     ))
 }
