@@ -50,8 +50,11 @@ use xet_download::XetDownload;
 /// Runs of each client on each workload and condition; the median is reported.
 const RUNS: usize = 3;
 
+/// The most runs `--runs` takes.
+const MAX_RUNS: usize = 25;
+
 const USAGE: &str = "usage: cargo xtask bench <download|download-xet|upload|upload-xet> [--quick] \
-                     [--only loopback|tls|wan (download only)]";
+                     [--only loopback|tls|wan (download only)] [--runs N (download only, default 3)]";
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let Some((what, flags)) = args.split_first() else {
@@ -63,6 +66,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     let mut quick = false;
     let mut only = None;
+    let mut runs = RUNS;
     let mut flags = flags.iter();
     while let Some(flag) = flags.next() {
         match flag.as_str() {
@@ -70,6 +74,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "--only" if what == "download" => {
                 let name = flags.next().map(String::as_str).unwrap_or_default();
                 only = Some(Condition::named(name).with_context(|| format!("--only {name:?}: {USAGE}"))?);
+            }
+            "--runs" if what == "download" => {
+                let text = flags.next().map(String::as_str).unwrap_or_default();
+                runs = parse_runs(text).with_context(|| format!("--runs {text:?}: {USAGE}"))?;
             }
             _ => bail!("unexpected argument {flag:?}: {USAGE}"),
         }
@@ -97,12 +105,20 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     if what == "download-xet" {
         return download_xet_alone(Scale::new(quick));
     }
-    download(Scale::new(quick), only)
+    download(Scale::new(quick), only, runs)
+}
+
+/// A number of runs from 1 to [`MAX_RUNS`].
+fn parse_runs(text: &str) -> Result<usize> {
+    match text.parse::<usize>() {
+        Ok(runs) if (1..=MAX_RUNS).contains(&runs) => Ok(runs),
+        _ => bail!("a number of runs from 1 to {MAX_RUNS}"),
+    }
 }
 
 /// The download benchmark, on every condition or on `only` that one (its targets alone are
 /// judged then, and the Xet case is left out).
-fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
+fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
     let scratch = target_dir().join("bench");
     std::fs::create_dir_all(&scratch).with_context(|| format!("failed to create {}", scratch.display()))?;
     let disk = check_disk(&scratch, scale)?;
@@ -197,6 +213,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
                 },
                 scratch: &scratch,
                 gnu_time,
+                runs,
                 reset_bytes: (memory_returns && workload.kind != WorkloadKind::SmallFiles)
                     .then(|| workload.total_bytes()),
             };
@@ -235,7 +252,7 @@ fn download(scale: Scale, only: Option<Condition>) -> Result<()> {
     notes.extend(page_reporting::run_note(reported_before));
     let verdicts = targets::judge(&results);
     println!(
-        "\ncargo xtask bench download{}: median of {RUNS} runs\n",
+        "\ncargo xtask bench download{}: median of {runs} runs\n",
         if scale.quick { " --quick" } else { "" }
     );
     print!("{}", report::render(&results, &verdicts, &notes));
@@ -394,6 +411,8 @@ struct Run<'a> {
     /// Where curl's URL lists are kept.
     scratch: &'a Path,
     gnu_time: bool,
+    /// Runs of each tool.
+    runs: usize,
     /// Bytes written into a new file and removed before each run, where freed
     /// memory goes back to the hypervisor: every client then starts from
     /// memory freed the same way, instead of from what the client before it
@@ -401,14 +420,14 @@ struct Run<'a> {
     reset_bytes: Option<u64>,
 }
 
-/// [`RUNS`] runs of every tool on `run.workload`, interleaved (the first run of
+/// `run.runs` runs of every tool on `run.workload`, interleaved (the first run of
 /// each tool, then the second of each, …), so that a change in the machine's
 /// load during the workload weighs on every tool alike. A tool that is missing
 /// or fails a run is not run again.
 fn measure_tools(tools: &[Tool], run: &Run<'_>) -> Result<Vec<Outcome>> {
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(RUNS); tools.len()];
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::with_capacity(run.runs); tools.len()];
     let mut ended: Vec<Option<Outcome>> = vec![None; tools.len()];
-    for n in 1..=RUNS {
+    for n in 1..=run.runs {
         for (i, &tool) in tools.iter().enumerate() {
             if ended[i].is_some() {
                 continue;
@@ -416,8 +435,9 @@ fn measure_tools(tools: &[Tool], run: &Run<'_>) -> Result<Vec<Outcome>> {
             match run_tool(tool, run)? {
                 Ok(sample) => {
                     eprintln!(
-                        "  {:<27} run {n}/{RUNS}: {:7.2} s {:6.0} MB/s",
+                        "  {:<27} run {n}/{}: {:7.2} s {:6.0} MB/s",
                         tool.label(),
+                        run.runs,
                         sample.wall.as_secs_f64(),
                         run.workload.total_bytes() as f64 / 1e6 / sample.wall.as_secs_f64()
                     );
@@ -725,4 +745,20 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
         ));
     }
     notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_are_a_number_from_one_to_the_most() {
+        assert_eq!(parse_runs("5").ok(), Some(5));
+        assert_eq!(parse_runs("1").ok(), Some(1));
+        assert_eq!(parse_runs(&MAX_RUNS.to_string()).ok(), Some(MAX_RUNS));
+        for bad in ["0", "26", "-1", "three", ""] {
+            let err = parse_runs(bad).expect_err(bad);
+            assert!(format!("{err}").contains("from 1 to 25"), "{bad}: {err}");
+        }
+    }
 }
