@@ -159,8 +159,10 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()
         .context("failed to resolve the seeded repos")?;
 
+    // Whether freed memory goes back to the hypervisor, read once for the run.
+    let memory_returns = page_reporting::enabled();
     eprintln!("\n== self-check");
-    let self_check = self_check(&loopback, &workloads, &cli, &scratch, nginx, wrk)?;
+    let self_check = self_check(&loopback, &workloads, &cli, &scratch, nginx, wrk, memory_returns)?;
 
     let mut results = Results {
         rows: Vec::new(),
@@ -168,7 +170,6 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
     };
     // After the self-check, whose own write floor gave memory back on purpose.
     let reported_before = page_reporting::reported_kib();
-    let memory_returns = page_reporting::enabled();
     let mut loopback = Some(loopback);
     for condition in Condition::ALL {
         if only.is_some_and(|only| only != condition) {
@@ -249,7 +250,7 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
         load_average()
     ));
     notes.push(steal_note(cpu_before));
-    notes.extend(page_reporting::run_note(reported_before));
+    notes.extend(memory_returns.then(|| page_reporting::run_note(reported_before)));
     let verdicts = targets::judge(&results);
     println!(
         "\ncargo xtask bench download{}: median of {runs} runs\n",
@@ -285,6 +286,7 @@ fn self_check(
     scratch: &Path,
     nginx: bool,
     wrk: bool,
+    memory_returns: bool,
 ) -> Result<SelfCheck> {
     let endpoint = emulator.endpoint();
     let large = workloads
@@ -358,7 +360,7 @@ fn self_check(
         ),
         Err(e) => eprintln!("write floor: failed: {e}"),
     }
-    let write_into_returned_memory = page_reporting::enabled().then(|| {
+    let write_into_returned_memory = memory_returns.then(|| {
         let measured = self_check::write_secs_into_returned_memory(scratch, file.size).map_err(|e| format!("{e:#}"));
         match &measured {
             Ok((secs, waited)) => eprintln!(

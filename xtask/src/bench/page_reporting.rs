@@ -81,25 +81,23 @@ pub(crate) fn wait_for_return(before_kib: Option<u64>, bytes: u64) -> String {
     }
 }
 
-/// A note on the memory this machine gave back to its host since `before_kib`.
-pub(crate) fn run_note(before_kib: Option<u64>) -> Option<String> {
-    if !enabled() {
-        return None;
-    }
+/// A note on the memory this machine, which reports free pages, gave back to
+/// its host since `before_kib`.
+pub(crate) fn run_note(before_kib: Option<u64>) -> String {
     let reported = before_kib.zip(reported_kib()).map(|(before, now)| {
         format!(
             "{} of freed memory went back to the host during the run",
             human_kib(now.saturating_sub(before))
         )
     });
-    Some(format!(
+    format!(
         "this machine reports free memory to its hypervisor (virtio-balloon free page reporting){}: a client \
          writing into memory the host took back waits for the host to fault it in again, so page-cache writes \
          cost anywhere between the two write floors above, and what a run gets depends on how the run before \
          it freed its memory; so that every client follows the same writer, each run of the large workloads \
          comes right after a file as large is written and removed (untimed)",
         reported.map_or(String::new(), |r| format!("; {r}"))
-    ))
+    )
 }
 
 fn human_kib(kib: u64) -> String {

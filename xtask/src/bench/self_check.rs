@@ -87,8 +87,7 @@ pub(crate) fn write_secs(dir: &Path, bytes: u64) -> Result<f64> {
     let path = dir.join("write-floor.tmp");
     let mut secs = Vec::with_capacity(HASH_RUNS);
     for _ in 0..HASH_RUNS {
-        secs.push(write_new_file(&path, &buffer, bytes)?);
-        std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
+        secs.push(write_and_remove(&path, &buffer, bytes)?);
     }
     Ok(median(secs))
 }
@@ -104,9 +103,7 @@ pub(crate) fn write_secs_into_returned_memory(dir: &Path, bytes: u64) -> Result<
     let before = page_reporting::reported_kib();
     std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
     let waited = page_reporting::wait_for_return(before, bytes);
-    let secs = write_new_file(&path, &buffer, bytes)?;
-    std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))?;
-    Ok((secs, waited))
+    Ok((write_and_remove(&path, &buffer, bytes)?, waited))
 }
 
 /// Writes `bytes` into a new file in `dir`, as the write floor does, and
@@ -115,9 +112,14 @@ pub(crate) fn write_secs_into_returned_memory(dir: &Path, bytes: u64) -> Result<
 /// client that followed hf-hub took 2.81 s for the loopback TLS 2 GiB file,
 /// and the same binary after itself 1.80 s (six interleaved runs).
 pub(crate) fn reset_memory(dir: &Path, bytes: u64) -> Result<()> {
-    let path = dir.join("memory-reset.tmp");
-    write_new_file(&path, &pseudo_random(WRITE_BUFFER, 9), bytes)?;
-    std::fs::remove_file(&path).with_context(|| format!("failed to remove {}", path.display()))
+    write_and_remove(&dir.join("memory-reset.tmp"), &pseudo_random(WRITE_BUFFER, 9), bytes).map(|_| ())
+}
+
+/// [`write_new_file`], then the file removed: the seconds of the write.
+fn write_and_remove(path: &Path, buffer: &[u8], bytes: u64) -> Result<f64> {
+    let secs = write_new_file(path, buffer, bytes)?;
+    std::fs::remove_file(path).with_context(|| format!("failed to remove {}", path.display()))?;
+    Ok(secs)
 }
 
 /// Seconds to write `bytes` into a new file at `path`, `buffer` after `buffer`.
