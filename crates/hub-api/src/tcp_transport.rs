@@ -22,10 +22,11 @@ use ureq::{Error, Timeout};
 /// under TLS only writes through them).
 const UNUSED_INPUT: usize = 1;
 
-/// What a read from the socket asks for at most, on most connections.
+/// What a read from the socket asks for at most, on most plain connections
+/// (TLS reads for itself: `tls_transport.rs`).
 const READ_SIZE: usize = 128 * 1024;
 
-/// What it asks for on [`LARGE_READ_CONNECTIONS`] of the process's
+/// What it asks for on [`LARGE_READ_CONNECTIONS`] of the process's plain
 /// connections at a time, the first ones made. A single large file (one or
 /// two connections) then costs less CPU per byte, with a quarter as many
 /// reads (one connection on loopback: 1.6 against 1.9 CPU-s for 2 GiB). A
@@ -79,21 +80,22 @@ impl<In: Transport> Connector<In> for TcpConnector {
         if details.config.no_delay() {
             stream.set_nodelay(true)?;
         }
-        let large_reads = LargeReads::take(&LARGE_READERS);
-        let read_size = match large_reads {
-            Some(_) => LARGE_READ_SIZE,
-            None => READ_SIZE.min(details.config.input_buffer_size()),
+        // TLS reads the socket itself, into a buffer of its own size
+        // (`tls_transport.rs`): large reads are for plain connections.
+        let large_reads = match details.needs_tls() {
+            true => None,
+            false => LargeReads::take(&LARGE_READERS),
         };
-        let input = match details.needs_tls() {
-            true => UNUSED_INPUT,
-            false => read_size,
+        let input = match (details.needs_tls(), &large_reads) {
+            (true, _) => UNUSED_INPUT,
+            (false, Some(_)) => LARGE_READ_SIZE,
+            (false, None) => READ_SIZE.min(details.config.input_buffer_size()),
         };
         let transport = TcpTransport {
             stream: Arc::new(stream),
             buffers: LazyBuffers::new(input, details.config.output_buffer_size()),
             read_timeout: None,
             write_timeout: None,
-            read_size,
             _large_reads: large_reads,
         };
         // So that `Agent::shutdown` can break a read or a write blocked on it.
@@ -166,20 +168,11 @@ pub(crate) struct TcpTransport {
     /// The timeouts set on the socket, so that each is set only when it changes.
     read_timeout: Option<Duration>,
     write_timeout: Option<Duration>,
-    /// What a read asks for at most: the input buffer's size.
-    read_size: usize,
     /// Held while this connection reads [`LARGE_READ_SIZE`] at once.
     _large_reads: Option<LargeReads>,
 }
 
 impl TcpTransport {
-    /// What a read from this socket asks for at most: the size for the buffer
-    /// that a layer reading the socket itself ([`TcpTransport::read_into`])
-    /// reads into.
-    pub(crate) fn read_size(&self) -> usize {
-        self.read_size
-    }
-
     /// Reads what the socket holds into `buffer`, waiting for the first byte
     /// up to `timeout`; 0 at the end of the stream.
     pub(crate) fn read_into(&mut self, buffer: &mut [u8], timeout: NextTimeout) -> Result<usize, Error> {
