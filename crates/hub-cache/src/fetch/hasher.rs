@@ -140,11 +140,11 @@ impl Drop for PrefixHasher {
 }
 
 /// Buffers kept for reuse at most: the frontier's writer holds one, the
-/// thread one, and a few wait in between.
-const FREE_BUFFERS: usize = 2;
+/// thread one, and a few wait in between (256 KiB).
+const FREE_BUFFERS: usize = 8;
 
-/// Buffers waiting to be hashed at most.
-const QUEUED_BUFFERS: usize = 2;
+/// Buffers waiting to be hashed at most (256 KiB).
+const QUEUED_BUFFERS: usize = 8;
 
 fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) -> std::io::Result<Option<String>> {
     let (lock, cvar) = shared;
