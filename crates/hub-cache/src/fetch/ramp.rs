@@ -76,6 +76,8 @@ pub(super) struct RampState {
     gain: f64,
     /// Connections were just added: the window they started in is not judged.
     warming: bool,
+    /// No window has been judged yet.
+    first: bool,
     settled: bool,
 }
 
@@ -87,6 +89,7 @@ impl RampState {
             best: None,
             gain: GAIN,
             warming: false,
+            first: true,
             settled: max <= 1,
         }
     }
@@ -102,6 +105,7 @@ impl RampState {
             return;
         }
         let rate = window.rate;
+        let first = std::mem::take(&mut self.first);
         match self.best {
             // One connection far below what a machine writes, while cores sit
             // idle, is bound by its link (a per-connection cap, a long round
@@ -111,6 +115,11 @@ impl RampState {
                 self.best = Some((rate, self.allowed));
                 self.try_with(self.max);
             }
+            // A fast first window also holds the connection's setup and the
+            // transfer's start, which leave cores idle that the transfer
+            // then uses: one that doubled on that took longer and more CPU
+            // on loopback. It is judged on the next window.
+            None if first && rate >= SLOW_CONNECTION => {}
             Some((best, with)) if rate < best * self.gain => {
                 // More connections did not pay: go back to the count that did.
                 self.allowed = with;
@@ -296,12 +305,38 @@ mod tests {
             ramp.observe(window);
             assert!(!ramp.warming, "one window warms up");
         }
+        if ramp.first && window.rate >= SLOW_CONNECTION && !window.hash_bound {
+            let before = *ramp;
+            ramp.observe(window);
+            assert_eq!(
+                (ramp.allowed, ramp.settled),
+                (before.allowed, before.settled),
+                "a fast first window waits"
+            );
+        }
         ramp.observe(window);
+    }
+
+    #[test]
+    fn a_fast_first_window_is_judged_on_the_next() {
+        // The first window held the connection's setup: cores sat idle that
+        // the transfer then takes. It changes nothing; the next one decides.
+        let mut ramp = RampState::new(8);
+        ramp.observe(Window::judge(900.0 * MB, None, Some(0.8)));
+        assert_eq!((ramp.allowed, ramp.settled), (1, false));
+        ramp.observe(Window::judge(1300.0 * MB, None, Some(0.3)));
+        assert_eq!((ramp.allowed, ramp.settled), (1, true), "fast, and no core to spare");
+        // A slow first window still opens them all at once (a slow link).
+        let mut slow = RampState::new(8);
+        slow.observe(link(150.0 * MB));
+        assert_eq!(slow.allowed, 8);
     }
 
     #[test]
     fn the_window_connections_were_added_in_is_not_judged() {
         let mut ramp = RampState::new(8);
+        ramp.observe(link(1000.0 * MB));
+        assert_eq!((ramp.allowed, ramp.settled), (1, false), "the first window waits");
         ramp.observe(link(1000.0 * MB));
         assert_eq!(ramp.allowed, 2);
         // The new connection is still connecting: a dip here is not its verdict.
