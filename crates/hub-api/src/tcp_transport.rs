@@ -82,11 +82,9 @@ impl<In: Transport> Connector<In> for TcpConnector {
         }
         // TLS reads the socket itself, into a buffer of its own size
         // (`tls_transport.rs`): large reads are for plain connections.
-        let large_reads = match details.needs_tls() {
-            true => None,
-            false => LargeReads::take(&LARGE_READERS),
-        };
-        let input = match (details.needs_tls(), &large_reads) {
+        let tls = details.needs_tls();
+        let large_reads = if tls { None } else { LargeReads::take(&LARGE_READERS) };
+        let input = match (tls, &large_reads) {
             (true, _) => UNUSED_INPUT,
             (false, Some(_)) => LARGE_READ_SIZE,
             (false, None) => READ_SIZE.min(details.config.input_buffer_size()),

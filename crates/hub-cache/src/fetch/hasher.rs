@@ -139,12 +139,12 @@ impl Drop for PrefixHasher {
     }
 }
 
-/// Buffers kept for reuse at most: the frontier's writer holds one, the
-/// thread one, and a few wait in between (256 KiB).
-const FREE_BUFFERS: usize = 8;
+/// Buffers kept for reuse at most (256 KiB): the frontier's writer holds one,
+/// the thread one, and a few wait in between.
+const FREE_BUFFERS: usize = 256 * 1024 / COPY_BUFFER;
 
 /// Buffers waiting to be hashed at most (256 KiB).
-const QUEUED_BUFFERS: usize = 8;
+const QUEUED_BUFFERS: usize = 256 * 1024 / COPY_BUFFER;
 
 fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) -> std::io::Result<Option<String>> {
     let (lock, cvar) = shared;

@@ -18,7 +18,7 @@ use super::hasher::{digest_all, hex};
 /// Buffers in flight at most: enough for the hasher to lag a little behind
 /// the socket, few enough that a stream holds 512 KiB (a snapshot runs up to
 /// 16 streams at once).
-const BUFFERS: usize = 16;
+const BUFFERS: usize = 512 * 1024 / COPY_BUFFER;
 
 /// A filled buffer and how much of it holds bytes.
 type Filled = (Vec<u8>, usize);
