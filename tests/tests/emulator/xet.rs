@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use crate::commit_api::{commit, lfs_file, summary};
-use crate::lfs_api::batch;
+use crate::lfs_api::{batch, upload_lfs};
 use crate::{ALICE, ALICE_READ, BOB, Fixture, Reply, TestResult, get_as, pseudo_random, request, send};
 
 /// The Xet token of `kind` (`read` or `write`) for a repo at `main`, as `token`.
@@ -219,18 +219,39 @@ fn upload_file(
     content: &[u8],
 ) -> Result<(String, String, String), Box<dyn std::error::Error>> {
     let (cas, token) = cas_credentials(&xet_token(f, repo, "write", Some(ALICE))?)?;
+    let file = send_to_cas(&cas, &token, content)?;
+    Ok((cas, token, file))
+}
+
+/// Sends `content` as one xorb to the CAS at `cas` with `token`, and registers it with a
+/// shard; returns the file's Xet hash.
+fn send_to_cas(cas: &str, token: &str, content: &[u8]) -> Result<String, Box<dyn std::error::Error>> {
     let xorb = Xorb::new(&chunks_of(content));
     let xorb_url = format!("{cas}/v1/xorbs/default/{}", xorb.hash);
     assert_eq!(
-        cas_call("POST", &xorb_url, Some(&token), Some(&xorb.bytes), None)?.status,
+        cas_call("POST", &xorb_url, Some(token), Some(&xorb.bytes), None)?.status,
         200
     );
     let shard = file_shard(&[&xorb], &sha256(content));
     assert_eq!(
-        cas_call("POST", &format!("{cas}/v1/shards"), Some(&token), Some(&shard), None)?.status,
+        cas_call("POST", &format!("{cas}/v1/shards"), Some(token), Some(&shard), None)?.status,
         200
     );
-    Ok((cas, token, file_id(&[&xorb])))
+    Ok(file_id(&[&xorb]))
+}
+
+/// Commits `content` as `w.bin` to `alice/x`, named by its sha256, and checks it is there.
+fn commit_weights(f: &Fixture, content: &[u8]) -> TestResult {
+    let reply = commit(
+        f,
+        "/api/models/alice/x/commit/main",
+        Some(ALICE),
+        summary("Add weights"),
+        &[lfs_file("w.bin", content)],
+    )?;
+    assert_eq!(reply.status, 200, "{:?}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(f.hub.file_content("model", "alice/x", "main", "w.bin")?, content);
+    Ok(())
 }
 
 /// Follows a reconstruction: every term's chunks from its presigned range, decoded by
@@ -569,15 +590,7 @@ fn commits_name_xet_files_by_sha256_and_plain_clients_get_them_through_the_bridg
     f.hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
     let content = pseudo_random(120_000, 6);
     let (_, _, file) = upload_file(&f, "alice/x", &content)?;
-    let reply = commit(
-        &f,
-        "/api/models/alice/x/commit/main",
-        Some(ALICE),
-        summary("Add weights"),
-        &[lfs_file("w.bin", &content)],
-    )?;
-    assert_eq!(reply.status, 200, "{:?}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(f.hub.file_content("model", "alice/x", "main", "w.bin")?, content);
+    commit_weights(&f, &content)?;
 
     let head = request("HEAD", &f.url("/alice/x/resolve/main/w.bin"), &[])?;
     assert_eq!(head.status, 302);
@@ -629,6 +642,67 @@ fn commits_name_xet_files_by_sha256_and_plain_clients_get_them_through_the_bridg
     Ok(())
 }
 
+/// An upload batch offering `transfers`, of these contents.
+fn upload_batch(contents: &[&[u8]], transfers: &[&str]) -> Value {
+    let objects: Vec<Value> = contents
+        .iter()
+        .map(|c| json!({ "oid": crate::sha256_hex(c), "size": c.len() }))
+        .collect();
+    json!({ "operation": "upload", "transfers": transfers, "objects": objects, "hash_algo": "sha256" })
+}
+
+#[test]
+fn upload_batches_offering_xet_send_the_content_to_the_cas_with_a_write_token() -> TestResult {
+    let f = Fixture::start()?;
+    f.hub.seed(&SeedRepo::model("alice/x").file("a.txt", "a"))?;
+    let content = pseudo_random(120_000, 8);
+    let in_lfs = pseudo_random(5000, 9);
+    upload_lfs(&f, "alice/x", &in_lfs)?;
+    let alice = format!("Bearer {ALICE}");
+    let offer = upload_batch(&[&content, &in_lfs], &["basic", "multipart", "xet"]);
+
+    let answer = batch(&f, "alice/x", Some(&alice), &offer)?.json()?;
+    assert_eq!(answer["transfer"], "xet", "{answer}");
+    let header = &answer["objects"][0]["actions"]["upload"]["header"];
+    let cas = header["X-Xet-Cas-Url"].as_str().ok_or("a CAS URL header")?;
+    assert_eq!(Some(cas), f.hub.cas_url().as_deref());
+    let token = header["X-Xet-Access-Token"].as_str().ok_or("a token header")?;
+    // The expiry is a string of Unix seconds, in the future.
+    let expires: u64 = header["X-Xet-Token-Expiration"]
+        .as_str()
+        .ok_or("an expiry string")?
+        .parse()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    assert!(expires > now, "{expires} <= {now}");
+    // Content the Hub has already needs nothing.
+    assert_eq!(answer["objects"][1].get("actions"), None, "{answer}");
+
+    // The token writes to the CAS; once the shard names the file, its oid needs nothing
+    // either, and a commit may name it.
+    send_to_cas(cas, token, &content)?;
+    let again = batch(&f, "alice/x", Some(&alice), &offer)?.json()?;
+    assert_eq!(again["objects"][0].get("actions"), None, "{again}");
+    commit_weights(&f, &content)?;
+
+    // Not offered, or a download: the transfers of before.
+    let other = pseudo_random(7000, 10);
+    let basic = batch(&f, "alice/x", Some(&alice), &upload_batch(&[&other], &["basic"]))?.json()?;
+    assert_eq!(basic["transfer"], "basic");
+    let download = json!({ "operation": "download", "transfers": ["basic", "xet"], "objects": [
+        { "oid": crate::sha256_hex(&in_lfs), "size": in_lfs.len() }] });
+    assert_eq!(
+        batch(&f, "alice/x", Some(&alice), &download)?.json()?["transfer"],
+        "basic"
+    );
+    // A caller who may only read gets no write token.
+    let refused = batch(&f, "alice/x", Some(&format!("Bearer {ALICE_READ}")), &offer)?;
+    assert_eq!(refused.status, 403);
+    assert!(!String::from_utf8_lossy(&refused.body).contains("xet_"));
+    Ok(())
+}
+
 #[test]
 fn an_lfs_only_emulator_has_no_xet_routes() -> TestResult {
     let f = Fixture::start_with(|mut config| {
@@ -639,6 +713,9 @@ fn an_lfs_only_emulator_has_no_xet_routes() -> TestResult {
         .seed(&SeedRepo::model("alice/x").file("w.bin", pseudo_random(5000, 7)))?;
     assert_eq!(xet_token(&f, "alice/x", "read", Some(ALICE))?.status, 404);
     assert_eq!(xet_token(&f, "alice/x", "write", Some(ALICE))?.status, 404);
+    let offer = upload_batch(&[b"w".as_slice()], &["basic", "xet"]);
+    let answer = batch(&f, "alice/x", Some(&format!("Bearer {ALICE}")), &offer)?.json()?;
+    assert_eq!(answer["transfer"], "basic", "{answer}");
     let xorb = Xorb::new(&[b"data".as_slice()]);
     let url = f.url(&format!("/~cas/v1/xorbs/default/{}", xorb.hash));
     assert_eq!(

@@ -154,6 +154,10 @@ pub(crate) fn run(
         "- only `git push` is timed (git-lfs's batch call, the agent's parts and completion, the git pack); \
          CPU and RSS are of git and everything it waited for, the agent included\n",
     );
+    out.push_str(
+        "- hf-hub 1.0 has no column here: it has no git-lfs transfer agent (its uploads are in the tables \
+         above)\n",
+    );
     Ok(out)
 }
 

@@ -1,6 +1,6 @@
 //! `cargo xtask bench upload [--quick]`: how fast `huggingface-cli upload` is
-//! next to the Python client, one `sha256sum` pass and one `curl -T`, on the
-//! bundled emulator over loopback.
+//! next to the Python client, the `hf-hub` crate, one `sha256sum` pass and one
+//! `curl -T`, on the bundled emulator over loopback.
 //!
 //! Two workloads: one large LFS file streamed from disk, and a folder of small
 //! files (text ones committed inline, binary ones through LFS). Then the large
@@ -35,6 +35,10 @@ const USER: &str = "bench";
 enum Tool {
     Ours,
     Python,
+    /// The `hf-hub` crate's driver ([`super::hf_hub`]). It sends the files the Hub classifies as
+    /// LFS through Xet storage, its only way: each of its runs has a fresh emulator of its own, so
+    /// that no run deduplicates against an earlier one's xorbs.
+    HfHub,
     /// `sha256sum` of the large file: one hash pass from the page cache.
     Sha256sum,
     /// `curl -T` of the large file to a presigned `basic` upload URL.
@@ -46,6 +50,7 @@ impl Tool {
         match self {
             Tool::Ours => "huggingface-cli upload",
             Tool::Python => "python huggingface_hub",
+            Tool::HfHub => "hf-hub 1.0 (LFS via Xet)",
             Tool::Sha256sum => "sha256sum",
             Tool::CurlPut => "curl -T (basic PUT)",
         }
@@ -88,6 +93,16 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         bail!("curl is needed: install it and run again");
     }
     let (python, cli) = prepare_clients(&installed, &mut notes)?;
+    let hf_hub = match super::hf_hub::build_driver() {
+        Ok(driver) => Some(driver),
+        Err(e) => {
+            notes.push(format!(
+                "hf-hub {}: the driver could not be built, its rows are skipped: {e:#}",
+                super::hf_hub::VERSION
+            ));
+            None
+        }
+    };
 
     let data = scratch.join(format!("upload-data-{mode}"));
     let workloads = prepare_data(&data, large_size, small_count)?;
@@ -136,15 +151,22 @@ pub(crate) fn run(quick: bool) -> Result<()> {
 
     for workload in &workloads {
         eprintln!("\n== {}", workload.label);
-        let tools: Vec<Tool> = [Tool::Ours, Tool::Python]
+        let tools: Vec<Tool> = [Tool::Ours, Tool::Python, Tool::HfHub]
             .into_iter()
-            .filter(|&tool| tool != Tool::Python || python.is_some())
+            .filter(|&tool| match tool {
+                Tool::Python => python.is_some(),
+                Tool::HfHub => hf_hub.is_some(),
+                _ => true,
+            })
             .collect();
-        let invocation = |tool: Tool, run: usize| {
+        let invocation = |tool: Tool, run: usize, endpoint: &str| {
             let repo = repo_name(workload.kind, tool, run);
-            let invocation = match (tool, &python) {
-                (Tool::Python, Some(python)) => Invocation::new(python)
+            let invocation = match (tool, &python, &hf_hub) {
+                (Tool::Python, Some(python), _) => Invocation::new(python)
                     .args(["-c", PYTHON_UPLOAD, repo.as_str()])
+                    .arg(&workload.path),
+                (Tool::HfHub, _, Some(driver)) => Invocation::new(driver)
+                    .args(["upload", repo.as_str()])
                     .arg(&workload.path),
                 _ => Invocation::new(&cli)
                     .args(["upload", repo.as_str()])
@@ -153,7 +175,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
             };
             Ok(invocation
                 .env("HF_HOME", run_dir.join("home"))
-                .env("HF_ENDPOINT", &endpoint)
+                .env("HF_ENDPOINT", endpoint)
                 .env("HF_TOKEN", TOKEN)
                 .env("HF_HUB_DISABLE_PROGRESS_BARS", "1")
                 .env("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -165,7 +187,19 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         for run in 1..=RUNS {
             for (&tool, tool_samples) in tools.iter().zip(&mut samples) {
                 if let Ok(done) = tool_samples {
-                    match measure_once(tool, &run_dir, &objects, gnu_time, run, RUNS, || invocation(tool, run)) {
+                    let sample = if tool == Tool::HfHub {
+                        let repo = repo_name(workload.kind, tool, run);
+                        measure_on_own_emulator(&scratch, &repo, workload.kind, |endpoint, objects| {
+                            measure_once(tool, &run_dir, objects, gnu_time, run, RUNS, || {
+                                invocation(tool, run, endpoint)
+                            })
+                        })
+                    } else {
+                        measure_once(tool, &run_dir, &objects, gnu_time, run, RUNS, || {
+                            invocation(tool, run, &endpoint)
+                        })
+                    };
+                    match sample {
                         Ok(sample) => done.push(sample),
                         Err(why) => *tool_samples = Err(why),
                     }
@@ -178,6 +212,9 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         }
         if python.is_none() {
             rows.push(row(Tool::Python, workload, Err("not available".into())));
+        }
+        if hf_hub.is_none() {
+            rows.push(row(Tool::HfHub, workload, Err("not available".into())));
         }
     }
     let wall = |tool: Tool| {
@@ -195,16 +232,31 @@ pub(crate) fn run(quick: bool) -> Result<()> {
     }
     let commits = rows_committed(&emulator, &rows);
     notes.push(commits);
+    if hf_hub.is_some() {
+        notes.push(format!(
+            "hf-hub {} has no LFS upload: it sends the files the Hub classifies as LFS through Xet storage. Each \
+             of its runs has a fresh emulator of its own (an emptied LFS store does not reach the Xet one), \
+             checked after the run for a commit on main and, for the large file, for xorbs received",
+            super::hf_hub::VERSION
+        ));
+    }
     drop(emulator);
     remove_dir(&run_dir)?;
     let part_size = if quick { 16 << 20 } else { 64 << 20 };
     let git_push = super::git_push::run(&scratch, large_file, &oid, part_size, &cli, python.as_deref(), gnu_time)?;
-    let xet = super::xet_upload::run(&scratch, large_file, &cli, python.as_deref(), gnu_time)?;
+    let xet = super::xet_upload::run(
+        &scratch,
+        large_file,
+        &cli,
+        python.as_deref(),
+        hf_hub.as_deref(),
+        gnu_time,
+    )?;
 
     notes.push("each run starts after `sync`, so no write-back of an earlier run's data is left pending".to_string());
     notes.push(
-        "huggingface-cli and the Python client take turns run by run (the first run of each, then the second, \
-         then the third); curl -T's runs come before them"
+        "huggingface-cli, the Python client and hf-hub take turns run by run (the first run of each, then the \
+         second, then the third); curl -T's runs come before them"
             .to_string(),
     );
     notes.push(format!(
@@ -256,7 +308,8 @@ pub(crate) fn xet_alone(quick: bool) -> Result<()> {
         eprintln!("writing {} ({})", large.display(), human_size(large_size));
         write_pseudo_random(&large, large_size, LARGE_SEED)?;
     }
-    let xet = super::xet_upload::run(&scratch, &large, &cli, python.as_deref(), gnu_time)?;
+    let hf_hub = super::hf_hub::build_driver().ok();
+    let xet = super::xet_upload::run(&scratch, &large, &cli, python.as_deref(), hf_hub.as_deref(), gnu_time)?;
     print!("{xet}");
     Ok(())
 }
@@ -291,6 +344,7 @@ fn repo_name(kind: Kind, tool: Tool, run: usize) -> String {
     };
     let client = match tool {
         Tool::Python => "python",
+        Tool::HfHub => "hf-hub",
         _ => "ours",
     };
     format!("{USER}/{workload}-{client}-{run}")
@@ -304,6 +358,29 @@ fn row(tool: Tool, workload: &Workload, outcome: Result<Stats, String>) -> Row {
         bytes: workload.bytes,
         outcome,
     }
+}
+
+/// One run, through `measure`, on a fresh emulator of its own (given its endpoint and LFS store),
+/// which must then hold a commit on main of `repo` and, for the large file, Xet storage must have
+/// received xorbs.
+fn measure_on_own_emulator(
+    scratch: &Path,
+    repo: &str,
+    kind: Kind,
+    measure: impl FnOnce(&str, &Path) -> Result<Sample, String>,
+) -> Result<Sample, String> {
+    let root = scratch.join("upload-hub-own");
+    remove_dir(&root).map_err(|e| format!("{e:#}"))?;
+    let emulator = Emulator::start(EmulatorConfig::new(&root).token(TOKEN, USER, Role::Write))
+        .map_err(|e| format!("failed to start the emulator: {e}"))?;
+    let sample = measure(&emulator.endpoint(), &root.join("lfs").join("objects"))?;
+    emulator
+        .resolve_revision("model", repo, "main")
+        .map_err(|e| format!("no commit on main of {repo} after the upload: {e}"))?;
+    if kind == Kind::LargeFile && emulator.xet_stats().xorb_uploads == 0 {
+        return Err("the large file's upload sent no xorb".to_string());
+    }
+    Ok(sample)
 }
 
 /// `runs` runs of the invocation `make(run)` gives, one after the other.
@@ -481,17 +558,26 @@ fn render(rows: &[Row], notes: &[String]) -> String {
             .copied()
     };
     let mut table = vec![
-        ["tool", "workload", "wall s", "MB/s", "CPU s", "RSS MB", "vs python"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>(),
+        [
+            "tool",
+            "workload",
+            "wall s",
+            "MB/s",
+            "CPU s",
+            "RSS MB",
+            "vs python",
+            "vs hf-hub",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect::<Vec<_>>(),
     ];
     for row in rows {
         let mut cells = vec![row.tool.label().to_string(), row.label.clone()];
         match &row.outcome {
             Ok(s) => {
-                let vs_python = match (row.tool, stats(Tool::Python, row.kind)) {
-                    (Tool::Ours | Tool::Python, Some(p)) => format!("{:.2}x", s.wall_secs / p.wall_secs),
+                let against = |reference: Tool| match (row.tool, stats(reference, row.kind)) {
+                    (Tool::Ours | Tool::Python | Tool::HfHub, Some(r)) => format!("{:.2}x", s.wall_secs / r.wall_secs),
                     _ => "-".into(),
                 };
                 cells.extend([
@@ -499,7 +585,8 @@ fn render(rows: &[Row], notes: &[String]) -> String {
                     format!("{:.0}", row.bytes as f64 / 1e6 / s.wall_secs),
                     s.cpu_secs.map_or("-".into(), |c| format!("{c:.2}")),
                     s.peak_rss_mb.map_or("-".into(), |m| format!("{m:.1}")),
-                    vs_python,
+                    against(Tool::Python),
+                    against(Tool::HfHub),
                 ]);
             }
             Err(why) => cells.push(format!("failed: {why}")),

@@ -1,6 +1,6 @@
 //! The Xet case of `cargo xtask bench upload`: the large file uploaded through Xet storage,
-//! then uploaded again with one MiB in the middle changed, by `huggingface-cli upload` and
-//! by the Python client with `hf_xet`. Measured: the wall time of both uploads, and the
+//! then uploaded again with one MiB in the middle changed, by `huggingface-cli upload`, by
+//! the Python client with `hf_xet` and by the `hf-hub` crate. Measured: the wall time of both uploads, and the
 //! bytes the re-upload sent in xorbs (the emulator's counters).
 //!
 //! Both run on loopback, then WAN-like (the download benchmark's round trips and
@@ -44,6 +44,7 @@ pub(crate) fn run(
     large_file: &Path,
     cli: &Path,
     python: Option<&Path>,
+    hf_hub: Option<&Path>,
     gnu_time: bool,
 ) -> Result<String> {
     let size = std::fs::metadata(large_file)
@@ -66,7 +67,7 @@ pub(crate) fn run(
             network,
             gnu_time,
         };
-        let results = measure_clients(&case, cli, python)?;
+        let results = measure_clients(&case, cli, python, hf_hub)?;
         out.push_str(&render(&results, size, label));
     }
     let wan = NetworkConditions::wan();
@@ -90,9 +91,14 @@ struct Case<'a> {
     gnu_time: bool,
 }
 
-/// Both clients' measurements under one condition, run by run in turn (ours, then Python's,
-/// then ours again), so that a noisy stretch of the machine falls on both alike.
-fn measure_clients(case: &Case<'_>, cli: &Path, python: Option<&Path>) -> Result<Vec<ClientResult>> {
+/// Every client's measurements under one condition, run by run in turn (ours, Python's,
+/// hf-hub's, then ours again), so that a noisy stretch of the machine falls on all alike.
+fn measure_clients(
+    case: &Case<'_>,
+    cli: &Path,
+    python: Option<&Path>,
+    hf_hub: Option<&Path>,
+) -> Result<Vec<ClientResult>> {
     type Make<'a> = Box<dyn Fn(&str, &Path) -> Invocation + 'a>;
     let mut clients: Vec<(&'static str, Make<'_>)> = vec![(
         "huggingface-cli upload",
@@ -107,6 +113,17 @@ fn measure_clients(case: &Case<'_>, cli: &Path, python: Option<&Path>) -> Result
         clients.push((
             PYTHON_LABEL,
             Box::new(move |repo, path| Invocation::new(python).args(["-c", PYTHON_UPLOAD, repo]).arg(path)),
+        ));
+    }
+    if let Some(driver) = hf_hub {
+        clients.push((
+            HF_HUB_LABEL,
+            Box::new(move |repo, path| {
+                Invocation::new(driver)
+                    .args(["upload", repo])
+                    .arg(path)
+                    .arg("large.bin")
+            }),
         ));
     }
     let mut tallies: Vec<Tally> = clients.iter().map(|_| Tally::default()).collect();
@@ -124,18 +141,21 @@ fn measure_clients(case: &Case<'_>, cli: &Path, python: Option<&Path>) -> Result
         .zip(tallies)
         .map(|((label, _), tally)| tally.result(label))
         .collect();
-    if python.is_none() {
-        results.push(ClientResult {
-            label: PYTHON_LABEL,
-            first: Err("not available".into()),
-            again: Err("not available".into()),
-            sent: Vec::new(),
-        });
+    for (label, present) in [(PYTHON_LABEL, python.is_some()), (HF_HUB_LABEL, hf_hub.is_some())] {
+        if !present {
+            results.push(ClientResult {
+                label,
+                first: Err("not available".into()),
+                again: Err("not available".into()),
+                sent: Vec::new(),
+            });
+        }
     }
     Ok(results)
 }
 
 const PYTHON_LABEL: &str = "python huggingface_hub + hf_xet";
+const HF_HUB_LABEL: &str = "hf-hub 1.0";
 /// The emulator's folder and the client's, under the scratch folder.
 const HUB_DIR: &str = "upload-xet-hub";
 const RUN_DIR: &str = "upload-xet-run";
@@ -317,7 +337,8 @@ fn render(results: &[ClientResult], size: u64, condition: &str) -> String {
 /// The targets for this condition, met or not.
 fn verdicts(results: &[ClientResult], size: u64, condition: &str) -> String {
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
-    let (ours, python) = (&results[0], results.get(1));
+    let ours = &results[0];
+    let python = results.iter().find(|r| r.label == PYTHON_LABEL);
     let mut out = String::new();
     let pairs = python.map(|python| [(&ours.first, &python.first), (&ours.again, &python.again)]);
     for (i, what) in ["first upload", "re-upload"].iter().enumerate() {
@@ -330,6 +351,21 @@ fn verdicts(results: &[ClientResult], size: u64, condition: &str) -> String {
             _ => out.push_str(&format!(
                 "- {condition}: {what} against the Python client: not measured\n"
             )),
+        }
+    }
+    if let Some(hf_hub) = results.iter().find(|r| r.label == HF_HUB_LABEL) {
+        for (what, ours, theirs) in [
+            ("first upload", &ours.first, &hf_hub.first),
+            ("re-upload", &ours.again, &hf_hub.again),
+        ] {
+            if let (Ok(ours), Ok(theirs)) = (ours, theirs) {
+                out.push_str(&format!(
+                    "- {condition}: {what} against {HF_HUB_LABEL}: {:.2} x ({:.2} s against {:.2} s)\n",
+                    ours.wall_secs / theirs.wall_secs,
+                    ours.wall_secs,
+                    theirs.wall_secs
+                ));
+            }
         }
     }
     let mut sent = ours.sent.clone();

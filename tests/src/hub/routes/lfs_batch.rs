@@ -1,17 +1,23 @@
 //! The git-lfs API of a repo, `/{prefix}{repo}.git/info/lfs/…`: the batch endpoint
 //! (`objects/batch`, upload and download), `objects/verify`, and an empty
 //! `locks/verify` so that git-lfs pushes quietly.
+//!
+//! An upload batch whose client offers the `xet` transfer (git-xet, the `hf-hub` crate)
+//! is answered with it on a Hub with Xet storage: each object to send gets an upload
+//! action whose headers name the CAS and carry a write token for the repo, and the
+//! client sends the content there instead (the shard it registers makes the oid known).
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::lfs_upload::{basic_url, completion_url, part_urls, verify_is_presigned, verify_url};
 use super::xet_cdn::bridge_query;
+use super::xet_token::{XetCredentials, credentials};
 use super::{Caller, Hub, RepoKey, Request, Response, cdn_origin, check_content_access, open_repo, writable_repo};
 use crate::hub::lfs_store::is_sha256;
 use crate::hub::lfs_uploads::MultipartPlan;
 use crate::hub::signing::{DEFAULT_TTL_SECS, random_id};
-use crate::hub::xet::token::repo_scope;
+use crate::hub::xet::token::{Scope, repo_scope};
 
 /// The media type of every git-lfs request and answer.
 const LFS_MEDIA_TYPE: &str = "application/vnd.git-lfs+json";
@@ -101,9 +107,17 @@ pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>
         if body.hash_algo.as_deref().is_some_and(|algo| algo != "sha256") {
             return Err(lfs_error(409, "Only the sha256 hash algorithm is supported"));
         }
-        // One transfer for the whole batch (git-lfs uses it for every object): multipart
-        // when the client offers it and some object to send reaches the threshold.
+        // One transfer for the whole batch (git-lfs uses it for every object): xet when
+        // the client offers it and the Hub has Xet storage; else multipart when the client
+        // offers it and some object to send reaches the threshold.
+        let xet = match &hub.xet {
+            Some(xet) if upload && body.transfers.iter().any(|t| t == "xet") => {
+                Some(credentials(hub, xet, base, key, Scope::Write))
+            }
+            _ => None,
+        };
         let multipart = upload
+            && xet.is_none()
             && body.transfers.iter().any(|t| t == "multipart")
             && body.objects.iter().any(|o| {
                 is_sha256(&o.oid)
@@ -120,7 +134,9 @@ pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>
                     return object_error(object, 422, "Invalid object id: a sha256 is expected");
                 }
                 let stored = hub.lfs.object_size(&object.oid);
-                if upload {
+                if let Some(xet) = &xet {
+                    xet_upload_object(hub, key, xet, object, stored)
+                } else if upload {
                     upload_object(hub, base, &cdn, key, object, stored, multipart)
                 } else {
                     download_object(hub, &cdn, key, object, stored)
@@ -130,7 +146,13 @@ pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>
         Ok(lfs_json(
             200,
             &json!({
-                "transfer": if multipart { "multipart" } else { "basic" },
+                "transfer": if xet.is_some() {
+                    "xet"
+                } else if multipart {
+                    "multipart"
+                } else {
+                    "basic"
+                },
                 "objects": objects,
                 "hash_algo": "sha256",
             }),
@@ -189,6 +211,50 @@ fn upload_object(
         "authenticated": true,
         "actions": { "upload": upload, "verify": verify },
     })
+}
+
+/// An object of an upload batch answered with the `xet` transfer: nothing to do when its
+/// content is stored already (by LFS, or registered through Xet for this repo), else an
+/// upload action that points at the CAS with the token in its headers; the expiry is a
+/// string of Unix seconds, as git-xet parses it.
+fn xet_upload_object(
+    hub: &Hub,
+    key: &RepoKey,
+    credentials: &XetCredentials,
+    object: &BatchObject,
+    stored: Option<u64>,
+) -> Value {
+    let registered = hub.xet.as_ref().and_then(|xet| {
+        let hash = xet.readable_by(&object.oid, &repo_scope(key))?;
+        xet.store.file(&hash).map(|record| record.size)
+    });
+    match stored.or(registered) {
+        Some(size) if size == object.size => {
+            json!({ "oid": object.oid, "size": object.size, "authenticated": true })
+        }
+        Some(size) => object_error(
+            object,
+            422,
+            &format!("Object {} is stored with {size} bytes, not {}", object.oid, object.size),
+        ),
+        None => {
+            let expires_in = (credentials.expires - crate::hub::signing::now_secs()).max(0);
+            json!({
+                "oid": object.oid,
+                "size": object.size,
+                "authenticated": true,
+                "actions": { "upload": {
+                    "href": credentials.cas_url,
+                    "header": {
+                        "X-Xet-Cas-Url": credentials.cas_url,
+                        "X-Xet-Access-Token": credentials.access_token,
+                        "X-Xet-Token-Expiration": credentials.expires.to_string(),
+                    },
+                    "expires_in": expires_in,
+                } },
+            })
+        }
+    }
 }
 
 fn download_object(hub: &Hub, cdn: &str, key: &RepoKey, object: &BatchObject, stored: Option<u64>) -> Value {

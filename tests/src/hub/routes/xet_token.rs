@@ -10,8 +10,8 @@ use super::{
     Caller, Hub, RepoKey, Response, check_content_access, not_found, open_repo, resolve_revision, writable_repo,
 };
 use crate::hub::signing::now_secs;
-use crate::hub::xet::CAS_PREFIX;
 use crate::hub::xet::token::{Scope, mint, repo_scope};
+use crate::hub::xet::{CAS_PREFIX, XetCas};
 
 /// Answers a token request; 404 on a Hub without Xet.
 pub(super) fn token(
@@ -39,10 +39,11 @@ pub(super) fn token(
         if revision != "None" {
             resolve_revision(hub, key, revision)?;
         }
-        let expires = now_secs().saturating_add(xet.token_ttl_secs);
-        let repo = repo_scope(key);
-        let access_token = mint(&hub.signer, scope, &repo, expires);
-        let cas_url = format!("{base}{CAS_PREFIX}");
+        let XetCredentials {
+            cas_url,
+            access_token,
+            expires,
+        } = credentials(hub, xet, base, key, scope);
         Ok(Response::json(
             200,
             &json!({ "accessToken": access_token, "casUrl": cas_url, "exp": expires }),
@@ -52,4 +53,25 @@ pub(super) fn token(
         .with_header("X-Xet-Token-Expiration", expires.to_string()))
     };
     answer().unwrap_or_else(|refused| refused)
+}
+
+/// What a client needs to reach the CAS for a repo.
+pub(super) struct XetCredentials {
+    /// The CAS's base URL.
+    pub(super) cas_url: String,
+    /// A short-lived token for the repo.
+    pub(super) access_token: String,
+    /// When it expires, in Unix seconds.
+    pub(super) expires: i64,
+}
+
+/// A fresh token of `scope` for the repo `key`, with the CAS's URL. The caller's access is
+/// checked before.
+pub(super) fn credentials(hub: &Hub, xet: &XetCas, base: &str, key: &RepoKey, scope: Scope) -> XetCredentials {
+    let expires = now_secs().saturating_add(xet.token_ttl_secs);
+    XetCredentials {
+        cas_url: format!("{base}{CAS_PREFIX}"),
+        access_token: mint(&hub.signer, scope, &repo_scope(key), expires),
+        expires,
+    }
 }
