@@ -169,6 +169,7 @@ pub(super) fn fetch(
         settings,
         ramp: Ramp::new(workers),
     };
+    let _ranged = budget.ranged_file();
     std::thread::scope(|scope| {
         for index in 0..workers {
             let (shared, file) = (&shared, &file);
@@ -182,7 +183,9 @@ pub(super) fn fetch(
                 }
             });
         }
-        shared.ramp.measure(&|| shared.hasher.map(PrefixHasher::hungry));
+        shared.ramp.measure(&|| shared.hasher.map(PrefixHasher::hungry), &|| {
+            budget.ranged_files() > 1
+        });
     });
     if shared.ranges_ignored.load(Ordering::SeqCst) {
         return Ok(Outcome::RangesIgnored);

@@ -7,6 +7,12 @@
 //! to spare are not doubled. Behind a per-connection cap or a long round
 //! trip, each one adds its share.
 //!
+//! A file fetched beside other large ones shares the machine with them: what
+//! its connections gain once no core is idle, theirs lose. It doubles instead
+//! of opening every connection at once, and stops doubling when no core is
+//! idle, so that the files together hold a few connections each rather than
+//! the whole budget.
+//!
 //! A file whose sha256 cannot keep up with its bytes is held where it is: it
 //! is done when its last byte is hashed, so more connections would not finish
 //! it sooner, and would take from the hashing thread the CPU it lacks.
@@ -49,6 +55,8 @@ pub(super) struct Window {
     pub(super) hash_bound: bool,
     /// Cores sat idle (or nothing says they did not).
     pub(super) spare_cpu: bool,
+    /// Other large files were being fetched too, sharing the machine.
+    pub(super) sharing: bool,
 }
 
 impl Window {
@@ -60,7 +68,13 @@ impl Window {
             rate,
             hash_bound: hunger.is_some_and(|hunger| hunger < HASH_BOUND),
             spare_cpu: idle_cores.is_none_or(|idle| idle >= SPARE_CORES),
+            sharing: false,
         }
+    }
+
+    /// The same reading, taken while other large files were fetched too.
+    pub(super) fn sharing(self, sharing: bool) -> Window {
+        Window { sharing, ..self }
     }
 }
 
@@ -110,8 +124,11 @@ impl RampState {
             // One connection far below what a machine writes, while cores sit
             // idle, is bound by its link (a per-connection cap, a long round
             // trip): all of them at once. On a machine with no core to spare,
-            // it may be bound by the machine: doubling finds out.
-            None if rate < SLOW_CONNECTION && window.spare_cpu => {
+            // it may be bound by the machine: doubling finds out. Beside
+            // other files, it doubles too: they all saw the same idle cores,
+            // and all of them opening every connection would take the whole
+            // budget.
+            None if rate < SLOW_CONNECTION && window.spare_cpu && !window.sharing => {
                 self.best = Some((rate, self.allowed));
                 self.try_with(self.max);
             }
@@ -129,8 +146,12 @@ impl RampState {
                 self.best = Some((rate, self.allowed));
                 let each = rate / self.allowed as f64;
                 // Fast connections with no core idle are bound by the
-                // machine: more would only share its CPU thinner.
-                if self.allowed == self.max || (each >= SLOW_CONNECTION && !window.spare_cpu) {
+                // machine: more would only share its CPU thinner. So are
+                // slow ones beside other files: their rate is their share
+                // of a machine with nothing to spare, and more would take
+                // from the other files what this one gains.
+                let machine_bound = !window.spare_cpu && (each >= SLOW_CONNECTION || window.sharing);
+                if self.allowed == self.max || machine_bound {
                     self.settled = true;
                 } else {
                     self.gain = if window.spare_cpu { GAIN_ON_SPARE_CPU } else { GAIN };
@@ -194,8 +215,9 @@ impl Ramp {
 
     /// Measures window after window and lets more workers in while they pay;
     /// returns when [`Ramp::finish`] is called. `hungry` says how long the
-    /// file's hashing thread has waited for bytes so far, when there is one.
-    pub(super) fn measure(&self, hungry: &dyn Fn() -> Option<Duration>) {
+    /// file's hashing thread has waited for bytes so far, when there is one;
+    /// `sharing` whether other large files are being fetched now.
+    pub(super) fn measure(&self, hungry: &dyn Fn() -> Option<Duration>, sharing: &dyn Fn() -> bool) {
         let mut last = 0;
         let mut last_hungry = hungry();
         let mut last_cpu = CpuTimes::now();
@@ -230,14 +252,15 @@ impl Ramp {
                 _ => None,
             };
             last_cpu = cpu_now;
-            let window = Window::judge(rate, hunger, idle_cores);
+            let window = Window::judge(rate, hunger, idle_cores).sharing(sharing());
             let before = guard.0.allowed;
             guard.0.observe(window);
             log::debug!(
-                "{before} connection(s): {:.0} MB/s, hashing waited {}, idle cores {}; now {}{}",
+                "{before} connection(s): {:.0} MB/s, hashing waited {}, idle cores {}{}; now {}{}",
                 rate / 1e6,
                 hunger.map_or("-".to_string(), |h| format!("{:.0} %", h * 100.0)),
                 idle_cores.map_or("-".to_string(), |c| format!("{c:.2}")),
+                if window.sharing { ", beside other files" } else { "" },
                 guard.0.allowed,
                 if guard.0.settled { ", settled" } else { "" }
             );
@@ -355,7 +378,34 @@ mod tests {
             rate,
             hash_bound: false,
             spare_cpu: true,
+            sharing: false,
         }
+    }
+
+    #[test]
+    fn a_file_beside_others_doubles_instead_of_opening_all_and_stops_once_no_core_is_idle() {
+        // Slow with cores idle: alone, a file opens every connection at once;
+        // beside other files, which saw the same idle cores, it doubles.
+        let mut alone = RampState::new(8);
+        show(&mut alone, Window::judge(30.0 * MB, None, Some(0.9)));
+        assert_eq!(alone.allowed, 8);
+        let mut beside = RampState::new(8);
+        show(&mut beside, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
+        assert_eq!((beside.allowed, beside.settled), (2, false));
+        // Two brought more, but no core is idle now: what it would gain next,
+        // the other files would lose.
+        show(&mut beside, Window::judge(60.0 * MB, None, Some(0.1)).sharing(true));
+        assert_eq!((beside.allowed, beside.settled), (2, true));
+        // With a core still idle, it goes on doubling.
+        let mut spare = RampState::new(8);
+        show(&mut spare, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
+        show(&mut spare, Window::judge(60.0 * MB, None, Some(0.9)).sharing(true));
+        assert_eq!((spare.allowed, spare.settled), (4, false));
+        // Alone on a busy machine, slow connections may be the link's: it doubles on.
+        let mut busy = RampState::new(8);
+        show(&mut busy, Window::judge(30.0 * MB, None, Some(0.1)));
+        show(&mut busy, Window::judge(60.0 * MB, None, Some(0.1)));
+        assert_eq!((busy.allowed, busy.settled), (4, false));
     }
 
     #[test]
