@@ -11,7 +11,8 @@
 //! its connections gain once no core is idle, theirs lose. It doubles instead
 //! of opening every connection at once, and stops doubling when no core is
 //! idle, so that the files together hold a few connections each rather than
-//! the whole budget.
+//! the whole budget. It is held there, not settled: once it is the only one
+//! left, it is judged again, as a file alone.
 //!
 //! A file whose sha256 cannot keep up with its bytes is held where it is: it
 //! is done when its last byte is hashed, so more connections would not finish
@@ -92,6 +93,9 @@ pub(super) struct RampState {
     warming: bool,
     /// No window has been judged yet.
     first: bool,
+    /// Stopped while other files share the machine: judged again once they
+    /// are done.
+    held: bool,
     settled: bool,
 }
 
@@ -104,7 +108,17 @@ impl RampState {
             gain: GAIN,
             warming: false,
             first: true,
+            held: false,
             settled: max <= 1,
+        }
+    }
+
+    /// Stops here: for good, or while other files share the machine.
+    fn stop(&mut self, window: Window) {
+        if window.sharing {
+            self.held = true;
+        } else {
+            self.settled = true;
         }
     }
 
@@ -112,6 +126,14 @@ impl RampState {
     pub(super) fn observe(&mut self, window: Window) {
         if self.settled || window.hash_bound {
             return;
+        }
+        if self.held {
+            if window.sharing {
+                return;
+            }
+            // The other files are done: what they held is this one's now.
+            self.held = false;
+            self.best = None;
         }
         // The new connections spent part of that window connecting, and
         // one window's rate is noisy: judge them on the next.
@@ -140,7 +162,7 @@ impl RampState {
             Some((best, with)) if rate < best * self.gain => {
                 // More connections did not pay: go back to the count that did.
                 self.allowed = with;
-                self.settled = true;
+                self.stop(window);
             }
             _ => {
                 self.best = Some((rate, self.allowed));
@@ -150,9 +172,10 @@ impl RampState {
                 // slow ones beside other files: their rate is their share
                 // of a machine with nothing to spare, and more would take
                 // from the other files what this one gains.
-                let machine_bound = !window.spare_cpu && (each >= SLOW_CONNECTION || window.sharing);
-                if self.allowed == self.max || machine_bound {
+                if self.allowed == self.max || (!window.spare_cpu && each >= SLOW_CONNECTION) {
                     self.settled = true;
+                } else if !window.spare_cpu && window.sharing {
+                    self.stop(window);
                 } else {
                     self.gain = if window.spare_cpu { GAIN_ON_SPARE_CPU } else { GAIN };
                     self.try_with((self.allowed * 2).min(self.max));
@@ -262,7 +285,13 @@ impl Ramp {
                 idle_cores.map_or("-".to_string(), |c| format!("{c:.2}")),
                 if window.sharing { ", beside other files" } else { "" },
                 guard.0.allowed,
-                if guard.0.settled { ", settled" } else { "" }
+                if guard.0.settled {
+                    ", settled"
+                } else if guard.0.held {
+                    ", held beside other files"
+                } else {
+                    ""
+                }
             );
             if guard.0.allowed != before || guard.0.settled {
                 self.changed.notify_all();
@@ -393,9 +422,24 @@ mod tests {
         show(&mut beside, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
         assert_eq!((beside.allowed, beside.settled), (2, false));
         // Two brought more, but no core is idle now: what it would gain next,
-        // the other files would lose.
+        // the other files would lose. It is held, for as long as they run.
         show(&mut beside, Window::judge(60.0 * MB, None, Some(0.1)).sharing(true));
-        assert_eq!((beside.allowed, beside.settled), (2, true));
+        assert_eq!((beside.allowed, beside.held, beside.settled), (2, true, false));
+        show(&mut beside, Window::judge(200.0 * MB, None, Some(0.9)).sharing(true));
+        assert_eq!((beside.allowed, beside.held), (2, true));
+        // Alone, it is judged as a file alone: slow with a core idle, it
+        // opens every connection; fast ones double on.
+        let mut slow = beside;
+        show(&mut slow, Window::judge(100.0 * MB, None, Some(0.9)));
+        assert_eq!((slow.allowed, slow.held, slow.settled), (8, false, false));
+        let mut fast = beside;
+        show(&mut fast, Window::judge(600.0 * MB, None, Some(0.9)));
+        assert_eq!((fast.allowed, fast.held, fast.settled), (4, false, false));
+        // A doubling that did not pay beside other files is held too.
+        let mut unpaid = RampState::new(8);
+        show(&mut unpaid, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
+        show(&mut unpaid, Window::judge(31.0 * MB, None, Some(0.9)).sharing(true));
+        assert_eq!((unpaid.allowed, unpaid.held, unpaid.settled), (1, true, false));
         // With a core still idle, it goes on doubling.
         let mut spare = RampState::new(8);
         show(&mut spare, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
