@@ -9,8 +9,8 @@
 //!
 //! A file fetched beside other large ones shares the machine with them: what
 //! its connections gain once no core is idle, theirs lose. It doubles instead
-//! of opening every connection at once, and stops doubling when no core is
-//! idle, so that the files together hold a few connections each rather than
+//! of opening every connection at once, and once it has doubled, stops when
+//! no core is idle, so that the files together hold a few connections each rather than
 //! the whole budget. It is held there, not settled: once it is the only one
 //! left, it is judged again, as a file alone.
 //!
@@ -169,12 +169,14 @@ impl RampState {
                 let each = rate / self.allowed as f64;
                 // Fast connections with no core idle are bound by the
                 // machine: more would only share its CPU thinner. So are
-                // slow ones beside other files: their rate is their share
-                // of a machine with nothing to spare, and more would take
-                // from the other files what this one gains.
+                // slow ones beside other files, once they have doubled:
+                // their rate is their share of a machine with nothing to
+                // spare, and more would take from the other files what this
+                // one gains. A single slow one may still be its link's (the
+                // files' start keeps the cores busy too): it doubles first.
                 if self.allowed == self.max || (!window.spare_cpu && each >= SLOW_CONNECTION) {
                     self.settled = true;
-                } else if !window.spare_cpu && window.sharing {
+                } else if !window.spare_cpu && window.sharing && self.allowed > 1 {
                     self.stop(window);
                 } else {
                     self.gain = if window.spare_cpu { GAIN_ON_SPARE_CPU } else { GAIN };
@@ -445,6 +447,19 @@ mod tests {
         show(&mut spare, Window::judge(30.0 * MB, None, Some(0.9)).sharing(true));
         show(&mut spare, Window::judge(60.0 * MB, None, Some(0.9)).sharing(true));
         assert_eq!((spare.allowed, spare.settled), (4, false));
+        // Beside others on a busy machine, one slow connection may still be
+        // its link's: it doubles once before it is held.
+        let mut started_busy = RampState::new(8);
+        show(
+            &mut started_busy,
+            Window::judge(30.0 * MB, None, Some(0.1)).sharing(true),
+        );
+        assert_eq!((started_busy.allowed, started_busy.held), (2, false));
+        show(
+            &mut started_busy,
+            Window::judge(60.0 * MB, None, Some(0.1)).sharing(true),
+        );
+        assert_eq!((started_busy.allowed, started_busy.held), (2, true));
         // Alone on a busy machine, slow connections may be the link's: it doubles on.
         let mut busy = RampState::new(8);
         show(&mut busy, Window::judge(30.0 * MB, None, Some(0.1)));
