@@ -161,6 +161,21 @@ pub(super) fn batch(hub: &Hub, request: &Request, base: &str, caller: Caller<'_>
     answer().unwrap_or_else(|refused| refused)
 }
 
+/// The answer for an upload of content stored already with `stored` bytes: nothing to
+/// send, or an error when the sizes differ; `None` when nothing is stored.
+fn already_stored(object: &BatchObject, stored: Option<u64>) -> Option<Value> {
+    let size = stored?;
+    Some(if size == object.size {
+        json!({ "oid": object.oid, "size": object.size, "authenticated": true })
+    } else {
+        object_error(
+            object,
+            422,
+            &format!("Object {} is stored with {size} bytes, not {}", object.oid, object.size),
+        )
+    })
+}
+
 fn object_error(object: &BatchObject, code: u16, message: &str) -> Value {
     json!({ "oid": object.oid, "size": object.size, "error": { "code": code, "message": message } })
 }
@@ -174,19 +189,8 @@ fn upload_object(
     stored: Option<u64>,
     multipart: bool,
 ) -> Value {
-    match stored {
-        // Already stored: nothing to send.
-        Some(size) if size == object.size => {
-            return json!({ "oid": object.oid, "size": object.size, "authenticated": true });
-        }
-        Some(size) => {
-            return object_error(
-                object,
-                422,
-                &format!("Object {} is stored with {size} bytes, not {}", object.oid, object.size),
-            );
-        }
-        None => {}
+    if let Some(answer) = already_stored(object, stored) {
+        return answer;
     }
     let verify = json!({ "href": verify_url(hub, base, key, &object.oid), "expires_in": DEFAULT_TTL_SECS });
     let upload = if multipart && object.size > 0 {
@@ -228,15 +232,8 @@ fn xet_upload_object(
         let hash = xet.readable_by(&object.oid, &repo_scope(key))?;
         xet.store.file(&hash).map(|record| record.size)
     });
-    match stored.or(registered) {
-        Some(size) if size == object.size => {
-            json!({ "oid": object.oid, "size": object.size, "authenticated": true })
-        }
-        Some(size) => object_error(
-            object,
-            422,
-            &format!("Object {} is stored with {size} bytes, not {}", object.oid, object.size),
-        ),
+    match already_stored(object, stored.or(registered)) {
+        Some(answer) => answer,
         None => {
             let expires_in = (credentials.expires - crate::hub::signing::now_secs()).max(0);
             json!({
