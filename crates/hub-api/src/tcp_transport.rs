@@ -277,6 +277,18 @@ impl TcpTransport {
     }
 }
 
+impl TcpTransport {
+    /// Counts a read of `read` bytes into `room` towards [`LARGE_READS_AFTER`]
+    /// if it filled the room.
+    fn count_read(&mut self, read: usize, room: usize) {
+        if let ReadSize::Usual { streamed } = &mut self.reads
+            && read == room
+        {
+            *streamed = streamed.saturating_add(read as u64);
+        }
+    }
+}
+
 impl Transport for TcpTransport {
     fn buffers(&mut self) -> &mut dyn Buffers {
         &mut self.buffers
@@ -307,11 +319,7 @@ impl Transport for TcpTransport {
         let room = buffer.len();
         let read = read_socket(&self.stream, &mut self.read_timeout, buffer, timeout)?;
         self.buffers.input_appended(read);
-        if let ReadSize::Usual { streamed } = &mut self.reads
-            && read == room
-        {
-            *streamed = streamed.saturating_add(read as u64);
-        }
+        self.count_read(read, room);
         Ok(read > 0)
     }
 
@@ -365,9 +373,8 @@ mod tests {
         assert_eq!(HOLDERS.load(Ordering::Acquire), 0);
     }
 
-    /// The room of a connection's reads in these tests before it reads large:
-    /// less than [`READ_SIZE`], so that the socket can hold enough to fill a
-    /// read before the kernel grows its receive buffer.
+    /// The room of a connection's reads in these tests before it reads large
+    /// (less than [`READ_SIZE`]: fewer bytes make a full read).
     const ROOM: usize = 16 * 1024;
 
     /// A plain connection over a socket whose other end runs `server`.
@@ -390,35 +397,25 @@ mod tests {
         })
     }
 
-    /// A connection whose other end sends `bytes` at once.
-    fn streaming(bytes: usize, places: &'static AtomicUsize) -> io::Result<TcpTransport> {
-        connection_to(places, move |mut server| server.write_all(&vec![7u8; bytes]))
+    /// A connection whose other end sends nothing.
+    fn idle(places: &'static AtomicUsize) -> io::Result<TcpTransport> {
+        connection_to(places, |_| Ok(()))
     }
 
-    /// Reads `total` bytes, each read once the socket holds enough to fill
-    /// [`ROOM`] (or all that is left), taking all input each time; for
-    /// each read, what had come before it and the room the next read has.
-    fn read_streamed(transport: &mut TcpTransport, total: usize) -> Result<Vec<(usize, usize)>, Error> {
+    /// Has `transport` count reads that filled its room, `bytes` in all, and
+    /// asks after each whether it reads larger; for each read, what had
+    /// come before it and the room the next read has.
+    fn stream(transport: &mut TcpTransport, bytes: usize) -> Vec<(usize, usize)> {
         let mut reads = Vec::new();
-        let mut received = 0;
-        let mut peeked = vec![0u8; LARGE_READ_SIZE];
-        while received < total {
-            let wanted = ROOM.min(total - received);
-            loop {
-                match transport.stream.peek(&mut peeked)? {
-                    0 => panic!("the stream ended after {received} bytes"),
-                    held if held >= wanted => break,
-                    _ => {}
-                }
-            }
-            let before = received;
-            transport.await_input(timeout(Duration::from_secs(30)))?;
-            let got = transport.buffers.input().len();
-            transport.buffers.input_consume(got);
-            received += got;
-            reads.push((before, transport.buffers.input_append_buf().len()));
+        let mut counted = 0;
+        while counted < bytes {
+            transport.read_larger_if_due();
+            let room = transport.buffers.input_append_buf().len();
+            transport.count_read(room, room);
+            reads.push((counted, room));
+            counted += room;
         }
-        Ok(reads)
+        reads
     }
 
     #[test]
@@ -427,20 +424,40 @@ mod tests {
         static HOLDERS: AtomicUsize = AtomicUsize::new(0);
         let total = LARGE_READS_AFTER as usize + 4 * LARGE_READ_SIZE;
 
-        let mut connection = streaming(total, &HOLDERS)?;
-        let reads = read_streamed(&mut connection, total)?;
-        for &(before, next) in &reads {
+        let mut connection = idle(&HOLDERS)?;
+        let reads = stream(&mut connection, total);
+        for &(before, room) in &reads {
             let expected = match before as u64 >= LARGE_READS_AFTER {
                 true => LARGE_READ_SIZE,
                 false => ROOM,
             };
-            assert_eq!(
-                next, expected,
-                "room after a read that followed {before} bytes: {reads:?}"
-            );
+            assert_eq!(room, expected, "room of a read after {before} bytes: {reads:?}");
         }
         assert!(matches!(connection.reads, ReadSize::Large { .. }));
         assert_eq!(HOLDERS.load(Ordering::Acquire), 1);
+
+        // Reads that do not fill the room are not counted.
+        let mut trickling = idle(&HOLDERS)?;
+        for _ in 0..2 * total / ROOM {
+            trickling.count_read(ROOM - 1, ROOM);
+            trickling.read_larger_if_due();
+        }
+        assert!(matches!(trickling.reads, ReadSize::Usual { streamed: 0 }));
+
+        // Nor does a connection read larger while ureq holds some of its
+        // input: the buffers are made again only when they hold nothing.
+        let mut holding = idle(&HOLDERS)?;
+        stream(&mut holding, LARGE_READS_AFTER as usize);
+        holding.buffers.input_append_buf()[0] = 7;
+        holding.buffers.input_appended(1);
+        holding.read_larger_if_due();
+        assert!(matches!(holding.reads, ReadSize::Usual { .. }));
+        assert_eq!(holding.buffers.input(), [7]);
+        holding.buffers.input_consume(1);
+        holding.read_larger_if_due();
+        assert!(matches!(holding.reads, ReadSize::Large { .. }));
+        assert_eq!(HOLDERS.load(Ordering::Acquire), 2);
+        drop(holding);
 
         // With every place taken, another connection keeps the usual size
         // however much it streams, and reads large once a place is freed.
@@ -448,51 +465,64 @@ mod tests {
             .map(|_| LargeReads::take(&HOLDERS))
             .collect();
         assert!(others.iter().all(Option::is_some));
-        let mut other = streaming(3 * total, &HOLDERS)?;
-        let reads = read_streamed(&mut other, total)?;
-        assert!(reads.iter().all(|&(_, next)| next == ROOM), "{reads:?}");
+        let mut other = idle(&HOLDERS)?;
+        let reads = stream(&mut other, total);
+        assert!(reads.iter().all(|&(_, room)| room == ROOM), "{reads:?}");
         drop(connection);
-        let reads = read_streamed(&mut other, total)?;
-        assert!(reads.iter().all(|&(_, next)| next == LARGE_READ_SIZE), "{reads:?}");
+        other.read_larger_if_due();
+        assert_eq!(other.buffers.input_append_buf().len(), LARGE_READ_SIZE);
         drop((other, others));
         assert_eq!(HOLDERS.load(Ordering::Acquire), 0);
         Ok(())
     }
 
-    #[test]
-    fn a_connection_that_carries_small_responses_keeps_the_usual_size() -> Result<(), Box<dyn std::error::Error>> {
-        static HOLDERS: AtomicUsize = AtomicUsize::new(0);
-        const RESPONSE: usize = 12 * 1024;
-        let responses = 2 * LARGE_READS_AFTER as usize / RESPONSE;
-        // Each response is sent once the one before it was read, as a
-        // client's requests one after the other get them.
-        let mut connection = connection_to(&HOLDERS, move |mut server| {
+    /// A connection whose other end sends `count` responses of `size` bytes,
+    /// each once the one before it was taken (a byte comes back for it), as
+    /// requests one after the other get them; all of them read, each once
+    /// all its bytes have come.
+    fn read_responses(size: usize, count: usize, places: &'static AtomicUsize) -> io::Result<TcpTransport> {
+        let mut connection = connection_to(places, move |mut server| {
             let mut asked = [0u8];
-            for _ in 0..responses {
-                server.write_all(&[7u8; RESPONSE])?;
+            for _ in 0..count {
+                server.write_all(&vec![7u8; size])?;
                 server.read_exact(&mut asked)?;
             }
             Ok(())
         })?;
-        for _ in 0..responses {
+        let mut peeked = vec![0u8; size];
+        for _ in 0..count {
+            while connection.stream.peek(&mut peeked)? < size {}
             let mut got = 0;
-            while got < RESPONSE {
-                transport_read(&mut connection)?;
+            while got < size {
+                connection
+                    .await_input(timeout(Duration::from_secs(30)))
+                    .map_err(io::Error::other)?;
                 let input = connection.buffers.input().len();
                 connection.buffers.input_consume(input);
                 got += input;
             }
-            assert_eq!(got, RESPONSE);
+            assert_eq!(got, size);
             (&*connection.stream).write_all(&[1])?;
         }
-        assert!(matches!(connection.reads, ReadSize::Usual { streamed: 0 }));
-        assert_eq!(connection.buffers.input_append_buf().len(), ROOM);
-        assert_eq!(HOLDERS.load(Ordering::Acquire), 0);
-        Ok(())
+        Ok(connection)
     }
 
-    fn transport_read(transport: &mut TcpTransport) -> Result<bool, Error> {
-        transport.await_input(timeout(Duration::from_secs(30)))
+    #[test]
+    fn reads_that_fill_the_room_are_counted_and_those_of_small_responses_are_not()
+    -> Result<(), Box<dyn std::error::Error>> {
+        static HOLDERS: AtomicUsize = AtomicUsize::new(0);
+        let count = LARGE_READS_AFTER as usize / ROOM;
+
+        let small = read_responses(ROOM - 4096, 2 * count, &HOLDERS)?;
+        assert!(matches!(small.reads, ReadSize::Usual { streamed: 0 }));
+        assert_eq!(HOLDERS.load(Ordering::Acquire), 0);
+
+        let mut filling = read_responses(ROOM, count, &HOLDERS)?;
+        assert!(matches!(filling.reads, ReadSize::Usual { streamed } if streamed == LARGE_READS_AFTER));
+        filling.read_larger_if_due();
+        assert_eq!(filling.buffers.input_append_buf().len(), LARGE_READ_SIZE);
+        assert_eq!(HOLDERS.load(Ordering::Acquire), 1);
+        Ok(())
     }
 
     #[test]
