@@ -275,9 +275,7 @@ impl TcpTransport {
             self.reads = ReadSize::Large { _place: place };
         }
     }
-}
 
-impl TcpTransport {
     /// Counts a read of `read` bytes into `room` towards [`LARGE_READS_AFTER`]
     /// if it filled the room.
     fn count_read(&mut self, read: usize, room: usize) {
