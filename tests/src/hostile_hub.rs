@@ -74,7 +74,8 @@ pub enum Lie {
     IgnoresRange,
     /// The CDN sends the LFS body one byte at a time, this often.
     Trickle(Duration),
-    /// Range requests are answered `206` with a `Content-Range` that starts at 0.
+    /// Range requests are answered `206` with other bytes than asked for: from
+    /// one byte past the asked start, with a `Content-Range` that says so.
     WrongContentRange,
     /// The LFS body is not the bytes its `X-Linked-Etag` names (the etag
     /// changed between `HEAD` and `GET`).
@@ -440,10 +441,17 @@ fn cdn(state: &State, request: &Request) -> Response {
         Lie::IgnoresRange => return whole(lfs.clone()),
         Lie::WrongContentRange if request.header("range").is_some() => {
             let len = lfs.len();
+            let asked = request
+                .header("range")
+                .and_then(|r| r.trim().strip_prefix("bytes="))
+                .and_then(|r| r.split_once('-'))
+                .and_then(|(a, _)| a.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let from = (asked + 1).min(len - 1);
             return Response {
                 status: 206,
-                headers: vec![("Content-Range".into(), format!("bytes 0-{}/{len}", len - 1))],
-                body: Body::Bytes(lfs.clone()),
+                headers: vec![("Content-Range".into(), format!("bytes {from}-{}/{len}", len - 1))],
+                body: Body::Bytes(lfs[from..].to_vec()),
             };
         }
         _ => {}

@@ -72,12 +72,52 @@ fn load_done(parts: &Path, plan: &mut Plan) {
     }
 }
 
+/// The ranges no worker has taken yet, in order.
+struct RangeQueue(Mutex<VecDeque<usize>>);
+
+impl RangeQueue {
+    /// Takes a range from the front (the spanning worker) or the back.
+    fn take(&self, front: bool) -> Option<usize> {
+        let mut queue = self.0.lock().ok()?;
+        if front { queue.pop_front() } else { queue.pop_back() }
+    }
+
+    /// Takes range `index` if it is still queued at the front: the spanning
+    /// worker's next range, unless another worker took it from the back.
+    fn claim(&self, index: usize) -> bool {
+        match self.0.lock() {
+            Ok(mut queue) if queue.front() == Some(&index) => queue.pop_front().is_some(),
+            _ => false,
+        }
+    }
+
+    /// How far one request from range `index` may reach: the index after the
+    /// last of the ranges queued right after it, in a row.
+    fn reach(&self, index: usize) -> usize {
+        let Ok(queue) = self.0.lock() else {
+            return index + 1;
+        };
+        let mut end = index + 1;
+        for &queued in queue.iter() {
+            if queued != end {
+                break;
+            }
+            end += 1;
+        }
+        end
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.lock().map(|q| q.is_empty()).unwrap_or(true)
+    }
+}
+
 struct Shared<'a> {
     plan: Mutex<Plan>,
     /// Held for every write: one writer at a time into the file, waiting
     /// asleep, rather than all of them spinning on the kernel's inode lock.
     write_turn: Mutex<()>,
-    queue: Mutex<VecDeque<usize>>,
+    queue: RangeQueue,
     record: Mutex<File>,
     failed: AtomicBool,
     /// A range request was answered with the whole body (status 200).
@@ -160,7 +200,7 @@ pub(super) fn fetch(
     let shared = Shared {
         plan: Mutex::new(plan),
         write_turn: Mutex::new(()),
-        queue: Mutex::new(pending),
+        queue: RangeQueue(Mutex::new(pending)),
         record: Mutex::new(record),
         failed: AtomicBool::new(false),
         ranges_ignored: AtomicBool::new(false),
@@ -177,7 +217,7 @@ pub(super) fn fetch(
                 worker(index, client, source, file, partial, shared, budget, progress);
                 // The last ranges are taken (or the file failed): nothing is
                 // left to decide, and workers still waiting leave.
-                let drained = shared.queue.lock().map(|q| q.is_empty()).unwrap_or(true);
+                let drained = shared.queue.is_empty();
                 if drained || shared.failed.load(Ordering::SeqCst) {
                     shared.ramp.finish();
                 }
@@ -205,6 +245,15 @@ pub(super) fn fetch(
 }
 
 /// Fetches ranges from the queue while the ramp lets worker `index` in.
+///
+/// The first worker takes the queue's front and asks, in one request, for
+/// every range queued after its own, claiming each as its bytes reach it:
+/// alone, it fetches the file in one stream, as one `GET` would, instead of
+/// a request, and a pause in the flow while it crosses the round trip, for
+/// every range (2 GiB over loopback HTTPS, `--no-verify`: 1.49 against
+/// 1.69 s, the server's CPU 1.44 against 1.63 s). The others take
+/// single ranges from the back, so they meet it only at the end, where it
+/// stops at the first range another has taken.
 #[allow(clippy::too_many_arguments)]
 fn worker(
     worker_index: usize,
@@ -216,28 +265,28 @@ fn worker(
     budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) {
+    let spanning = worker_index == 0;
     loop {
         if shared.failed.load(Ordering::SeqCst) || !shared.ramp.wait_turn(worker_index) {
             return;
         }
-        let Some(index) = shared.queue.lock().ok().and_then(|mut q| q.pop_front()) else {
+        let Some(index) = shared.queue.take(spanning) else {
             return;
         };
-        let (start, end) = match shared.plan.lock() {
-            Ok(plan) => plan.range(index),
-            Err(_) => return,
+        let Some((start, _)) = shared.range(index) else {
+            return;
         };
         let permit = budget.acquire();
         // Only workers holding a connection hold a buffer: many files may wait at once.
         let mut buffer = vec![0u8; COPY_BUFFER];
-        let target = RangeTarget {
+        let mut target = RangeTarget {
             file,
             partial,
             shared,
             index,
             start,
         };
-        let fetched = fetch_range(client, source, &target, start, end, &mut buffer, progress);
+        let fetched = fetch_ranges(client, source, &mut target, spanning, &mut buffer, progress);
         drop(permit);
         match fetched {
             Ok(true) => {}
@@ -251,13 +300,24 @@ fn worker(
                 return;
             }
         }
-        if let Ok(mut record) = shared.record.lock() {
+    }
+}
+
+impl Shared<'_> {
+    /// Range `index`'s bytes: `[start, end)`.
+    fn range(&self, index: usize) -> Option<(u64, u64)> {
+        self.plan.lock().ok().map(|plan| plan.range(index))
+    }
+
+    /// Records range `index` as on disk.
+    fn range_done(&self, index: usize) {
+        if let Ok(mut record) = self.record.lock() {
             // A lost record only means this range is fetched again next time.
             let _ = writeln!(record, "{index}");
         }
-        if let Ok(mut plan) = shared.plan.lock() {
+        if let Ok(mut plan) = self.plan.lock() {
             plan.done[index] = true;
-            if let Some(h) = shared.hasher {
+            if let Some(h) = self.hasher {
                 h.advance(plan.contiguous());
             }
         }
@@ -269,6 +329,7 @@ struct RangeTarget<'a> {
     file: &'a File,
     partial: &'a Path,
     shared: &'a Shared<'a>,
+    /// The range being written, and where it starts.
     index: usize,
     start: u64,
 }
@@ -300,31 +361,41 @@ impl RangeTarget<'_> {
     }
 }
 
-/// Fetches `[start, end)` into the file at its offset, resuming within the
-/// range when the connection breaks. Returns whether the whole range is on
-/// disk: it stops early, without error, when the server ignores ranges.
-fn fetch_range(
+/// Fetches the target's range into the file at its offset and, when
+/// `spanning`, in the same request, the ranges queued after it for as long
+/// as they are still there when its bytes reach them; resumes where the
+/// connection breaks. Returns whether every range it took is on disk: it
+/// stops early, without error, when the server ignores ranges.
+fn fetch_ranges(
     client: &HubClient,
     source: &BlobSource<'_>,
-    target: &RangeTarget<'_>,
-    start: u64,
-    end: u64,
+    target: &mut RangeTarget<'_>,
+    spanning: bool,
     buffer: &mut Vec<u8>,
     progress: &dyn Progress,
 ) -> Result<bool> {
-    let mut position = start;
+    let shared = target.shared;
+    let Some((mut position, mut range_end)) = shared.range(target.index) else {
+        return Ok(false);
+    };
     let mut resumes = 0;
-    while position < end {
+    loop {
+        let reach = match spanning {
+            true => shared
+                .range(shared.queue.reach(target.index) - 1)
+                .map_or(range_end, |(_, end)| end),
+            false => range_end,
+        };
         let request = HubRequest::get(source.url)
             .target(source.target.clone())
-            .header("range", format!("bytes={position}-{}", end - 1));
+            .header("range", format!("bytes={position}-{}", reach - 1));
         let response = client.send(&request)?;
         let url = response.url().to_string();
         if response.status() == 200 {
             // The whole body, not the range: the connection is dropped
             // unread, and the file is fetched again in one stream.
-            target.shared.ranges_ignored.store(true, Ordering::SeqCst);
-            target.shared.failed.store(true, Ordering::SeqCst);
+            shared.ranges_ignored.store(true, Ordering::SeqCst);
+            shared.failed.store(true, Ordering::SeqCst);
             return Ok(false);
         }
         let served_from = response.header("content-range").and_then(content_range_start);
@@ -333,27 +404,40 @@ fn fetch_range(
                 url,
                 reason: format!(
                     "asked for bytes {position}-{}, got status {} range {served_from:?}",
-                    end - 1,
+                    reach - 1,
                     response.status()
                 ),
             }
             .into());
         }
         let mut reader = response.into_reader();
-        let mut stall = StallGuard::new(target.shared.settings.stall_timeout);
+        let mut stall = StallGuard::new(shared.settings.stall_timeout);
         let broken = loop {
-            let want = ((end - position) as usize).min(buffer.len());
-            if want == 0 {
-                // Reading the body's end hands the connection back to the
-                // pool for the next range; without it, every range would pay
-                // a new connection (and, on the Hub, a TLS handshake).
-                let mut end_of_body = [0u8; 1];
-                if !matches!(reader.read(&mut end_of_body), Ok(0)) {
-                    // More than the range, or a broken end: the connection is not reused.
-                    drop(reader);
+            if position == range_end {
+                shared.range_done(target.index);
+                let next = target.index + 1;
+                if position < reach && !shared.failed.load(Ordering::SeqCst) && shared.queue.claim(next) {
+                    target.index = next;
+                    target.start = position;
+                    range_end = shared.range(next).map_or(position, |(_, end)| end);
+                    continue;
                 }
-                break None;
+                if position == reach {
+                    // Reading the body's end hands the connection back to
+                    // the pool for the next range; without it, every range
+                    // would pay a new connection (and, on the Hub, a TLS
+                    // handshake).
+                    let mut end_of_body = [0u8; 1];
+                    if !matches!(reader.read(&mut end_of_body), Ok(0)) {
+                        // More than the range, or a broken end: the connection is not reused.
+                        drop(reader);
+                    }
+                }
+                // Else the rest of the body is another worker's (or the
+                // file failed): the connection is dropped with it unread.
+                return Ok(true);
             }
+            let want = ((range_end - position) as usize).min(buffer.len());
             let (filled, broken) = fill(&mut reader, &mut buffer[..want], &mut stall);
             if filled > 0 {
                 target.write_at(buffer, filled, position)?;
@@ -367,19 +451,16 @@ fn fetch_range(
                 break broken;
             }
         };
-        if position < end {
-            if resumes >= RESUMES_PER_CALL {
-                let source = broken.unwrap_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
-                return Err(hub_api::Error::Body { url, source }.into());
-            }
-            resumes += 1;
-            log::debug!(
-                "a range of {} stopped at byte {position}; resuming from there",
-                source.repo_path
-            );
+        if resumes >= RESUMES_PER_CALL {
+            let source = broken.unwrap_or_else(|| std::io::ErrorKind::UnexpectedEof.into());
+            return Err(hub_api::Error::Body { url, source }.into());
         }
+        resumes += 1;
+        log::debug!(
+            "a range of {} stopped at byte {position}; resuming from there",
+            source.repo_path
+        );
     }
-    Ok(true)
 }
 
 /// Gives the partial file its full size, with its disk space reserved where the
@@ -422,5 +503,26 @@ mod tests {
         plan.done[1] = true;
         plan.done[2] = true;
         assert_eq!(plan.contiguous(), 250);
+    }
+
+    #[test]
+    fn the_spanning_worker_reaches_the_ranges_after_its_own_until_another_takes_them() {
+        // Ranges 2 and 6 are on disk from an earlier call.
+        let queue = RangeQueue(Mutex::new([0, 1, 3, 4, 5, 7].into()));
+        assert_eq!(queue.take(true), Some(0));
+        assert_eq!(queue.reach(0), 2, "one request covers 0 and 1, not 2, which is done");
+        assert_eq!(queue.take(false), Some(7), "the others take from the back");
+        assert!(queue.claim(1));
+        assert!(!queue.claim(2), "range 2 is not queued");
+        assert_eq!(queue.take(true), Some(3));
+        assert_eq!(queue.reach(3), 6, "3, 4 and 5 in one request");
+        assert_eq!(queue.take(false), Some(5));
+        assert!(queue.claim(4));
+        assert!(
+            !queue.claim(5),
+            "taken from the back: the spanning request stops before it"
+        );
+        assert!(queue.is_empty());
+        assert_eq!(queue.reach(4), 5, "nothing left to reach");
     }
 }

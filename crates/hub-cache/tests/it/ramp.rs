@@ -41,6 +41,26 @@ fn connections_double_while_each_doubling_pays() -> TestResult {
     })?;
     let connections = connections_used(&hub, "alice/capped", 8)?;
     assert!(connections >= 4, "the ramp doubled past 2 connections: {connections}");
+    // The first connection asked for the whole file at once; the others took
+    // single ranges from its end, each once.
+    let ranges: Vec<String> = hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .filter_map(|r| r.range)
+        .collect();
+    assert_eq!(ranges.first().map(String::as_str), Some("bytes=0-8388607"));
+    let others: BTreeSet<&String> = ranges[1..].iter().collect();
+    assert_eq!(others.len(), ranges.len() - 1, "no range asked twice: {ranges:?}");
+    for range in others {
+        let (start, end) = range
+            .strip_prefix("bytes=")
+            .and_then(|r| r.split_once('-'))
+            .ok_or("a range request")?;
+        let (start, end): (u64, u64) = (start.parse()?, end.parse()?);
+        assert_eq!((start % (256 * 1024), end - start + 1), (0, 256 * 1024), "{range}");
+    }
     Ok(())
 }
 

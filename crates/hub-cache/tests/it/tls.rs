@@ -2,8 +2,6 @@
 //! records decrypted in place, connections kept for the next range, and a
 //! connection cut mid-body resumed.
 
-use std::collections::BTreeSet;
-
 use hub_api::{AddSource, CommitOptions, HubClient};
 use hub_cache::{DownloadOptions, hf_hub_download};
 use hub_emulator::SeedRepo;
@@ -11,7 +9,7 @@ use hub_emulator::http::{Fault, FaultAction};
 use hub_emulator::test_hub::{ALICE_WRITE, TestHub};
 use hub_url::{Endpoint, RepoId, Token};
 
-use super::{TestResult, cdn_connections};
+use super::TestResult;
 
 /// An emulator served over HTTPS, and a client trusting its CA.
 fn https_hub() -> Result<(TestHub, HubClient, tempfile::NamedTempFile), Box<dyn std::error::Error>> {
@@ -41,27 +39,41 @@ fn ranged_options(cache: &std::path::Path) -> DownloadOptions<'static> {
 }
 
 #[test]
-fn a_large_file_comes_over_tls_in_ranges_on_kept_connections() -> TestResult {
+fn large_files_come_over_tls_in_ranges_on_kept_connections() -> TestResult {
     let (hub, client, _bundle) = https_hub()?;
-    let bytes = noise(12 * 1024 * 1024 + 4321, 1);
-    hub.seed(&SeedRepo::model("alice/tls").file("weights.safetensors", bytes.clone()))?;
-    let cache = tempfile::tempdir()?;
-    hub.log().clear();
-    let path = hf_hub_download(
-        &client,
-        &RepoId::new("alice/tls")?,
-        "weights.safetensors",
-        &ranged_options(cache.path()),
+    let first = noise(12 * 1024 * 1024 + 4321, 1);
+    let second = noise(3 * 1024 * 1024, 3);
+    hub.seed(
+        &SeedRepo::model("alice/tls")
+            .file("weights.safetensors", first.clone())
+            .file("more.safetensors", second.clone()),
     )?;
-    assert!(std::fs::read(path)? == bytes, "the file arrived intact");
-    let ranges = cdn_connections(&hub);
-    let connections: BTreeSet<u64> = ranges.iter().copied().collect();
-    assert!(ranges.len() >= 13, "{} range requests", ranges.len());
+    let cache = tempfile::tempdir()?;
+    let options = ranged_options(cache.path());
+    hub.log().clear();
+    let repo = RepoId::new("alice/tls")?;
+    let path = hf_hub_download(&client, &repo, "weights.safetensors", &options)?;
+    assert!(std::fs::read(path)? == first, "the first file arrived intact");
+    let path = hf_hub_download(&client, &repo, "more.safetensors", &options)?;
+    assert!(std::fs::read(path)? == second, "the second file arrived intact");
+    let cdn: Vec<_> = hub
+        .log()
+        .records()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/cdn/"))
+        .collect();
+    // Each file's first request asks for all its ranges at once; the second
+    // file's comes over a connection the first file's ranges came over.
+    let second_from = cdn
+        .iter()
+        .position(|r| r.range.as_deref() == Some("bytes=0-3145727"))
+        .ok_or("the second file asked in one request")?;
+    assert_eq!(cdn[0].range.as_deref(), Some("bytes=0-12587232"));
     assert!(
-        connections.len() < ranges.len(),
-        "TLS connections are kept for the next range: {} connections for {} ranges",
-        connections.len(),
-        ranges.len()
+        cdn[..second_from]
+            .iter()
+            .any(|r| r.connection == cdn[second_from].connection),
+        "the TLS connection is kept once a request's ranges are read"
     );
     Ok(())
 }
