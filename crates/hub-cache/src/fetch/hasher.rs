@@ -42,6 +42,9 @@ struct Watermark {
     hungry: Duration,
     /// Since when it has been waiting, if it is now.
     waiting_since: Option<Instant>,
+    /// The thread sleeps until told of more bytes: only then is it woken (a
+    /// wake is a system call, and bytes come 32 KiB at a time).
+    asleep: bool,
 }
 
 /// A background sha256 of a file's prefix `[0, ready)` as `ready` grows to `total`.
@@ -74,7 +77,9 @@ impl PrefixHasher {
         let mut w = self.lock();
         if ready > w.ready {
             w.ready = ready;
-            self.shared.1.notify_one();
+            if w.asleep {
+                self.shared.1.notify_one();
+            }
         }
     }
 
@@ -94,7 +99,9 @@ impl PrefixHasher {
         let taken = std::mem::replace(buffer, replacement);
         w.claimed += len as u64;
         w.queue.push_back(Segment::Memory(taken, len));
-        self.shared.1.notify_one();
+        if w.asleep {
+            self.shared.1.notify_one();
+        }
         true
     }
 
@@ -172,7 +179,9 @@ fn hash_prefix(file: &File, total: u64, shared: &(Mutex<Watermark>, Condvar)) ->
                 // hunger: only waits between bytes count.
                 let since = (hashed > 0).then(Instant::now);
                 w.waiting_since = since;
+                w.asleep = true;
                 w = cvar.wait(w).unwrap_or_else(PoisonError::into_inner);
+                w.asleep = false;
                 w.waiting_since = None;
                 w.hungry += since.map_or(Duration::ZERO, |since| since.elapsed());
             }
