@@ -76,14 +76,13 @@ fn load_done(parts: &Path, plan: &mut Plan) {
 struct RangeQueue(Mutex<VecDeque<usize>>);
 
 impl RangeQueue {
-    /// Takes a range from the front (the spanning worker) or the back.
-    fn take(&self, front: bool) -> Option<usize> {
-        let mut queue = self.0.lock().ok()?;
-        if front { queue.pop_front() } else { queue.pop_back() }
+    /// Takes the first range left.
+    fn take(&self) -> Option<usize> {
+        self.0.lock().ok()?.pop_front()
     }
 
-    /// Takes range `index` if it is still queued at the front: the spanning
-    /// worker's next range, unless another worker took it from the back.
+    /// Takes range `index` if it is still the first left: the spanning
+    /// worker's next range, unless another worker took it.
     fn claim(&self, index: usize) -> bool {
         match self.0.lock() {
             Ok(mut queue) if queue.front() == Some(&index) => queue.pop_front().is_some(),
@@ -246,14 +245,15 @@ pub(super) fn fetch(
 
 /// Fetches ranges from the queue while the ramp lets worker `index` in.
 ///
-/// The first worker takes the queue's front and asks, in one request, for
-/// every range queued after its own, claiming each as its bytes reach it:
-/// alone, it fetches the file in one stream, as one `GET` would, instead of
-/// a request, and a pause in the flow while it crosses the round trip, for
-/// every range (2 GiB over loopback HTTPS, `--no-verify`: 1.49 against
-/// 1.69 s, the server's CPU 1.44 against 1.63 s). The others take
-/// single ranges from the back, so they meet it only at the end, where it
-/// stops at the first range another has taken.
+/// While the file has one connection, its worker asks, in one request, for
+/// every range queued after the one it takes, and claims each as its bytes
+/// reach it: alone, it fetches the file in one stream, as one `GET` would,
+/// instead of a request, and a pause in the flow while it crosses the round
+/// trip, for every range (2 GiB over loopback HTTPS, `--no-verify`: 1.49
+/// against 1.69 s, the server's CPU 1.44 against 1.63 s). Once the ramp lets
+/// more in, they take ranges from the queue's front too, and it stops at the
+/// first range another took: the ranges stay in file order, so the sha256
+/// thread follows them all, not one connection's share.
 #[allow(clippy::too_many_arguments)]
 fn worker(
     worker_index: usize,
@@ -265,12 +265,12 @@ fn worker(
     budget: &ConnectionBudget,
     progress: &dyn Progress,
 ) {
-    let spanning = worker_index == 0;
     loop {
         if shared.failed.load(Ordering::SeqCst) || !shared.ramp.wait_turn(worker_index) {
             return;
         }
-        let Some(index) = shared.queue.take(spanning) else {
+        let spanning = shared.ramp.alone();
+        let Some(index) = shared.queue.take() else {
             return;
         };
         let Some((start, _)) = shared.range(index) else {
@@ -509,20 +509,21 @@ mod tests {
     fn the_spanning_worker_reaches_the_ranges_after_its_own_until_another_takes_them() {
         // Ranges 2 and 6 are on disk from an earlier call.
         let queue = RangeQueue(Mutex::new([0, 1, 3, 4, 5, 7].into()));
-        assert_eq!(queue.take(true), Some(0));
+        assert_eq!(queue.take(), Some(0));
         assert_eq!(queue.reach(0), 2, "one request covers 0 and 1, not 2, which is done");
-        assert_eq!(queue.take(false), Some(7), "the others take from the back");
         assert!(queue.claim(1));
         assert!(!queue.claim(2), "range 2 is not queued");
-        assert_eq!(queue.take(true), Some(3));
+        assert_eq!(queue.take(), Some(3));
         assert_eq!(queue.reach(3), 6, "3, 4 and 5 in one request");
-        assert_eq!(queue.take(false), Some(5));
-        assert!(queue.claim(4));
+        // A second connection is let in: it takes the next range first.
+        assert_eq!(queue.take(), Some(4));
         assert!(
-            !queue.claim(5),
-            "taken from the back: the spanning request stops before it"
+            !queue.claim(4),
+            "taken by the other: the spanning request stops before it"
         );
+        assert_eq!(queue.take(), Some(5));
+        assert_eq!(queue.take(), Some(7));
         assert!(queue.is_empty());
-        assert_eq!(queue.reach(4), 5, "nothing left to reach");
+        assert_eq!(queue.reach(7), 8, "nothing left to reach");
     }
 }

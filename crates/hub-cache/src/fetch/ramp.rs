@@ -214,6 +214,12 @@ impl Ramp {
         self.received.fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
+    /// Whether one connection is all the file has now: its worker may then
+    /// ask for every range left in one request.
+    pub(super) fn alone(&self) -> bool {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner).0.allowed == 1
+    }
+
     /// Waits until worker `index` may take a range: `false` once the file is
     /// done or the ramp settled without it.
     pub(super) fn wait_turn(&self, index: usize) -> bool {

@@ -41,8 +41,8 @@ fn connections_double_while_each_doubling_pays() -> TestResult {
     })?;
     let connections = connections_used(&hub, "alice/capped", 8)?;
     assert!(connections >= 4, "the ramp doubled past 2 connections: {connections}");
-    // The first connection asked for the whole file at once; the others took
-    // single ranges from its end, each once.
+    // The first connection asked for the whole file at once; once more were
+    // let in, every connection took single ranges, each asked for once.
     let ranges: Vec<String> = hub
         .log()
         .records()
@@ -51,6 +51,11 @@ fn connections_double_while_each_doubling_pays() -> TestResult {
         .filter_map(|r| r.range)
         .collect();
     assert_eq!(ranges.first().map(String::as_str), Some("bytes=0-8388607"));
+    // In file order, so that the sha256 thread follows every connection:
+    // the first of them asked for a range before the last one's.
+    let start = |range: &str| -> Option<u64> { range.strip_prefix("bytes=")?.split('-').next()?.parse().ok() };
+    let (first, last) = (ranges.get(1), ranges.last());
+    assert!(first.and_then(|r| start(r)) < last.and_then(|r| start(r)), "{ranges:?}");
     let others: BTreeSet<&String> = ranges[1..].iter().collect();
     assert_eq!(others.len(), ranges.len() - 1, "no range asked twice: {ranges:?}");
     for range in others {
