@@ -441,12 +441,7 @@ fn cdn(state: &State, request: &Request) -> Response {
         Lie::IgnoresRange => return whole(lfs.clone()),
         Lie::WrongContentRange if request.header("range").is_some() => {
             let len = lfs.len();
-            let asked = request
-                .header("range")
-                .and_then(|r| r.trim().strip_prefix("bytes="))
-                .and_then(|r| r.split_once('-'))
-                .and_then(|(a, _)| a.trim().parse::<usize>().ok())
-                .unwrap_or(0);
+            let asked = asked_range(request, len).map_or(0, |(start, _)| start);
             let from = (asked + 1).min(len - 1);
             return Response {
                 status: 206,
@@ -467,22 +462,26 @@ fn whole(bytes: Vec<u8>) -> Response {
     }
 }
 
+/// The first and last byte of a body of `len` that a `Range: bytes=a-b` (or
+/// `bytes=a-`) request asks for, the last cut to the body's end.
+fn asked_range(request: &Request, len: usize) -> Option<(usize, usize)> {
+    let (a, b) = request
+        .header("range")?
+        .trim()
+        .strip_prefix("bytes=")?
+        .split_once('-')?;
+    let start: usize = a.trim().parse().ok()?;
+    let end: usize = match b.trim() {
+        "" => len.checked_sub(1)?,
+        b => b.parse::<usize>().ok()?.min(len.checked_sub(1)?),
+    };
+    (start <= end).then_some((start, end))
+}
+
 /// `bytes=a-b` and `bytes=a-` as the CDN answers them.
 fn serve_range(request: &Request, bytes: Vec<u8>) -> Response {
     let len = bytes.len();
-    let range = request
-        .header("range")
-        .and_then(|r| r.trim().strip_prefix("bytes="))
-        .and_then(|r| r.split_once('-'))
-        .and_then(|(a, b)| {
-            let start: usize = a.trim().parse().ok()?;
-            let end: usize = match b.trim() {
-                "" => len.checked_sub(1)?,
-                b => b.parse::<usize>().ok()?.min(len.checked_sub(1)?),
-            };
-            (start <= end).then_some((start, end))
-        });
-    match range {
+    match asked_range(request, len) {
         Some((start, end)) => Response {
             status: 206,
             headers: vec![("Content-Range".into(), format!("bytes {start}-{end}/{len}"))],

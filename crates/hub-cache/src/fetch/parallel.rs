@@ -27,10 +27,24 @@ pub(crate) fn parts_path(partial: &Path) -> PathBuf {
     partial.with_file_name(name)
 }
 
-/// The ranges of a blob and which of them are on disk.
-struct Plan {
+/// How a blob is cut into ranges: fixed for the whole call, so read without a lock.
+#[derive(Clone, Copy)]
+struct Ranges {
     size: u64,
     chunk_size: u64,
+}
+
+impl Ranges {
+    /// Range `index`'s bytes: `[start, end)`.
+    fn range(&self, index: usize) -> (u64, u64) {
+        let start = index as u64 * self.chunk_size;
+        (start, (start + self.chunk_size).min(self.size))
+    }
+}
+
+/// The ranges of a blob and which of them are on disk.
+struct Plan {
+    ranges: Ranges,
     done: Vec<bool>,
     /// Bytes written from the start of each range not yet done.
     filled: Vec<u64>,
@@ -38,8 +52,7 @@ struct Plan {
 
 impl Plan {
     fn range(&self, index: usize) -> (u64, u64) {
-        let start = index as u64 * self.chunk_size;
-        (start, (start + self.chunk_size).min(self.size))
+        self.ranges.range(index)
     }
 
     /// Bytes from the start that are all on disk: the ranges done, then what
@@ -47,12 +60,12 @@ impl Plan {
     fn contiguous(&self) -> u64 {
         match self.done.iter().position(|d| !d) {
             Some(first_missing) => self.range(first_missing).0 + self.filled[first_missing],
-            None => self.size,
+            None => self.ranges.size,
         }
     }
 
     fn header(&self) -> String {
-        format!("size {} chunk {}\n", self.size, self.chunk_size)
+        format!("size {} chunk {}\n", self.ranges.size, self.ranges.chunk_size)
     }
 }
 
@@ -112,6 +125,7 @@ impl RangeQueue {
 }
 
 struct Shared<'a> {
+    ranges: Ranges,
     plan: Mutex<Plan>,
     /// Held for every write: one writer at a time into the file, waiting
     /// asleep, rather than all of them spinning on the kernel's inode lock.
@@ -152,9 +166,9 @@ pub(super) fn fetch(
     let file = open_partial(partial)?;
     let chunk_size = settings.chunk_size.max(1);
     let chunks = size.div_ceil(chunk_size) as usize;
+    let ranges = Ranges { size, chunk_size };
     let mut plan = Plan {
-        size,
-        chunk_size,
+        ranges,
         done: vec![false; chunks],
         filled: vec![0; chunks],
     };
@@ -197,6 +211,7 @@ pub(super) fn fetch(
     let pending: VecDeque<usize> = (0..chunks).filter(|&i| !plan.done[i]).collect();
     let workers = settings.connections.min(pending.len()).max(1);
     let shared = Shared {
+        ranges,
         plan: Mutex::new(plan),
         write_turn: Mutex::new(()),
         queue: RangeQueue(Mutex::new(pending)),
@@ -273,9 +288,6 @@ fn worker(
         let Some(index) = shared.queue.take() else {
             return;
         };
-        let Some((start, _)) = shared.range(index) else {
-            return;
-        };
         let permit = budget.acquire();
         // Only workers holding a connection hold a buffer: many files may wait at once.
         let mut buffer = vec![0u8; COPY_BUFFER];
@@ -284,7 +296,6 @@ fn worker(
             partial,
             shared,
             index,
-            start,
         };
         let fetched = fetch_ranges(client, source, &mut target, spanning, &mut buffer, progress);
         drop(permit);
@@ -304,11 +315,6 @@ fn worker(
 }
 
 impl Shared<'_> {
-    /// Range `index`'s bytes: `[start, end)`.
-    fn range(&self, index: usize) -> Option<(u64, u64)> {
-        self.plan.lock().ok().map(|plan| plan.range(index))
-    }
-
     /// Records range `index` as on disk.
     fn range_done(&self, index: usize) {
         if let Ok(mut record) = self.record.lock() {
@@ -329,9 +335,8 @@ struct RangeTarget<'a> {
     file: &'a File,
     partial: &'a Path,
     shared: &'a Shared<'a>,
-    /// The range being written, and where it starts.
+    /// The range being written.
     index: usize,
-    start: u64,
 }
 
 impl RangeTarget<'_> {
@@ -352,7 +357,7 @@ impl RangeTarget<'_> {
             h.offer(offset, buffer, len);
         }
         if let Ok(mut plan) = self.shared.plan.lock() {
-            plan.filled[self.index] = offset + len as u64 - self.start;
+            plan.filled[self.index] = offset + len as u64 - plan.range(self.index).0;
             if let Some(h) = self.shared.hasher {
                 h.advance(plan.contiguous());
             }
@@ -375,15 +380,11 @@ fn fetch_ranges(
     progress: &dyn Progress,
 ) -> Result<bool> {
     let shared = target.shared;
-    let Some((mut position, mut range_end)) = shared.range(target.index) else {
-        return Ok(false);
-    };
+    let (mut position, mut range_end) = shared.ranges.range(target.index);
     let mut resumes = 0;
     loop {
         let reach = match spanning {
-            true => shared
-                .range(shared.queue.reach(target.index) - 1)
-                .map_or(range_end, |(_, end)| end),
+            true => shared.ranges.range(shared.queue.reach(target.index) - 1).1,
             false => range_end,
         };
         let request = HubRequest::get(source.url)
@@ -418,8 +419,7 @@ fn fetch_ranges(
                 let next = target.index + 1;
                 if position < reach && !shared.failed.load(Ordering::SeqCst) && shared.queue.claim(next) {
                     target.index = next;
-                    target.start = position;
-                    range_end = shared.range(next).map_or(position, |(_, end)| end);
+                    range_end = shared.ranges.range(next).1;
                     continue;
                 }
                 if position == reach {
@@ -487,8 +487,10 @@ mod tests {
     #[test]
     fn the_contiguous_prefix_follows_the_first_range_not_done() {
         let mut plan = Plan {
-            size: 250,
-            chunk_size: 100,
+            ranges: Ranges {
+                size: 250,
+                chunk_size: 100,
+            },
             done: vec![false; 3],
             filled: vec![0; 3],
         };

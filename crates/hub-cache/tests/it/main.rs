@@ -42,6 +42,17 @@ fn cdn_connections(hub: &TestHub) -> Vec<u64> {
         .collect()
 }
 
+/// The first byte a `Range: bytes=a-b` request asks for, and the last (none
+/// for `bytes=a-`).
+fn asked_bytes(range: &str) -> Option<(u64, Option<u64>)> {
+    let (start, end) = range.strip_prefix("bytes=")?.split_once('-')?;
+    let end = match end {
+        "" => None,
+        end => Some(end.parse().ok()?),
+    };
+    Some((start.parse().ok()?, end))
+}
+
 /// The CDN's first answer breaks after `bytes` of its body, and every later
 /// one is refused (403).
 fn break_then_refuse(hub: &TestHub, bytes: u64) {
@@ -591,14 +602,7 @@ fn ranges_of_a_failed_call_that_arrived_are_not_fetched_again() -> TestResult {
         .into_iter()
         .filter(|r| r.path.starts_with("/cdn/"))
         .filter_map(|r| {
-            let start = r
-                .range
-                .as_deref()?
-                .strip_prefix("bytes=")?
-                .split('-')
-                .next()?
-                .parse::<u64>()
-                .ok()?;
+            let (start, _) = asked_bytes(r.range.as_deref()?)?;
             Some((start, start + r.body_bytes_sent))
         })
         .collect();

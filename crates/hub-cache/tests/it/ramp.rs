@@ -10,7 +10,7 @@ use hub_emulator::SeedRepo;
 use hub_emulator::test_hub::TestHub;
 use hub_url::{Endpoint, RepoId};
 
-use super::{TestResult, cdn_connections};
+use super::{TestResult, asked_bytes, cdn_connections};
 
 /// Downloads a file of `mib` MiB in 256 KiB ranges (up to 8 connections)
 /// and returns how many connections its ranges came over.
@@ -53,17 +53,15 @@ fn connections_double_while_each_doubling_pays() -> TestResult {
     assert_eq!(ranges.first().map(String::as_str), Some("bytes=0-8388607"));
     // In file order, so that the sha256 thread follows every connection:
     // the first of them asked for a range before the last one's.
-    let start = |range: &str| -> Option<u64> { range.strip_prefix("bytes=")?.split('-').next()?.parse().ok() };
+    let start = |range: &str| asked_bytes(range).map(|(start, _)| start);
     let (first, last) = (ranges.get(1), ranges.last());
     assert!(first.and_then(|r| start(r)) < last.and_then(|r| start(r)), "{ranges:?}");
     let others: BTreeSet<&String> = ranges[1..].iter().collect();
     assert_eq!(others.len(), ranges.len() - 1, "no range asked twice: {ranges:?}");
     for range in others {
-        let (start, end) = range
-            .strip_prefix("bytes=")
-            .and_then(|r| r.split_once('-'))
+        let (start, end) = asked_bytes(range)
+            .and_then(|(start, end)| Some((start, end?)))
             .ok_or("a range request")?;
-        let (start, end): (u64, u64) = (start.parse()?, end.parse()?);
         assert_eq!((start % (256 * 1024), end - start + 1), (0, 256 * 1024), "{range}");
     }
     Ok(())
