@@ -147,7 +147,7 @@ fn copy_file<W: Write>(mut file: &File, offset: u64, len: u64, out: &mut W) -> i
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use std::io::Write as _;
-    use std::net::{TcpListener, TcpStream};
+    use std::net::TcpListener;
 
     use super::*;
 
