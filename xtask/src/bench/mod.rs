@@ -34,14 +34,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use hub_emulator::http::NetworkConditions;
+use hub_emulator::http::{NetworkConditions, TlsIdentity};
 use hub_emulator::tls::TestCa;
 use hub_emulator::{Emulator, EmulatorConfig};
 
 use crate::ci::python_client_venv;
 use crate::workspace::{cargo, run_command, target_dir};
 use measure::{GNU_TIME, Invocation, MachineCpu, Sample, Stats, run_once, steal_note};
-use results::{Outcome, Results, Row, SelfCheck};
+use results::{Outcome, Results, Row, SelfCheck, Served};
 use targets::Condition;
 use tools::{Clients, Tool, file_urls, invocation, output_path, redirect_target};
 use workloads::{PROBE_LFS, PROBE_REGULAR, PROBE_REPO, Scale, Workload, WorkloadKind, human_size, seed_once};
@@ -162,7 +162,16 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
     // Whether freed memory goes back to the hypervisor, read once for the run.
     let memory_returns = page_reporting::enabled();
     eprintln!("\n== self-check");
-    let self_check = self_check(&loopback, &workloads, &cli, &scratch, nginx, wrk, memory_returns)?;
+    let self_check = self_check(
+        &loopback,
+        &hub_root,
+        &workloads,
+        &cli,
+        &scratch,
+        nginx,
+        wrk,
+        memory_returns,
+    )?;
 
     let mut results = Results {
         rows: Vec::new(),
@@ -278,9 +287,12 @@ fn download_xet_alone(scale: Scale) -> Result<()> {
     Ok(())
 }
 
-/// The emulator against nginx, keep-alive request rate, CLI start-up, sha256 speed.
+/// The emulator against nginx (over HTTP and HTTPS), keep-alive request rate,
+/// CLI start-up, sha256 speed.
+#[allow(clippy::too_many_arguments)]
 fn self_check(
     emulator: &Emulator,
+    hub_root: &Path,
     workloads: &[Workload],
     cli: &Path,
     scratch: &Path,
@@ -298,29 +310,23 @@ fn self_check(
         &format!("{endpoint}/{}/resolve/main/{}", large.repo_id, file.path),
         None,
     )?;
-    let emulator_secs = self_check::curl_to_null_secs(&cdn_url, file.size)?;
-    eprintln!(
-        "emulator -> curl -o /dev/null: {:.2} s, {:.0} MB/s",
-        emulator_secs,
-        file.size as f64 / 1e6 / emulator_secs
-    );
-    let nginx_secs = if nginx {
-        let oid = cdn_url
-            .split("/cdn/lfs/")
-            .nth(1)
-            .and_then(|rest| rest.split('?').next())
-            .context("unexpected CDN URL")?;
-        self_check::nginx_secs(&emulator.lfs_object_path(oid), &scratch.join("nginx"), file.size)
-            .map_err(|e| format!("{e:#}"))
-    } else {
-        Err("nginx is not installed".into())
-    };
-    if let Ok(secs) = &nginx_secs {
-        eprintln!(
-            "nginx -> curl -o /dev/null: {secs:.2} s, {:.0} MB/s",
-            file.size as f64 / 1e6 / secs
-        );
-    }
+    let served_plain = serve_to_curl(emulator, &cdn_url, file.size, scratch, nginx, None)?;
+    let (https_config, ca_bundle) = tls_config(hub_root, scratch)?;
+    let identity = https_config.tls.clone().context("no certificate in the HTTPS config")?;
+    let https = Emulator::start(https_config).context("failed to start the HTTPS emulator")?;
+    let https_cdn_url = redirect_target(
+        &format!("{}/{}/resolve/main/{}", https.endpoint(), large.repo_id, file.path),
+        Some(&ca_bundle),
+    )?;
+    let served_https = serve_to_curl(
+        &https,
+        &https_cdn_url,
+        file.size,
+        scratch,
+        nginx,
+        Some((&identity, &ca_bundle)),
+    )?;
+    drop(https);
 
     let probe_cdn = redirect_target(&format!("{endpoint}/{PROBE_REPO}/resolve/main/{PROBE_LFS}"), None)?;
     let probe_commit = emulator.resolve_revision("model", PROBE_REPO, "main")?;
@@ -373,14 +379,55 @@ fn self_check(
     });
     Ok(SelfCheck {
         serve_bytes: file.size,
-        emulator_secs: Some(emulator_secs),
-        nginx_secs,
+        served_plain,
+        served_https,
         keep_alive_cdn,
         keep_alive_resolve,
         version: Some(version),
         hash_secs,
         write_secs,
         write_into_returned_memory,
+    })
+}
+
+/// The large file at `cdn_url` (on `emulator`) to `curl -o /dev/null`, then
+/// the same bytes from nginx, over HTTPS when `tls` gives the emulator's
+/// certificate and the bundle that trusts it.
+fn serve_to_curl(
+    emulator: &Emulator,
+    cdn_url: &str,
+    size: u64,
+    scratch: &Path,
+    nginx: bool,
+    tls: Option<(&TlsIdentity, &Path)>,
+) -> Result<Served> {
+    let scheme = if tls.is_some() { "HTTPS" } else { "HTTP" };
+    let emulator_secs = self_check::curl_to_null_secs(cdn_url, size, tls.map(|(_, ca)| ca))?;
+    eprintln!(
+        "emulator -> curl -o /dev/null over {scheme}: {emulator_secs:.2} s, {:.0} MB/s",
+        size as f64 / 1e6 / emulator_secs
+    );
+    let nginx_secs = if nginx {
+        let oid = cdn_url
+            .split("/cdn/lfs/")
+            .nth(1)
+            .and_then(|rest| rest.split('?').next())
+            .context("unexpected CDN URL")?;
+        let dir = scratch.join(if tls.is_some() { "nginx-tls" } else { "nginx" });
+        self_check::nginx_secs(&emulator.lfs_object_path(oid), &dir, size, tls).map_err(|e| format!("{e:#}"))
+    } else {
+        Err("nginx is not installed".into())
+    };
+    match &nginx_secs {
+        Ok(secs) => eprintln!(
+            "nginx -> curl -o /dev/null over {scheme}: {secs:.2} s, {:.0} MB/s",
+            size as f64 / 1e6 / secs
+        ),
+        Err(e) => eprintln!("nginx over {scheme}: not measured: {e}"),
+    }
+    Ok(Served {
+        emulator_secs: Some(emulator_secs),
+        nginx_secs,
     })
 }
 

@@ -1,4 +1,5 @@
-//! nginx serving one file on a free port, the yardstick of the emulator's speed.
+//! nginx serving one file on a free port, over HTTP or HTTPS: the yardstick of
+//! the emulator's speed.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -6,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hub_emulator::http::TlsIdentity;
 
 /// A running nginx, stopped when dropped.
 pub(crate) struct Nginx {
@@ -14,12 +16,18 @@ pub(crate) struct Nginx {
 }
 
 impl Nginx {
-    /// Serves `file` at `/file` with `sendfile`, one process, from a config in `dir`.
-    pub(crate) fn serve_file(file: &Path, dir: &Path) -> Result<Nginx> {
+    /// Serves `file` at `/file` with `sendfile`, one process, from a config in
+    /// `dir`; over HTTPS with `identity` when one is given, TLS 1.3 and
+    /// AES-128-GCM only: what the emulator chooses for curl.
+    pub(crate) fn serve_file(file: &Path, dir: &Path, identity: Option<&TlsIdentity>) -> Result<Nginx> {
         std::fs::create_dir_all(dir.join("temp")).with_context(|| format!("failed to create {}", dir.display()))?;
         let port = free_port()?;
         let temp = dir.join("temp");
         let temp = temp.display();
+        let (listen, scheme) = match identity {
+            Some(identity) => (tls_directives(dir, port, identity)?, "https"),
+            None => (format!("listen 127.0.0.1:{port};\n"), "http"),
+        };
         let config = format!(
             "daemon off;\n\
              master_process off;\n\
@@ -37,7 +45,7 @@ impl Nginx {
                uwsgi_temp_path {temp};\n\
                scgi_temp_path {temp};\n\
                server {{\n\
-                 listen 127.0.0.1:{port};\n\
+                 {listen}\
                  location = /file {{ alias {file}; default_type application/octet-stream; }}\n\
                }}\n\
              }}\n",
@@ -60,7 +68,7 @@ impl Nginx {
             .context("failed to start nginx")?;
         let mut nginx = Nginx {
             child,
-            url: format!("http://127.0.0.1:{port}/file"),
+            url: format!("{scheme}://127.0.0.1:{port}/file"),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
@@ -82,6 +90,33 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The `listen` line of an HTTPS server and its TLS settings, with the
+/// certificate and key written into `dir` (the key readable by its owner only).
+fn tls_directives(dir: &Path, port: u16, identity: &TlsIdentity) -> Result<String> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let cert = dir.join("cert.pem");
+    std::fs::write(&cert, &identity.cert_chain_pem).with_context(|| format!("failed to write {}", cert.display()))?;
+    let key = dir.join("key.pem");
+    let _ = std::fs::remove_file(&key);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&key)
+        .and_then(|mut f| f.write_all(identity.key_pem.as_bytes()))
+        .with_context(|| format!("failed to write {}", key.display()))?;
+    Ok(format!(
+        "listen 127.0.0.1:{port} ssl;\n\
+         ssl_certificate {cert};\n\
+         ssl_certificate_key {key};\n\
+         ssl_protocols TLSv1.3;\n\
+         ssl_conf_command Ciphersuites TLS_AES_128_GCM_SHA256;\n",
+        cert = cert.display(),
+        key = key.display(),
+    ))
 }
 
 fn free_port() -> Result<u16> {

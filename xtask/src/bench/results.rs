@@ -33,10 +33,10 @@ pub(crate) struct Row {
 pub(crate) struct SelfCheck {
     /// Bytes of the file served to curl by the emulator and by nginx.
     pub(crate) serve_bytes: u64,
-    /// Median seconds for curl to fetch it from the emulator.
-    pub(crate) emulator_secs: Option<f64>,
-    /// Median seconds from nginx, or why there is none.
-    pub(crate) nginx_secs: Result<f64, String>,
+    /// How fast it was served over plain HTTP.
+    pub(crate) served_plain: Served,
+    /// How fast it was served over HTTPS (TLS 1.3, AES-128-GCM, the same certificate).
+    pub(crate) served_https: Served,
     /// Small requests a second on the CDN route (a 4 KiB LFS object), and the tool.
     pub(crate) keep_alive_cdn: Result<(f64, &'static str), String>,
     /// Small requests a second on `resolve` of a 4 KiB regular file at a commit.
@@ -52,6 +52,15 @@ pub(crate) struct SelfCheck {
     /// hypervisor, and how that was waited for; `None` where the machine
     /// gives none back (no free page reporting).
     pub(crate) write_into_returned_memory: Option<Result<(f64, String), String>>,
+}
+
+/// One file served to `curl -o /dev/null` by the emulator and by nginx.
+#[derive(Clone, Debug)]
+pub(crate) struct Served {
+    /// Median seconds from the emulator.
+    pub(crate) emulator_secs: Option<f64>,
+    /// Median seconds from nginx, or why there is none.
+    pub(crate) nginx_secs: Result<f64, String>,
 }
 
 /// Everything measured.

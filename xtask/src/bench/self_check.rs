@@ -6,12 +6,14 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use hub_emulator::http::TlsIdentity;
 use sha2::{Digest, Sha256};
 
 use super::keep_alive;
 use super::measure::median;
 use super::nginx::Nginx;
 use super::page_reporting;
+use super::tools::curl_trust;
 use super::workloads::pseudo_random;
 
 /// Runs of a plain `curl -o /dev/null` of the large file, per server.
@@ -25,12 +27,14 @@ const WRITE_BUFFER: usize = 128 << 10;
 /// Runs of the hash and write timings.
 const HASH_RUNS: usize = 3;
 
-/// Median seconds for `curl -s -o /dev/null URL`, one connection.
-pub(crate) fn curl_to_null_secs(url: &str, expected: u64) -> Result<f64> {
+/// Median seconds for `curl -s -o /dev/null URL`, one connection, trusting
+/// `ca_bundle` when given.
+pub(crate) fn curl_to_null_secs(url: &str, expected: u64, ca_bundle: Option<&Path>) -> Result<f64> {
     let mut secs = Vec::with_capacity(SERVE_RUNS);
     for _ in 0..SERVE_RUNS {
         let started = Instant::now();
         let out = Command::new("curl")
+            .args(curl_trust(ca_bundle))
             .args(["-sS", "-f", "-o", "/dev/null", "-w", "%{size_download}", url])
             .output()
             .context("failed to run curl")?;
@@ -47,10 +51,11 @@ pub(crate) fn curl_to_null_secs(url: &str, expected: u64) -> Result<f64> {
     Ok(median(secs))
 }
 
-/// The same file from nginx: median seconds, or why nginx could not serve it.
-pub(crate) fn nginx_secs(file: &Path, dir: &Path, expected: u64) -> Result<f64> {
-    let nginx = Nginx::serve_file(file, dir)?;
-    curl_to_null_secs(&nginx.url, expected)
+/// The same file from nginx, over HTTPS with `tls` (the emulator's identity,
+/// and the bundle that trusts it): median seconds, or why nginx could not serve it.
+pub(crate) fn nginx_secs(file: &Path, dir: &Path, expected: u64, tls: Option<(&TlsIdentity, &Path)>) -> Result<f64> {
+    let nginx = Nginx::serve_file(file, dir, tls.map(|(identity, _)| identity))?;
+    curl_to_null_secs(&nginx.url, expected, tls.map(|(_, ca_bundle)| ca_bundle))
 }
 
 /// Requests a second for each URL, and what measured them.

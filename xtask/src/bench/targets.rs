@@ -77,8 +77,9 @@ pub(crate) enum Rule {
     VerifiedLoopback { bound: Bound, max_ratio: f64 },
     /// `huggingface-cli --version` in under this many milliseconds.
     VersionTime { max_ms: f64 },
-    /// The emulator serves the large file to curl at least this fraction of nginx's speed.
-    ServeVsNginx { min_fraction: f64 },
+    /// The emulator serves the large file to curl at least this fraction of
+    /// nginx's speed, over HTTPS (the same certificate and cipher) or plain HTTP.
+    ServeVsNginx { min_fraction: f64, https: bool },
     /// The emulator answers at least this many small requests a second over keep-alive,
     /// on the CDN route or on `resolve` of a regular file.
     KeepAlive { route: ProbeRoute, min_per_sec: f64 },
@@ -136,7 +137,17 @@ pub(crate) struct Target {
 pub(crate) const TARGETS: &[Target] = &[
     Target {
         name: "emulator serves the large file >= 0.9x nginx's speed (curl -o /dev/null)",
-        rule: Rule::ServeVsNginx { min_fraction: 0.9 },
+        rule: Rule::ServeVsNginx {
+            min_fraction: 0.9,
+            https: false,
+        },
+    },
+    Target {
+        name: "emulator serves the large file over HTTPS >= 0.9x nginx's speed (TLS 1.3, AES-128-GCM both)",
+        rule: Rule::ServeVsNginx {
+            min_fraction: 0.9,
+            https: true,
+        },
     },
     Target {
         name: "emulator answers >= 10,000 small requests/s over keep-alive (CDN, 4 KiB LFS)",
@@ -348,8 +359,13 @@ fn not_measured(why: &str) -> (String, Status) {
 fn judge_one(rule: Rule, results: &Results) -> (String, Status) {
     let check = &results.self_check;
     match rule {
-        Rule::ServeVsNginx { min_fraction } => {
-            let (Some(emulator), Ok(nginx)) = (check.emulator_secs, &check.nginx_secs) else {
+        Rule::ServeVsNginx { min_fraction, https } => {
+            let served = if https {
+                &check.served_https
+            } else {
+                &check.served_plain
+            };
+            let (Some(emulator), Ok(nginx)) = (served.emulator_secs, &served.nginx_secs) else {
                 return not_measured("nginx could not be run");
             };
             let mb = check.serve_bytes as f64 / 1e6;
@@ -595,7 +611,7 @@ fn worst_of(comparisons: impl Iterator<Item = Worst>) -> Option<Worst> {
 mod tests {
     use super::*;
     use crate::bench::measure::Stats;
-    use crate::bench::results::{Outcome, SelfCheck};
+    use crate::bench::results::{Outcome, SelfCheck, Served};
 
     fn row(condition: Condition, workload: WorkloadKind, tool: Tool, wall: f64, cpu: f64, server: f64) -> Row {
         Row {
@@ -618,8 +634,14 @@ mod tests {
             rows,
             self_check: SelfCheck {
                 serve_bytes: 1 << 30,
-                emulator_secs: None,
-                nginx_secs: Err("-".into()),
+                served_plain: Served {
+                    emulator_secs: None,
+                    nginx_secs: Err("-".into()),
+                },
+                served_https: Served {
+                    emulator_secs: None,
+                    nginx_secs: Err("-".into()),
+                },
                 keep_alive_cdn: Err("-".into()),
                 keep_alive_resolve: Err("-".into()),
                 version: None,
@@ -685,5 +707,35 @@ mod tests {
         )
         .expect("judged");
         assert!((worst.ratio - 1.5).abs() < 1e-9, "{}", worst.which);
+    }
+
+    #[test]
+    fn each_serving_check_judges_its_own_protocol() {
+        let mut measured = results(Vec::new());
+        measured.self_check.served_plain = Served {
+            emulator_secs: Some(1.0),
+            nginx_secs: Ok(0.95),
+        };
+        measured.self_check.served_https = Served {
+            emulator_secs: Some(2.0),
+            nginx_secs: Ok(1.0),
+        };
+        let judge = |https, measured: &Results| {
+            judge_one(
+                Rule::ServeVsNginx {
+                    min_fraction: 0.9,
+                    https,
+                },
+                measured,
+            )
+        };
+        let (plain, plain_status) = judge(false, &measured);
+        assert!(plain.ends_with("= 0.95x"), "{plain}");
+        assert!(matches!(plain_status, Status::Pass), "{plain}");
+        let (https, https_status) = judge(true, &measured);
+        assert!(https.ends_with("= 0.50x"), "{https}");
+        assert!(matches!(https_status, Status::Miss), "{https}");
+        measured.self_check.served_https.nginx_secs = Err("nginx is not installed".into());
+        assert!(matches!(judge(true, &measured).1, Status::NotMeasured(_)));
     }
 }

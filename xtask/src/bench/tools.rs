@@ -267,7 +267,7 @@ pub(crate) fn warm_up(urls: &[FileUrl], config_dir: &Path, ca_bundle: Option<&Pa
 }
 
 /// curl's arguments to trust `ca_bundle`, if any.
-fn curl_trust(ca_bundle: Option<&Path>) -> Vec<OsString> {
+pub(crate) fn curl_trust(ca_bundle: Option<&Path>) -> Vec<OsString> {
     match ca_bundle {
         Some(ca) => vec!["--cacert".into(), ca.into()],
         None => Vec::new(),
