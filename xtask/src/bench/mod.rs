@@ -752,6 +752,10 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
          platform roots from there), --cacert by curl, --ca-certificate by aria2c; the emulator encrypts \
          on the cores the clients use"
             .to_string(),
+        "the emulator's own speed: curl -o /dev/null fetches the large file three times from it and from \
+         nginx (one worker, sendfile and tcp_nopush on), over HTTP, then over HTTPS with the emulator's \
+         certificate, TLS 1.3 and AES-128-GCM only on both (nginx sends TLS through OpenSSL, without sendfile)"
+            .to_string(),
         "huggingface-cli verifies every LFS file's sha256 and every other file's git blob id; \
          `huggingface-cli --no-verify` (a hidden switch) checks sizes only, for the targets set for a \
          client that does not verify; both use \
