@@ -162,16 +162,7 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
     // Whether freed memory goes back to the hypervisor, read once for the run.
     let memory_returns = page_reporting::enabled();
     eprintln!("\n== self-check");
-    let self_check = self_check(
-        &loopback,
-        &hub_root,
-        &workloads,
-        &cli,
-        &scratch,
-        nginx,
-        wrk,
-        memory_returns,
-    )?;
+    let self_check = self_check(&loopback, &workloads, &cli, &scratch, nginx, wrk, memory_returns)?;
 
     let mut results = Results {
         rows: Vec::new(),
@@ -289,10 +280,8 @@ fn download_xet_alone(scale: Scale) -> Result<()> {
 
 /// The emulator against nginx (over HTTP and HTTPS), keep-alive request rate,
 /// CLI start-up, sha256 speed.
-#[allow(clippy::too_many_arguments)]
 fn self_check(
     emulator: &Emulator,
-    hub_root: &Path,
     workloads: &[Workload],
     cli: &Path,
     scratch: &Path,
@@ -311,7 +300,8 @@ fn self_check(
         None,
     )?;
     let served_plain = serve_to_curl(emulator, &cdn_url, file.size, scratch, nginx, None)?;
-    let (https_config, ca_bundle) = tls_config(hub_root, scratch)?;
+    // A second emulator on the same repos, serving HTTPS.
+    let (https_config, ca_bundle) = tls_config(emulator.root(), scratch)?;
     let identity = https_config.tls.clone().context("no certificate in the HTTPS config")?;
     let https = Emulator::start(https_config).context("failed to start the HTTPS emulator")?;
     let https_cdn_url = redirect_target(
