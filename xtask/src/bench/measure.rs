@@ -202,13 +202,23 @@ fn parse_gnu_time(text: &str) -> Option<(Option<Duration>, Option<u64>)> {
 }
 
 /// The summary of several runs: medians of wall and CPU time, the largest peak RSS.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Stats {
     pub(crate) wall_secs: f64,
     pub(crate) cpu_secs: Option<f64>,
     pub(crate) peak_rss_mb: Option<f64>,
     /// Median CPU seconds the emulator spent serving a run.
     pub(crate) server_cpu_secs: Option<f64>,
+    /// Each run's figures, in the order they ran: runs of several tools are
+    /// interleaved, so the n-th runs of two tools saw the machine alike.
+    pub(crate) runs: Vec<RunFigures>,
+}
+
+/// The wall and CPU seconds of one run.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct RunFigures {
+    pub(crate) wall_secs: f64,
+    pub(crate) cpu_secs: Option<f64>,
 }
 
 impl Stats {
@@ -230,11 +240,19 @@ impl Stats {
             .and_then(|rss| rss.into_iter().max())
             .map(|kib| kib as f64 * 1024.0 / 1e6);
         let server_cpu_secs = median_seconds(|s| s.server_cpu);
+        let runs = samples
+            .iter()
+            .map(|s| RunFigures {
+                wall_secs: s.wall.as_secs_f64(),
+                cpu_secs: s.cpu.map(|d| d.as_secs_f64()),
+            })
+            .collect();
         Some(Stats {
             wall_secs,
             cpu_secs,
             peak_rss_mb,
             server_cpu_secs,
+            runs,
         })
     }
 }
@@ -255,8 +273,31 @@ pub(crate) fn median(mut values: Vec<f64>) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::{MachineCpu, cpu_of_stat, median, own_cpu, parse_gnu_time};
+    use super::{MachineCpu, RunFigures, Sample, Stats, cpu_of_stat, median, own_cpu, parse_gnu_time};
     use std::time::Duration;
+
+    #[test]
+    fn stats_keep_each_run_in_the_order_it_ran() {
+        let sample = |wall: f64, cpu: Option<f64>| Sample {
+            wall: Duration::from_secs_f64(wall),
+            cpu: cpu.map(Duration::from_secs_f64),
+            peak_rss_kib: Some(1000),
+            server_cpu: None,
+        };
+        let stats = Stats::of(&[sample(3.0, Some(1.5)), sample(1.0, Some(0.5)), sample(2.0, None)]).expect("runs");
+        assert_eq!(stats.wall_secs, 2.0);
+        assert_eq!(stats.cpu_secs, None, "a run without CPU figures leaves no median");
+        let walls: Vec<f64> = stats.runs.iter().map(|r| r.wall_secs).collect();
+        assert_eq!(walls, [3.0, 1.0, 2.0]);
+        assert_eq!(
+            stats.runs[1],
+            RunFigures {
+                wall_secs: 1.0,
+                cpu_secs: Some(0.5)
+            }
+        );
+        assert!(Stats::of(&[]).is_none());
+    }
 
     #[test]
     fn gnu_time_report_is_read_from_its_last_line() {

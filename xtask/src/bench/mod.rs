@@ -753,6 +753,10 @@ fn standing_notes(results: &Results, workloads: &[Workload]) -> Vec<String> {
             .to_string(),
         "ratio `vs ref` = wall time / the wall time of the tool the issue's target names for that workload and condition"
             .to_string(),
+        "the targets against hf-hub compare medians; on the row where ours fares worst they also count the \
+         runs side by side (the n-th run of ours and of hf-hub, made one after the other) in which ours was \
+         the lower: where the machine's noise is larger than the difference, the two take turns"
+            .to_string(),
     ];
     for (kind, secs) in &results.self_check.hash_secs {
         if let Some(workload) = workloads.iter().find(|w| w.kind == *kind) {

@@ -72,12 +72,12 @@ pub(crate) struct Results {
 
 impl Results {
     /// The statistics of `tool` on `workload` under `condition`, if measured.
-    pub(crate) fn stats(&self, condition: Condition, workload: WorkloadKind, tool: Tool) -> Option<Stats> {
+    pub(crate) fn stats(&self, condition: Condition, workload: WorkloadKind, tool: Tool) -> Option<&Stats> {
         self.rows
             .iter()
             .find(|r| r.condition == condition && r.workload == workload && r.tool == tool)
             .and_then(|r| match &r.outcome {
-                Outcome::Measured(stats) => Some(*stats),
+                Outcome::Measured(stats) => Some(stats),
                 _ => None,
             })
     }

@@ -1,6 +1,7 @@
 //! The performance targets of the download issue, with its numbers, and how the
 //! measurements are judged against them.
 
+use super::measure::RunFigures;
 use super::results::{Results, Row};
 use super::tools::Tool;
 use super::workloads::WorkloadKind;
@@ -491,9 +492,12 @@ fn judge_one(rule: Rule, results: &Results) -> (String, Status) {
                     Measure::Wall => "s",
                     Measure::Cpu => "CPU s/GiB",
                 };
+                let runs = worst.runs_lower.map_or(String::new(), |r| {
+                    format!("; ours lower in {} of {} runs side by side", r.ours_lower, r.of)
+                });
                 (
                     format!(
-                        "worst {:.2}x ({}: {:.2} vs {:.2} {unit})",
+                        "worst {:.2}x ({}: {:.2} vs {:.2} {unit}{runs})",
                         worst.ratio, worst.which, worst.ours, worst.theirs
                     ),
                     Status::from_check(worst.ratio <= max_ratio),
@@ -512,6 +516,42 @@ struct Worst {
     theirs: f64,
     /// The condition and workload.
     which: String,
+    /// On that row, run by run, how often ours was the lower.
+    runs_lower: Option<RunsLower>,
+}
+
+/// Of the runs two clients made in turn on one row, in how many ours had the
+/// lower figure. Medians of a few runs can fall either way where the machine's
+/// noise is larger than the difference; the runs side by side show whether
+/// one client is lower run after run or the two take turns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct RunsLower {
+    ours_lower: usize,
+    of: usize,
+}
+
+impl RunsLower {
+    /// Pairs the n-th run of ours with the n-th of theirs (they ran one after
+    /// the other); `None` when either lacks a figure or a run.
+    fn count(ours: &[RunFigures], theirs: &[RunFigures], measure: Measure) -> Option<RunsLower> {
+        if ours.is_empty() || ours.len() != theirs.len() {
+            return None;
+        }
+        let figure = |run: &RunFigures| match measure {
+            Measure::Wall => Some(run.wall_secs),
+            Measure::Cpu => run.cpu_secs,
+        };
+        let mut ours_lower = 0;
+        for (a, b) in ours.iter().zip(theirs) {
+            if figure(a)? < figure(b)? {
+                ours_lower += 1;
+            }
+        }
+        Some(RunsLower {
+            ours_lower,
+            of: ours.len(),
+        })
+    }
 }
 
 /// Over the `rows` both `ours` (else our default run) and `tool` were measured
@@ -533,6 +573,7 @@ fn worst_ratio(results: &Results, ours_tool: Tool, rows: Rows, tool: Tool, measu
                     .or_else(|| results.stats(row.condition, row.workload, Tool::Ours))?;
                 let theirs = results.stats(row.condition, row.workload, tool)?;
                 let gib = row.bytes as f64 / f64::from(1u32 << 30);
+                let runs_lower = RunsLower::count(&ours.runs, &theirs.runs, measure);
                 let (ours, theirs) = match measure {
                     Measure::Wall => (ours.wall_secs, theirs.wall_secs),
                     Measure::Cpu => (ours.cpu_secs? / gib, theirs.cpu_secs? / gib),
@@ -542,6 +583,7 @@ fn worst_ratio(results: &Results, ours_tool: Tool, rows: Rows, tool: Tool, measu
                     ours,
                     theirs,
                     which: format!("{}, {}", row.condition.label(), row.workload_label),
+                    runs_lower,
                 })
             }),
     )
@@ -592,6 +634,7 @@ fn worst_verified_loopback(results: &Results, bound: Bound, cores: f64) -> Optio
                         row.workload_label,
                         hf_hub.wall_secs
                     ),
+                    runs_lower: None,
                 })
             }),
     )
@@ -625,8 +668,34 @@ mod tests {
                 cpu_secs: Some(cpu),
                 peak_rss_mb: Some(10.0),
                 server_cpu_secs: Some(server),
+                runs: vec![RunFigures {
+                    wall_secs: wall,
+                    cpu_secs: Some(cpu),
+                }],
             }),
         }
+    }
+
+    /// A row whose runs had these wall and CPU seconds, in this order.
+    fn row_of_runs(tool: Tool, runs: &[(f64, Option<f64>)]) -> Row {
+        let mut row = row(Condition::LoopbackTls, WorkloadKind::LargeFile, tool, 0.0, 0.0, 0.0);
+        let runs: Vec<RunFigures> = runs
+            .iter()
+            .map(|&(wall_secs, cpu_secs)| RunFigures { wall_secs, cpu_secs })
+            .collect();
+        let median = |figure: fn(&RunFigures) -> Option<f64>| {
+            let mut values: Vec<f64> = runs.iter().filter_map(figure).collect();
+            values.sort_by(f64::total_cmp);
+            values.get(values.len() / 2).copied()
+        };
+        row.outcome = Outcome::Measured(Stats {
+            wall_secs: median(|r| Some(r.wall_secs)).unwrap_or(0.0),
+            cpu_secs: median(|r| r.cpu_secs),
+            peak_rss_mb: Some(10.0),
+            server_cpu_secs: Some(1.0),
+            runs,
+        });
+        row
     }
 
     fn results(rows: Vec<Row>) -> Results {
@@ -737,5 +806,53 @@ mod tests {
         assert!(matches!(https_status, Status::Miss), "{https}");
         measured.self_check.served_https.nginx_secs = Err("nginx is not installed".into());
         assert!(matches!(judge(true, &measured).1, Status::NotMeasured(_)));
+    }
+
+    #[test]
+    fn a_comparison_with_hf_hub_says_how_often_ours_was_lower_run_by_run() {
+        let judge = |measure, measured: &Results| {
+            judge_one(
+                Rule::VsHfHub {
+                    ours: Tool::OursNoVerify,
+                    rows: Rows::All,
+                    measure,
+                    max_ratio: 1.0,
+                },
+                measured,
+            )
+        };
+        // Equal medians (1.0 s and 1.0 CPU-s); ours lower in the first and
+        // third runs' wall time, and in the second's CPU alone.
+        let measured = results(vec![
+            row_of_runs(
+                Tool::OursNoVerify,
+                &[(1.0, Some(1.1)), (1.2, Some(0.9)), (0.9, Some(1.0))],
+            ),
+            row_of_runs(Tool::HfHub, &[(1.1, Some(1.0)), (1.0, Some(1.0)), (1.0, Some(1.0))]),
+        ]);
+        let (wall, status) = judge(Measure::Wall, &measured);
+        assert!(
+            wall.contains("1.00x") && wall.ends_with("; ours lower in 2 of 3 runs side by side)"),
+            "{wall}"
+        );
+        assert!(matches!(status, Status::Pass), "{wall}");
+        let (cpu, _) = judge(Measure::Cpu, &measured);
+        assert!(cpu.ends_with("; ours lower in 1 of 3 runs side by side)"), "{cpu}");
+
+        // Runs that cannot be paired (a count that differs, a figure missing) are not counted.
+        let measured = results(vec![
+            row_of_runs(Tool::OursNoVerify, &[(1.0, Some(1.0)), (1.0, None)]),
+            row_of_runs(Tool::HfHub, &[(1.1, Some(1.1)), (1.1, Some(1.1))]),
+        ]);
+        let (wall, _) = judge(Measure::Wall, &measured);
+        assert!(wall.ends_with("; ours lower in 2 of 2 runs side by side)"), "{wall}");
+        let (cpu, _) = judge(Measure::Cpu, &measured);
+        assert!(!cpu.contains("side by side"), "{cpu}");
+        let measured = results(vec![
+            row_of_runs(Tool::OursNoVerify, &[(1.0, Some(1.0))]),
+            row_of_runs(Tool::HfHub, &[(1.1, Some(1.1)), (1.1, Some(1.1))]),
+        ]);
+        let (wall, _) = judge(Measure::Wall, &measured);
+        assert!(!wall.contains("side by side"), "{wall}");
     }
 }

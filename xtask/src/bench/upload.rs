@@ -555,7 +555,6 @@ fn render(rows: &[Row], notes: &[String]) -> String {
         rows.iter()
             .find(|r| r.tool == tool && r.kind == kind)
             .and_then(|r| r.outcome.as_ref().ok())
-            .copied()
     };
     let mut table = vec![
         [
