@@ -20,6 +20,7 @@ mod keep_alive;
 mod measure;
 mod nginx;
 mod page_reporting;
+mod proactive_reclaim;
 mod report;
 mod results;
 mod self_check;
@@ -251,6 +252,7 @@ fn download(scale: Scale, only: Option<Condition>, runs: usize) -> Result<()> {
     ));
     notes.push(steal_note(cpu_before));
     notes.extend(memory_returns.then(|| page_reporting::run_note(reported_before)));
+    notes.extend(proactive_reclaim::note());
     let verdicts = targets::judge(&results);
     println!(
         "\ncargo xtask bench download{}: median of {runs} runs\n",

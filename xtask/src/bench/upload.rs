@@ -280,6 +280,7 @@ pub(crate) fn run(quick: bool) -> Result<()> {
         load_average()
     ));
     notes.push(steal_note(cpu_before));
+    notes.extend(super::proactive_reclaim::note());
 
     println!(
         "\ncargo xtask bench upload{}: median of {RUNS} runs (sha256sum: one run), loopback\n",
