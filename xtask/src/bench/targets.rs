@@ -653,8 +653,9 @@ fn worst_of(comparisons: impl Iterator<Item = Worst>) -> Option<Worst> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::measure::Stats;
+    use crate::bench::measure::{Sample, Stats};
     use crate::bench::results::{Outcome, SelfCheck, Served};
+    use std::time::Duration;
 
     fn row(condition: Condition, workload: WorkloadKind, tool: Tool, wall: f64, cpu: f64, server: f64) -> Row {
         Row {
@@ -679,22 +680,16 @@ mod tests {
     /// A row whose runs had these wall and CPU seconds, in this order.
     fn row_of_runs(tool: Tool, runs: &[(f64, Option<f64>)]) -> Row {
         let mut row = row(Condition::LoopbackTls, WorkloadKind::LargeFile, tool, 0.0, 0.0, 0.0);
-        let runs: Vec<RunFigures> = runs
+        let samples: Vec<Sample> = runs
             .iter()
-            .map(|&(wall_secs, cpu_secs)| RunFigures { wall_secs, cpu_secs })
+            .map(|&(wall, cpu)| Sample {
+                wall: Duration::from_secs_f64(wall),
+                cpu: cpu.map(Duration::from_secs_f64),
+                peak_rss_kib: Some(10_000),
+                server_cpu: None,
+            })
             .collect();
-        let median = |figure: fn(&RunFigures) -> Option<f64>| {
-            let mut values: Vec<f64> = runs.iter().filter_map(figure).collect();
-            values.sort_by(f64::total_cmp);
-            values.get(values.len() / 2).copied()
-        };
-        row.outcome = Outcome::Measured(Stats {
-            wall_secs: median(|r| Some(r.wall_secs)).unwrap_or(0.0),
-            cpu_secs: median(|r| r.cpu_secs),
-            peak_rss_mb: Some(10.0),
-            server_cpu_secs: Some(1.0),
-            runs,
-        });
+        row.outcome = Outcome::Measured(Stats::of(&samples).expect("runs"));
         row
     }
 
@@ -839,20 +834,30 @@ mod tests {
         let (cpu, _) = judge(Measure::Cpu, &measured);
         assert!(cpu.ends_with("; ours lower in 1 of 3 runs side by side)"), "{cpu}");
 
-        // Runs that cannot be paired (a count that differs, a figure missing) are not counted.
+        // A run without a CPU figure leaves the CPU line unjudged; wall times still pair.
         let measured = results(vec![
             row_of_runs(Tool::OursNoVerify, &[(1.0, Some(1.0)), (1.0, None)]),
             row_of_runs(Tool::HfHub, &[(1.1, Some(1.1)), (1.1, Some(1.1))]),
         ]);
         let (wall, _) = judge(Measure::Wall, &measured);
         assert!(wall.ends_with("; ours lower in 2 of 2 runs side by side)"), "{wall}");
-        let (cpu, _) = judge(Measure::Cpu, &measured);
-        assert!(!cpu.contains("side by side"), "{cpu}");
+        assert!(matches!(judge(Measure::Cpu, &measured).1, Status::NotMeasured(_)));
+        // Runs that cannot be paired one to one are not counted.
         let measured = results(vec![
             row_of_runs(Tool::OursNoVerify, &[(1.0, Some(1.0))]),
             row_of_runs(Tool::HfHub, &[(1.1, Some(1.1)), (1.1, Some(1.1))]),
         ]);
         let (wall, _) = judge(Measure::Wall, &measured);
         assert!(!wall.contains("side by side"), "{wall}");
+        let run = |wall_secs, cpu_secs| RunFigures { wall_secs, cpu_secs };
+        assert_eq!(
+            RunsLower::count(&[run(1.0, None)], &[run(2.0, Some(2.0))], Measure::Cpu),
+            None,
+            "a run without the figure compared"
+        );
+        assert_eq!(
+            RunsLower::count(&[run(1.0, None)], &[run(2.0, Some(2.0))], Measure::Wall),
+            Some(RunsLower { ours_lower: 1, of: 1 })
+        );
     }
 }
