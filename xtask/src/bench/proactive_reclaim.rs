@@ -6,14 +6,14 @@
 //! The benchmark says so, with the scheme's thresholds, so that a slow run is
 //! not put down to a client.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where the kernel's DAMON sysfs interface lists its monitoring threads.
 const KDAMONDS: &str = "/sys/kernel/mm/damon/admin/kdamonds";
 
 /// One running DAMON scheme that pages memory out.
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(crate) struct Pageout {
+struct Pageout {
     /// Seconds without an access after which memory is paged out.
     idle_secs: f64,
     /// The most it pages out a second, where a quota caps it.
@@ -55,8 +55,8 @@ fn pageout_schemes(root: &Path) -> Vec<Pageout> {
 }
 
 /// The subfolders of `dir` named by a number (`0`, `1`, …), in order.
-fn numbered_dirs(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut dirs: Vec<(u32, std::path::PathBuf)> = std::fs::read_dir(dir)
+fn numbered_dirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<(u32, PathBuf)> = std::fs::read_dir(dir)
         .into_iter()
         .flatten()
         .flatten()
